@@ -1,0 +1,57 @@
+"""``partkd-stream``: a thin command line over the package.
+
+``partkd-stream [--camera N | --video PATH… | --skeletons FILE] [options]`` recognises actions;
+``partkd-stream extract …`` turns videos into skeleton files; ``partkd-stream bench`` measures speed.
+Each mode lives in its own module with a ``main(argv) -> int``; this file only dispatches.
+"""
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Optional, Sequence
+
+SUBCOMMANDS = {
+    "extract": ("partkd_stream.extract", "extract MediaPipe skeletons from videos (resumable, parallel)"),
+    "bench": ("partkd_stream.bench", "measure model latency per backend and recognition overhead vs. pose"),
+}
+RUN_MODULE = "partkd_stream.app"
+
+USAGE = """usage: partkd-stream [--camera INDEX | --video PATH|DIR|GLOB|URL ... | --skeletons FILE] [options]
+       partkd-stream extract VIDEO_OR_DIR ... --out DIR
+       partkd-stream bench [--json]
+
+Recognise human actions from skeletons in real time.
+
+modes:
+  --camera INDEX          live webcam: video, skeleton overlay, action label, FPS ('q' quits)
+  --video PATH ...        video files, a folder, a glob or a URL: JSON Lines predictions, annotated video
+  --skeletons FILE        a recorded keypoint stream (.jsonl or .npz, see partkd_stream/skeleton_io.py)
+  extract                 MediaPipe skeletons from videos into .npz files (resumable, parallel workers)
+  bench                   latency per backend, throughput, and recognition overhead against the pose estimator
+
+run 'partkd-stream MODE --help' (e.g. 'partkd-stream --video x --help', 'partkd-stream bench --help') for options.
+"""
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(USAGE, end="")
+        return 0
+    if argv[0] in ("-V", "--version"):
+        from . import __version__
+        print(f"partkd-stream {__version__}")
+        return 0
+    module, rest = (SUBCOMMANDS[argv[0]][0], argv[1:]) if argv[0] in SUBCOMMANDS else (RUN_MODULE, argv)
+    try:
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError as e:
+        if e.name and e.name.startswith("partkd_stream"):
+            print(f"partkd-stream: error: this mode is not available in this build ({e.name})", file=sys.stderr)
+            return 2
+        raise
+    return int(mod.main(rest) or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

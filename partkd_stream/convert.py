@@ -1,0 +1,111 @@
+"""Explicit conversions between skeleton layouts, and 3D → 2D projection.
+
+A conversion is data: for every target joint, the source joints whose (weighted) mean it is. Joints that the
+source does not have are *synthesised* this way, and the table below is their documentation:
+
+- ``mediapipe33 → ntu25/kinect20``: spine_base / hip_center = mid-hip; spine_shoulder / shoulder_center =
+  mid-shoulder; spine_mid / spine = mean of both shoulders and both hips; neck = halfway between mid-shoulder
+  and mid-mouth; head = mid-ear; hand = mean(pinky, index); hand_tip = index; foot = foot_index.
+- ``mediapipe33 → penn13``: head = mean(nose, left_ear, right_ear) (Penn labels mark the head's centre).
+- ``ntu25/kinect20 → coco17``: nose, eyes and ears all = head (Kinect has no face joints).
+- ``coco17 → penn13``: head = mean(nose, left_ear, right_ear).
+
+A synthesised joint's score is the *minimum* of its sources' scores: it is only as present as its least
+present source. Coordinates may be 2D ``(x, y, score)`` or 3D ``(x, y, z, score)``; the score is always last.
+"""
+from __future__ import annotations
+
+from typing import Mapping, Sequence, Union
+
+import numpy as np
+
+from .layouts import Layout, get_layout
+
+Source = Union[str, Sequence[str], Mapping[str, float]]
+
+_FACE_FROM_HEAD = {j: "head" for j in ("nose", "left_eye", "right_eye", "left_ear", "right_ear")}
+_MP_HEAD = ["nose", "left_ear", "right_ear"]
+_MP_TO_KINECT_COMMON: dict[str, Source] = {
+    "head": ["left_ear", "right_ear"],
+    "left_hand": ["left_pinky", "left_index"], "right_hand": ["right_pinky", "right_index"],
+    "left_foot": "left_foot_index", "right_foot": "right_foot_index",
+}
+_MID_HIP = ["left_hip", "right_hip"]
+_MID_SHOULDER = ["left_shoulder", "right_shoulder"]
+
+# target layout name → {target joint: source joint(s)}; target joints not listed are taken by identical name.
+CONVERSIONS: dict[tuple[str, str], dict[str, Source]] = {
+    ("mediapipe33", "ntu25"): {
+        **_MP_TO_KINECT_COMMON,
+        "spine_base": _MID_HIP, "spine_shoulder": _MID_SHOULDER, "spine_mid": _MID_HIP + _MID_SHOULDER,
+        "neck": {"left_shoulder": 0.25, "right_shoulder": 0.25, "mouth_left": 0.25, "mouth_right": 0.25},
+        "left_hand_tip": "left_index", "right_hand_tip": "right_index",
+    },
+    ("mediapipe33", "kinect20"): {
+        **_MP_TO_KINECT_COMMON,
+        "hip_center": _MID_HIP, "shoulder_center": _MID_SHOULDER, "spine": _MID_HIP + _MID_SHOULDER,
+    },
+    ("mediapipe33", "penn13"): {"head": _MP_HEAD},
+    ("mediapipe33", "coco17"): {},
+    ("ntu25", "kinect20"): {"hip_center": "spine_base", "spine": "spine_mid", "shoulder_center": "spine_shoulder"},
+    ("ntu25", "penn13"): {},
+    ("ntu25", "coco17"): dict(_FACE_FROM_HEAD),
+    ("kinect20", "penn13"): {},
+    ("kinect20", "coco17"): dict(_FACE_FROM_HEAD),
+    ("coco17", "penn13"): {"head": _MP_HEAD},
+}
+
+
+def conversion_matrix(src: Layout | str, dst: Layout | str) -> np.ndarray:
+    """``[V_dst, V_src]`` weights (rows sum to 1) such that ``dst_coords = M @ src_coords``."""
+    src, dst = _layout(src), _layout(dst)
+    if src.name == dst.name:
+        return np.eye(src.num_joints, dtype=np.float32)
+    try:
+        table = CONVERSIONS[(src.name, dst.name)]
+    except KeyError:
+        known = ", ".join(f"{a}→{b}" for a, b in CONVERSIONS)
+        raise ValueError(f"no conversion from {src.name} to {dst.name}; known: {known}") from None
+    m = np.zeros((dst.num_joints, src.num_joints), dtype=np.float32)
+    for d, joint in enumerate(dst.joints):
+        spec = table.get(joint, joint)
+        if isinstance(spec, str):
+            spec = {spec: 1.0}
+        elif not isinstance(spec, Mapping):
+            spec = {s: 1.0 / len(spec) for s in spec}
+        for s, w in spec.items():
+            m[d, src.index(s)] += w
+    return m
+
+
+def convert(seq: np.ndarray, src: Layout | str, dst: Layout | str) -> np.ndarray:
+    """Convert ``[..., V_src, C]`` (score last) to ``[..., V_dst, C]``; synthesised scores = min of sources."""
+    m = conversion_matrix(src, dst)
+    seq = np.asarray(seq, dtype=np.float32)
+    coords = np.matmul(m, seq[..., :-1])
+    scores = seq[..., -1]
+    used = m > 0  # [D, V]
+    # min over each target's sources, vectorised: unused sources count as +inf
+    masked = np.where(used, scores[..., None, :], np.inf)
+    out_scores = masked.min(-1)
+    return np.concatenate([coords, out_scores[..., None]], axis=-1).astype(np.float32)
+
+
+def project_to_2d(seq3d: np.ndarray, focal: float = 1.0, principal: tuple[float, float] = (0.0, 0.0)
+                  ) -> np.ndarray:
+    """Pinhole projection of camera-space ``(x, y, z, score)`` to image-like ``(u, v, score)``.
+
+    ``v`` points down, as in images (Kinect's y points up). Joints at ``z ≤ 1 cm`` cannot be projected and get
+    score 0 with finite coordinates.
+    """
+    seq3d = np.asarray(seq3d, dtype=np.float32)
+    x, y, z, s = (seq3d[..., i] for i in range(4))
+    ok = z > 1e-2
+    zs = np.where(ok, z, 1.0)
+    u = np.where(ok, focal * x / zs + principal[0], 0.0)
+    v = np.where(ok, -focal * y / zs + principal[1], 0.0)
+    return np.stack([u, v, np.where(ok, s, 0.0)], axis=-1).astype(np.float32)
+
+
+def _layout(x: Layout | str) -> Layout:
+    return x if isinstance(x, Layout) else get_layout(x)

@@ -1,0 +1,106 @@
+import numpy as np
+import pytest
+
+from partkd_stream.convert import CONVERSIONS, conversion_matrix, convert, project_to_2d
+from partkd_stream.layouts import (FINE_PARTS, LAYOUTS, PARTS, get_layout, hop_distance, part_pool_matrix,
+                                   spatial_adjacency)
+
+
+@pytest.mark.parametrize("name", sorted(LAYOUTS))
+def test_layout_is_a_connected_tree_with_all_parts(name):
+    lay = get_layout(name)
+    assert len(set(lay.joints)) == lay.num_joints
+    assert len(lay.edges) == lay.num_joints - 1
+    assert np.isfinite(hop_distance(lay)).all(), "edges must connect every joint"
+    assert tuple(lay.parts) == PARTS and tuple(lay.fine_parts) == FINE_PARTS
+    for table in (lay.parts, lay.fine_parts):
+        for part, members in table.items():
+            assert members, f"{name}: part {part} is empty"
+    covered = set().union(*lay.parts.values())
+    assert covered == set(range(lay.num_joints)), "every joint belongs to some part"
+
+
+@pytest.mark.parametrize("name", sorted(LAYOUTS))
+def test_sides_of_parts_and_flip(name):
+    lay = get_layout(name)
+    for part in ("arm", "leg"):
+        assert all(lay.joints[j].startswith("left_") for j in lay.parts[f"left_{part}"])
+        assert all(lay.joints[j].startswith("right_") for j in lay.parts[f"right_{part}"])
+    perm = lay.flip_permutation()
+    assert sorted(perm) == list(range(lay.num_joints))
+    assert (perm[perm] == np.arange(lay.num_joints)).all()
+    assert lay.joints[perm[lay.index("left_shoulder")]] == "right_shoulder"
+
+
+def test_penn13_is_right_side_first():
+    lay = get_layout("penn13")
+    assert lay.joints[:3] == ("head", "right_shoulder", "left_shoulder")
+    assert lay.joints[-2:] == ("right_ankle", "left_ankle")
+
+
+def test_spatial_adjacency_and_pooling_shapes():
+    lay = get_layout("ntu25")
+    a = spatial_adjacency(lay)
+    assert a.shape == (3, 25, 25)
+    np.testing.assert_allclose(a[0], np.eye(25))
+    # every edge appears once in the inward and once in the outward subset
+    assert (a[1] > 0).sum() == len(lay.edges) and (a[2] > 0).sum() == len(lay.edges)
+    m = part_pool_matrix(lay, "fine")
+    assert m.shape == (25, 10)
+    np.testing.assert_allclose(m.sum(0), 1.0, rtol=1e-6)
+
+
+def test_unknown_layout_is_a_clear_error():
+    with pytest.raises(ValueError, match="unknown skeleton layout 'nope'"):
+        get_layout("nope")
+
+
+@pytest.mark.parametrize("src,dst", sorted(CONVERSIONS))
+def test_conversion_rows_are_weighted_means(src, dst):
+    m = conversion_matrix(src, dst)
+    assert m.shape == (get_layout(dst).num_joints, get_layout(src).num_joints)
+    np.testing.assert_allclose(m.sum(1), 1.0, rtol=1e-6)
+
+
+def test_mediapipe_to_ntu_synthesises_spine_and_keeps_named_joints():
+    mp = get_layout("mediapipe33")
+    rng = np.random.default_rng(0)
+    seq = np.concatenate([rng.normal(size=(4, 33, 2)), np.ones((4, 33, 1))], -1).astype(np.float32)
+    out = convert(seq, "mediapipe33", "ntu25")
+    ntu = get_layout("ntu25")
+    mid_hip = 0.5 * (seq[:, mp.index("left_hip"), :2] + seq[:, mp.index("right_hip"), :2])
+    np.testing.assert_allclose(out[:, ntu.index("spine_base"), :2], mid_hip, atol=1e-6)
+    np.testing.assert_allclose(out[:, ntu.index("left_elbow")], seq[:, mp.index("left_elbow")])
+    mid_sh = 0.5 * (seq[:, mp.index("left_shoulder"), :2] + seq[:, mp.index("right_shoulder"), :2])
+    np.testing.assert_allclose(out[:, ntu.index("spine_mid"), :2], 0.5 * (mid_hip + mid_sh), atol=1e-6)
+
+
+def test_synthesised_joint_is_missing_when_a_source_is_missing():
+    seq = np.ones((2, 33, 3), np.float32)
+    seq[:, get_layout("mediapipe33").index("left_hip"), 2] = 0.0
+    out = convert(seq, "mediapipe33", "kinect20")
+    k = get_layout("kinect20")
+    assert (out[:, k.index("hip_center"), 2] == 0).all()
+    assert (out[:, k.index("left_hip"), 2] == 0).all()
+    assert (out[:, k.index("right_hip"), 2] == 1).all()
+
+
+def test_ntu_to_kinect20_is_a_reordering():
+    seq = np.random.default_rng(1).normal(size=(3, 25, 4)).astype(np.float32)
+    seq[..., 3] = 1
+    out = convert(seq, "ntu25", "kinect20")
+    np.testing.assert_allclose(out[:, :2], seq[:, :2])
+    np.testing.assert_allclose(out[:, 2], seq[:, 20])  # shoulder_center = spine_shoulder
+    np.testing.assert_allclose(out[:, 4:20], seq[:, 4:20])
+
+
+def test_unknown_conversion_is_a_clear_error():
+    with pytest.raises(ValueError, match="no conversion from penn13 to ntu25"):
+        conversion_matrix("penn13", "ntu25")
+
+
+def test_projection_pinhole_and_invalid_depth():
+    seq = np.array([[[0.5, 0.25, 2.0, 1.0], [0.1, 0.1, 0.0, 1.0]]], np.float32)
+    out = project_to_2d(seq, focal=100.0, principal=(10.0, 20.0))
+    np.testing.assert_allclose(out[0, 0], [10 + 25.0, 20 - 12.5, 1.0])
+    assert out[0, 1, 2] == 0 and np.isfinite(out).all()
