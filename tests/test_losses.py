@@ -1,0 +1,98 @@
+import pytest
+import torch
+import torch.nn.functional as F
+
+from train.config import ConfigError, load_config
+from train.losses import ClassQueue, logit_kd_loss, part_contrastive_loss
+
+
+def _emb(*shape):
+    return F.normalize(torch.randn(*shape), dim=-1)
+
+
+def test_contrastive_loss_prefers_aligned_students():
+    torch.manual_seed(0)
+    k, p, d = 3, 6, 16
+    bank = _emb(12, p, d)
+    bank_labels = torch.arange(12) % k
+    labels = torch.tensor([0, 1, 2])
+    w = torch.full((k, p), 1 / p)
+    aligned = F.normalize(torch.stack([bank[bank_labels == c].mean(0) for c in range(k)]), dim=-1)
+    wrong = aligned[[1, 2, 0]]
+    good = part_contrastive_loss(aligned, labels, bank, bank_labels, w, tau=0.1)
+    bad = part_contrastive_loss(wrong, labels, bank, bank_labels, w, tau=0.1)
+    assert good < bad
+
+
+def test_contrastive_loss_matches_the_formula():
+    torch.manual_seed(1)
+    s, bank = _emb(2, 2, 4), _emb(5, 2, 4)
+    labels, bank_labels = torch.tensor([0, 1]), torch.tensor([0, 0, 1, 1, 1])
+    w = torch.tensor([[0.7, 0.3], [0.2, 0.8]])
+    tau = 0.5
+    total = 0.0
+    for i in range(2):
+        li = 0.0
+        for p in range(2):
+            logits = torch.stack([s[i, p] @ bank[k, p] / tau for k in range(5)])
+            logp = logits.log_softmax(0)
+            pos = [j for j in range(5) if bank_labels[j] == labels[i]]
+            li += w[labels[i], p] * -(sum(logp[j] for j in pos) / len(pos))
+        total += li
+    got = part_contrastive_loss(s, labels, bank, bank_labels, w, tau=tau)
+    assert got.item() == pytest.approx(total.item() / 2, rel=1e-5)
+
+
+def test_part_weights_select_parts():
+    torch.manual_seed(2)
+    s, bank = _emb(1, 2, 8), _emb(4, 2, 8)
+    labels, bank_labels = torch.tensor([0]), torch.tensor([0, 1, 1, 1])
+    only_p0 = part_contrastive_loss(s, labels, bank, bank_labels, torch.tensor([[1.0, 0.0], [0.5, 0.5]]))
+    s2 = s.clone()
+    s2[0, 1] = -s2[0, 1]  # changing part 1 must not matter when its weight is 0
+    assert part_contrastive_loss(s2, labels, bank, bank_labels, torch.tensor([[1.0, 0.0], [0.5, 0.5]])) == only_p0
+
+
+def test_samples_without_positives_and_single_sample_mask():
+    s, bank = _emb(2, 1, 4), _emb(3, 1, 4)
+    labels, bank_labels = torch.tensor([0, 5]), torch.tensor([0, 1, 2])
+    w = torch.ones(6, 1)
+    both = part_contrastive_loss(s, labels, bank, bank_labels, w)
+    only_first = part_contrastive_loss(s[:1], labels[:1], bank, bank_labels, w)
+    assert both.item() == pytest.approx(only_first.item())
+    mask = torch.tensor([[False, True, False], [False, False, False]])
+    single = part_contrastive_loss(s, labels, bank, bank_labels, w, positive_mask=mask)
+    manual = -(s[0, 0] @ bank[:, 0].t() / 0.1).log_softmax(0)[1]
+    assert single.item() == pytest.approx(manual.item(), rel=1e-5)
+    assert part_contrastive_loss(s, labels, bank[:0], bank_labels[:0], w).item() == 0.0
+
+
+def test_gradients_flow_to_the_student_only():
+    s = _emb(3, 2, 4).requires_grad_()
+    bank = _emb(6, 2, 4).requires_grad_()
+    loss = part_contrastive_loss(s, torch.tensor([0, 1, 0]), bank.detach(), torch.arange(6) % 2, torch.ones(2, 2) / 2)
+    loss.backward()
+    assert s.grad is not None and s.grad.abs().sum() > 0 and bank.grad is None
+
+
+def test_class_queue_is_fifo_per_class():
+    q = ClassQueue(num_classes=2, size=2, num_parts=1, dim=1)
+    q.push(torch.tensor([[[1.0]], [[2.0]], [[3.0]], [[9.0]]]), torch.tensor([0, 0, 0, 1]))
+    emb, lab = q.contents()
+    got = sorted(zip(lab.tolist(), emb[:, 0, 0].tolist()))
+    assert got == [(0, 2.0), (0, 3.0), (1, 9.0)]
+
+
+def test_logit_kd_is_zero_for_identical_logits():
+    x = torch.randn(4, 5)
+    assert logit_kd_loss(x, x).item() == pytest.approx(0.0, abs=1e-6)
+    assert logit_kd_loss(x, x.flip(1)).item() > 0
+
+
+def test_config_overrides_and_errors(tmp_path):
+    cfg = load_config(None, ["train.alpha=0.25", "data.window=48", "seeds=[3]"])
+    assert cfg.train.alpha == 0.25 and cfg.data.window == 48 and cfg.seeds == [3]
+    with pytest.raises(ConfigError, match=r"config\.train\.alpah: unknown key"):
+        load_config(None, ["train.alpah=1"])
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "nope.yaml")

@@ -1,0 +1,70 @@
+"""Distillation losses (DESIGN §4; our reading of Liu et al. 2024 — the paper's formulas were not available).
+
+Part-level multi-sample contrastive loss, for an LQ sample i with label y_i and body part p::
+
+    L_i = Σ_p w[y_i, p] · ( −1/|Pos_i| Σ_{j∈Pos_i} log( exp(s_ip·t_jp/τ) / Σ_{k∈Bank} exp(s_ip·t_kp/τ) ) )
+
+``s_ip`` is the student's L2-normalised part-p embedding, ``t_jp`` a teacher part-p embedding of an HQ sample j;
+the bank holds the HQ samples of the current batch plus a per-class memory queue; positives are all bank
+entries of class y_i. ``w = softmax(A)`` is the teacher's frozen action-specific part matrix (uniform weights for
+the ablation). No paired HQ sample is needed, so unpaired LQ samples train too. The *single-sample* ablation
+keeps only the sample's own HQ partner as positive and skips unpaired samples.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+class ClassQueue:
+    """FIFO memory of teacher part embeddings, ``size`` per class: ``[K, size, P, d]`` plus a fill mask."""
+
+    def __init__(self, num_classes: int, size: int, num_parts: int, dim: int) -> None:
+        self.emb = torch.zeros(num_classes, size, num_parts, dim)
+        self.full = torch.zeros(num_classes, size, dtype=torch.bool)
+        self.ptr = torch.zeros(num_classes, dtype=torch.long)
+        self.size = size
+
+    @torch.no_grad()
+    def push(self, emb: torch.Tensor, labels: torch.Tensor) -> None:
+        for e, k in zip(emb.detach().cpu(), labels.cpu().tolist()):
+            i = int(self.ptr[k])
+            self.emb[k, i], self.full[k, i] = e, True
+            self.ptr[k] = (i + 1) % self.size
+
+    def contents(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """All stored embeddings ``[M, P, d]`` and their labels ``[M]``."""
+        k_idx, s_idx = self.full.nonzero(as_tuple=True)
+        return self.emb[k_idx, s_idx], k_idx
+
+
+def part_contrastive_loss(student: torch.Tensor, labels: torch.Tensor, bank: torch.Tensor,
+                          bank_labels: torch.Tensor, part_weights: torch.Tensor, tau: float = 0.1,
+                          positive_mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Weighted part-level multi-positive InfoNCE.
+
+    student ``[N, P, d]``, labels ``[N]``, bank ``[M, P, d]`` with ``bank_labels [M]``, part_weights ``[K, P]``
+    (rows sum to 1). ``positive_mask [N, M]`` overrides the class-based positives (single-sample ablation).
+    Samples without any positive in the bank contribute 0.
+    """
+    if bank.shape[0] == 0 or student.shape[0] == 0:
+        return student.sum() * 0.0
+    sim = torch.matmul(student.transpose(0, 1), bank.permute(1, 2, 0)) / tau          # [P, N, M]
+    log_prob = F.log_softmax(sim, dim=-1)
+    pos = (labels[:, None] == bank_labels[None, :]) if positive_mask is None else positive_mask
+    pos = pos.to(log_prob.dtype)                                                       # [N, M]
+    n_pos = pos.sum(1)                                                                 # [N]
+    per_part = -(log_prob * pos[None]).sum(-1) / n_pos.clamp(min=1)[None]              # [P, N]
+    weighted = (per_part.t() * part_weights[labels]).sum(1)                            # [N]
+    has_pos = (n_pos > 0).to(weighted.dtype)
+    return (weighted * has_pos).sum() / has_pos.sum().clamp(min=1)
+
+
+def logit_kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float = 4.0
+                  ) -> torch.Tensor:
+    """Hinton's KD: KL(teacher ‖ student) at temperature T, scaled by T² so its gradient size matches CE."""
+    if student_logits.shape[0] == 0:
+        return student_logits.sum() * 0.0
+    t = temperature
+    return F.kl_div(F.log_softmax(student_logits / t, 1), F.log_softmax(teacher_logits / t, 1),
+                    reduction="batchmean", log_target=True) * t * t
