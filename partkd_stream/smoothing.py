@@ -1,0 +1,101 @@
+"""From a stream of per-window class probabilities to a steady label and start/end events.
+
+- **averaging**: the mean of the last ``smooth`` probability vectors (one per prediction);
+- **threshold**: the top class of the average is an action only when its probability ≥ ``threshold``;
+  otherwise the state is "no action" (label ``None``);
+- **hysteresis**: an action already on stays on while its own averaged probability ≥ ``threshold - hysteresis``,
+  so a score hovering at the threshold does not flicker;
+- **confirmation**: a new state (another action, or no action) must be the candidate for ``confirm``
+  predictions in a row before it replaces the current one — a one-window blip never makes an event;
+- **events**: ``start`` when the state becomes an action, ``end`` when it leaves it (for another action or for
+  no action), at the time of the prediction that decided it;
+- **no person**: the history is cleared and the state becomes "no action" at once (ending an action that was
+  on); no action ever starts without a person.
+"""
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Event:
+    """An action ``start`` or ``end`` at time ``t`` (seconds, source clock)."""
+
+    event: str
+    label: str
+    t: float
+
+    def to_dict(self) -> dict:
+        return {"event": self.event, "label": self.label, "t": round(float(self.t), 4)}
+
+
+@dataclass(frozen=True)
+class SmoothedState:
+    label: Optional[str]            # the steady state: an action, or None for "no action"
+    score: float                    # averaged probability of ``label`` (of the top class when no action)
+    topk: list[tuple[str, float]]   # averaged probabilities, best first
+    events: list[Event]
+
+
+class ActionSmoother:
+    """Averages probabilities over recent predictions and turns them into a label with start/end events."""
+
+    def __init__(self, classes: Sequence[str], smooth: int = 4, threshold: float = 0.5, hysteresis: float = 0.1,
+                 confirm: int = 2, topk: int = 3) -> None:
+        if smooth < 1 or confirm < 1:
+            raise ValueError("smooth and confirm must be ≥ 1")
+        self.classes = list(classes)
+        self.threshold, self.hysteresis, self.confirm, self.k = threshold, hysteresis, confirm, topk
+        self._history: deque[np.ndarray] = deque(maxlen=smooth)
+        self.active: Optional[str] = None
+        self._pending: Optional[str] = None
+        self._pending_count = 0
+
+    def update(self, probs: Optional[np.ndarray], t: float, person_present: bool = True) -> SmoothedState:
+        """One prediction: class probabilities ``[K]`` (``None`` or ``person_present=False`` when no person)."""
+        if probs is None or not person_present:
+            self._history.clear()
+            self._pending, self._pending_count = None, 0
+            return SmoothedState(None, 0.0, [], self._switch(None, t))
+        self._history.append(np.asarray(probs, dtype=np.float64).reshape(-1))
+        avg = np.mean(self._history, axis=0)
+        order = np.argsort(-avg)
+        top = int(order[0])
+        candidate = self.classes[top] if avg[top] >= self.threshold else None
+        if (self.active is not None and candidate is None
+                and avg[self.classes.index(self.active)] >= self.threshold - self.hysteresis):
+            candidate = self.active  # hysteresis: still close enough to stay on
+        events: list[Event] = []
+        if candidate == self.active:
+            self._pending, self._pending_count = None, 0
+        else:
+            if candidate == self._pending:
+                self._pending_count += 1
+            else:
+                self._pending, self._pending_count = candidate, 1
+            if self._pending_count >= self.confirm:
+                events = self._switch(candidate, t)
+        label = self.active
+        score = float(avg[self.classes.index(label)]) if label is not None else float(avg[top])
+        topk = [(self.classes[i], round(float(avg[i]), 4)) for i in order[: self.k]]
+        return SmoothedState(label, score, topk, events)
+
+    def finish(self, t: float) -> list[Event]:
+        """End of stream: close the action that is on, if any."""
+        return self._switch(None, t)
+
+    def _switch(self, new: Optional[str], t: float) -> list[Event]:
+        events: list[Event] = []
+        if new == self.active:
+            return events
+        if self.active is not None:
+            events.append(Event("end", self.active, t))
+        if new is not None:
+            events.append(Event("start", new, t))
+        self.active = new
+        self._pending, self._pending_count = None, 0
+        return events

@@ -1,0 +1,249 @@
+"""Where frames come from: a camera, video files (a file, a folder, a glob, a URL) or a recorded skeleton file.
+
+Every source yields ``Frame``s with a timestamp from the source itself: the container's presentation time
+(``CAP_PROP_POS_MSEC``) for video files, a monotonic clock for cameras and URLs (live), the file's ``t`` for
+skeletons. Live sources never queue unboundedly: a reader thread keeps only the newest frame, and a frame that is
+replaced before the consumer took it is counted in ``drops``.
+
+Opening a source that cannot be read raises ``SourceError`` with a one-line message (what, where, what to do).
+"""
+from __future__ import annotations
+
+import glob
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Optional
+
+import numpy as np
+
+os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")         # OpenCV/FFmpeg chatter would bury our one-line errors
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+import cv2  # noqa: E402
+
+try:  # already imported elsewhere: the environment came too late, silence the logger directly
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+except AttributeError:  # pragma: no cover - builds without the logging utils
+    pass
+
+from .skeleton_io import SkeletonFileError, load_sequence, read_stream  # noqa: E402
+
+VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv")
+
+
+class SourceError(ValueError):
+    """A source that cannot be opened or read; the message is one line."""
+
+
+@dataclass
+class Frame:
+    """One frame: an image (video sources) or keypoints (skeleton sources), with the source's timestamp."""
+
+    t: float
+    index: int
+    image: Optional[np.ndarray] = None       # BGR, video sources only
+    keypoints: Optional[np.ndarray] = None   # [V, C] score last, skeleton sources only (None = no person)
+
+
+class Source:
+    """Base: ``name``, ``live``, ``total`` (frames, if known), ``fps`` (nominal), ``drops``; iterate for frames."""
+
+    name: str = ""
+    live: bool = False
+    total: Optional[int] = None
+    fps: Optional[float] = None
+    drops: int = 0
+    layout: Optional[str] = None   # skeleton sources: the layout of their keypoints
+    has_images: bool = True
+
+    def __iter__(self) -> Iterator[Frame]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+
+class VideoFileSource(Source):
+    """A video file read frame by frame (nothing dropped: offline processing takes every frame)."""
+
+    def __init__(self, path: str) -> None:
+        self.name = path
+        if not os.path.exists(path):
+            raise SourceError(f"{path}: no such file; check the path")
+        if os.path.isfile(path) and os.path.getsize(path) == 0:
+            raise SourceError(f"{path}: the file is empty; give a video file")
+        self._cap = cv2.VideoCapture(path)
+        if not self._cap.isOpened():
+            raise SourceError(f"{path}: cannot open as a video (corrupt or unsupported format); check the file "
+                              f"plays, or re-encode it (e.g. ffmpeg -i IN -c:v libx264 OUT.mp4)")
+        ok, first = self._cap.read()
+        if not ok or first is None:
+            self._cap.release()
+            raise SourceError(f"{path}: no frame can be decoded (corrupt or empty video); check the file")
+        self._first = first
+        fps = self._cap.get(cv2.CAP_PROP_FPS)
+        self.fps = float(fps) if fps and 1.0 <= fps <= 1000.0 else 30.0
+        n = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        self.total = n if n > 0 else None
+        self.size = (first.shape[1], first.shape[0])
+
+    def __iter__(self) -> Iterator[Frame]:
+        prev_t: Optional[float] = None
+        index, image = 0, self._first
+        while image is not None:
+            t = self._cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
+            # Containers disagree on POS_MSEC (an AVI here starts at 67 ms and reads 0 at its end): keep it when
+            # it moves forward by a sane step, else advance by one nominal frame.
+            if prev_t is not None and not (prev_t < t < prev_t + 10.0 / self.fps):
+                t = prev_t + 1.0 / self.fps
+            elif prev_t is None and not (0.0 <= t < 10.0 / self.fps):
+                t = 0.0
+            yield Frame(t=t, index=index, image=image)
+            prev_t, index = t, index + 1
+            ok, image = self._cap.read()
+            if not ok:
+                image = None
+
+    def close(self) -> None:
+        self._cap.release()
+
+
+class LiveSource(Source):
+    """A camera or a network stream: a reader thread keeps only the newest frame; older ones count as drops."""
+
+    live = True
+
+    def __init__(self, target: int | str, name: str) -> None:
+        self.name = name
+        self._cap = cv2.VideoCapture(target)
+        if not self._cap.isOpened():
+            what = f"camera {target}" if isinstance(target, int) else f"stream {target}"
+            raise SourceError(f"cannot open {what}; check it is connected and not used by another program"
+                              + (" (list cameras with: ls /dev/video*)" if isinstance(target, int) else ""))
+        fps = self._cap.get(cv2.CAP_PROP_FPS)
+        self.fps = float(fps) if fps and 1.0 <= fps <= 1000.0 else None
+        self._cond = threading.Condition()
+        self._latest: Optional[tuple[float, np.ndarray]] = None
+        self._read = 0
+        self._done = False
+        self._stop = False
+        self._thread = threading.Thread(target=self._reader, name=f"reader:{name}", daemon=True)
+        self._thread.start()
+
+    def _reader(self) -> None:
+        while not self._stop:
+            ok, image = self._cap.read()
+            t = time.monotonic()
+            with self._cond:
+                if not ok or image is None:
+                    self._done = True
+                    self._cond.notify_all()
+                    return
+                if self._latest is not None:
+                    self.drops += 1   # replaced before the consumer took it
+                self._latest = (t, image)
+                self._read += 1
+                self._cond.notify_all()
+
+    def __iter__(self) -> Iterator[Frame]:
+        index = 0
+        t0: Optional[float] = None
+        while True:
+            with self._cond:
+                while self._latest is None and not self._done:
+                    self._cond.wait(timeout=0.5)
+                if self._latest is None:
+                    return
+                t, image = self._latest
+                self._latest = None
+            t0 = t if t0 is None else t0
+            yield Frame(t=t - t0, index=index, image=image)
+            index += 1
+
+    def close(self) -> None:
+        self._stop = True
+        self._thread.join(timeout=2.0)
+        self._cap.release()
+
+
+class SkeletonFileSource(Source):
+    """A recorded keypoint stream (``.jsonl``) or sequence (``.npz``), see ``partkd_stream.skeleton_io``."""
+
+    has_images = False
+
+    def __init__(self, path: str) -> None:
+        self.name = path
+        if not os.path.isfile(path):
+            raise SourceError(f"{path}: no such skeleton file; check the path")
+        suffix = Path(path).suffix.lower()
+        try:
+            if suffix == ".jsonl":
+                header, frames = read_stream(path)
+                self.layout, fps = str(header["layout"]), header.get("fps")
+                self.fps = float(fps) if fps else None
+                self._frames = frames
+            elif suffix == ".npz":
+                seq = load_sequence(path)
+                data = seq.data[0] if seq.data.ndim == 4 else seq.data   # several people: the first (main) one
+                self.layout, self.fps, self.total = seq.layout, seq.fps, int(data.shape[0])
+                self._frames = ((float(t), i, kp) for i, (t, kp) in enumerate(zip(seq.timestamps, data)))
+            else:
+                raise SourceError(f"{path}: unknown skeleton file type {suffix!r}; use .jsonl or .npz "
+                                  f"(see partkd_stream/skeleton_io.py)")
+        except SkeletonFileError as e:
+            raise SourceError(str(e)) from None
+        except UnicodeDecodeError:
+            raise SourceError(f"{path}: not a text .jsonl skeleton stream; see partkd_stream/skeleton_io.py") \
+                from None
+        from .layouts import get_layout
+        try:
+            get_layout(self.layout)
+        except (KeyError, ValueError):
+            raise SourceError(f"{path}: unknown skeleton layout {self.layout!r}") from None
+
+    def __iter__(self) -> Iterator[Frame]:
+        try:
+            for t, index, kp in self._frames:
+                yield Frame(t=t, index=index, keypoints=kp)
+        except SkeletonFileError as e:
+            raise SourceError(str(e)) from None
+        except UnicodeDecodeError:
+            raise SourceError(f"{self.name}: not a text .jsonl skeleton stream") from None
+
+
+def is_url(s: str) -> bool:
+    return "://" in s
+
+
+def expand_video_args(args: list[str]) -> list[str]:
+    """Files, folders (their videos, sorted), globs and URLs → a list of inputs; a missing path is an error."""
+    out: list[str] = []
+    for a in args:
+        if is_url(a):
+            out.append(a)
+        elif os.path.isdir(a):
+            vids = sorted(str(p) for p in Path(a).iterdir() if p.suffix.lower() in VIDEO_EXTENSIONS)
+            if not vids:
+                raise SourceError(f"{a}: folder has no video files ({', '.join(VIDEO_EXTENSIONS[:4])}, …)")
+            out += vids
+        elif any(c in a for c in "*?["):
+            hits = sorted(p for p in glob.glob(a, recursive=True) if os.path.isfile(p))
+            if not hits:
+                raise SourceError(f"{a}: the pattern matches no file")
+            out += hits
+        elif not os.path.exists(a):
+            raise SourceError(f"{a}: no such file or folder; check the path")
+        else:
+            out.append(a)
+    return out
+
+
+def open_video(target: str) -> Source:
+    """A file → ``VideoFileSource``; a URL → ``LiveSource``."""
+    return LiveSource(target, target) if is_url(target) else VideoFileSource(target)
+
+
+def open_camera(index: int) -> Source:
+    return LiveSource(int(index), f"camera {index}")
