@@ -1,0 +1,284 @@
+"""HQ → LQ: a seeded degradation that makes clean skeletons look like what MediaPipe really produces (DESIGN §6).
+
+``degrade(seq, src_layout, dst_layout, cfg, rng)``: 3D input is projected to 2D with a Kinect-v2-like colour
+camera (``partkd_stream.convert.project_to_2d``), converted to the student's layout
+(``partkd_stream.convert.convert``), then corrupted in this order:
+
+1. **scale & translation noise** per clip (the person framed a bit larger/smaller, elsewhere);
+2. **left/right swaps**: runs of frames whose left/right labels are exchanged (``Layout.flip_permutation``);
+3. **position error** = per-joint constant *bias* (image x right, y down) + smooth *temporal drift* (an AR(1)
+   process per joint and axis) + white per-frame *jitter*; all in torso lengths (mid-shoulder ↔ mid-hip, the
+   body scale of ``partkd_stream.preprocess``), so parameters measured on NTU transfer to any dataset;
+4. **part occlusion**: runs of frames where a whole body part gets a low visibility and a larger error;
+5. **scores**: MediaPipe-like visibility per joint; independent **joint dropout** (score 0);
+6. **missed frames**: runs of frames with no detection (all joints score 0, coordinates 0), as extraction writes.
+
+Joints missing in the HQ input stay missing. Output honours the contract: finite coordinates, score in [0, 1],
+missing = score 0. Default parameters are the calibrated ones (``train/calibration/mediapipe_ntu.json``, written
+by ``train/calibrate.py``); the parameters one clip cannot inform are documented priors there.
+"""
+from __future__ import annotations
+
+import json
+import zlib
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+from scipy.signal import lfilter
+
+from partkd_stream.convert import convert, project_to_2d
+from partkd_stream.layouts import Layout, get_layout
+from partkd_stream.preprocess import _body_scale
+
+DEFAULT_CALIBRATION = Path(__file__).resolve().parent / "calibration" / "mediapipe_ntu.json"
+
+# Per-joint parameters are keyed by ntu25 joint names (what the calibration measures); joints of other layouts
+# borrow the statistics of the Kinect joint nearest in meaning. Joints absent here and in ntu25 use the default.
+JOINT_ALIASES: dict[str, str] = {
+    "hip_center": "spine_base", "spine": "spine_mid", "shoulder_center": "spine_shoulder",
+    "nose": "head", "left_eye": "head", "right_eye": "head", "left_ear": "head", "right_ear": "head",
+    "left_eye_inner": "head", "left_eye_outer": "head", "right_eye_inner": "head", "right_eye_outer": "head",
+    "mouth_left": "head", "mouth_right": "head",
+    "left_pinky": "left_hand", "left_index": "left_hand_tip", "right_pinky": "right_hand",
+    "right_index": "right_hand_tip", "left_heel": "left_ankle", "right_heel": "right_ankle",
+    "left_foot_index": "left_foot", "right_foot_index": "right_foot",
+}
+
+
+@dataclass
+class DegradeConfig:
+    """Parameters of the degradation. Lengths are in torso lengths, durations in frames.
+
+    The class defaults are generic priors; ``DegradeConfig.from_calibration()`` gives the values fitted to
+    MediaPipe on real NTU data (what training uses). ``DegradeConfig.zero()`` is the identity.
+    """
+
+    # position error: bias + drift + jitter (per axis, torso lengths)
+    jitter: float = 0.02                      # std of white per-frame noise, joints not in ``jitter_joints``
+    jitter_joints: dict[str, float] = field(default_factory=dict)
+    drift: float = 0.03                       # std of the smooth drift (AR(1)), joints not in ``drift_joints``
+    drift_joints: dict[str, float] = field(default_factory=dict)
+    drift_timescale: float = 8.0              # frames: correlation time of the drift (lag-k correlation e^(-k/τ))
+    bias_joints: dict[str, list[float]] = field(default_factory=dict)  # constant (dx, dy) per joint, image axes
+    bias_random: float = 0.0                  # std of an extra per-clip random bias per joint and axis
+    # global framing noise per clip
+    scale_std: float = 0.05                   # std of log(scale) about the body centre
+    translate_std: float = 0.1                # std of the translation per axis
+    # left/right swaps: runs of frames with exchanged labels
+    swap_frac: float = 0.01                   # expected share of swapped frames
+    swap_len: float = 5.0                     # mean run length
+    # part occlusion: runs of frames in which one body part is occluded
+    occlusion_frac: float = 0.03              # expected share of frames a given eligible part is occluded
+    occlusion_len: float = 15.0               # mean run length
+    occlusion_parts: tuple[str, ...] = ("head", "left_arm", "right_arm", "left_leg", "right_leg")
+    occlusion_noise: float = 0.15             # extra white noise on occluded joints
+    occluded_score: tuple[float, float] = (0.0, 0.4)  # visibility of an occluded joint ~ U(lo, hi)
+    # scores of visible joints ~ clip(N(mean, std), 0, 1)
+    score_mean: float = 0.9
+    score_std: float = 0.1
+    score_joints: dict[str, list[float]] = field(default_factory=dict)  # per joint [mean, std]
+    dropout: float = 0.005                    # probability per joint and frame of a missing joint
+    # missed detections: runs of frames without a person
+    drop_frame_frac: float = 0.02
+    drop_frame_len: float = 3.0
+    # camera for 3D input: Kinect v2 colour camera (1920×1080, focal ≈ 1050 px, centred principal point)
+    camera_focal: float = 1050.0
+    camera_principal: tuple[float, float] = (960.0, 540.0)
+
+    # ----- construction ------------------------------------------------------------------------------------
+    @classmethod
+    def zero(cls) -> "DegradeConfig":
+        """No corruption at all: the output is the clean converted input with score 1 where present."""
+        return cls(jitter=0.0, drift=0.0, scale_std=0.0, translate_std=0.0, swap_frac=0.0, occlusion_frac=0.0,
+                   score_mean=1.0, score_std=0.0, dropout=0.0, drop_frame_frac=0.0)
+
+    @classmethod
+    def from_calibration(cls, path: str | Path = DEFAULT_CALIBRATION) -> "DegradeConfig":
+        """Load the fitted parameters (the ``degrade_config`` object of a calibration JSON)."""
+        path = Path(path)
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as e:
+            raise ValueError(f"{path}: cannot read calibration JSON ({e}); run python train/calibrate.py "
+                             f"to write it") from None
+        if not isinstance(doc, dict) or "degrade_config" not in doc:
+            raise ValueError(f"{path}: not a calibration file (no 'degrade_config' object)")
+        return cls.from_dict(doc["degrade_config"])
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        for k, v in d.items():
+            if isinstance(v, tuple):
+                d[k] = list(v)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "DegradeConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"unknown degradation parameters {unknown}; known: {sorted(known)}")
+        d = dict(d)
+        for k in ("occlusion_parts", "occluded_score", "camera_principal"):
+            if k in d:
+                d[k] = tuple(d[k])
+        return cls(**d)
+
+    # ----- per-joint parameter vectors for a layout ----------------------------------------------------------
+    def per_joint(self, name: str, layout: Layout) -> np.ndarray:
+        """``jitter``/``drift`` → ``[V]``; ``bias`` → ``[V, 2]``; ``score`` → ``[V, 2]`` (mean, std)."""
+        table, default = {
+            "jitter": (self.jitter_joints, self.jitter),
+            "drift": (self.drift_joints, self.drift),
+            "bias": (self.bias_joints, [0.0, 0.0]),
+            "score": (self.score_joints, [self.score_mean, self.score_std]),
+        }[name]
+        rows = []
+        for j in layout.joints:
+            key = j if j in table else JOINT_ALIASES.get(j, j)
+            rows.append(table.get(key, default))
+        return np.asarray(rows, dtype=np.float32)
+
+
+# ----- helpers ------------------------------------------------------------------------------------------------
+def torso_length(seq2d: np.ndarray, layout: Layout | str) -> float:
+    """Body scale of a 2D clip ``[T, V, 3]``: the same measure as ``preprocess`` normalises by."""
+    layout = get_layout(layout) if isinstance(layout, str) else layout
+    return float(_body_scale(seq2d[..., :2], (seq2d[..., 2] > 0).astype(np.float32), layout))
+
+
+def markov_runs(rng: np.random.Generator, t: int, frac: np.ndarray, mean_len: np.ndarray) -> np.ndarray:
+    """``[T, K]`` bool: K independent on/off runs; each is on a ``frac`` share of frames in runs of ``mean_len``.
+
+    A two-state Markov chain started in its stationary distribution: leave with ``1/mean_len``, enter with
+    ``frac / (mean_len · (1 − frac))``.
+    """
+    frac = np.clip(np.asarray(frac, np.float64), 0.0, 0.999)
+    mean_len = np.maximum(np.asarray(mean_len, np.float64), 1.0)
+    leave = 1.0 / mean_len
+    enter = np.minimum(frac * leave / (1.0 - frac), 1.0)
+    u = rng.random((t, frac.size))
+    out = np.zeros((t, frac.size), dtype=bool)
+    if t == 0 or not frac.any():
+        return out
+    state = u[0] < frac
+    out[0] = state
+    for i in range(1, t):
+        state = np.where(state, u[i] >= leave, u[i] < enter)
+        out[i] = state
+    return out
+
+
+def ar1_noise(rng: np.random.Generator, shape: tuple[int, ...], timescale: float) -> np.ndarray:
+    """Unit-variance AR(1) noise along axis 0 with lag-1 correlation ``exp(-1/timescale)`` (stationary start)."""
+    a = float(np.exp(-1.0 / max(timescale, 1e-6)))
+    eps = rng.standard_normal(shape)
+    if shape[0] <= 1:
+        return eps
+    x0 = eps[:1]
+    rest = lfilter([np.sqrt(1.0 - a * a)], [1.0, -a], eps[1:], axis=0, zi=a * x0)[0]
+    return np.concatenate([x0, rest], axis=0)
+
+
+def _part_mask(layout: Layout, parts: Iterable[str]) -> np.ndarray:
+    """``[P, V]`` membership of the eligible occlusion parts."""
+    parts = list(parts)
+    m = np.zeros((len(parts), layout.num_joints), dtype=bool)
+    for i, p in enumerate(parts):
+        m[i, list(layout.parts[p])] = True
+    return m
+
+
+# ----- the transform ------------------------------------------------------------------------------------------
+def degrade(seq: np.ndarray, src_layout: str, dst_layout: str, cfg: DegradeConfig, rng: np.random.Generator,
+            *, project: dict | None = None) -> np.ndarray:
+    """HQ ``[T, V_src, C]`` (2D ``x,y,score`` or 3D ``x,y,z,score``) → LQ ``[T, V_dst, 3]`` float32.
+
+    ``[M, T, V, C]`` multi-person input is degraded person by person. ``project`` overrides the camera for 3D
+    input (``{"focal": …, "principal": (cx, cy)}``, see ``project_to_2d``).
+    """
+    seq = np.asarray(seq, dtype=np.float32)
+    if seq.ndim == 4:
+        return np.stack([degrade(p, src_layout, dst_layout, cfg, rng, project=project) for p in seq])
+    if seq.ndim != 3 or seq.shape[-1] not in (3, 4):
+        raise ValueError(f"expected a skeleton sequence [T, V, 3|4], got shape {seq.shape}")
+    bad = ~np.isfinite(seq).all(-1)
+    if bad.any():
+        seq = np.where(bad[..., None], 0.0, seq).astype(np.float32)
+    if seq.shape[-1] == 4:
+        cam = project or {"focal": cfg.camera_focal, "principal": tuple(cfg.camera_principal)}
+        seq = project_to_2d(seq, **cam)
+    clean = convert(seq, src_layout, dst_layout)
+    return corrupt(clean, dst_layout, cfg, rng)
+
+
+def corrupt(clean: np.ndarray, layout: Layout | str, cfg: DegradeConfig, rng: np.random.Generator) -> np.ndarray:
+    """The corruption steps of ``degrade`` on a clean 2D clip ``[T, V, 3]`` already in the target layout."""
+    lay = get_layout(layout) if isinstance(layout, str) else layout
+    t, v, _ = clean.shape
+    present = clean[..., 2] > 0
+    xy = clean[..., :2].astype(np.float64)
+    unit = torso_length(clean, lay)
+
+    # 1. framing: scale about the clip's centre, then translate
+    w = present[..., None]
+    centre = (xy * w).sum((0, 1)) / max(int(present.sum()), 1)
+    scale = float(np.exp(cfg.scale_std * rng.standard_normal()))
+    shift = cfg.translate_std * unit * rng.standard_normal(2)
+    xy = (xy - centre) * scale + centre + shift
+    unit *= scale
+
+    # 2. left/right swaps; 4. occlusion runs; 6. missed frames — one Markov chain call for all
+    parts = _part_mask(lay, cfg.occlusion_parts)
+    n_p = len(parts)
+    runs = markov_runs(rng, t,
+                       np.r_[cfg.swap_frac, cfg.drop_frame_frac, np.full(n_p, cfg.occlusion_frac)],
+                       np.r_[cfg.swap_len, cfg.drop_frame_len, np.full(n_p, cfg.occlusion_len)])
+    swapped, dropped, occl_parts = runs[:, 0], runs[:, 1], runs[:, 2:]
+    if swapped.any():
+        perm = lay.flip_permutation()
+        xy[swapped] = xy[swapped][:, perm]
+        present = present.copy()
+        present[swapped] = present[swapped][:, perm]
+
+    # 3. position error = bias + drift + jitter
+    err = cfg.per_joint("bias", lay)[None].astype(np.float64) \
+        + cfg.bias_random * rng.standard_normal((1, v, 2)) \
+        + cfg.per_joint("drift", lay)[None, :, None] * ar1_noise(rng, (t, v, 2), cfg.drift_timescale) \
+        + cfg.per_joint("jitter", lay)[None, :, None] * rng.standard_normal((t, v, 2))
+    occluded = (occl_parts[:, :, None] & parts[None]).any(1) if n_p else np.zeros((t, v), bool)
+    if occluded.any():
+        err = err + occluded[..., None] * cfg.occlusion_noise * rng.standard_normal((t, v, 2))
+    xy = xy + err * unit
+
+    # 5. scores
+    sc = cfg.per_joint("score", lay)
+    score = np.clip(sc[:, 0] + sc[:, 1] * rng.standard_normal((t, v)), 0.0, 1.0)
+    lo, hi = cfg.occluded_score
+    score = np.where(occluded, rng.uniform(lo, hi, (t, v)), score)
+    score = np.where(rng.random((t, v)) < cfg.dropout, 0.0, score)
+    score = np.where(present, score, 0.0)
+
+    # 6. missed frames: nothing detected
+    score[dropped] = 0.0
+    xy[dropped] = 0.0
+
+    out = np.empty((t, v, 3), dtype=np.float32)
+    out[..., :2] = np.nan_to_num(xy, nan=0.0, posinf=0.0, neginf=0.0)
+    out[..., 2] = np.clip(score, 0.0, 1.0)
+    return out
+
+
+def sample_rng(seed: int, sample_id: str, epoch: int = 0) -> np.random.Generator:
+    """Per-sample generator from (seed, epoch, crc32(id)); crc32 is stable across processes, unlike ``hash``.
+
+    Same derivation as ``train.data.sample_rng`` (epoch 0 = the fixed LQ test set).
+    """
+    return np.random.default_rng([int(seed), int(epoch), zlib.crc32(str(sample_id).encode())])
+
+
+def degrade_dataset(samples: Iterable[Any], dst_layout: str, cfg: DegradeConfig, seed: int) -> list[np.ndarray]:
+    """Degrade every sample (``.data``, ``.layout``, ``.id``); the result depends only on (seed, sample id)."""
+    return [degrade(s.data, s.layout, dst_layout, cfg, sample_rng(seed, s.id)) for s in samples]
