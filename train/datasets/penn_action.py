@@ -37,7 +37,7 @@ def penn_sample(path: str | Path, classes: list[str]) -> Sample:
         vis = np.asarray(m["visibility"], np.float32)
         action = _text(m["action"])
         train = int(np.asarray(m["train"]).ravel()[0])
-    except (OSError, ValueError, KeyError, IndexError, TypeError) as e:
+    except (OSError, ValueError, KeyError, IndexError, TypeError, scipy.io.matlab.MatReadError) as e:
         raise DatasetError(f"{path}: not a readable Penn Action label file ({type(e).__name__}: {e})") from None
     if x.ndim != 2 or x.shape[1] != NUM_JOINTS or x.shape != y.shape or vis.shape != x.shape:
         raise DatasetError(f"{path}: x, y, visibility must all be [frames, {NUM_JOINTS}]; got {x.shape}, "

@@ -1,8 +1,9 @@
 """PYSKL / MMAction2 skeleton pickles → samples, read through a restricted unpickler.
 
 A pickle can run any code when loaded, so :class:`SafeUnpickler` admits only what numpy arrays need
-(``_reconstruct`` / ``_frombuffer``, ``ndarray``, ``dtype``, ``scalar`` under ``numpy.core`` or ``numpy._core``)
-and ``collections.OrderedDict``; plain dicts, lists, tuples, strings and numbers need no class lookup. Anything
+(``_reconstruct`` / ``_frombuffer``, ``ndarray``, ``dtype``, ``scalar`` under ``numpy.core`` or ``numpy._core``),
+``collections.OrderedDict`` and ``_codecs.encode`` (protocol-2 pickles spell bytes as an encoded string); plain
+dicts, lists, tuples, strings and numbers need no class lookup. Anything
 else (``os.system``, ``builtins.eval`` …) raises :class:`UnsafePickleError` before it is called.
 
 Format: ``{"split": {name: [frame_dir, …]}, "annotations": [{frame_dir, total_frames, img_shape, label (0-based),
@@ -31,7 +32,7 @@ ALLOWED = {
     for core in ("numpy.core", "numpy._core")
     for mod, name in ((f"{core}.multiarray", "_reconstruct"), (f"{core}.multiarray", "scalar"),
                       (f"{core}.numeric", "_frombuffer"))
-} | {("numpy", "ndarray"), ("numpy", "dtype"), ("collections", "OrderedDict")}
+} | {("numpy", "ndarray"), ("numpy", "dtype"), ("collections", "OrderedDict"), ("_codecs", "encode")}
 
 
 class UnsafePickleError(DatasetError):

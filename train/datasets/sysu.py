@@ -41,7 +41,8 @@ def read_sklworld(path: str | Path) -> np.ndarray:
                 sw = np.asarray(f["SW"], np.float32).transpose(2, 1, 0)  # h5py: T × 3 × 20 → MATLAB's 20 × 3 × T
         else:
             sw = np.asarray(scipy.io.loadmat(str(path))["SW"], np.float32)
-    except (OSError, ValueError, KeyError, TypeError, NotImplementedError) as e:
+    except (OSError, ValueError, KeyError, TypeError, NotImplementedError,
+            scipy.io.matlab.MatReadError) as e:
         raise DatasetError(f"{path}: cannot read variable SW ({type(e).__name__}: {e})") from None
     if sw.ndim == 2 and sw.shape == (20, 3):
         sw = sw[..., None]

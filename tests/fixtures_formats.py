@@ -1,0 +1,128 @@
+"""Writers of tiny datasets in the exact real file formats (see shared/CONVENTIONS.md), for tests everywhere.
+
+Each writer mirrors what the real files hold, down to the integer types MATLAB stored, so a loader that passes
+on these fixtures reads the real data the same way.
+"""
+from __future__ import annotations
+
+import json
+import pickle
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+
+# --- NTU RGB+D .skeleton ------------------------------------------------------------------------------------------
+def ntu_body(body_id: int, xyz: np.ndarray, tracking: int | np.ndarray = 2,
+             color: np.ndarray | None = None) -> tuple[int, np.ndarray]:
+    """A body for :func:`write_ntu_skeleton`: ``xyz`` ``[25, 3]`` metres → 25 × 12 joint values."""
+    xyz = np.asarray(xyz, np.float64).reshape(25, 3)
+    j = np.zeros((25, 12))
+    j[:, :3] = xyz
+    j[:, 3:5] = 256 + 100 * xyz[:, :2]                                  # depthX, depthY
+    j[:, 5:7] = color if color is not None else 960 + 400 * xyz[:, :2] * [1, -1]  # colorX, colorY
+    j[:, 7:11] = (1.0, 0.0, 0.0, 0.0)
+    j[:, 11] = tracking
+    return body_id, j
+
+
+def standing_body(offset: Sequence[float] = (0.0, 0.0, 3.0), t: float = 0.0) -> np.ndarray:
+    """Plausible upright ``[25, 3]`` Kinect v2 joints (taller than wide), the right hand moving with ``t``."""
+    y = np.array([0.0, 0.3, 0.55, 0.65, 0.5, 0.25, 0.05, 0.0, 0.5, 0.25, 0.05, 0.0,
+                  0.0, -0.45, -0.85, -0.9, 0.0, -0.45, -0.85, -0.9, 0.5, -0.05, 0.0, -0.05, 0.0])
+    x = np.array([0.0, 0.0, 0.0, 0.0, -0.2, -0.25, -0.25, -0.25, 0.2, 0.25, 0.25, 0.25,
+                  -0.1, -0.1, -0.1, -0.1, 0.1, 0.1, 0.1, 0.1, 0.0, -0.25, -0.27, 0.25, 0.27])
+    xyz = np.stack([x, y, np.zeros(25)], -1) + np.asarray(offset)
+    xyz[[10, 11, 23, 24], 1] += 0.3 * np.sin(t)
+    return xyz
+
+
+def write_ntu_skeleton(path: str | Path, frames: Sequence[Sequence[tuple[int, np.ndarray]]],
+                       truncate_lines: int = 0) -> Path:
+    """Write a ``.skeleton`` file; ``frames[t]`` lists ``(bodyID, joints [25, 12])`` (may be empty)."""
+    lines = [str(len(frames))]
+    for bodies in frames:
+        lines.append(str(len(bodies)))
+        for body_id, joints in bodies:
+            lines.append(f"{body_id} 0 1 1 1 1 0 0.02764709 0.05745083 2")
+            lines.append("25")
+            for row in joints:
+                lines.append(" ".join(f"{v:.7g}" for v in row[:11]) + f" {int(row[11])}")
+    if truncate_lines:
+        lines = lines[:-truncate_lines]
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\r\n".join(lines) + "\r\n", encoding="ascii")
+    return path
+
+
+# --- Penn Action .mat ---------------------------------------------------------------------------------------------
+def write_penn_mat(path: str | Path, x: np.ndarray, y: np.ndarray, visibility: np.ndarray, action: str,
+                   train: int, pose: str = "front", dims: tuple[int, int] = (360, 480)) -> Path:
+    """A Penn Action label file as MATLAB v5, with the field types of the real files."""
+    import scipy.io
+
+    n = len(x)
+    bbox = np.stack([x.min(1), y.min(1), x.max(1), y.max(1)], -1).astype(np.float64)
+    scipy.io.savemat(str(path), {
+        "action": action, "pose": pose, "x": np.asarray(x, np.float64), "y": np.asarray(y, np.float64),
+        "visibility": np.asarray(visibility, np.uint8), "train": np.array([[train]], np.int32), "bbox": bbox,
+        "dimensions": np.array([[dims[0], dims[1], n]], np.uint16),
+        "nframes": np.array([[n]], np.uint8 if n < 256 else np.uint16)})
+    return Path(path)
+
+
+# --- NW-UCLA json -------------------------------------------------------------------------------------------------
+def write_ucla_json(path: str | Path, skeletons: np.ndarray, label: int, file_name: str | None = None) -> Path:
+    path = Path(path)
+    path.write_text(json.dumps({"file_name": file_name or path.stem,
+                                "skeletons": np.round(np.asarray(skeletons, float), 6).tolist(),
+                                "label": int(label)}), encoding="utf-8")
+    return path
+
+
+# --- SYSU 3D HOI sklWorld.mat ------------------------------------------------------------------------------------
+def write_sysu_mat(path: str | Path, sw: np.ndarray, v73: bool = False) -> Path:
+    """``SW`` (``20 × 3 × T``) as MATLAB v5, or as v7.3: HDF5 with MATLAB's 512-byte header and transposed storage."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sw = np.asarray(sw, np.float64)
+    if not v73:
+        import scipy.io
+
+        scipy.io.savemat(str(path), {"SW": sw})
+        return path
+    import h5py
+
+    with h5py.File(str(path), "w", userblock_size=512) as f:
+        d = f.create_dataset("SW", data=sw.T)  # MATLAB stores column-major: h5py sees T × 3 × 20
+        d.attrs["MATLAB_class"] = np.bytes_("double")
+    text = (f"MATLAB 7.3 MAT-file, Platform: GLNXA64, Created on: {time.strftime('%a %b %d %H:%M:%S %Y')} "
+            f"HDF5 schema 1.00 .").encode("ascii").ljust(116, b" ")
+    header = text + b"\x00" * 8 + b"\x00\x02" + b"IM"
+    with open(path, "r+b") as f:
+        f.write(header.ljust(512, b"\x00"))
+    return path
+
+
+# --- PYSKL pickle -------------------------------------------------------------------------------------------------
+def write_pyskl_pickle(path: str | Path, annotations: list[dict[str, Any]], split: dict[str, list[str]],
+                       protocol: int = 4) -> Path:
+    with open(path, "wb") as f:
+        pickle.dump({"split": split, "annotations": annotations}, f, protocol=protocol)
+    return Path(path)
+
+
+def pyskl_annotation(frame_dir: str, label: int, m: int = 1, t: int = 20, three_d: bool = False,
+                     seed: int = 0) -> dict[str, Any]:
+    rng = np.random.default_rng(seed)
+    ann: dict[str, Any] = {"frame_dir": frame_dir, "label": label, "total_frames": t,
+                           "img_shape": (1080, 1920), "original_shape": (1080, 1920)}
+    if three_d:
+        ann["keypoint"] = rng.normal(size=(m, t, 25, 3)).astype(np.float32)
+    else:
+        ann["keypoint"] = rng.uniform(0, 1000, size=(m, t, 17, 2)).astype(np.float16)
+        ann["keypoint_score"] = rng.uniform(0, 1, size=(m, t, 17)).astype(np.float16)
+    return ann
