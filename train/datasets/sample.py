@@ -6,6 +6,7 @@ training, the cached file) sees only these two types, never a dataset's own form
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -69,7 +70,9 @@ def read_class_names(filename: str) -> list[str]:
     return [ln.strip() for ln in lines if ln.strip()]
 
 
+@lru_cache(maxsize=None)
 def read_label_json(filename: str) -> dict[str, Any]:
+    """A JSON data file from ``train/datasets/labels/`` (read once per process; treat it as read-only)."""
     return json.loads((LABELS_DIR / filename).read_text(encoding="utf-8"))
 
 
