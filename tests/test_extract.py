@@ -1,0 +1,109 @@
+"""``partkd-stream extract`` on generated videos: outputs, resume, corrupt files, missing paths, workers.
+
+The synthetic videos show a drawn stick figure; MediaPipe may or may not detect it, and nothing here depends on it.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+cv2 = pytest.importorskip("cv2")
+pytest.importorskip("mediapipe")
+
+from partkd_stream.cli import main as cli  # noqa: E402
+from partkd_stream.extract import find_videos, output_name  # noqa: E402
+from partkd_stream.skeleton_io import load_sequence  # noqa: E402
+
+
+def write_video(path: Path, frames: int = 12, fps: float = 25.0, size=(320, 240)) -> Path:
+    w, h = size
+    out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
+    assert out.isOpened()
+    for i in range(frames):
+        f = np.full((h, w, 3), 235, np.uint8)
+        cx, arm = w // 2, int(30 * np.sin(i / 3))
+        cv2.circle(f, (cx, 50), 14, (40, 40, 40), -1)
+        for a, b in (((cx, 64), (cx, 140)), ((cx, 80), (cx - 40, 110 + arm)), ((cx, 80), (cx + 40, 110 - arm)),
+                     ((cx, 140), (cx - 25, 210)), ((cx, 140), (cx + 25, 210))):
+            cv2.line(f, a, b, (40, 40, 40), 7)
+        out.write(f)
+    out.release()
+    return path
+
+
+@pytest.fixture(scope="module")
+def videos(tmp_path_factory):
+    d = tmp_path_factory.mktemp("videos")
+    good = write_video(d / "clip_a_rgb.mp4", frames=12, fps=25.0)
+    (d / "broken.mp4").write_bytes(np.random.default_rng(0).bytes(4096))
+    return d, good
+
+
+def test_output_names_keep_dataset_ids():
+    assert output_name("x/S001C001P001R001A001_rgb.avi") == "S001C001P001R001A001.npz"
+    assert output_name("walk.mp4") == "walk.npz"
+    assert output_name("_rgb.mp4") == "_rgb.npz"
+
+
+def test_extract_writes_one_sequence_per_video_and_resumes(videos, tmp_path, capsys):
+    _, good = videos
+    out = tmp_path / "out"
+    assert cli(["extract", str(good), "--out", str(out), "--workers", "1", "--no-progress"]) == 0
+    f = out / "clip_a.npz"
+    seq = load_sequence(f)
+    assert seq.layout == "mediapipe33" and seq.data.shape == (12, 33, 3)
+    assert seq.fps == pytest.approx(25.0)
+    np.testing.assert_allclose(seq.timestamps, np.arange(12) / 25.0)
+    assert np.isfinite(seq.data).all()
+    nobody = seq.data[..., 2].max(1) == 0
+    assert (seq.data[nobody] == 0).all()  # frames without a person are all zeros
+    assert seq.meta["frames_with_person"] == int((~nobody).sum()) and seq.meta["width"] == 320
+    assert "1 done" in capsys.readouterr().out
+
+    mtime = f.stat().st_mtime_ns
+    assert cli(["extract", str(good), "--out", str(out), "--no-progress"]) == 0
+    assert "0 done, 1 skipped" in capsys.readouterr().out
+    assert f.stat().st_mtime_ns == mtime
+    assert cli(["extract", str(good), "--out", str(out), "--no-progress", "--overwrite"]) == 0
+    assert "1 done" in capsys.readouterr().out
+    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_corrupt_video_is_reported_and_the_others_still_finish(videos, tmp_path, capsys):
+    folder, _ = videos
+    out = tmp_path / "out"
+    assert cli(["extract", str(folder), "--out", str(out), "--workers", "1", "--no-progress"]) == 1
+    err = capsys.readouterr()
+    failed = [line for line in err.err.splitlines() if "failed" in line]
+    assert len(failed) == 1 and "broken.mp4" in failed[0]
+    assert "1 done" in err.out and "1 failed" in err.out
+    assert (out / "clip_a.npz").is_file() and not (out / "broken.npz").exists()
+
+
+def test_missing_path_is_a_one_line_error(tmp_path, capsys):
+    rc = cli(["extract", str(tmp_path / "nope.mp4"), "--out", str(tmp_path / "o"), "--no-progress"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and "nope.mp4" in err[0]
+    assert cli(["extract", str(tmp_path / "*.avi"), "--out", str(tmp_path / "o"), "--no-progress"]) == 2
+
+
+def test_folders_and_globs_are_expanded_without_duplicates(videos):
+    folder, good = videos
+    found = find_videos([str(folder), str(folder / "*.mp4"), str(good)])
+    assert sorted(p.name for p in found) == ["broken.mp4", "clip_a_rgb.mp4"]
+
+
+def test_worker_processes_give_the_same_files(videos, tmp_path, capsys):
+    folder, _ = videos
+    second = write_video(tmp_path / "clip_b.avi", frames=8, fps=30.0)
+    out = tmp_path / "out"
+    rc = cli(["extract", str(folder / "clip_a_rgb.mp4"), str(second), "--out", str(out), "--workers", "2",
+              "--no-progress", "--swap-sides"])
+    assert rc == 0, capsys.readouterr().err
+    a, b = load_sequence(out / "clip_a.npz"), load_sequence(out / "clip_b.npz")
+    assert a.data.shape == (12, 33, 3) and b.data.shape == (8, 33, 3) and b.fps == pytest.approx(30.0)
+    assert a.meta["sides_swapped"] is True
+    assert os.path.basename(a.meta["source"]) == "clip_a_rgb.mp4"
