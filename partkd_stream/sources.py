@@ -23,10 +23,8 @@ os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")         # OpenCV/FFmpeg chatter
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 import cv2  # noqa: E402
 
-try:  # already imported elsewhere: the environment came too late, silence the logger directly
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
-except AttributeError:  # pragma: no cover - builds without the logging utils
-    pass
+if hasattr(cv2, "setLogLevel"):  # cv2 imported earlier ignores the environment: silence its logger directly
+    cv2.setLogLevel(0)
 
 from .skeleton_io import SkeletonFileError, load_sequence, read_stream  # noqa: E402
 

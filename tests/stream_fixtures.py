@@ -1,0 +1,44 @@
+"""Helpers for the streaming tests: a tiny random model and synthetic skeleton streams in the real formats."""
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+CLASSES = ["jumping_jacks", "squat", "pushup"]
+
+
+def make_model(path: Path, layout: str = "penn13", dims: int = 2, window: int = 32, seed: int = 0) -> Path:
+    """A randomly initialised student checkpoint (``.pt``): loads on the PyTorch backend, no export needed."""
+    import torch
+
+    from partkd_stream.checkpoint import save_checkpoint
+    from partkd_stream.model import ModelConfig, PartGCN
+    from partkd_stream.preprocess import PreprocessConfig
+
+    torch.manual_seed(seed)
+    pre = PreprocessConfig(layout=layout, dims=dims, window=window)
+    model = PartGCN(ModelConfig.student(layout=layout, window=window, in_channels=pre.in_channels,
+                                        num_classes=len(CLASSES)))
+    save_checkpoint(path, model, pre, CLASSES)
+    return path
+
+
+def demo_module():
+    """``demo/make_demo_input.py`` as a module (the procedural MediaPipe-layout figure)."""
+    spec = importlib.util.spec_from_file_location("make_demo_input", REPO / "demo" / "make_demo_input.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def person_frames(n: int, fps: float = 30.0, kind: str = "jumping_jacks") -> list[tuple[float, np.ndarray]]:
+    """``n`` frames ``(t, [33, 3])`` of a fully visible synthetic person (pixels, visibility 0.95)."""
+    mod = demo_module()
+    out = []
+    for i in range(n):
+        xy = mod.pose_frame(kind, i / fps)
+        out.append((i / fps, np.concatenate([xy, np.full((33, 1), 0.95)], 1).astype(np.float32)))
+    return out
