@@ -37,7 +37,7 @@ def test_a001_video_extraction_gives_103_frames_of_skeletons(extracted):
 
 @pytest.mark.realdata
 def test_calibration_error_is_sane_and_the_committed_mapping_is_the_better_one(extracted):
-    from train.calibrate import build_config, load_kinect, measure
+    from train.calibrate import build_config, load_kinect, measure, validate
 
     kin, kin3d = load_kinect(shared_path("ntu", "skeletons", f"{SAMPLE}.skeleton"))
     meas = measure(kin, extracted.data, kin3d)
@@ -55,6 +55,8 @@ def test_calibration_error_is_sane_and_the_committed_mapping_is_the_better_one(e
     cfg, prov = build_config(meas)
     assert cfg.jitter_joints and all(v >= 0 for v in cfg.drift_joints.values())
     assert prov["occlusion_frac"].startswith("prior")
+    check = validate(kin, extracted.data, cfg, meas, seeds=5)  # the fitted model reproduces the real error
+    assert check["degraded_median_px"] == pytest.approx(check["real_median_px"], rel=0.3)
 
 
 def test_calibrate_without_the_data_exits_2_with_one_line(tmp_path):

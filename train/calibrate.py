@@ -266,6 +266,37 @@ def build_config(meas: dict[str, Any]) -> tuple[DegradeConfig, dict[str, str]]:
     return cfg, prov
 
 
+def validate(kin: np.ndarray, mp33: np.ndarray, cfg: DegradeConfig, meas: dict[str, Any],
+             seeds: int = 20) -> dict[str, Any]:
+    """Close the loop: degrade the Kinect joints with the fitted position error and compare with real MediaPipe.
+
+    Only the position-error parts (bias, drift, jitter) are switched on, since the clip shows no swaps, occlusion
+    or missed frames; joints excluded from the fit are left out of both sides.
+    """
+    from dataclasses import replace
+
+    from train.degrade import degrade
+
+    lay = get_layout("ntu25")
+    s = meas["summary"]
+    names = list(cfg.jitter_joints)
+    idx = [lay.index(n) for n in names]
+    perm = lay.flip_permutation() if s["lr_mapping"] == "swapped" else np.arange(lay.num_joints)
+    k, m = pair_frames(kin, convert(mp33, "mediapipe33", "ntu25")[:, perm], s["lag_frames"])
+    ok = valid_mask(k, m)[:, idx]
+    real = np.linalg.norm(m[..., :2] - k[..., :2], axis=-1)[:, idx][ok]
+    pos_only = replace(cfg, swap_frac=0.0, drop_frame_frac=0.0, occlusion_frac=0.0, dropout=0.0, scale_std=0.0,
+                       translate_std=0.0)
+    sim = []
+    for seed in range(seeds):
+        lq = degrade(k, "ntu25", "ntu25", pos_only, np.random.default_rng(seed))
+        sim.append(np.linalg.norm(lq[..., :2] - k[..., :2], axis=-1)[:, idx][ok])
+    sim_all = np.concatenate(sim)
+    return {"joints": names, "seeds": seeds,
+            "real_median_px": float(np.median(real)), "real_p90_px": float(np.percentile(real, 90)),
+            "degraded_median_px": float(np.median(sim_all)), "degraded_p90_px": float(np.percentile(sim_all, 90))}
+
+
 # ----- report --------------------------------------------------------------------------------------------------
 def markdown(doc: dict[str, Any]) -> str:
     s, pj, cfg, prov = doc["summary"], doc["per_joint"], doc["degrade_config"], doc["provenance"]
@@ -318,6 +349,17 @@ def markdown(doc: dict[str, Any]) -> str:
         lines.append(f"- Kinect colour camera (pinhole fit of camera-space joints to colorX/colorY, used to project "
                      f"3D data): focal {c['focal']:.0f} px, principal point ({c['cx']:.0f}, {c['cy']:.0f}), "
                      f"rms {c['rms_px']:.1f} px")
+    v = doc.get("validation")
+    if v:
+        lines += [
+            "",
+            "## Check: does the fitted model reproduce the error?",
+            "",
+            f"Degrading the Kinect joints with the fitted position error (bias + drift + jitter; {v['seeds']} seeds) "
+            f"and comparing with the clean Kinect joints, over the {len(v['joints'])} fitted joints: median "
+            f"{v['degraded_median_px']:.1f} px, p90 {v['degraded_p90_px']:.1f} px — real MediaPipe on the same "
+            f"joints and frames: median {v['real_median_px']:.1f} px, p90 {v['real_p90_px']:.1f} px.",
+        ]
     lines += [
         "",
         "## Per joint",
@@ -415,6 +457,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 2
     meas = measure(kin, mp33, kin3d)
     cfg, prov = build_config(meas)
+    check = validate(kin, mp33, cfg, meas)
     command = "python train/calibrate.py"
     if args.skeleton != DEFAULT_SKELETON or args.video != DEFAULT_VIDEO:
         command += f" --skeleton {args.skeleton} --video {args.video}"
@@ -432,6 +475,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         "provenance": prov,
         "summary": meas["summary"],
         "measured_rates": meas["measured_rates"],
+        "validation": check,
         "per_joint": meas["per_joint"],
     }
     text = json.dumps(doc, indent=1)
