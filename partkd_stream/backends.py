@@ -1,0 +1,345 @@
+"""Run the student on TensorRT, ONNX Runtime or PyTorch behind one ``predict(x) -> logits`` call.
+
+``load_model()`` finds the model card beside the model file, validates it (sha256 of the ONNX, input shape vs
+layout/window/channels, classes vs output size) and picks the fastest backend that works here:
+TensorRT engine (a ``.plan`` built from this ONNX for this GPU) > ONNX Runtime (CUDA EP, then CPU EP) > PyTorch.
+Anything wrong is a ``ModelLoadError`` with a one-line message: what, which file, what to do.
+
+ONNX Runtime on CPU is tuned for batch-1 latency of a small model: full graph optimisation, sequential execution
+and ONE intra-op thread by default, so the pose estimator keeps the other core of a 2-core machine (measured:
+see ``partkd-stream bench --threads``).
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional, Protocol
+
+import numpy as np
+
+from .card import CardMismatch, ModelCard, card_from_checkpoint, card_path_for, default_model_path, sha256_file
+
+BACKENDS = ("tensorrt", "onnxruntime", "pytorch")
+# precise names a caller may also force (the bench times each ONNX Runtime provider separately)
+BACKEND_ALIASES = ("onnxruntime-cpu", "onnxruntime-cuda")
+TENSORRT_HINT = "install it with: pip install 'partkd-stream[tensorrt]' (needs an NVIDIA GPU and driver)"
+PLAN_INFO_SUFFIX = ".plan.json"
+
+
+class ModelLoadError(ValueError):
+    """A model that cannot be loaded or does not match its card; the message is one line."""
+
+
+class BackendUnavailable(RuntimeError):
+    """A backend that cannot run here (missing package, no GPU); the message says why."""
+
+
+class Backend(Protocol):
+    name: str
+
+    def predict(self, x: np.ndarray) -> np.ndarray: ...
+
+
+# --- ONNX Runtime ------------------------------------------------------------------------------------------------
+class OnnxRuntimeBackend:
+    """ONNX Runtime session; ``device``: ``auto`` (CUDA EP when available), ``cuda`` or ``cpu``."""
+
+    def __init__(self, onnx_path: str | os.PathLike, device: str = "auto", threads: Optional[int] = None,
+                 output_name: str = "logits") -> None:
+        import onnxruntime as ort
+
+        so = ort.SessionOptions()
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        so.intra_op_num_threads = int(threads or 1)
+        so.inter_op_num_threads = 1
+        so.log_severity_level = 3
+        has_cuda = "CUDAExecutionProvider" in ort.get_available_providers()
+        if device == "cuda" and not has_cuda:
+            raise BackendUnavailable("this onnxruntime has no CUDA execution provider (install onnxruntime-gpu)")
+        providers = (["CUDAExecutionProvider"] if device != "cpu" and has_cuda else []) + ["CPUExecutionProvider"]
+        self.session = ort.InferenceSession(str(onnx_path), so, providers=providers)
+        used = self.session.get_providers()[0]
+        if device == "cuda" and used != "CUDAExecutionProvider":
+            raise BackendUnavailable("ONNX Runtime could not start its CUDA execution provider (no GPU visible?)")
+        self.name = "onnxruntime-cuda" if used == "CUDAExecutionProvider" else "onnxruntime-cpu"
+        self.input_name = self.session.get_inputs()[0].name
+        self.output_names = [output_name]
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return self.session.run(self.output_names, {self.input_name: x})[0]
+
+
+# --- PyTorch -----------------------------------------------------------------------------------------------------
+class PyTorchBackend:
+    """The checkpoint's model in eval mode; slowest, but needs nothing beyond the weights."""
+
+    name = "pytorch"
+
+    def __init__(self, checkpoint_path: str | os.PathLike, threads: Optional[int] = None) -> None:
+        import torch
+
+        from .checkpoint import load_checkpoint
+
+        self._torch = torch
+        self.checkpoint = load_checkpoint(checkpoint_path)
+        self.model = self.checkpoint.build_model()
+        if threads:
+            torch.set_num_threads(int(threads))  # process-wide: torch has no per-model thread pool
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        with self._torch.inference_mode():
+            return self.model(self._torch.from_numpy(np.ascontiguousarray(x))).numpy()
+
+
+# --- TensorRT ----------------------------------------------------------------------------------------------------
+def tensorrt_unavailable_reason() -> Optional[str]:
+    """``None`` when TensorRT can run here, else a one-line reason."""
+    try:
+        import tensorrt  # noqa: F401
+    except ImportError:
+        return f"the tensorrt package is not installed; {TENSORRT_HINT}"
+    except Exception as e:  # a broken install (e.g. missing libnvinfer) raises other errors
+        return f"tensorrt does not import ({type(e).__name__}: {str(e).splitlines()[0][:160]})"
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is a dependency
+        return "PyTorch is needed for TensorRT's GPU buffers"
+    if not torch.cuda.is_available():
+        return "no CUDA GPU is visible to PyTorch (a CPU-only torch build or no NVIDIA driver)"
+    return None
+
+
+def gpu_name() -> str:
+    import torch
+
+    return torch.cuda.get_device_name(0) if torch.cuda.is_available() else ""
+
+
+class TensorRTBackend:
+    """A deserialised TensorRT plan; picks the optimisation profile that covers each batch (splits larger ones).
+
+    GPU buffers are PyTorch CUDA tensors, so no extra CUDA binding package is needed.
+    """
+
+    name = "tensorrt"
+
+    def __init__(self, plan_path: str | os.PathLike, input_name: str = "skeleton",
+                 output_name: str = "logits") -> None:
+        reason = tensorrt_unavailable_reason()
+        if reason:
+            raise BackendUnavailable(reason)
+        import tensorrt as trt
+        import torch
+
+        self._torch = torch
+        self._logger = trt.Logger(trt.Logger.WARNING)
+        self._runtime = trt.Runtime(self._logger)
+        self.engine = self._runtime.deserialize_cuda_engine(Path(plan_path).read_bytes())
+        if self.engine is None:
+            raise BackendUnavailable(f"{plan_path}: TensorRT {trt.__version__} cannot load this plan (built for "
+                                     f"another GPU or TensorRT version?); rebuild it with train/build_engine.py")
+        self.context = self.engine.create_execution_context()
+        self.input_name, self.output_name = input_name, output_name
+        self.num_classes = int(self.engine.get_tensor_shape(output_name)[-1])
+        self.profiles = [tuple(int(s[0]) for s in self.engine.get_tensor_profile_shape(input_name, i))
+                         for i in range(self.engine.num_optimization_profiles)]  # (min, opt, max) batch
+        self.max_batch = max(p[2] for p in self.profiles)
+        self.stream = torch.cuda.Stream()
+        self._profile = 0
+
+    def _select_profile(self, n: int) -> None:
+        fits = [i for i, (lo, _, hi) in enumerate(self.profiles) if lo <= n <= hi]
+        i = min(fits, key=lambda j: self.profiles[j][2])
+        if i != self._profile:
+            self.context.set_optimization_profile_async(i, self.stream.cuda_stream)
+            self._profile = i
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        if x.shape[0] > self.max_batch:
+            return np.concatenate([self.predict(x[i:i + self.max_batch])
+                                   for i in range(0, x.shape[0], self.max_batch)])
+        torch = self._torch
+        n = x.shape[0]
+        with torch.cuda.stream(self.stream):
+            self._select_profile(n)
+            xin = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).cuda(non_blocking=True)
+            out = torch.empty((n, self.num_classes), dtype=torch.float32, device="cuda")
+            self.context.set_input_shape(self.input_name, tuple(x.shape))
+            self.context.set_tensor_address(self.input_name, xin.data_ptr())
+            self.context.set_tensor_address(self.output_name, out.data_ptr())
+            if not self.context.execute_async_v3(self.stream.cuda_stream):
+                raise RuntimeError("TensorRT execution failed")
+            res = out.cpu()
+        self.stream.synchronize()
+        return res.numpy()
+
+
+# --- loading -----------------------------------------------------------------------------------------------------
+@dataclass
+class LoadedModel:
+    """A validated model: its card and the backend that runs it."""
+
+    card: ModelCard
+    backend: Backend
+    path: Path = Path()
+    notes: list[str] = field(default_factory=list)  # why faster backends were not used (auto-selection)
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Float32 ``[N, C_in, T, V]`` (or one window ``[C_in, T, V]``) → logits ``[N, K]``."""
+        x = np.asarray(x, dtype=np.float32)
+        if x.ndim == 3:
+            x = x[None]
+        want = tuple(self.card.input_shape[1:])
+        if x.ndim != 4 or tuple(x.shape[1:]) != want:
+            raise ValueError(f"model {self.card.name!r} takes windows [N, {', '.join(map(str, want))}], "
+                             f"got {list(x.shape)}; preprocess with partkd_stream.preprocess.preprocess_window")
+        return self.backend.predict(np.ascontiguousarray(x))
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        z = self.predict(x).astype(np.float64)
+        z = np.exp(z - z.max(axis=1, keepdims=True))
+        return (z / z.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+def load_model(model: str | os.PathLike | None = None, backend: str = "auto",
+               threads: Optional[int] = None) -> LoadedModel:
+    """Load ``model`` (``.onnx``, ``.plan`` or ``.pt``; ``None`` = the default model) on ``backend``."""
+    choices = ("auto",) + BACKENDS + BACKEND_ALIASES
+    if backend not in choices:
+        raise ModelLoadError(f"unknown backend {backend!r}; choose one of: {', '.join(choices)}")
+    path = Path(model) if model is not None else default_model_path()
+    if not path.exists():
+        if model is None:
+            raise ModelLoadError(f"no default model at {path}: build one with 'python train/build_engine.py "
+                                 f"--checkpoint RUN/student.pt' or pass --model / set PARTKD_MODEL")
+        raise ModelLoadError(f"{path}: model file not found")
+    suffix = path.suffix.lower()
+    if suffix == ".pt":
+        return _load_checkpoint_model(path, backend, threads)
+    if suffix not in (".onnx", ".plan"):
+        raise ModelLoadError(f"{path}: unknown model file type {suffix!r}; expected .onnx, .plan or .pt")
+    card = _load_card(path)
+    onnx_path = path.with_suffix(".onnx")
+    if onnx_path.exists():
+        _check_onnx(onnx_path, card)
+    elif suffix == ".onnx":  # pragma: no cover - path exists by now
+        raise ModelLoadError(f"{onnx_path}: model file not found")
+    plan_path, pt_path = path.with_suffix(".plan"), path.with_suffix(".pt")
+    if suffix == ".plan" and backend not in ("auto", "tensorrt"):
+        raise ModelLoadError(f"{path}: a TensorRT plan runs on the tensorrt backend only; pass the .onnx for "
+                             f"--backend {backend}")
+
+    notes: list[str] = []
+    order = {"auto": ["tensorrt", "onnxruntime", "pytorch"], "onnxruntime": ["onnxruntime"]}.get(backend, [backend])
+    if suffix == ".plan":
+        order = ["tensorrt"]
+    for name in order:
+        forced = backend != "auto"
+        try:
+            if name == "tensorrt":
+                _check_plan(plan_path, card)
+                be: Backend = TensorRTBackend(plan_path, card.input_name, card.output_name)
+            elif name.startswith("onnxruntime"):
+                device = {"onnxruntime-cpu": "cpu", "onnxruntime-cuda": "cuda"}.get(name, "auto")
+                if not onnx_path.exists():
+                    raise BackendUnavailable(f"no ONNX file {onnx_path.name} beside the plan")
+                be = OnnxRuntimeBackend(onnx_path, device=device, threads=threads, output_name=card.output_name)
+            else:
+                if not pt_path.exists():
+                    raise BackendUnavailable(f"the PyTorch backend needs the weights {pt_path.name} beside the "
+                                             f"model (build_engine.py writes it); this model has none")
+                be = PyTorchBackend(pt_path, threads=threads)
+                _check_checkpoint_card(be.checkpoint, card, pt_path)
+        except (BackendUnavailable, ImportError) as e:
+            if forced:
+                raise ModelLoadError(f"{path}: backend {name} is not available: {e}") from None
+            notes.append(f"{name}: {e}")
+            continue
+        return LoadedModel(card=card, backend=be, path=path, notes=notes)
+    raise ModelLoadError(f"{path}: no backend can run this model ({'; '.join(notes)})")
+
+
+def _load_card(path: Path) -> ModelCard:
+    card_path = card_path_for(path)
+    try:
+        card = ModelCard.load(card_path)
+        card.check_consistent()
+    except CardMismatch as e:
+        msg = str(e) if str(e).startswith(str(card_path)) else f"{card_path}: {e}"
+        raise ModelLoadError(f"{msg}; rebuild the card with train/build_engine.py") from None
+    return card
+
+
+def _check_onnx(onnx_path: Path, card: ModelCard) -> None:
+    digest = sha256_file(onnx_path)
+    if card.onnx_sha256 and digest != card.onnx_sha256:
+        raise ModelLoadError(f"{onnx_path}: sha256 {digest[:12]}… does not match its card ({card.onnx_sha256[:12]}…);"
+                             f" the ONNX was changed after the card was written — rebuild both with "
+                             f"train/build_engine.py")
+    import onnx
+
+    graph = onnx.load(str(onnx_path), load_external_data=False).graph
+
+    def dims(vi: Any) -> list:
+        return [d.dim_param or d.dim_value for d in vi.type.tensor_type.shape.dim]
+
+    ins = {vi.name: dims(vi) for vi in graph.input}
+    outs = {vi.name: dims(vi) for vi in graph.output}
+    if card.input_name not in ins or card.output_name not in outs:
+        raise ModelLoadError(f"{onnx_path}: graph inputs {list(ins)} / outputs {list(outs)} do not include the "
+                             f"card's {card.input_name!r} / {card.output_name!r}")
+    if ins[card.input_name][1:] != list(card.input_shape[1:]):
+        raise ModelLoadError(f"{onnx_path}: input shape {ins[card.input_name]} does not match the card's "
+                             f"{card.input_shape} (layout {card.preprocess.layout}, window {card.preprocess.window})")
+    if outs[card.output_name][1:] != [len(card.classes)]:
+        raise ModelLoadError(f"{onnx_path}: the model outputs {outs[card.output_name][1:]} scores but the card "
+                             f"lists {len(card.classes)} classes")
+
+
+def _check_plan(plan_path: Path, card: ModelCard) -> None:
+    """A plan is used only when it was built from this ONNX (sha in ``<name>.plan.json``) for this GPU."""
+    if not plan_path.exists():
+        raise BackendUnavailable(f"no TensorRT plan {plan_path.name} (build one on this GPU with "
+                                 f"train/build_engine.py)")
+    reason = tensorrt_unavailable_reason()
+    if reason:
+        raise BackendUnavailable(reason)
+    info_path = plan_path.with_name(plan_path.stem + PLAN_INFO_SUFFIX)
+    try:
+        info = json.loads(info_path.read_text())
+    except (OSError, ValueError):
+        raise BackendUnavailable(f"{info_path.name} is missing or unreadable; rebuild the plan with "
+                                 f"train/build_engine.py") from None
+    if card.onnx_sha256 and info.get("onnx_sha256") != card.onnx_sha256:
+        raise BackendUnavailable(f"{plan_path.name} was built from another ONNX file; rebuild it")
+    if info.get("gpu") and info.get("gpu") != gpu_name():
+        raise BackendUnavailable(f"{plan_path.name} was built for {info.get('gpu')}, this GPU is {gpu_name()}; "
+                                 f"rebuild it here")
+
+
+def _check_checkpoint_card(ckpt: Any, card: ModelCard, pt_path: Path) -> None:
+    cfg = ckpt.model_config
+    if (list(ckpt.classes) != list(card.classes) or cfg.layout != card.preprocess.layout
+            or cfg.window != card.preprocess.window or cfg.in_channels != card.preprocess.in_channels):
+        raise ModelLoadError(f"{pt_path}: these weights do not belong to the card {card.name!r} (classes, layout, "
+                             f"window or channels differ); rebuild with train/build_engine.py")
+
+
+def _load_checkpoint_model(path: Path, backend: str, threads: Optional[int]) -> LoadedModel:
+    if backend not in ("auto", "pytorch"):
+        raise ModelLoadError(f"{path}: a .pt checkpoint runs on the pytorch backend only; export it with "
+                             f"'python train/build_engine.py --checkpoint {path}' for {backend}")
+    from .checkpoint import CheckpointError
+
+    try:
+        be = PyTorchBackend(path, threads=threads)
+        card = card_from_checkpoint(be.checkpoint, name=path.stem)
+        card.check_consistent()
+    except (CheckpointError, CardMismatch) as e:
+        raise ModelLoadError(str(e) if str(e).startswith(str(path)) else f"{path}: {e}") from None
+    except RuntimeError as e:  # load_state_dict: weights that do not fit the stored config
+        raise ModelLoadError(f"{path}: weights do not fit the model config ({str(e).splitlines()[0][:160]})") from None
+    return LoadedModel(card=card, backend=be, path=path)

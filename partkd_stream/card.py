@@ -1,0 +1,212 @@
+"""The model card: what a deployed model expects and where it came from (``engines/<name>.card.json``).
+
+Written by ``train/build_engine.py`` beside the ONNX file, read by the runtime. It exists so the runtime can
+*refuse* a model it would feed wrongly — a 3D model given 2D keypoints, a layout it cannot convert to, an ONNX
+file swapped after the card was written — instead of printing confident nonsense.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .convert import conversion_matrix
+from .layouts import get_layout
+from .preprocess import PreprocessConfig
+from .skeleton_io import atomic_write_bytes
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .checkpoint import Checkpoint
+
+CARD_SUFFIX = ".card.json"
+CARD_FORMAT = "partkd-stream-card/1"
+DEFAULT_NAME = "penn_student"
+ENGINES_DIR = Path(__file__).resolve().parents[1] / "engines"
+
+
+def default_model_path() -> Path:
+    """``$PARTKD_MODEL`` if set, else ``engines/penn_student.onnx`` in the repository (read at call time)."""
+    env = os.environ.get("PARTKD_MODEL")
+    return Path(env).expanduser() if env else ENGINES_DIR / f"{DEFAULT_NAME}.onnx"
+
+
+DEFAULT_MODEL: Path = default_model_path()
+
+
+class CardMismatch(ValueError):
+    """A card that does not fit its model file or the skeleton source; the message is one line."""
+
+
+def card_path_for(model_path: str | os.PathLike) -> Path:
+    """``engines/x.onnx`` (or ``x.plan``, ``x.pt``) → ``engines/x.card.json``."""
+    p = Path(model_path)
+    return p.with_name(p.stem + CARD_SUFFIX)
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+@dataclass
+class ModelCard:
+    name: str
+    version: str
+    classes: list[str]
+    preprocess: PreprocessConfig
+    input_name: str = "skeleton"
+    output_name: str = "logits"
+    input_shape: list = field(default_factory=list)    # ["batch", C_in, T, V]
+    output_shape: list = field(default_factory=list)   # ["batch", K]
+    onnx_sha256: str = ""
+    training: dict = field(default_factory=dict)
+    metrics: dict = field(default_factory=dict)
+    created: str = ""
+
+    @property
+    def num_joints(self) -> int:
+        return get_layout(self.preprocess.layout).num_joints
+
+    def expected_input_shape(self) -> list:
+        p = self.preprocess
+        return ["batch", p.in_channels, p.window, self.num_joints]
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["preprocess"] = self.preprocess.to_dict()
+        return {"format": CARD_FORMAT, **d}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2) + "\n"
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "ModelCard":
+        d = dict(d)
+        fmt = d.pop("format", CARD_FORMAT)
+        if fmt != CARD_FORMAT:
+            raise CardMismatch(f"card format {fmt!r} is not {CARD_FORMAT!r}")
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise CardMismatch(f"unknown card fields {unknown}")
+        try:
+            d["preprocess"] = PreprocessConfig.from_dict(d["preprocess"])
+            return cls(**d)
+        except (KeyError, TypeError, ValueError) as e:
+            raise CardMismatch(f"invalid card ({type(e).__name__}: {e})") from None
+
+    @classmethod
+    def from_json(cls, text: str) -> "ModelCard":
+        try:
+            d = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise CardMismatch(f"card is not valid JSON ({e})") from None
+        if not isinstance(d, dict):
+            raise CardMismatch("card is not a JSON object")
+        return cls.from_dict(d)
+
+    def save(self, path: str | os.PathLike) -> None:
+        data = self.to_json().encode()
+        atomic_write_bytes(path, lambda f: f.write(data))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "ModelCard":
+        try:
+            text = Path(path).read_text()
+        except FileNotFoundError:
+            raise CardMismatch(f"{path}: model card not found") from None
+        try:
+            return cls.from_json(text)
+        except CardMismatch as e:
+            raise CardMismatch(f"{path}: {e}") from None
+
+    def check_consistent(self) -> None:
+        """The card agrees with itself: input shape vs layout/window/features, output size vs classes."""
+        want = self.expected_input_shape()
+        if list(self.input_shape)[1:] != want[1:]:
+            raise CardMismatch(f"input shape {self.input_shape} does not match the preprocessing "
+                               f"({self.preprocess.layout}, {self.preprocess.in_channels} channels, "
+                               f"window {self.preprocess.window}): expected {want}")
+        if len(self.output_shape) != 2 or self.output_shape[1] != len(self.classes):
+            raise CardMismatch(f"output shape {self.output_shape} does not match the {len(self.classes)} classes")
+
+    def check_source(self, source_layout: str, source_dims: int) -> None:
+        """Raise ``CardMismatch`` if skeletons of this layout and dimensionality cannot feed the model."""
+        want = self.preprocess
+        if source_dims != want.dims:
+            raise CardMismatch(f"model {self.name!r} expects {want.dims}D skeletons but the source gives "
+                               f"{source_dims}D; use a {want.dims}D source or a model trained on {source_dims}D")
+        try:
+            conversion_matrix(source_layout, want.layout)
+        except (KeyError, ValueError) as e:
+            msg = str(e).splitlines()[0] if str(e) else repr(e)
+            raise CardMismatch(f"model {self.name!r} expects {want.layout} skeletons and {source_layout} cannot "
+                               f"be converted to it ({msg})") from None
+
+
+def card_from_checkpoint(ckpt: "Checkpoint", name: str, onnx_sha256: str = "", version: str = "1",
+                         training: dict | None = None, metrics: dict | None = None) -> ModelCard:
+    """The card of a checkpoint's deployed model; ``meta['metrics']`` and the rest of ``meta`` fill the card."""
+    cfg, pre = ckpt.model_config, ckpt.preprocess
+    if cfg.in_channels != pre.in_channels or cfg.window != pre.window or cfg.layout != pre.layout:
+        raise CardMismatch(f"checkpoint model ({cfg.layout}, {cfg.in_channels} channels, window {cfg.window}) does "
+                           f"not match its preprocessing ({pre.layout}, {pre.in_channels} channels, "
+                           f"window {pre.window})")
+    if cfg.num_classes != len(ckpt.classes):
+        raise CardMismatch(f"checkpoint model has {cfg.num_classes} outputs but {len(ckpt.classes)} classes")
+    meta = dict(ckpt.meta)
+    meta_metrics = meta.pop("metrics", {})
+    meta.pop("parity_windows", None)
+    train_info = {"model_config": cfg.to_dict(), **_jsonable(meta), **(training or {})}
+    return ModelCard(name=name, version=str(version), classes=list(ckpt.classes), preprocess=pre,
+                     input_shape=["batch", pre.in_channels, pre.window, get_layout(pre.layout).num_joints],
+                     output_shape=["batch", len(ckpt.classes)], onnx_sha256=onnx_sha256, training=train_info,
+                     metrics={**_jsonable(meta_metrics if isinstance(meta_metrics, dict) else {}), **(metrics or {})},
+                     created=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+
+
+def _jsonable(d: dict) -> dict:
+    """Keep only what JSON can hold (checkpoint meta is meant to be JSON-able; be safe anyway)."""
+    return json.loads(json.dumps(d, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))
+
+
+def export_deployable(ckpt: "Checkpoint", out_dir: str | os.PathLike, name: str, version: str = "1",
+                      opset: int = 17, save_weights: bool = True, training: dict | None = None) -> ModelCard:
+    """Write ``<name>.onnx`` (checked, shape-inferred), ``<name>.card.json`` and, if asked, ``<name>.pt``.
+
+    The ``.pt`` holds only what the PyTorch backend needs (no optimiser state). Used by ``train/build_engine.py``
+    and by ``partkd-stream bench --checkpoint``, so both deploy a checkpoint the same way.
+    """
+    import onnx
+    import tempfile
+
+    from .checkpoint import save_checkpoint
+    from .model import export_onnx
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    onnx_path = out_dir / f"{name}.onnx"
+    model = ckpt.build_model()
+    with tempfile.TemporaryDirectory(dir=out_dir) as tmp:
+        raw = Path(tmp) / "raw.onnx"
+        export_onnx(model, str(raw), opset=opset)
+        graph = onnx.load(str(raw))
+        onnx.checker.check_model(graph, full_check=True)
+        graph = onnx.shape_inference.infer_shapes(graph, check_type=True, strict_mode=True)
+        data = graph.SerializeToString()
+    atomic_write_bytes(onnx_path, lambda f: f.write(data))
+    card = card_from_checkpoint(ckpt, name=name, onnx_sha256=hashlib.sha256(data).hexdigest(), version=version,
+                                training={"opset": opset, **(training or {})})
+    card.check_consistent()
+    if save_weights:
+        save_checkpoint(out_dir / f"{name}.pt", model, ckpt.preprocess, ckpt.classes,
+                        meta={k: v for k, v in ckpt.meta.items() if k != "parity_windows"})
+    card.save(card_path_for(onnx_path))
+    return card
