@@ -307,7 +307,9 @@ def markdown(doc: dict[str, Any]) -> str:
         "",
         f"Produced by `{doc['command']}` (writes this file and `mediapipe_ntu.json`).",
         "",
-        f"Data: NTU RGB+D `{doc['data']['sample']}` (drink water, one person, frontal, standing): the Kinect v2 "
+        f"Data: NTU RGB+D `{doc['data']['sample']}`"
+        f"{' (drink water, one person, facing the camera, standing)' if doc['data']['sample'] == SAMPLE else ''}"
+        f": the Kinect v2 "
         f"skeleton's `colorX, colorY` (1920×1080 pixels) against MediaPipe Pose (model_complexity "
         f"{doc['data']['model_complexity']}, frames downscaled to {doc['data']['max_width']} px width before "
         f"MediaPipe, landmarks scaled back) on the RGB video, mapped to the 25 Kinect joints by "
@@ -332,6 +334,12 @@ def markdown(doc: dict[str, Any]) -> str:
         f"{'' if s['lr_mapping'] == 'direct' else ' swapped'}), lag {s['lag_frames']} frames (MediaPipe frame "
         f"t + lag ↔ Kinect frame t). Frames where the other mapping fits the lateral joints better "
         f"(MediaPipe left/right confusions): {s['swapped_frames']}.",
+        "",
+        "A swapped best mapping means Kinect's `*Left` joints lie where MediaPipe puts `right_*` on this video. A "
+        "likely reason: the RGB video is a mirror image of the scene (as Kinect v2 delivers colour frames), and "
+        "MediaPipe labels the sides of the person it sees. Either way, to pair extracted NTU skeletons with the "
+        "Kinect ones, exchange MediaPipe's sides: `partkd-stream extract --swap-sides`. The degradation itself works "
+        "in the HQ layout's own labels, so it needs no swap.",
         "",
         "## Overall",
         "",
