@@ -1,0 +1,231 @@
+"""Turn a trained checkpoint into what the runtime ships: ONNX + model card (+ TensorRT plan, + Triton repository).
+
+    python train/build_engine.py --checkpoint runs/penn_action/seed0/student_kd.pt [--name penn_student]
+        [--out-dir engines] [--fp16] [--batch 1,16,256] [--triton-repo engines/triton] [--parity-data FILE.npz]
+
+Steps: export ONNX (dynamic batch, opset 17, checked and shape-inferred); parity PyTorch vs ONNX Runtime on
+skeleton windows (from ``--parity-data``, the checkpoint's ``meta['parity_windows']``, or synthetic skeletons through
+the real preprocessing), failing above 1e-4; card; then a TensorRT plan with one optimisation profile per batch
+range and a timing cache — only where ``tensorrt`` imports and a GPU is visible, else ``skipped: …``.
+Errors are one line and exit code 2.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+
+if __package__ in (None, ""):  # run as a script: make the repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from partkd_stream.backends import (PLAN_INFO_SUFFIX, OnnxRuntimeBackend, TensorRTBackend, gpu_name,  # noqa: E402
+                                    tensorrt_unavailable_reason)
+from partkd_stream.bench import synthetic_windows  # noqa: E402
+from partkd_stream.card import card_path_for, export_deployable, sha256_file  # noqa: E402
+from partkd_stream.checkpoint import Checkpoint, CheckpointError, load_checkpoint  # noqa: E402
+from partkd_stream.convert import convert  # noqa: E402
+from partkd_stream.preprocess import clip_windows  # noqa: E402
+from partkd_stream.skeleton_io import SkeletonFileError, atomic_write_bytes, load_sequence  # noqa: E402
+
+PARITY_TOL = 1e-4
+REPO = Path(__file__).resolve().parents[1]
+
+
+class BuildError(Exception):
+    """A build that cannot go on; the message is one line."""
+
+
+def parse_batches(text: str) -> list[int]:
+    try:
+        batches = sorted({int(b) for b in text.split(",") if b.strip()})
+    except ValueError:
+        raise BuildError(f"--batch {text!r}: expected comma-separated batch sizes, e.g. 1,16,256") from None
+    if not batches or batches[0] < 1:
+        raise BuildError(f"--batch {text!r}: batch sizes must be ≥ 1")
+    return batches
+
+
+def batch_profiles(batches: Sequence[int]) -> list[tuple[int, int, int]]:
+    """``1,16,256`` → profiles (min, opt, max) = (1,1,1), (2,16,16), (17,256,256): each tuned at its top."""
+    out, lo = [], 1
+    for b in batches:
+        out.append((lo, b, b))
+        lo = b + 1
+    return out
+
+
+def parity_windows(ckpt: Checkpoint, parity_data: Optional[str], n: int = 16) -> tuple[np.ndarray, str]:
+    """Windows for the parity check and where they came from."""
+    pre = ckpt.preprocess
+    if parity_data:
+        try:
+            with np.load(parity_data, allow_pickle=False) as z:
+                if "windows" in z:
+                    w, src = z["windows"].astype(np.float32), f"{parity_data} (windows)"
+                else:
+                    w = None
+        except (OSError, ValueError) as e:
+            raise BuildError(f"{parity_data}: not a readable .npz ({e})") from None
+        if w is None:
+            try:
+                seq = load_sequence(parity_data)
+            except SkeletonFileError as e:
+                raise BuildError(str(e)) from None
+            data = seq.data if seq.data.ndim == 3 else seq.data[0]
+            if data.shape[-1] != pre.channels:
+                raise BuildError(f"{parity_data}: {data.shape[-1] - 1}D skeletons, the model takes {pre.dims}D")
+            try:
+                data = convert(data, seq.layout, pre.layout)
+            except ValueError as e:
+                raise BuildError(f"{parity_data}: {e}") from None
+            w, src = clip_windows(data, seq.fps, pre), f"{parity_data} (skeleton sequence, {len(data)} frames)"
+    elif "parity_windows" in ckpt.meta:
+        w, src = np.asarray(ckpt.meta["parity_windows"], dtype=np.float32), "checkpoint meta['parity_windows']"
+    else:
+        w, src = synthetic_windows(pre, n, seed=1), "synthetic skeletons through the real preprocessing"
+    want = (pre.in_channels, pre.window)
+    if w.ndim != 4 or w.shape[1:3] != want:
+        raise BuildError(f"parity windows from {src} have shape {list(w.shape)}; expected [N, {want[0]}, {want[1]}, V]")
+    return w[:64], src
+
+
+def parity_error(ckpt: Checkpoint, predict, windows: np.ndarray) -> float:
+    import torch
+
+    with torch.inference_mode():
+        want = ckpt.build_model()(torch.from_numpy(windows)).numpy()
+    return float(np.abs(predict(windows) - want).max())
+
+
+def build_tensorrt(onnx_path: Path, plan_path: Path, batches: Sequence[int], fp16: bool, cache_path: Path,
+                   input_name: str) -> dict:
+    """Build and serialise the plan; returns what ``<name>.plan.json`` records."""
+    import tensorrt as trt
+
+    logger = trt.Logger(trt.Logger.WARNING)
+    builder = trt.Builder(logger)
+    network = builder.create_network(0)  # TensorRT 10: explicit batch is the only mode
+    parser = trt.OnnxParser(network, logger)
+    if not parser.parse(onnx_path.read_bytes()):
+        errs = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
+        raise BuildError(f"TensorRT cannot parse {onnx_path}: {errs}")
+    config = builder.create_builder_config()
+    config.clear_flag(trt.BuilderFlag.TF32)  # keep FP32 numerically comparable with PyTorch
+    if fp16:
+        config.set_flag(trt.BuilderFlag.FP16)
+    cache = config.create_timing_cache(cache_path.read_bytes() if cache_path.exists() else b"")
+    config.set_timing_cache(cache, ignore_mismatch=False)
+    shape = tuple(network.get_input(0).shape)[1:]
+    for lo, opt, hi in batch_profiles(batches):
+        profile = builder.create_optimization_profile()
+        profile.set_shape(input_name, (lo, *shape), (opt, *shape), (hi, *shape))
+        config.add_optimization_profile(profile)
+    serialized = builder.build_serialized_network(network, config)
+    if serialized is None:
+        raise BuildError(f"TensorRT failed to build an engine from {onnx_path} (see its log above)")
+    atomic_write_bytes(plan_path, lambda f: f.write(bytes(serialized)))
+    timing = config.get_timing_cache().serialize()
+    atomic_write_bytes(cache_path, lambda f: f.write(bytes(timing)))
+    return {"tensorrt": trt.__version__, "gpu": gpu_name(), "fp16": fp16, "profiles": batch_profiles(batches)}
+
+
+def build(args: argparse.Namespace) -> int:
+    batches = parse_batches(args.batch)
+    try:
+        ckpt = load_checkpoint(args.checkpoint)
+    except CheckpointError as e:
+        raise BuildError(str(e)) from None
+    out_dir = Path(args.out_dir)
+    card = export_deployable(ckpt, out_dir, args.name, version=args.version, opset=args.opset,
+                             save_weights=not args.no_weights,
+                             training={"checkpoint": str(args.checkpoint),
+                                       "checkpoint_sha256": sha256_file(args.checkpoint)})
+    onnx_path = out_dir / f"{args.name}.onnx"
+    windows, src = parity_windows(ckpt, args.parity_data)
+    ort = OnnxRuntimeBackend(onnx_path, device="cpu", output_name=card.output_name)
+    err = parity_error(ckpt, ort.predict, windows)
+    print(f"wrote {onnx_path} ({onnx_path.stat().st_size / 1e6:.2f} MB, opset {args.opset}) and "
+          f"{onnx_path.with_suffix('').name}.card.json")
+    print(f"parity PyTorch vs ONNX Runtime on {len(windows)} windows from {src}: max abs error {err:.2e} "
+          f"(tolerance {PARITY_TOL:.0e})")
+    if not err <= PARITY_TOL:
+        for p in (onnx_path, card_path_for(onnx_path), onnx_path.with_suffix(".pt")):
+            p.unlink(missing_ok=True)  # never leave a model that failed its check where the runtime finds it
+        raise BuildError(f"ONNX Runtime differs from PyTorch by {err:.2e} > {PARITY_TOL:.0e}; the export is wrong")
+    card.metrics.setdefault("parity", {})["onnxruntime_max_abs_err"] = err
+    card.save(card_path_for(onnx_path))
+
+    from train.trt_ops import check_onnx_ops, load_table
+
+    problems = check_onnx_ops(onnx_path)
+    table = load_table()
+    print(f"TensorRT operator check ({table['pin']}): "
+          + ("every operator and data type is documented as supported" if not problems
+             else f"{len(problems)} problem(s): {problems[0]}"))
+    plan_path = None
+    reason = tensorrt_unavailable_reason()
+    if reason:
+        print(f"skipped: TensorRT engine ({reason})")
+    else:
+        plan_path = out_dir / f"{args.name}.plan"
+        info = build_tensorrt(onnx_path, plan_path, batches, args.fp16, out_dir / f"{args.name}.timing_cache",
+                              card.input_name)
+        info["onnx_sha256"] = card.onnx_sha256
+        atomic_write_bytes(out_dir / f"{args.name}{PLAN_INFO_SUFFIX}",
+                           lambda f: f.write(json.dumps(info, indent=2).encode()))
+        trt_err = parity_error(ckpt, TensorRTBackend(plan_path, card.input_name, card.output_name).predict,
+                               windows)
+        tol = 5e-2 if args.fp16 else 1e-3
+        print(f"wrote {plan_path} (TensorRT {info['tensorrt']}, {info['gpu']}, {'FP16' if args.fp16 else 'FP32'}, "
+              f"profiles {info['profiles']}); parity vs PyTorch: max abs error {trt_err:.2e} (tolerance {tol:.0e})")
+        if not trt_err <= tol:
+            raise BuildError(f"TensorRT differs from PyTorch by {trt_err:.2e} > {tol:.0e}")
+
+    if args.triton_repo:
+        from train.triton import write_triton_repo
+
+        dirs = write_triton_repo(args.triton_repo, card, onnx_path, plan_path, max_batch_size=batches[-1],
+                                 preferred_batch_sizes=[b for b in batches if b > 1] or [1])
+        print(f"wrote Triton model repository {args.triton_repo}: {', '.join(d.name for d in dirs)}"
+              + ("" if plan_path else " (no TensorRT model: no plan was built here)"))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(description="Export a checkpoint to ONNX + model card (+ TensorRT plan, Triton).")
+    ap.add_argument("--checkpoint", required=True, help="a partkd-stream checkpoint (.pt) of the student")
+    ap.add_argument("--name", default="penn_student", help="model name: files <name>.onnx, <name>.card.json, ...")
+    ap.add_argument("--version", default="1", help="model version recorded in the card")
+    ap.add_argument("--out-dir", default=str(REPO / "engines"), help="output folder (default: engines/)")
+    ap.add_argument("--opset", type=int, default=17, help="ONNX opset (≥ 17; default 17)")
+    ap.add_argument("--fp16", action="store_true", help="TensorRT: allow FP16 kernels")
+    ap.add_argument("--batch", default="1,16,256",
+                    help="TensorRT profile tops, one profile per range (default 1,16,256)")
+    ap.add_argument("--triton-repo", help="also write a Triton model repository here")
+    ap.add_argument("--parity-data", help=".npz with 'windows' [N,C,T,V] or a skeleton sequence (skeleton_io)")
+    ap.add_argument("--no-weights", action="store_true",
+                    help="do not write <name>.pt (the PyTorch backend's weights) beside the ONNX")
+    return ap
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.opset < 17:
+        print(f"build_engine: error: --opset {args.opset}: use 17 or newer", file=sys.stderr)
+        return 2
+    try:
+        return build(args)
+    except (BuildError, OSError) as e:
+        print(f"build_engine: error: {str(e).splitlines()[0]}", file=sys.stderr)
+        return 2
+    except ValueError as e:  # CardMismatch and bad configs
+        print(f"build_engine: error: {args.checkpoint}: {str(e).splitlines()[0]}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
