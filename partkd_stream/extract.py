@@ -54,6 +54,7 @@ class Result:
     with_person: int = 0
     seconds: float = 0.0
     error: str = ""
+    warning: str = ""
 
 
 def output_name(video: str | Path) -> str:
@@ -104,6 +105,7 @@ def extract_video(video: str | Path, model_complexity: int = 1, max_width: int =
         raise ExtractError(f"{video}: cannot open video (unsupported or corrupt file)")
     fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
     fps = fps if np.isfinite(fps) and 0 < fps < 1000 else DEFAULT_FPS
+    reported = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
     own = estimator is None
     est = MediaPipePose(model_complexity=model_complexity) if own else estimator
     rows: list[np.ndarray] = []
@@ -138,7 +140,7 @@ def extract_video(video: str | Path, model_complexity: int = 1, max_width: int =
     with_person = int((data[:, :, 2].max(1) > 0).sum())
     meta = {"source": str(video), "width": size[0], "height": size[1], "model_complexity": model_complexity,
             "processed_width": work_w, "frames_with_person": with_person, "estimator": "mediapipe-pose",
-            "sides_swapped": bool(swap_sides)}
+            "sides_swapped": bool(swap_sides), "frames_reported_by_container": reported}
     return SkeletonSequence(data=data, layout="mediapipe33", fps=fps, timestamps=np.arange(len(data)) / fps,
                             id=output_name(video)[:-4], meta=meta)
 
@@ -150,7 +152,11 @@ def _job(args: tuple[str, str, int, int, bool]) -> Result:
     try:
         seq = extract_video(video, complexity, max_width, swap_sides=swap_sides)
         save_sequence(out, seq)
-        return Result(video, "done", len(seq.data), seq.meta["frames_with_person"], time.perf_counter() - t0)
+        reported = seq.meta["frames_reported_by_container"]
+        warning = (f"{video}: decoded {len(seq.data)} of the {reported} frames the container reports (truncated "
+                   f"or damaged file?); kept what was decoded" if len(seq.data) < 0.9 * reported else "")
+        return Result(video, "done", len(seq.data), seq.meta["frames_with_person"], time.perf_counter() - t0,
+                      warning=warning)
     except Exception as e:  # noqa: BLE001 - one bad video must not stop the others; it is reported
         msg = str(e) if isinstance(e, ExtractError) else f"{video}: {type(e).__name__}: {e}"
         return Result(video, "failed", seconds=time.perf_counter() - t0, error=msg.splitlines()[0] if msg else video)
@@ -204,6 +210,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"partkd-stream extract: error: no videos ({', '.join(VIDEO_EXTS)}) in {' '.join(args.inputs)}",
               file=sys.stderr)
         return 2
+    try:
+        import mediapipe  # noqa: F401  (checked here once, rather than failing in every worker)
+    except ImportError as e:
+        from .pose import MEDIAPIPE_HINT
+        print(f"partkd-stream extract: error: MediaPipe is not available ({e}); {MEDIAPIPE_HINT}", file=sys.stderr)
+        return 2
     out_dir = Path(args.out)
     if out_dir.exists() and not out_dir.is_dir():
         print(f"partkd-stream extract: error: --out {out_dir} is a file; give a folder", file=sys.stderr)
@@ -229,10 +241,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         jobs.append((str(v), str(out), args.model_complexity, args.max_width, args.swap_sides))
 
     workers = args.workers if args.workers > 0 else min(os.cpu_count() or 1, max(len(jobs), 1))
-    for r in _run(jobs, min(workers, max(len(jobs), 1)), progress=not args.no_progress):
-        if r.status == "failed":
-            print(f"partkd-stream extract: failed: {r.error}", file=sys.stderr)
-        results.append(r)
+    try:
+        for r in _run(jobs, min(workers, max(len(jobs), 1)), progress=not args.no_progress):
+            if r.status == "failed":
+                print(f"partkd-stream extract: failed: {r.error}", file=sys.stderr)
+            elif r.warning:
+                print(f"partkd-stream extract: warning: {r.warning}", file=sys.stderr)
+            results.append(r)
+    except KeyboardInterrupt:
+        done = sum(r.status == "done" for r in results)
+        print(f"partkd-stream extract: interrupted after {done} new videos; finished files are kept, run the same "
+              f"command again to resume", file=sys.stderr)
+        return 130
 
     done = [r for r in results if r.status == "done"]
     failed = [r for r in results if r.status == "failed"]

@@ -107,3 +107,19 @@ def test_worker_processes_give_the_same_files(videos, tmp_path, capsys):
     assert a.data.shape == (12, 33, 3) and b.data.shape == (8, 33, 3) and b.fps == pytest.approx(30.0)
     assert a.meta["sides_swapped"] is True
     assert os.path.basename(a.meta["source"]) == "clip_a_rgb.mp4"
+
+
+def test_truncated_video_keeps_the_decoded_frames_with_a_warning(tmp_path, capsys):
+    full = tmp_path / "full.avi"
+    w = cv2.VideoWriter(str(full), cv2.VideoWriter_fourcc(*"MJPG"), 25.0, (160, 120))
+    for i in range(30):
+        w.write(np.random.default_rng(i).integers(0, 255, (120, 160, 3), dtype=np.uint8))
+    w.release()
+    data = full.read_bytes()
+    cut = tmp_path / "cut.avi"
+    cut.write_bytes(data[: len(data) // 2])
+    assert cli(["extract", str(cut), "--out", str(tmp_path / "o"), "--workers", "1", "--no-progress"]) == 0
+    warn = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
+    assert len(warn) == 1 and "cut.avi" in warn[0] and "of the 30 frames" in warn[0]
+    seq = load_sequence(tmp_path / "o" / "cut.npz")
+    assert 0 < len(seq.data) < 27 and seq.meta["frames_reported_by_container"] == 30
