@@ -214,7 +214,7 @@ def _onnx_output_name(path: str) -> str:
 
 
 def run_bench(args: argparse.Namespace) -> dict[str, Any]:
-    from .backends import ModelLoadError, load_model
+    from .backends import BackendUnavailable, ModelLoadError, load_model
 
     wanted = [b.strip() for b in args.backends.split(",")] if args.backends else list(PREFERENCE)
     unknown = [b for b in wanted if b not in PREFERENCE]
@@ -240,7 +240,7 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
                                        "name": card.name, "version": card.version,
                                        "layout": card.preprocess.layout, "dims": card.preprocess.dims,
                                        "window": card.preprocess.window, "classes": len(card.classes)}
-            except ModelLoadError as e:
+            except (ModelLoadError, BackendUnavailable) as e:
                 if model_path is None and not raw_onnx and "no default model" in str(e):
                     raise
                 result["unavailable"][name] = str(e).split(" is not available: ", 1)[-1]

@@ -1,0 +1,87 @@
+import json
+
+import numpy as np
+import pytest
+
+from engine_fixtures import make_checkpoint
+from partkd_stream.bench import main, synthetic_frame, synthetic_skeletons, synthetic_windows
+from partkd_stream.card import export_deployable
+from partkd_stream.checkpoint import load_checkpoint
+from partkd_stream.preprocess import PreprocessConfig
+
+TINY = ["--repeats", "5", "--batch", "4"]
+
+
+@pytest.fixture(scope="module")
+def ckpt(tmp_path_factory):
+    return make_checkpoint(tmp_path_factory.mktemp("bench") / "student.pt")
+
+
+def test_json_shape_with_pose_and_overhead(ckpt, capsys):
+    rc = main(["--checkpoint", str(ckpt), "--json", "--backends", "onnxruntime-cpu,pytorch", "--pose-frames", "2",
+               *TINY])
+    assert rc == 0
+    r = json.loads(capsys.readouterr().out)
+    assert set(r["backends"]) == {"onnxruntime-cpu", "pytorch"}
+    for v in r["backends"].values():
+        assert v["batch1_median_ms"] > 0 and v["batch1_p99_ms"] >= v["batch1_median_ms"]
+        assert v["windows_per_s"] > 0 and v["batch"] == 4
+    assert r["pose_ms_per_frame"] > 0 and r["pose_frames"] == 2
+    assert r["overhead_backend"] == "onnxruntime-cpu"
+    assert r["overhead_ratio"] == pytest.approx(r["backends"]["onnxruntime-cpu"]["batch1_median_ms"]
+                                                / r["pose_ms_per_frame"])
+    assert r["model"]["window"] == 64 and r["model"]["layout"] == "penn13"
+
+
+def test_table_for_a_built_model_lists_unavailable_backends(ckpt, tmp_path, capsys):
+    export_deployable(load_checkpoint(ckpt), tmp_path, "m")
+    assert main(["--model", str(tmp_path / "m.onnx"), "--pose-frames", "0", *TINY]) == 0
+    out = capsys.readouterr().out
+    assert "onnxruntime-cpu" in out and "batch-1 median ms" in out and "windows/s @ 4" in out
+    assert "m v1, penn13 2D, window 64, 15 classes" in out
+    import onnxruntime as ort
+
+    if "CUDAExecutionProvider" not in ort.get_available_providers():
+        assert "onnxruntime-cuda  unavailable:" in out
+
+
+def test_onnx_without_card_and_config(tmp_path, capsys, ckpt):
+    export_deployable(load_checkpoint(ckpt), tmp_path, "m", save_weights=False)
+    (tmp_path / "m.card.json").unlink()
+    assert main(["--onnx", str(tmp_path / "m.onnx"), "--json", "--pose-frames", "0", *TINY]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert "onnxruntime-cpu" in r["backends"] and "pytorch" in r["unavailable"]
+    assert r["pose_ms_per_frame"] is None and r["overhead_ratio"] is None
+    cfg = json.dumps({"window": 32, "channels": [16, 16], "strides": [1, 2], "num_classes": 4})
+    assert main(["--config", cfg, "--json", "--pose-frames", "0", "--backends", "onnxruntime-cpu", *TINY]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["model"]["window"] == 32 and r["model"]["classes"] == 4
+
+
+def test_errors_are_one_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("PARTKD_MODEL", str(tmp_path / "absent.onnx"))
+    assert main(["--pose-frames", "0"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "no default model" in err and "\n" not in err
+    for argv in (["--config", "{not json"], ["--config", '{"colour": 1}'], ["--backends", "cuda"],
+                 ["--model", str(tmp_path / "x.onnx")], ["--repeats", "0"]):
+        assert main(argv + ["--pose-frames", "0"]) == 2, argv
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("partkd-stream bench: error:") and "\n" not in err, err
+
+
+def test_synthetic_inputs_look_like_skeletons():
+    pre = PreprocessConfig()
+    raw = synthetic_skeletons(pre, 3, seed=0)
+    assert raw.shape == (3, 64, 13, 3) and np.isfinite(raw).all()
+    assert ((raw[..., 2] == 0).mean(axis=(1, 2)) > 0).all()          # some joints missing
+    head_y, ankle_y = raw[:, :, 0, 1].mean(), raw[:, :, 11:13, 1].mean()
+    assert head_y < ankle_y                                           # upright, image y down
+    assert np.abs(np.diff(raw[..., :2], axis=1)).mean() > 0.1         # it moves
+    w = synthetic_windows(pre, 4)
+    assert w.shape == (4, 5, 64, 13) and np.isfinite(w).all()
+    assert (w[0, :, :32] == 0).all() and (w[1, :, :32] != 0).any()   # first window front-padded
+    raw3d = synthetic_skeletons(PreprocessConfig(layout="ntu25", dims=3), 1)
+    assert raw3d.shape == (1, 64, 25, 4)
+    frame = synthetic_frame()
+    assert frame.shape == (360, 640, 3) and frame.dtype == np.uint8
