@@ -25,6 +25,8 @@ def load_run(path: str) -> tuple[list[dict], list[dict]]:
                 rec = json.loads(line)
             except json.JSONDecodeError as e:
                 raise ValueError(f"{path}:{lineno}: not JSON ({e.msg})") from None
+            if not isinstance(rec, dict) or not ("event" in rec or {"t", "topk", "person_present"} <= set(rec)):
+                raise ValueError(f"{path}:{lineno}: not a prediction or event record of a partkd-stream run")
             (events if "event" in rec else preds).append(rec)
     if not preds:
         raise ValueError(f"{path}: no prediction records; is this the --out file of a partkd-stream run?")

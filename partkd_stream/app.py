@@ -13,6 +13,8 @@ import time
 from pathlib import Path
 from typing import Iterator, Optional, Sequence
 
+from .backends import ModelLoadError, load_model
+from .card import CardMismatch
 from .recognizer import DEFAULT_SMOOTH, DEFAULT_STRIDE, DEFAULT_THRESHOLD, Recognizer
 from .sinks import DisplaySink, JsonlSink, RunSummary, VideoSink, display_available
 from .sources import SourceError, Source, SkeletonFileSource, expand_video_args, open_camera, open_video
@@ -71,22 +73,7 @@ def _output_for(spec: Optional[str], input_name: str, n_inputs: int, ext: str, u
     return str(Path(spec) / f"{name}{ext}")
 
 
-def _load_model(args: argparse.Namespace):
-    try:
-        from .backends import load_model
-    except ModuleNotFoundError as e:  # pragma: no cover - only in a partial build
-        raise SourceError(f"no model backends in this build ({e.name})") from None
-    return load_model(model=args.model, backend=args.backend, threads=args.threads)
-
-
-def _model_errors() -> tuple[type[BaseException], ...]:
-    errs: list[type[BaseException]] = [SourceError, OSError]
-    for mod, name in (("partkd_stream.backends", "ModelLoadError"), ("partkd_stream.card", "CardMismatch")):
-        try:
-            errs.append(getattr(__import__(mod, fromlist=[name]), name))
-        except (ImportError, AttributeError):
-            pass
-    return tuple(errs)
+ERRORS = (SourceError, ModelLoadError, CardMismatch, OSError)   # each carries a one-line message
 
 
 class Run:
@@ -191,7 +178,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return _error(f"{name} must be ≥ {lo}, got {v}", 2)
     if not 0.0 <= args.threshold <= 1.0:
         return _error(f"--threshold must be in [0, 1], got {args.threshold}", 2)
-    errors = _model_errors()
+    errors = ERRORS
     try:
         if args.video:
             inputs = expand_video_args(args.video)
@@ -203,7 +190,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             raise SourceError("--render draws on video frames; use it with --video or --camera")
         # Open the first source before loading the model: a bad path fails fast, with nothing else printed.
         first = _open(args, inputs[0])
-        model = _load_model(args)
+        model = load_model(model=args.model, backend=args.backend, threads=args.threads)
     except errors as e:
         return _error(_one_line(e))
     display = None

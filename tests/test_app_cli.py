@@ -151,3 +151,20 @@ def test_unknown_flag_is_a_usage_error():
 def _write(path: Path, data: bytes) -> Path:
     path.write_bytes(data)
     return path
+
+
+def test_timeline_plot_from_a_run(tmp_path, models):
+    import importlib.util
+
+    src = write_jsonl_stream(tmp_path / "poses.jsonl", n=90, gap=(30, 60))
+    out = tmp_path / "run.jsonl"
+    assert app.main(["--skeletons", str(src), "--model", models["onnx"], "--out", str(out), "--quiet",
+                     "--threshold", "0"]) == 0
+    spec = importlib.util.spec_from_file_location("plot_timeline", Path(__file__).parents[1] / "demo" /
+                                                  "plot_timeline.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    png = tmp_path / "timeline.png"
+    assert mod.main([str(out), "--out", str(png), "--threshold", "0"]) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert mod.main([str(src), "--out", str(tmp_path / "x.png")]) == 1     # a skeleton stream is not a run
