@@ -243,3 +243,12 @@ def test_unreadable_calibration_file_is_a_clear_error(tmp_path):
         DegradeConfig.from_calibration(bad)
     with pytest.raises(ValueError, match="cannot read"):
         DegradeConfig.from_calibration(tmp_path / "missing.json")
+
+
+def test_class_defaults_are_the_rounded_calibrated_values():
+    default, cal = DegradeConfig(), DegradeConfig.from_calibration()
+    for name in ("jitter", "drift", "drift_timescale", "score_mean", "score_std", "camera_focal"):
+        assert getattr(default, name) == pytest.approx(getattr(cal, name), rel=0.2, abs=1e-3), name
+    np.testing.assert_allclose(default.camera_principal, cal.camera_principal, atol=5)
+    for name in ("occlusion_frac", "occlusion_len", "occlusion_noise", "occluded_score", "bias_random"):
+        assert getattr(default, name) == getattr(cal, name), name  # priors: one source, copied by calibrate.py

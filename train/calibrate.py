@@ -46,21 +46,22 @@ MIN_SCORE = 0.05
 MIN_FIT_FRAMES = 20   # a joint's parameters are fitted only from frames where Kinect *tracked* it (not inferred)
 OUTLIER_FACTOR = 3.0  # a joint whose median error exceeds this × the all-joint median is a Kinect failure  # below this, preprocessing treats a joint as missing (PreprocessConfig.min_score)
 
-# Parameters one frontal clip of one standing person cannot inform: documented priors (see the report).
-PRIORS: dict[str, tuple[Any, str]] = {
-    "bias_random": (0.02, "per-clip bias variation needs many clips/people; small prior"),
-    "scale_std": (0.05, "framing differs between datasets, not between estimators; preprocessing normalises it"),
-    "translate_std": (0.1, "as scale_std"),
-    "swap_len": (5.0, "typical length of a MediaPipe left/right confusion run (frames); prior"),
-    "occlusion_frac": (0.03, "the clip shows a fully visible person: no part occlusion to measure"),
-    "occlusion_len": (15.0, "half a second at 30 fps; prior"),
-    "occlusion_parts": (("head", "left_arm", "right_arm", "left_leg", "right_leg"), "limbs and head; prior"),
-    "occlusion_noise": (0.15, "MediaPipe hallucinates occluded joints near plausible poses; prior"),
-    "occluded_score": ((0.0, 0.4), "visibility of occluded joints, from MediaPipe's documented meaning; prior"),
-    "drop_frame_len": (3.0, "short detector misses; prior"),
+# Parameters one frontal clip of one standing person cannot inform: documented priors. Their values are the
+# defaults of ``DegradeConfig`` (one source); the reasons are recorded beside them in the calibration file.
+PRIORS: dict[str, str] = {
+    "bias_random": "per-clip bias variation needs many clips/people; small prior",
+    "scale_std": "framing differs between datasets, not between estimators; preprocessing normalises it",
+    "translate_std": "as scale_std",
+    "swap_len": "typical length of a MediaPipe left/right confusion run (frames)",
+    "occlusion_frac": "the clip shows a fully visible person: no part occlusion to measure",
+    "occlusion_len": "half a second at 30 fps",
+    "occlusion_parts": "limbs and head",
+    "occlusion_noise": "MediaPipe places occluded joints near plausible poses, with a larger error",
+    "occluded_score": "visibility of occluded joints, from MediaPipe's documented meaning of visibility",
+    "drop_frame_len": "short detector misses",
 }
-# Used instead of a measured rate of 0 (one easy clip cannot show a rare event; 0 would switch it off).
-RATE_PRIORS = {"swap_frac": 0.01, "drop_frame_frac": 0.02, "dropout": 0.005}
+# Rates used instead of a measured 0 (one easy clip cannot show a rare event; 0 would switch it off).
+RATE_PRIORS = ("swap_frac", "drop_frame_frac", "dropout")
 
 
 # ----- measurement ---------------------------------------------------------------------------------------------
@@ -245,9 +246,11 @@ def build_config(meas: dict[str, Any]) -> tuple[DegradeConfig, dict[str, str]]:
     """The fitted ``DegradeConfig`` and, per parameter, where its value comes from."""
     values: dict[str, Any] = dict(meas["fitted"])
     prov = {k: "measured on the clip" for k in values}
-    for k, (v, why) in PRIORS.items():
-        values[k], prov[k] = v, f"prior: {why}"
-    for k, prior in RATE_PRIORS.items():
+    defaults = DegradeConfig()
+    for k, why in PRIORS.items():
+        values[k], prov[k] = getattr(defaults, k), f"prior: {why}"
+    for k in RATE_PRIORS:
+        prior = getattr(defaults, k)
         measured = float(meas["measured_rates"][k])
         if measured > 0:
             values[k], prov[k] = round(measured, 5), "measured on the clip"

@@ -51,47 +51,48 @@ JOINT_ALIASES: dict[str, str] = {
 class DegradeConfig:
     """Parameters of the degradation. Lengths are in torso lengths, durations in frames.
 
-    The class defaults are generic priors; ``DegradeConfig.from_calibration()`` gives the values fitted to
-    MediaPipe on real NTU data (what training uses). ``DegradeConfig.zero()`` is the identity.
+    Defaults: the parameters one clip can inform are the calibrated values, rounded (``from_calibration()``
+    gives the exact ones *and* the per-joint tables — what training uses); the others are documented priors,
+    marked "prior", which ``train/calibrate.py`` copies into the calibration file. ``zero()`` is the identity.
     """
 
     # position error: bias + drift + jitter (per axis, torso lengths)
-    jitter: float = 0.02                      # std of white per-frame noise, joints not in ``jitter_joints``
+    jitter: float = 0.003                     # std of white per-frame noise, joints not in ``jitter_joints``
     jitter_joints: dict[str, float] = field(default_factory=dict)
-    drift: float = 0.03                       # std of the smooth drift (AR(1)), joints not in ``drift_joints``
+    drift: float = 0.02                       # std of the smooth drift (AR(1)), joints not in ``drift_joints``
     drift_joints: dict[str, float] = field(default_factory=dict)
-    drift_timescale: float = 8.0              # frames: correlation time of the drift (lag-k correlation e^(-k/τ))
+    drift_timescale: float = 15.0             # frames: correlation time of the drift (lag-k correlation e^(-k/τ))
     bias_joints: dict[str, list[float]] = field(default_factory=dict)  # constant (dx, dy) per joint, image axes
-    bias_random: float = 0.0                  # std of an extra per-clip random bias per joint and axis
+    bias_random: float = 0.02                 # prior: std of an extra per-clip random bias per joint and axis
     # global framing noise per clip
-    scale_std: float = 0.05                   # std of log(scale) about the body centre
-    translate_std: float = 0.1                # std of the translation per axis
+    scale_std: float = 0.05                   # prior: std of log(scale) about the body centre
+    translate_std: float = 0.1                # prior: std of the translation per axis
     # left/right swaps: runs of frames with exchanged labels
-    swap_frac: float = 0.01                   # expected share of swapped frames
-    swap_len: float = 5.0                     # mean run length
+    swap_frac: float = 0.01                   # prior unless measured: expected share of swapped frames
+    swap_len: float = 5.0                     # prior unless measured: mean run length
     # part occlusion: runs of frames in which one body part is occluded
-    occlusion_frac: float = 0.03              # expected share of frames a given eligible part is occluded
-    occlusion_len: float = 15.0               # mean run length
+    occlusion_frac: float = 0.03              # prior: expected share of frames a given eligible part is occluded
+    occlusion_len: float = 15.0               # prior: mean run length
     occlusion_parts: tuple[str, ...] = ("head", "left_arm", "right_arm", "left_leg", "right_leg")
-    occlusion_noise: float = 0.15             # extra white noise on occluded joints
-    occluded_score: tuple[float, float] = (0.0, 0.4)  # visibility of an occluded joint ~ U(lo, hi)
+    occlusion_noise: float = 0.15             # prior: extra white noise on occluded joints
+    occluded_score: tuple[float, float] = (0.0, 0.4)  # prior: visibility of an occluded joint ~ U(lo, hi)
     # scores of visible joints ~ clip(N(mean, std), 0, 1)
-    score_mean: float = 0.9
-    score_std: float = 0.1
+    score_mean: float = 0.94
+    score_std: float = 0.12
     score_joints: dict[str, list[float]] = field(default_factory=dict)  # per joint [mean, std]
-    dropout: float = 0.005                    # probability per joint and frame of a missing joint
+    dropout: float = 0.005                    # prior unless measured: probability per joint and frame of a missing joint
     # missed detections: runs of frames without a person
-    drop_frame_frac: float = 0.02
-    drop_frame_len: float = 3.0
-    # camera for 3D input: Kinect v2 colour camera (1920×1080, focal ≈ 1050 px, centred principal point)
-    camera_focal: float = 1050.0
-    camera_principal: tuple[float, float] = (960.0, 540.0)
+    drop_frame_frac: float = 0.02             # prior unless measured: share of frames without a detection
+    drop_frame_len: float = 3.0               # prior: mean run length
+    # camera for 3D input: the Kinect v2 colour camera (1920×1080), fitted on NTU camera-space vs colour pixels
+    camera_focal: float = 1056.0
+    camera_principal: tuple[float, float] = (976.0, 567.0)
 
     # ----- construction ------------------------------------------------------------------------------------
     @classmethod
     def zero(cls) -> "DegradeConfig":
         """No corruption at all: the output is the clean converted input with score 1 where present."""
-        return cls(jitter=0.0, drift=0.0, scale_std=0.0, translate_std=0.0, swap_frac=0.0, occlusion_frac=0.0,
+        return cls(jitter=0.0, drift=0.0, bias_random=0.0, scale_std=0.0, translate_std=0.0, swap_frac=0.0, occlusion_frac=0.0,
                    score_mean=1.0, score_std=0.0, dropout=0.0, drop_frame_frac=0.0)
 
     @classmethod
