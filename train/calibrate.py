@@ -41,10 +41,10 @@ SHARED_NTU = REPO.parent / "shared" / "data" / "ntu"
 DEFAULT_SKELETON = SHARED_NTU / "skeletons" / f"{SAMPLE}.skeleton"
 DEFAULT_VIDEO = SHARED_NTU / "videos" / f"{SAMPLE}_rgb.avi"
 CALIB_DIR = REPO / "train" / "calibration"
-MAX_LAG = 3
-MIN_SCORE = 0.05
+MAX_LAG = 3           # frame lags tried between the video and the skeleton
+MIN_SCORE = 0.05      # below this, preprocessing treats a joint as missing (PreprocessConfig.min_score)
 MIN_FIT_FRAMES = 20   # a joint's parameters are fitted only from frames where Kinect *tracked* it (not inferred)
-OUTLIER_FACTOR = 3.0  # a joint whose median error exceeds this × the all-joint median is a Kinect failure  # below this, preprocessing treats a joint as missing (PreprocessConfig.min_score)
+OUTLIER_FACTOR = 3.0  # a joint whose median error exceeds this × the all-joint median is a Kinect failure
 
 # Parameters one frontal clip of one standing person cannot inform: documented priors. Their values are the
 # defaults of ``DegradeConfig`` (one source); the reasons are recorded beside them in the calibration file.
@@ -134,7 +134,7 @@ def fit_drift_jitter(r: np.ndarray, ok: np.ndarray, max_lag: int = 4) -> tuple[f
 
 
 def measure(kin: np.ndarray, mp33: np.ndarray, kin3d: Optional[np.ndarray] = None) -> dict[str, Any]:
-    """All measurements and the fitted parameters from Kinect colour joints ``[T, 25, 3]`` and MediaPipe ``[T, 33, 3]``."""
+    """Measurements and fitted parameters from Kinect colour joints ``[T, 25, 3]`` and MediaPipe ``[T, 33, 3]``."""
     lay = get_layout("ntu25")
     perm = lay.flip_permutation()
     mp25 = convert(mp33, "mediapipe33", "ntu25")
@@ -352,7 +352,8 @@ def markdown(doc: dict[str, Any]) -> str:
         f"p90 {s['p90_px']:.1f} px; median {100 * s['median_height']:.2f} % of body height",
         f"- body height (Kinect head joint → lowest foot joint, median over frames): {s['body_height_px']:.0f} px; "
         f"torso length (mid-shoulder ↔ mid-hip, the degradation's unit): {s['torso_length_px']:.1f} px",
-        f"- joints with MediaPipe visibility < {MIN_SCORE} (treated as missing): {100 * s['low_visibility_share']:.2f} %",
+        f"- joints with MediaPipe visibility < {MIN_SCORE} (treated as missing): "
+        f"{100 * s['low_visibility_share']:.2f} %",
         f"- drift correlation time (AR(1) fit): {s['drift_timescale_frames']:.1f} frames",
     ]
     if "camera" in s:

@@ -80,7 +80,7 @@ class DegradeConfig:
     score_mean: float = 0.94
     score_std: float = 0.12
     score_joints: dict[str, list[float]] = field(default_factory=dict)  # per joint [mean, std]
-    dropout: float = 0.005                    # prior unless measured: probability per joint and frame of a missing joint
+    dropout: float = 0.005                    # prior unless measured: P(a joint is missing) per joint and frame
     # missed detections: runs of frames without a person
     drop_frame_frac: float = 0.02             # prior unless measured: share of frames without a detection
     drop_frame_len: float = 3.0               # prior: mean run length
@@ -92,7 +92,8 @@ class DegradeConfig:
     @classmethod
     def zero(cls) -> "DegradeConfig":
         """No corruption at all: the output is the clean converted input with score 1 where present."""
-        return cls(jitter=0.0, drift=0.0, bias_random=0.0, scale_std=0.0, translate_std=0.0, swap_frac=0.0, occlusion_frac=0.0,
+        return cls(jitter=0.0, drift=0.0, bias_random=0.0, scale_std=0.0, translate_std=0.0, swap_frac=0.0,
+                   occlusion_frac=0.0,
                    score_mean=1.0, score_std=0.0, dropout=0.0, drop_frame_frac=0.0)
 
     @classmethod
