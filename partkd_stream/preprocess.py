@@ -136,14 +136,15 @@ def normalize(seq: np.ndarray, layout: Layout | str) -> np.ndarray:
     center = np.where((wsum > 0)[..., None], center_torso, center_all)  # [..., D]
     coords = coords - center[..., None, None, :]
 
-    scale = _body_scale(coords, present, layout)
+    scale = body_scale(coords, present, layout)
     coords = coords / scale[..., None, None, None]
     coords = coords * present[..., None]
     seq[..., :-1] = coords
     return seq
 
 
-def _body_scale(coords: np.ndarray, present: np.ndarray, layout: Layout) -> np.ndarray:
+def body_scale(coords: np.ndarray, present: np.ndarray, layout: Layout) -> np.ndarray:
+    """Per sequence: median mid-shoulder ↔ mid-hip distance over frames, else 2 × RMS spread, else 1."""
     (ls, rs), (lh, rh) = layout.shoulders, layout.hips
     torso_ok = present[..., ls] * present[..., rs] * present[..., lh] * present[..., rh] > 0  # [..., T]
     mid_sh = 0.5 * (coords[..., ls, :] + coords[..., rs, :])

@@ -30,7 +30,7 @@ from scipy.signal import lfilter
 
 from partkd_stream.convert import convert, project_to_2d
 from partkd_stream.layouts import Layout, get_layout
-from partkd_stream.preprocess import _body_scale
+from partkd_stream.preprocess import body_scale
 
 DEFAULT_CALIBRATION = Path(__file__).resolve().parent / "calibration" / "mediapipe_ntu.json"
 
@@ -148,7 +148,7 @@ class DegradeConfig:
 def torso_length(seq2d: np.ndarray, layout: Layout | str) -> float:
     """Body scale of a 2D clip ``[T, V, 3]``: the same measure as ``preprocess`` normalises by."""
     layout = get_layout(layout) if isinstance(layout, str) else layout
-    return float(_body_scale(seq2d[..., :2], (seq2d[..., 2] > 0).astype(np.float32), layout))
+    return float(body_scale(seq2d[..., :2], (seq2d[..., 2] > 0).astype(np.float32), layout))
 
 
 def markov_runs(rng: np.random.Generator, t: int, frac: np.ndarray, mean_len: np.ndarray) -> np.ndarray:

@@ -1,0 +1,118 @@
+"""From dataset samples to model windows: HQ (teacher) and LQ (student) views, paired and unpaired clips.
+
+- The **HQ view** is the sample in the teacher's layout (3D data projected to 2D when the teacher is 2D).
+- The **LQ view** is the calibrated degradation (``train.degrade``) of the HQ clip into the student's layout:
+  fresh every epoch for training, fixed by ``test_seed`` for the test set (so every run sees the same LQ test).
+- A seeded ``paired_share`` of training clips keep their HQ version; the rest are LQ-only: the teacher never
+  sees them and they never enter the teacher's embedding bank, yet they still train the student.
+- Windows are picked exactly as the stream picks them (``partkd_stream.preprocess.resample_indices``) and
+  normalised by the one ``preprocess_window``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from partkd_stream.convert import convert, project_to_2d
+from partkd_stream.preprocess import PreprocessConfig, preprocess_window, resample_indices, take_frames
+
+from .config import DataConfig
+from .datasets import load_dataset, load_samples
+from .degrade import DegradeConfig, degrade, sample_rng
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Benchmark:
+    """Everything a run needs, prepared once: samples, views, paired mask, fixed LQ test set."""
+
+    classes: list[str]
+    hq_pre: PreprocessConfig
+    lq_pre: PreprocessConfig
+    train_ids: list[str]
+    train_labels: np.ndarray
+    train_fps: np.ndarray
+    train_hq: list[np.ndarray]        # teacher-layout sequences
+    train_src: list[tuple[np.ndarray, str]]  # what the degradation starts from: (sequence, layout)
+    paired: np.ndarray                # bool [N_train]: HQ version available
+    test_ids: list[str]
+    test_labels: np.ndarray
+    test_fps: np.ndarray
+    test_hq: list[np.ndarray]
+    test_lq: list[np.ndarray]
+    degradation: DegradeConfig
+
+
+def resolve_root(root: str) -> Path:
+    p = Path(root)
+    return p if p.is_absolute() else (REPO / p).resolve()
+
+
+def load_benchmark(cfg: DataConfig, seed: int) -> Benchmark:
+    root = resolve_root(cfg.root)
+    if root.is_file():  # a cached file from train/prepare.py
+        info, samples = load_samples(root)
+    else:
+        info, samples = load_dataset(cfg.dataset, root, protocol=cfg.protocol)
+    train = [s for s in samples if s.split == "train"]
+    test = [s for s in samples if s.split == "test"]
+    if cfg.max_samples:
+        train, test = train[: cfg.max_samples], test[: cfg.max_samples]
+    if not train or not test:
+        raise ValueError(f"{root}: dataset {cfg.dataset!r} gave {len(train)} training and {len(test)} test clips; "
+                         f"both splits are needed")
+    deg = (DegradeConfig.from_calibration() if cfg.degradation == "calibrated"
+           else DegradeConfig.from_calibration(resolve_root(cfg.degradation)))
+    hq_pre = PreprocessConfig(layout=cfg.hq_layout, dims=cfg.hq_dims, window=cfg.window, fps=cfg.fps)
+    lq_pre = PreprocessConfig(layout=cfg.lq_layout, dims=2, window=cfg.window, fps=cfg.fps)
+    rng = np.random.default_rng([seed, 7])
+    paired = rng.random(len(train)) < cfg.paired_share
+    test_lq = [degrade(s.data, s.layout, cfg.lq_layout, deg, sample_rng(cfg.test_seed, s.id, epoch=0)) for s in test]
+    return Benchmark(
+        classes=list(info.classes), hq_pre=hq_pre, lq_pre=lq_pre,
+        train_ids=[s.id for s in train], train_labels=np.array([s.label for s in train]),
+        train_fps=np.array([s.fps for s in train], float),
+        train_hq=[hq_view(s.data, s.layout, cfg) for s in train],
+        train_src=[(s.data, s.layout) for s in train], paired=paired,
+        test_ids=[s.id for s in test], test_labels=np.array([s.label for s in test]),
+        test_fps=np.array([s.fps for s in test], float),
+        test_hq=[hq_view(s.data, s.layout, cfg) for s in test], test_lq=test_lq, degradation=deg)
+
+
+def hq_view(seq: np.ndarray, layout: str, cfg: DataConfig) -> np.ndarray:
+    """The teacher's view of a clean sample: its layout, projected to 2D if the teacher is 2D."""
+    if seq.shape[-1] == 4 and cfg.hq_dims == 2:
+        seq = project_to_2d(seq)
+    return convert(seq, layout, cfg.hq_layout)
+
+
+def lq_train_views(bench: Benchmark, seed: int, epoch: int) -> list[np.ndarray]:
+    """Fresh degraded training clips for this epoch (the degradation is the student's data augmentation)."""
+    return [degrade(seq, layout, bench.lq_pre.layout, bench.degradation, sample_rng(seed, sid, epoch=epoch + 1))
+            for (seq, layout), sid in zip(bench.train_src, bench.train_ids)]
+
+
+def span_frames(pre: PreprocessConfig, src_fps: float) -> int:
+    return int(np.ceil(pre.window / pre.fps * src_fps))
+
+
+def random_ends(lengths: np.ndarray, fps: np.ndarray, pre: PreprocessConfig, rng: np.random.Generator) -> np.ndarray:
+    """A random window end per clip, such that the window lies inside the clip when the clip is long enough."""
+    lo = np.minimum([span_frames(pre, f) for f in fps], lengths) - 1
+    return (lo + np.floor(rng.random(len(lengths)) * (lengths - lo))).astype(int)
+
+
+def centre_ends(lengths: np.ndarray, fps: np.ndarray, pre: PreprocessConfig) -> np.ndarray:
+    """The end of the window centred on each clip (clip accuracy's single window)."""
+    span = np.array([span_frames(pre, f) for f in fps])
+    return np.minimum(lengths - 1, (lengths + span) // 2 - 1).astype(int)
+
+
+def windows(seqs: list[np.ndarray], fps: np.ndarray, ends: np.ndarray, pre: PreprocessConfig) -> np.ndarray:
+    """One model input per clip ``[N, C_in, T, V]``: the window ending at ``ends[i]``."""
+    picked = [take_frames(s, resample_indices(np.arange(e + 1) / f, pre.fps, pre.window))
+              for s, f, e in zip(seqs, fps, ends)]
+    return preprocess_window(np.stack(picked), pre)

@@ -1,0 +1,165 @@
+"""Part-level knowledge distillation, end to end (DESIGN §4 — our reading of Liu et al. 2024, not their code).
+
+    python train/distill.py --config train/configs/penn_action.yaml [--seed 0] [--epochs 20] [--out runs]
+                            [--stage teacher|baseline|kd|kd_uniform|kd_paired|logit_kd|all] [--resume]
+                            [--set train.alpha=0.5 ...]
+
+Stages per seed: the HQ teacher (with the action-specific part matrix), the LQ student baseline (CE only), the
+distilled student (CE + part-level multi-sample contrastive loss, + optional logit KD), and the ablations.
+Writes ``<out>/<name>/seed<k>/`` (checkpoints, per-epoch CSV, metrics JSON, plots) and ``<out>/<name>/results.md``
+(mean ± std over seeds). Under ``torchrun --nproc_per_node N`` training is data-parallel (DDP).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+
+if __package__ in (None, ""):  # `python train/distill.py`: put the repo root, not train/, first on the path, so
+    sys.path[0] = str(Path(__file__).resolve().parents[1])  # train/*.py never shadow libraries (e.g. triton)
+
+from train.config import ConfigError, ExperimentConfig, load_config, to_dict  # noqa: E402
+from train.data import load_benchmark  # noqa: E402
+from train.loops import STAGES, dist_info, init_distributed, train_stage  # noqa: E402
+from train.report import (plot_confusion, plot_curves, plot_part_matrix, results_table, write_history,  # noqa: E402
+                          write_json, write_text)
+from partkd_stream.checkpoint import CheckpointError, load_checkpoint  # noqa: E402
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="distill.py", description=__doc__.split("\n\n")[0])
+    p.add_argument("--config", required=True, help="YAML config, e.g. train/configs/penn_action.yaml")
+    p.add_argument("--seed", type=int, action="append", help="run only these seeds (repeatable)")
+    p.add_argument("--epochs", type=int, help="epochs for teacher and students")
+    p.add_argument("--out", help="output folder (default: the config's 'out', usually runs/)")
+    p.add_argument("--stage", default="all", help="all, or a comma-separated list of: " + ", ".join(STAGES))
+    p.add_argument("--root", help="dataset root or cached file (overrides data.root)")
+    p.add_argument("--resume", action="store_true", help="skip finished stages, continue unfinished ones")
+    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="config overrides, e.g. train.alpha=0.5")
+    return p.parse_args(argv)
+
+
+def resolve_config(args: argparse.Namespace) -> ExperimentConfig:
+    overrides = list(args.set)
+    if args.epochs is not None:
+        overrides += [f"train.epochs_teacher={args.epochs}", f"train.epochs_student={args.epochs}"]
+    if args.out:
+        overrides.append(f"out={args.out}")
+    if args.root:
+        overrides.append(f"data.root={args.root}")
+    cfg = load_config(args.config, overrides)
+    if args.seed:
+        cfg.seeds = list(args.seed)
+    if args.stage != "all":
+        cfg.stages = [s.strip() for s in args.stage.split(",") if s.strip()]
+    unknown = [s for s in cfg.stages if s not in STAGES]
+    if unknown:
+        raise ConfigError(f"unknown stage(s) {unknown}; choose from {', '.join(STAGES)} or 'all'")
+    return cfg
+
+
+def run(cfg: ExperimentConfig, resume: bool) -> dict:
+    rank, _ = dist_info()
+    log = print if rank == 0 else (lambda *_: None)
+    if cfg.train.threads:
+        torch.set_num_threads(cfg.train.threads)
+    run_dir = Path(cfg.out) / cfg.name
+    if rank == 0:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_text(run_dir / "config.yaml", yaml.safe_dump(to_dict(cfg), sort_keys=False))
+    t_start = time.time()
+    for seed in cfg.seeds:
+        bench = load_benchmark(cfg.data, seed)
+        seed_dir = run_dir / f"seed{seed}"
+        seed_dir.mkdir(parents=True, exist_ok=True)
+        log(f"seed {seed}: {len(bench.train_ids)} training clips ({int(bench.paired.sum())} with HQ), "
+            f"{len(bench.test_ids)} test clips, {len(bench.classes)} classes")
+        teacher = None
+        histories = {}
+        for name in cfg.stages:
+            stage = STAGES[name]
+            if (stage.part_loss or stage.logit_kd) and teacher is None:
+                teacher = _load_teacher(seed_dir)
+            model, metrics = train_stage(stage, cfg, bench, seed, seed_dir, teacher=teacher, resume=resume, log=log)
+            if stage.teacher:
+                teacher = model
+            if rank != 0:
+                continue
+            histories[name] = metrics.get("history", [])
+            write_history(seed_dir, name, histories[name])
+            write_json(seed_dir / f"{name}.metrics.json", {"stage": name, "seed": seed, **metrics})
+            if "test" in metrics:
+                labels = bench.test_labels
+                plot_confusion(seed_dir, name, labels, metrics["test"]["pred"], bench.classes)
+                log(f"[{name}] seed {seed}: clip top-1 {100 * metrics['test']['top1']:.1f}%, "
+                    f"top-5 {100 * metrics['test']['top5']:.1f}%, "
+                    f"streaming top-1 {100 * metrics['test'].get('stream_top1', float('nan')):.1f}%")
+            if stage.teacher:
+                plot_part_matrix(seed_dir, model.part_weights().detach().numpy(), bench.classes, cfg.model.parts)
+        if rank == 0 and histories:
+            plot_curves(seed_dir, histories)
+    summary = {}
+    if rank == 0:
+        summary = write_results(run_dir, time.time() - t_start)
+    return summary
+
+
+def _load_teacher(seed_dir: Path):
+    path = seed_dir / "teacher.pt"
+    try:
+        return load_checkpoint(path).build_model()
+    except CheckpointError as e:
+        raise ConfigError(f"{e}; run the teacher stage first (--stage teacher)") from None
+
+
+def write_results(run_dir: Path, seconds: float) -> dict:
+    """Table over every finished stage and seed found in the run folder (so partial reruns merge)."""
+    import json
+    results: dict[str, dict[int, dict]] = {}
+    for name in STAGES:
+        for f in sorted(run_dir.glob(f"seed*/{name}.metrics.json")):
+            m = json.loads(f.read_text())
+            results.setdefault(name, {})[int(m["seed"])] = m
+    table, summary = results_table(results, {k: s.title for k, s in STAGES.items()})
+    summary["wall_seconds_this_invocation"] = round(seconds, 1)
+    write_text(run_dir / "results.md", table)
+    write_json(run_dir / "results.json", summary)
+    rows = ["stage,seed,top1,top5,stream_top1"]
+    for name, per_seed in results.items():
+        for seed, m in sorted(per_seed.items()):
+            t = m.get("test", {})
+            rows.append(f"{name},{seed},{t.get('top1', '')},{t.get('top5', '')},{t.get('stream_top1', '')}")
+    write_text(run_dir / "results.csv", "\n".join(rows) + "\n")
+    print("\n" + table)
+    if "gap_recovered" in summary:
+        print(f"distillation recovers {100 * summary['gap_recovered']:.0f}% of the teacher–baseline gap (clip top-1)")
+    print(f"wall time {seconds / 60:.1f} min; results in {run_dir}/results.md")
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        cfg = resolve_config(args)
+        init_distributed()
+        run(cfg, args.resume)
+    except (ConfigError, CheckpointError, FileNotFoundError, ValueError) as e:
+        print(f"distill.py: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("distill.py: interrupted; finished epochs are checkpointed — rerun with --resume", file=sys.stderr)
+        return 130
+    finally:
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
+    return 0
+
+
+if __name__ == "__main__":
+    np.seterr(all="ignore")
+    sys.exit(main())

@@ -1,0 +1,132 @@
+"""Run reports: metrics as JSON and CSV, PNG plots, and the markdown results table (mean ± std over seeds)."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; never needs a display
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from partkd_stream.layouts import part_names  # noqa: E402
+from partkd_stream.skeleton_io import atomic_write_bytes  # noqa: E402
+
+METRICS = (("top1", "clip top-1"), ("top5", "clip top-5"), ("stream_top1", "streaming top-1"))
+
+
+def write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, lambda f: f.write(text.encode()))
+
+
+def write_history(out_dir: Path, stage: str, history: list[dict[str, Any]]) -> None:
+    """``<stage>.history.csv``: one row per epoch (losses, test accuracy, seconds)."""
+    if not history:
+        return
+    keys = sorted({k for row in history for k in row}, key=lambda k: (k != "epoch", k))
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=keys)
+    w.writeheader()
+    w.writerows(history)
+    write_text(out_dir / f"{stage}.history.csv", buf.getvalue())
+
+
+def plot_curves(out_dir: Path, histories: dict[str, list[dict[str, Any]]]) -> Path:
+    fig, (ax_l, ax_a) = plt.subplots(1, 2, figsize=(11, 4))
+    for stage, hist in histories.items():
+        ep = [r["epoch"] for r in hist]
+        total = [sum(v for k, v in r.items() if k.startswith("loss_")) for r in hist]
+        ax_l.plot(ep, total, label=stage)
+        if all("test_top1" in r for r in hist):
+            ax_a.plot(ep, [r["test_top1"] for r in hist], label=stage)
+    ax_l.set(xlabel="epoch", ylabel="training loss (sum of terms)", title="loss")
+    ax_a.set(xlabel="epoch", ylabel="clip top-1 on test", title="accuracy (teacher: HQ test, students: LQ test)")
+    for ax in (ax_l, ax_a):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    return _save(fig, out_dir / "curves.png")
+
+
+def plot_confusion(out_dir: Path, name: str, labels: np.ndarray, pred: list[int], classes: list[str]) -> Path:
+    k = len(classes)
+    cm = np.zeros((k, k), int)
+    np.add.at(cm, (labels, np.asarray(pred)), 1)
+    norm = cm / np.maximum(cm.sum(1, keepdims=True), 1)
+    fig, ax = plt.subplots(figsize=(0.45 * k + 3, 0.45 * k + 2.5))
+    im = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(k), classes, rotation=90, fontsize=7)
+    ax.set_yticks(range(k), classes, fontsize=7)
+    ax.set(xlabel="predicted", ylabel="true", title=f"confusion: {name}")
+    fig.colorbar(im, ax=ax, fraction=0.04)
+    return _save(fig, out_dir / f"confusion_{name}.png")
+
+
+def plot_part_matrix(out_dir: Path, weights: np.ndarray, classes: list[str], parts: str = "coarse") -> Path:
+    """Heat-map of the action-specific part matrix ``softmax(A)`` (classes × parts)."""
+    names = part_names(parts)
+    fig, ax = plt.subplots(figsize=(0.7 * len(names) + 3, 0.35 * len(classes) + 1.5))
+    im = ax.imshow(weights, cmap="magma", aspect="auto")
+    ax.set_xticks(range(len(names)), names, rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(len(classes)), classes, fontsize=7)
+    for i in range(weights.shape[0]):
+        for j in range(weights.shape[1]):
+            ax.text(j, i, f"{weights[i, j]:.2f}", ha="center", va="center", fontsize=6,
+                    color="white" if weights[i, j] < weights.max() * 0.6 else "black")
+    ax.set_title("action-specific part matrix softmax(A)")
+    fig.colorbar(im, ax=ax, fraction=0.04)
+    return _save(fig, out_dir / "part_matrix.png")
+
+
+def _save(fig, path: Path) -> Path:
+    buf = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    atomic_write_bytes(path, lambda f: f.write(buf.getvalue()))
+    return path
+
+
+def results_table(results: dict[str, dict[int, dict[str, Any]]], titles: dict[str, str]) -> tuple[str, dict]:
+    """Markdown table and a JSON summary: per stage, mean ± std over seeds of each metric (in %)."""
+    summary: dict[str, Any] = {}
+    lines = ["| stage | test data | seeds | " + " | ".join(t for _, t in METRICS) + " |",
+             "| --- | --- | --- | " + " | ".join("---" for _ in METRICS) + " |"]
+    for stage, per_seed in results.items():
+        row = {"title": titles.get(stage, stage), "seeds": sorted(per_seed)}
+        cells = []
+        for key, _ in METRICS:
+            vals = [100 * r["test"][key] for r in per_seed.values() if key in r.get("test", {})]
+            if vals:
+                row[key] = {"mean": float(np.mean(vals)), "std": float(np.std(vals)), "values": vals}
+                cells.append(f"{np.mean(vals):.1f} ± {np.std(vals):.1f}")
+            else:
+                cells.append("–")
+        summary[stage] = row
+        data = "HQ" if stage == "teacher" else "LQ"
+        lines.append(f"| {row['title']} | {data} | {len(per_seed)} | " + " | ".join(cells) + " |")
+    lq_teacher = [100 * r["test_lq"]["top1"] for r in results.get("teacher", {}).values() if "test_lq" in r]
+    if lq_teacher:
+        summary["teacher_on_lq"] = {"top1": {"mean": float(np.mean(lq_teacher)), "std": float(np.std(lq_teacher))}}
+        lines.append(f"| HQ teacher applied to LQ input (reference) | LQ | {len(lq_teacher)} | "
+                     f"{np.mean(lq_teacher):.1f} ± {np.std(lq_teacher):.1f} | – | – |")
+    gap = _gap_recovered(summary)
+    if gap is not None:
+        summary["gap_recovered"] = gap
+    return "\n".join(lines) + "\n", summary
+
+
+def _gap_recovered(summary: dict[str, Any]) -> float | None:
+    """Share of the (teacher − baseline) clip top-1 gap that the distilled student recovers."""
+    try:
+        t, b, k = (summary[s]["top1"]["mean"] for s in ("teacher", "baseline", "kd"))
+    except KeyError:
+        return None
+    return float((k - b) / (t - b)) if t != b else None
+
+
+def write_json(path: Path, obj: Any) -> None:
+    write_text(path, json.dumps(obj, indent=2, default=float) + "\n")
