@@ -19,8 +19,8 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-if __package__ in (None, ""):  # run as a script: make the repository importable
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+if __package__ in (None, ""):  # run as a script: the repo root, not train/, first on the path, so that
+    sys.path[0] = str(Path(__file__).resolve().parents[1])  # train/*.py never shadow libraries (e.g. triton)
 
 from partkd_stream.backends import (PLAN_INFO_SUFFIX, OnnxRuntimeBackend, TensorRTBackend, gpu_name,  # noqa: E402
                                     tensorrt_unavailable_reason)
@@ -186,7 +186,7 @@ def build(args: argparse.Namespace) -> int:
             raise BuildError(f"TensorRT differs from PyTorch by {trt_err:.2e} > {tol:.0e}")
 
     if args.triton_repo:
-        from train.triton import write_triton_repo
+        from train.triton_repo import write_triton_repo
 
         dirs = write_triton_repo(args.triton_repo, card, onnx_path, plan_path, max_batch_size=batches[-1],
                                  preferred_batch_sizes=[b for b in batches if b > 1] or [1])

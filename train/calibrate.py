@@ -28,8 +28,8 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:  # run as a script: make ``train`` and ``partkd_stream`` importable
-    sys.path.insert(0, str(REPO))
+if __package__ in (None, ""):  # run as a script: the repo root, not train/, first on the path, so that
+    sys.path[0] = str(Path(__file__).resolve().parents[1])  # train/*.py never shadow libraries (e.g. triton)
 
 from partkd_stream.convert import convert  # noqa: E402
 from partkd_stream.layouts import get_layout  # noqa: E402

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import yaml
 
-if __package__ in (None, ""):  # `python train/distill.py`: put the repo root, not train/, first on the path, so
+if __package__ in (None, ""):  # run as a script: the repo root, not train/, first on the path, so that
     sys.path[0] = str(Path(__file__).resolve().parents[1])  # train/*.py never shadow libraries (e.g. triton)
 
 from train.config import ConfigError, ExperimentConfig, load_config, to_dict  # noqa: E402

@@ -18,6 +18,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
+if __package__ in (None, ""):  # run as a script: the repo root, not train/, first on the path, so that
+    sys.path[0] = str(Path(__file__).resolve().parents[1])  # train/*.py never shadow libraries (e.g. triton)
+
 from train.datasets import DATASETS, DatasetError, DatasetInfo, Sample, load_dataset, save_samples
 
 
