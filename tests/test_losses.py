@@ -96,3 +96,15 @@ def test_config_overrides_and_errors(tmp_path):
         load_config(None, ["train.alpah=1"])
     with pytest.raises(ConfigError, match="config file not found"):
         load_config(tmp_path / "nope.yaml")
+
+
+def test_teacher_supervised_contrastive_rewards_class_clusters():
+    from train.losses import supervised_part_contrastive
+    torch.manual_seed(3)
+    labels = torch.tensor([0, 0, 1, 1, 2, 2])
+    centres = _emb(3, 2, 8)
+    clustered = F.normalize(centres[labels] + 0.05 * torch.randn(6, 2, 8), dim=-1)
+    scattered = _emb(6, 2, 8)
+    assert supervised_part_contrastive(clustered, labels) < supervised_part_contrastive(scattered, labels)
+    # a sample is never its own positive: one sample per class leaves nothing to pull together
+    assert supervised_part_contrastive(_emb(3, 2, 8), torch.tensor([0, 1, 2])).item() == 0.0

@@ -23,8 +23,10 @@ class DataConfig:
     lq_layout: str = "penn13"              # student input (low quality, always 2D)
     window: int = 32                       # frames per window, at `fps`
     fps: float = 20.0
-    paired_share: float = 0.5              # share of training clips whose HQ version the teacher side may use
+    paired_share: float = 0.5              # share of training clips whose HQ version enters the teacher's bank
+    teacher_clips: str = "all"             # teacher trains on "all" HQ training clips or only the "paired" ones
     degradation: str = "calibrated"        # "calibrated" (train/calibration/mediapipe_ntu.json) or a JSON path
+    severity: float = 1.0                  # scales the degradation's random errors and rates (DegradeConfig.scaled)
     test_seed: int = 20240429              # fixes the LQ test set
     max_samples: int | None = None         # for smoke tests: keep the first N clips of each split
 
@@ -50,6 +52,7 @@ class TrainConfig:
     tau: float = 0.1            # contrastive temperature
     queue_size: int = 64        # teacher part embeddings remembered per class
     part_score_weight: float = 1.0  # teacher: weight of the part-matrix score's cross-entropy
+    supcon_weight: float = 0.5      # teacher: weight of the supervised part-contrastive loss that trains its heads
     threads: int = 0            # torch threads; 0 = leave torch's default
     streaming_stride: int | None = None  # source frames between windows in streaming evaluation
 

@@ -3,8 +3,11 @@
 - The **HQ view** is the sample in the teacher's layout (3D data projected to 2D when the teacher is 2D).
 - The **LQ view** is the calibrated degradation (``train.degrade``) of the HQ clip into the student's layout:
   fresh every epoch for training, fixed by ``test_seed`` for the test set (so every run sees the same LQ test).
-- A seeded ``paired_share`` of training clips keep their HQ version; the rest are LQ-only: the teacher never
-  sees them and they never enter the teacher's embedding bank, yet they still train the student.
+- A seeded ``paired_share`` of training clips keep their HQ partner; the rest are LQ-only: their HQ versions
+  never enter the teacher's embedding bank nor logit KD, yet they still train the student through the
+  multi-sample loss (positives are *other* HQ clips of their class). Whether the teacher itself trained on
+  them is ``teacher_clips`` (``all`` by default: the teacher is the best HQ model we can have; ``paired``
+  withholds them from the teacher too).
 - Windows are picked exactly as the stream picks them (``partkd_stream.preprocess.resample_indices``) and
   normalised by the one ``preprocess_window``.
 """
@@ -52,6 +55,8 @@ def resolve_root(root: str) -> Path:
 
 
 def load_benchmark(cfg: DataConfig, seed: int) -> Benchmark:
+    if cfg.teacher_clips not in ("all", "paired"):
+        raise ValueError(f"data.teacher_clips must be 'all' or 'paired', got {cfg.teacher_clips!r}")
     root = resolve_root(cfg.root)
     if root.is_file():  # a cached file from train/prepare.py
         info, samples = load_samples(root)
@@ -65,7 +70,7 @@ def load_benchmark(cfg: DataConfig, seed: int) -> Benchmark:
         raise ValueError(f"{root}: dataset {cfg.dataset!r} gave {len(train)} training and {len(test)} test clips; "
                          f"both splits are needed")
     deg = (DegradeConfig.from_calibration() if cfg.degradation == "calibrated"
-           else DegradeConfig.from_calibration(resolve_root(cfg.degradation)))
+           else DegradeConfig.from_calibration(resolve_root(cfg.degradation))).scaled(cfg.severity)
     hq_pre = PreprocessConfig(layout=cfg.hq_layout, dims=cfg.hq_dims, window=cfg.window, fps=cfg.fps)
     lq_pre = PreprocessConfig(layout=cfg.lq_layout, dims=2, window=cfg.window, fps=cfg.fps)
     rng = np.random.default_rng([seed, 7])

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import zlib
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -127,6 +127,24 @@ class DegradeConfig:
             if k in d:
                 d[k] = tuple(d[k])
         return cls(**d)
+
+    def scaled(self, severity: float) -> "DegradeConfig":
+        """The same error model, ``severity`` times as strong: random position errors (jitter, drift, per-clip
+        bias, occlusion noise, framing noise) and event rates (swaps, occlusions, dropout, missed frames, capped
+        at 0.5) are multiplied; the systematic joint-definition offsets (``bias_joints``), the score model and the
+        camera are kept. ``severity=1`` is the calibrated model itself.
+        """
+        if severity < 0:
+            raise ValueError(f"degradation severity must be >= 0, got {severity}")
+        s = float(severity)
+        cap = lambda v: min(0.5, v * s)  # noqa: E731
+        return replace(
+            self, jitter=self.jitter * s, jitter_joints={k: v * s for k, v in self.jitter_joints.items()},
+            drift=self.drift * s, drift_joints={k: v * s for k, v in self.drift_joints.items()},
+            bias_random=self.bias_random * s, occlusion_noise=self.occlusion_noise * s,
+            scale_std=self.scale_std * s, translate_std=self.translate_std * s,
+            swap_frac=cap(self.swap_frac), occlusion_frac=cap(self.occlusion_frac), dropout=cap(self.dropout),
+            drop_frame_frac=cap(self.drop_frame_frac))
 
     # ----- per-joint parameter vectors for a layout ----------------------------------------------------------
     def per_joint(self, name: str, layout: Layout) -> np.ndarray:

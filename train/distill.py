@@ -93,7 +93,7 @@ def run(cfg: ExperimentConfig, resume: bool) -> dict:
             histories[name] = metrics.get("history", [])
             write_history(seed_dir, name, histories[name])
             write_json(seed_dir / f"{name}.metrics.json", {"stage": name, "seed": seed, **metrics})
-            if "test" in metrics:
+            if "pred" in metrics.get("test", {}):
                 labels = bench.test_labels
                 plot_confusion(seed_dir, name, labels, metrics["test"]["pred"], bench.classes)
                 log(f"[{name}] seed {seed}: clip top-1 {100 * metrics['test']['top1']:.1f}%, "

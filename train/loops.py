@@ -6,6 +6,8 @@ under ``torchrun`` the model is wrapped in DDP (gloo on CPU, NCCL on GPU) and ea
 """
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
 import os
 import time
@@ -26,7 +28,7 @@ from partkd_stream.preprocess import PreprocessConfig, clip_windows
 
 from .config import ExperimentConfig
 from .data import Benchmark, centre_ends, lq_train_views, random_ends, windows
-from .losses import ClassQueue, logit_kd_loss, part_contrastive_loss
+from .losses import ClassQueue, logit_kd_loss, part_contrastive_loss, supervised_part_contrastive
 
 
 @dataclass(frozen=True)
@@ -129,7 +131,9 @@ def train_stage(stage: Stage, cfg: ExperimentConfig, bench: Benchmark, seed: int
     if resume and final_path.exists():
         ck = load_checkpoint(final_path)
         log(f"[{stage.name}] seed {seed}: already trained, loaded {final_path}")
-        return ck.build_model(), ck.meta.get("metrics", {})
+        full = out_dir / f"{stage.name}.metrics.json"  # written by distill.py beside the checkpoint
+        metrics = json.loads(full.read_text()) if full.exists() else ck.meta.get("metrics", {})
+        return ck.build_model(), metrics
 
     torch.manual_seed(seed)
     model = build_model(cfg, bench, teacher=stage.teacher)
@@ -171,7 +175,8 @@ def train_stage(stage: Stage, cfg: ExperimentConfig, bench: Benchmark, seed: int
             t0 = time.time()
             rng = np.random.default_rng([seed, epoch, 99])
             if stage.teacher:
-                idx_pool = np.flatnonzero(bench.paired)
+                idx_pool = (np.arange(len(bench.paired)) if cfg.data.teacher_clips == "all"
+                            else np.flatnonzero(bench.paired))
                 seqs = [bench.train_hq[i] for i in idx_pool]
                 fps, labels = bench.train_fps[idx_pool], bench.train_labels[idx_pool]
                 x = windows(seqs, fps, random_ends(np.array([len(s) for s in seqs]), fps, pre, rng), pre)
@@ -197,6 +202,9 @@ def train_stage(stage: Stage, cfg: ExperimentConfig, bench: Benchmark, seed: int
                 losses = {"ce": F.cross_entropy(out["logits"], yb)}
                 if stage.teacher:
                     losses["part_ce"] = tc.part_score_weight * F.cross_entropy(out["part_score"], yb)
+                    if tc.supcon_weight > 0:
+                        losses["supcon"] = tc.supcon_weight * supervised_part_contrastive(
+                            out["part_embeddings"], yb, tc.tau)
                 else:
                     losses.update(_kd_losses(stage, cfg, teacher, out, x_hq, b, yb, paired[b], queue, part_w))
                 loss = sum(losses.values())
@@ -233,11 +241,19 @@ def train_stage(stage: Stage, cfg: ExperimentConfig, bench: Benchmark, seed: int
                 metrics["test_lq"] = evaluate(model, bench.test_lq, bench.test_fps, bench.test_labels, pre,
                                               streaming=False)
         save_checkpoint(final_path, model, pre, bench.classes,
-                        meta={"stage": stage.name, "title": stage.title, "seed": seed, "metrics": metrics})
+                        meta={"stage": stage.name, "title": stage.title, "seed": seed, "dataset": cfg.data.dataset,
+                              "data": dataclasses.asdict(cfg.data), "train": dataclasses.asdict(cfg.train),
+                              "metrics": summarize(metrics)})
         last_path.unlink(missing_ok=True)
     if world > 1:
         dist.barrier()
     return model.eval(), metrics
+
+
+def summarize(metrics: dict[str, Any]) -> dict[str, Any]:
+    """Metrics without per-clip predictions or per-epoch history: what a checkpoint and a model card carry."""
+    return {split: {k: v for k, v in m.items() if not isinstance(v, list)}
+            for split, m in metrics.items() if isinstance(m, dict)}
 
 
 def _kd_losses(stage: Stage, cfg: ExperimentConfig, teacher: PartGCN | None, out: dict[str, torch.Tensor],

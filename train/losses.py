@@ -40,24 +40,42 @@ class ClassQueue:
 
 def part_contrastive_loss(student: torch.Tensor, labels: torch.Tensor, bank: torch.Tensor,
                           bank_labels: torch.Tensor, part_weights: torch.Tensor, tau: float = 0.1,
-                          positive_mask: torch.Tensor | None = None) -> torch.Tensor:
+                          positive_mask: torch.Tensor | None = None, exclude: torch.Tensor | None = None
+                          ) -> torch.Tensor:
     """Weighted part-level multi-positive InfoNCE.
 
     student ``[N, P, d]``, labels ``[N]``, bank ``[M, P, d]`` with ``bank_labels [M]``, part_weights ``[K, P]``
-    (rows sum to 1). ``positive_mask [N, M]`` overrides the class-based positives (single-sample ablation).
-    Samples without any positive in the bank contribute 0.
+    (rows sum to 1). ``positive_mask [N, M]`` overrides the class-based positives (single-sample ablation);
+    ``exclude [N, M]`` removes pairs from numerator and denominator (a sample and itself, in supervised
+    contrastive training of the teacher's heads). Samples without any positive in the bank contribute 0.
     """
     if bank.shape[0] == 0 or student.shape[0] == 0:
         return student.sum() * 0.0
     sim = torch.matmul(student.transpose(0, 1), bank.permute(1, 2, 0)) / tau          # [P, N, M]
-    log_prob = F.log_softmax(sim, dim=-1)
     pos = (labels[:, None] == bank_labels[None, :]) if positive_mask is None else positive_mask
+    if exclude is not None:
+        sim = sim.masked_fill(exclude[None], float("-inf"))
+        pos = pos & ~exclude
+    log_prob = F.log_softmax(sim, dim=-1).masked_fill(~torch.isfinite(sim), 0.0)
     pos = pos.to(log_prob.dtype)                                                       # [N, M]
     n_pos = pos.sum(1)                                                                 # [N]
     per_part = -(log_prob * pos[None]).sum(-1) / n_pos.clamp(min=1)[None]              # [P, N]
     weighted = (per_part.t() * part_weights[labels]).sum(1)                            # [N]
     has_pos = (n_pos > 0).to(weighted.dtype)
     return (weighted * has_pos).sum() / has_pos.sum().clamp(min=1)
+
+
+def supervised_part_contrastive(emb: torch.Tensor, labels: torch.Tensor, tau: float = 0.1) -> torch.Tensor:
+    """Teacher side: supervised contrastive loss over a batch, per part, uniform part weights.
+
+    Trains the teacher's projection heads so that its part embeddings cluster by class — the targets the
+    student's part embeddings are later pulled towards. Each sample's positives are the *other* samples of its
+    class in the batch.
+    """
+    n, p = emb.shape[0], emb.shape[1]
+    weights = torch.full((int(labels.max()) + 1, p), 1.0 / p)
+    eye = torch.eye(n, dtype=torch.bool)
+    return part_contrastive_loss(emb, labels, emb, labels, weights, tau, exclude=eye)
 
 
 def logit_kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float = 4.0

@@ -125,7 +125,7 @@ def _gap_recovered(summary: dict[str, Any]) -> float | None:
         t, b, k = (summary[s]["top1"]["mean"] for s in ("teacher", "baseline", "kd"))
     except KeyError:
         return None
-    return float((k - b) / (t - b)) if t != b else None
+    return float((k - b) / (t - b)) if t > b else None  # no gap (baseline ≥ teacher): nothing to recover
 
 
 def write_json(path: Path, obj: Any) -> None:
