@@ -37,7 +37,7 @@ def pose_frame(kind: str, t: float) -> np.ndarray:
     arm, leg, drop, knee_out, bounce = 0.15, 0.05, 0.0, 0.0, 0.0
     if kind == "jumping_jacks":                      # about 1.2 jacks per second
         ph = 0.5 * (1 - math.cos(2 * math.pi * 1.2 * t))
-        arm, leg, bounce = 0.15 + ph * 2.7, 0.05 + ph * 0.30, -12.0 * math.sin(math.pi * ph)
+        arm, leg, bounce = 0.15 + ph * 2.7, 0.05 + ph * 0.30, -35.0 * math.sin(math.pi * ph)  # a real jump
     elif kind == "squat":                            # one squat every 2 s
         ph = 0.5 * (1 - math.cos(2 * math.pi * 0.5 * t))
         drop, knee_out, arm = ph * 0.75 * thigh, ph * 0.35, 0.15 + ph * 1.3

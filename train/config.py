@@ -28,6 +28,7 @@ class DataConfig:
     degradation: str = "calibrated"        # "calibrated" (train/calibration/mediapipe_ntu.json) or a JSON path
     severity: float = 1.0                  # scales the degradation's random errors and rates (DegradeConfig.scaled)
     test_seed: int = 20240429              # fixes the LQ test set
+    fill_modes: list[str] = field(default_factory=lambda: ["pad"])  # training: before short clips (data.FILL_MODES)
     max_samples: int | None = None         # for smoke tests: keep the first N clips of each split
 
 
@@ -64,6 +65,7 @@ class ExperimentConfig:
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
     stages: list[str] = field(default_factory=lambda: ["teacher", "baseline", "kd", "kd_uniform", "kd_paired",
                                                          "logit_kd"])
+    teacher: str | None = None  # a trained teacher checkpoint to distil from, instead of this run's teacher stage
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelSizes = field(default_factory=ModelSizes)
     train: TrainConfig = field(default_factory=TrainConfig)

@@ -116,8 +116,36 @@ def centre_ends(lengths: np.ndarray, fps: np.ndarray, pre: PreprocessConfig) -> 
     return np.minimum(lengths - 1, (lengths + span) // 2 - 1).astype(int)
 
 
-def windows(seqs: list[np.ndarray], fps: np.ndarray, ends: np.ndarray, pre: PreprocessConfig) -> np.ndarray:
-    """One model input per clip ``[N, C_in, T, V]``: the window ending at ``ends[i]``."""
-    picked = [take_frames(s, resample_indices(np.arange(e + 1) / f, pre.fps, pre.window))
-              for s, f, e in zip(seqs, fps, ends)]
+FILL_MODES = ("pad", "hold", "loop")
+
+
+def fill_before_clip(indices: np.ndarray, mode: str) -> np.ndarray:
+    """What a window shows before a clip that is shorter than the window (index -1 slots).
+
+    ``pad``: nothing (missing frames), as the stream's first seconds look; ``hold``: the clip's first frame (the
+    person stood still before acting); ``loop``: the clip repeated (a repetitive action going on). A live window
+    is usually full, while most Penn Action clips are shorter than a window: ``hold`` and ``loop`` let a model
+    see full windows in training (``DataConfig.fill_modes``).
+    """
+    missing = indices < 0
+    if mode == "pad" or not missing.any() or missing.all():
+        return indices
+    valid = indices[~missing]
+    out = indices.copy()
+    if mode == "hold":
+        out[missing] = valid[0]
+    elif mode == "loop":
+        k = int(missing.sum())
+        out[missing] = np.resize(valid, k + len(valid))[len(valid) - k % len(valid):][:k] if k else []
+    else:
+        raise ValueError(f"unknown fill mode {mode!r}; use one of {FILL_MODES}")
+    return out
+
+
+def windows(seqs: list[np.ndarray], fps: np.ndarray, ends: np.ndarray, pre: PreprocessConfig,
+            fill: list[str] | None = None) -> np.ndarray:
+    """One model input per clip ``[N, C_in, T, V]``: the window ending at ``ends[i]`` (``fill``: per-clip mode)."""
+    fill = fill or ["pad"] * len(seqs)
+    picked = [take_frames(s, fill_before_clip(resample_indices(np.arange(e + 1) / f, pre.fps, pre.window), m))
+              for s, f, e, m in zip(seqs, fps, ends, fill)]
     return preprocess_window(np.stack(picked), pre)

@@ -24,7 +24,7 @@ if __package__ in (None, ""):  # run as a script: the repo root, not train/, fir
     sys.path[0] = str(Path(__file__).resolve().parents[1])  # train/*.py never shadow libraries (e.g. triton)
 
 from train.config import ConfigError, ExperimentConfig, load_config, to_dict  # noqa: E402
-from train.data import load_benchmark  # noqa: E402
+from train.data import load_benchmark, resolve_root  # noqa: E402
 from train.loops import STAGES, dist_info, init_distributed, train_stage  # noqa: E402
 from train.report import (plot_confusion, plot_curves, plot_part_matrix, results_table, write_history,  # noqa: E402
                           write_json, write_text)
@@ -84,7 +84,7 @@ def run(cfg: ExperimentConfig, resume: bool) -> dict:
         for name in cfg.stages:
             stage = STAGES[name]
             if (stage.part_loss or stage.logit_kd) and teacher is None:
-                teacher = _load_teacher(seed_dir)
+                teacher = _load_teacher(resolve_root(cfg.teacher) if cfg.teacher else seed_dir / "teacher.pt")
             model, metrics = train_stage(stage, cfg, bench, seed, seed_dir, teacher=teacher, resume=resume, log=log)
             if stage.teacher:
                 teacher = model
@@ -109,8 +109,7 @@ def run(cfg: ExperimentConfig, resume: bool) -> dict:
     return summary
 
 
-def _load_teacher(seed_dir: Path):
-    path = seed_dir / "teacher.pt"
+def _load_teacher(path: Path):
     try:
         return load_checkpoint(path).build_model()
     except CheckpointError as e:

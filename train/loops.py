@@ -179,14 +179,16 @@ def train_stage(stage: Stage, cfg: ExperimentConfig, bench: Benchmark, seed: int
                             else np.flatnonzero(bench.paired))
                 seqs = [bench.train_hq[i] for i in idx_pool]
                 fps, labels = bench.train_fps[idx_pool], bench.train_labels[idx_pool]
-                x = windows(seqs, fps, random_ends(np.array([len(s) for s in seqs]), fps, pre, rng), pre)
+                fill = _fill_modes(cfg, seed, epoch, len(seqs))
+                x = windows(seqs, fps, random_ends(np.array([len(s) for s in seqs]), fps, pre, rng), pre, fill)
                 x_hq, paired = None, np.zeros(len(x), bool)
             else:
                 seqs = lq_train_views(bench, seed, epoch)
                 fps, labels, paired = bench.train_fps, bench.train_labels, bench.paired
                 ends = random_ends(np.array([len(s) for s in seqs]), fps, pre, rng)
-                x = windows(seqs, fps, ends, pre)
-                x_hq = windows(bench.train_hq, fps, ends, bench.hq_pre) if teacher is not None else None
+                fill = _fill_modes(cfg, seed, epoch, len(seqs))
+                x = windows(seqs, fps, ends, pre, fill)
+                x_hq = windows(bench.train_hq, fps, ends, bench.hq_pre, fill) if teacher is not None else None
             order = rng.permutation(len(x))[rank::world]
             steps = math.ceil(len(order) / tc.batch_size)
             model.train()
@@ -248,6 +250,11 @@ def train_stage(stage: Stage, cfg: ExperimentConfig, bench: Benchmark, seed: int
     if world > 1:
         dist.barrier()
     return model.eval(), metrics
+
+
+def _fill_modes(cfg: ExperimentConfig, seed: int, epoch: int, n: int) -> list[str]:
+    """Per clip, what fills a window before a short clip (own RNG stream: the rest of the epoch is unchanged)."""
+    return list(np.random.default_rng([seed, epoch, 5]).choice(cfg.data.fill_modes, n))
 
 
 def summarize(metrics: dict[str, Any]) -> dict[str, Any]:
