@@ -1,4 +1,4 @@
-"""Write ``demo/demo_skeletons.jsonl``: a synthetic person doing jumping jacks and squats, in MediaPipe's layout.
+"""Write ``demo/demo_skeletons.jsonl``: a synthetic person doing jumping jacks and jumping rope, in MediaPipe's layout.
 
 The motion is generated procedurally (a front-facing 2D stick figure with MediaPipe's 33 landmarks in a
 640×480 image, a little seeded jitter), so the demo needs no camera, no video and no research data:
@@ -6,7 +6,9 @@ The motion is generated procedurally (a front-facing 2D stick figure with MediaP
     python demo/make_demo_input.py                      # → demo/demo_skeletons.jsonl
     partkd-stream --skeletons demo/demo_skeletons.jsonl --out runs/demo.jsonl
 
-Timeline (30 fps): standing 2 s, jumping jacks 5 s, nobody in view 1.5 s, squats 5 s, standing 1.5 s.
+Timeline (30 fps): standing 1 s, jumping jacks 5 s, nobody in view 1.5 s, jumping rope 5 s.
+Both actions are filmed from the front in Penn Action (the default model's data); Penn's squats are mostly
+side views, which this front-facing figure cannot show.
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from partkd_stream.layouts import get_layout
 from partkd_stream.skeleton_io import stream_record, write_stream_header
 
 FPS = 30.0
-SEGMENTS = (("stand", 2.0), ("jumping_jacks", 5.0), ("nobody", 1.5), ("squat", 5.0), ("stand", 1.5))
+SEGMENTS = (("stand", 1.0), ("jumping_jacks", 5.0), ("nobody", 1.5), ("jump_rope", 5.0))
 _MP = get_layout("mediapipe33")
 
 
@@ -34,14 +36,14 @@ def pose_frame(kind: str, t: float) -> np.ndarray:
     cx, hip_y = 320.0, 300.0
     torso, shoulder_w, hip_w = 110.0, 70.0, 40.0
     upper_arm, forearm, thigh, shin = 55.0, 50.0, 80.0, 75.0
-    arm, leg, drop, knee_out, bounce = 0.15, 0.05, 0.0, 0.0, 0.0
+    arm, leg, bounce = 0.15, 0.05, 0.0
     if kind == "jumping_jacks":                      # about 1.2 jacks per second
         ph = 0.5 * (1 - math.cos(2 * math.pi * 1.2 * t))
         arm, leg, bounce = 0.15 + ph * 2.7, 0.05 + ph * 0.30, -35.0 * math.sin(math.pi * ph)  # a real jump
-    elif kind == "squat":                            # one squat every 2 s
-        ph = 0.5 * (1 - math.cos(2 * math.pi * 0.5 * t))
-        drop, knee_out, arm = ph * 0.75 * thigh, ph * 0.35, 0.15 + ph * 1.3
-    hip_y += drop + bounce
+    elif kind == "jump_rope":                        # two small hops a second, hands turning the rope at the hips
+        ph = abs(math.sin(2 * math.pi * 1.0 * t))
+        arm, leg, bounce = 0.45 + 0.15 * math.sin(2 * math.pi * 2.0 * t), 0.03, -18.0 * ph
+    hip_y += bounce
     p: dict[str, np.ndarray] = {}
     for side, s in (("left", 1.0), ("right", -1.0)):   # facing the camera: the person's left is image right
         sh = np.array([cx + s * shoulder_w / 2, hip_y - torso])
@@ -49,10 +51,8 @@ def pose_frame(kind: str, t: float) -> np.ndarray:
         d_arm = _rot(arm) * [s, 1]
         elbow = sh + upper_arm * d_arm
         wrist = elbow + forearm * (_rot(arm * 1.05) * [s, 1])
-        # squatting folds the legs: the knee goes out and up, the ankle stays under the hip
-        knee = hip + thigh * (_rot(leg + knee_out) * [s, 1]) * [1, 1 - 0.6 * (drop / (0.75 * thigh + 1e-9))]
-        ankle = np.array([hip[0] + s * math.sin(leg) * (thigh + shin), hip_y - drop - bounce + thigh + shin])
-        ankle[1] = max(ankle[1] + bounce, knee[1] + 20)
+        knee = hip + thigh * (_rot(leg) * [s, 1])
+        ankle = np.array([hip[0] + s * math.sin(leg) * (thigh + shin), hip_y + thigh + shin])
         p.update({f"{side}_shoulder": sh, f"{side}_hip": hip, f"{side}_elbow": elbow, f"{side}_wrist": wrist,
                   f"{side}_knee": knee, f"{side}_ankle": ankle,
                   f"{side}_heel": ankle + [s * 2, 8], f"{side}_foot_index": ankle + [s * 10, 12],
