@@ -97,3 +97,10 @@ def test_command_line(tmp_path, capsys):
     (tmp_path / "junk.onnx").write_bytes(b"junk")
     assert main([str(tmp_path / "junk.onnx")]) == 2
     assert "\n" not in capsys.readouterr().err.strip()
+
+
+def test_the_shipped_default_model_is_supported_by_tensorrt():
+    path = REPO / "engines" / "penn_student.onnx"
+    if not path.exists():
+        pytest.skip(f"{path} not built")
+    assert check_onnx_ops(onnx.load(str(path))) == []
