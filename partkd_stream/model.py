@@ -43,6 +43,7 @@ class ModelConfig:
     embed_dim: int = 128
     dropout: float = 0.0
     part_matrix: bool = False
+    part_matrix_block: int = -1   # block whose features feed the per-part classifiers (-1: the last)
 
     @classmethod
     def student(cls, **kw: Any) -> "ModelConfig":
@@ -151,6 +152,7 @@ class PartGCN(nn.Module):
         self.proj_b1 = nn.Parameter(torch.zeros(p, 1, c))
         self.proj_w2 = nn.Parameter(torch.randn(p, c, d) / c ** 0.5)
         if cfg.part_matrix:
+            c = cfg.channels[cfg.part_matrix_block]
             self.part_cls_w = nn.Parameter(torch.randn(p, c, k) / c ** 0.5)
             self.part_cls_b = nn.Parameter(torch.zeros(p, 1, k))
             self.part_matrix = nn.Parameter(torch.zeros(k, p))  # logits; softmax over parts
@@ -159,11 +161,19 @@ class PartGCN(nn.Module):
     def feature_dim(self) -> int:
         return self.fc.in_features
 
-    def backbone(self, x: torch.Tensor) -> torch.Tensor:
+    def backbone(self, x: torch.Tensor, tap: int | None = None) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """``[N, C_in, T, V]`` → last block's features ``[N, C, T', V]`` (and block ``tap``'s, when given)."""
         n, c, t, v = x.shape
         x = self.data_bn(x.permute(0, 3, 1, 2).reshape(n, v * c, t))
-        x = x.reshape(n, v, c, t).permute(0, 2, 3, 1)
-        return self.blocks(x)
+        f = x.reshape(n, v, c, t).permute(0, 2, 3, 1)
+        if tap is None:
+            return self.blocks(f)
+        tapped = f
+        for i, block in enumerate(self.blocks):
+            f = block(f)
+            if i == tap % len(self.blocks):
+                tapped = f
+        return f, tapped
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``[N, C_in, T, V]`` → class logits ``[N, K]``; the deployed path."""
@@ -178,14 +188,20 @@ class PartGCN(nn.Module):
 
     def forward_parts(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """Training view: logits, part features ``[N,P,C]``, part embeddings ``[N,P,d]`` (+ part logits/score)."""
-        f = self.backbone(x)
+        if self.cfg.part_matrix:
+            f, f_tap = self.backbone(x, tap=self.cfg.part_matrix_block)
+        else:
+            f = self.backbone(x)
         logits = self.fc(self.dropout(f.mean(dim=(2, 3))))
         parts = torch.matmul(f.mean(dim=2), self.part_pool).transpose(1, 2)      # [N, P, C]
         h = F.relu(torch.matmul(parts.unsqueeze(2), self.proj_w1) + self.proj_b1)  # [N, P, 1, C]
         emb = F.normalize(torch.matmul(h, self.proj_w2).squeeze(2), dim=-1)       # [N, P, d]
         out = {"logits": logits, "part_features": parts, "part_embeddings": emb}
         if self.cfg.part_matrix:
-            z = (torch.matmul(parts.unsqueeze(2), self.part_cls_w) + self.part_cls_b).squeeze(2)  # [N, P, K]
+            # part logits from a shallow block: there a part's feature still mostly sees its own joints; after
+            # the whole backbone every part sees the whole body, all parts classify equally and A stays uniform
+            local = torch.matmul(f_tap.mean(dim=2), self.part_pool).transpose(1, 2)           # [N, P, C_tap]
+            z = (torch.matmul(local.unsqueeze(2), self.part_cls_w) + self.part_cls_b).squeeze(2)  # [N, P, K]
             out["part_logits"] = z
             out["part_score"] = (z * self.part_weights().t().unsqueeze(0)).sum(1)               # [N, K]
         return out

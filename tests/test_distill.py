@@ -145,3 +145,24 @@ def test_errors_are_one_line(tmp_path):
     assert r.returncode == 2 and r.stderr.strip().count("\n") == 0 and "nope" in r.stderr
     r = run_distill(["--config", "train/configs/penn_action.yaml", "--stage", "bogus"])
     assert r.returncode == 2 and "unknown stage" in r.stderr
+
+
+def test_jobs_trains_seeds_in_parallel_processes_and_summarises(tmp_path):
+    root = make_penn(tmp_path / "data")
+    r = run_distill(["--config", "train/configs/penn_action.yaml", "--root", str(root), "--out", str(tmp_path / "runs"),
+                     "--seed", "0", "--seed", "1", "--jobs", "2", "--epochs", "1", "--stage", "teacher,baseline",
+                     "--set", *TINY, "train.eval_every=5"])
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "2 at a time" in r.stdout
+    run = tmp_path / "runs" / "penn_action"
+    for seed in (0, 1):
+        for stage in ("teacher", "baseline"):
+            assert load_checkpoint(run / f"seed{seed}" / f"{stage}.pt").meta["seed"] == seed
+    summary = json.loads((run / "results.json").read_text())
+    assert summary["baseline"]["seeds"] == [0, 1], "the parent's table covers both children's seeds"
+    assert r.stdout.count("| HQ teacher |") == 1, "children leave the summary to the parent"
+
+
+def test_jobs_argument_is_checked(tmp_path):
+    r = run_distill(["--config", "train/configs/penn_action.yaml", "--jobs", "0"])
+    assert r.returncode == 2 and "--jobs 0" in r.stderr and r.stderr.strip().count("\n") == 0

@@ -31,6 +31,23 @@ def test_part_outputs_and_part_matrix():
         PartGCN(ModelConfig.student()).part_weights()
 
 
+def test_part_logits_come_from_the_tapped_block():
+    """A part's logits see block ``part_matrix_block``'s features of that part's joints, not the last block's."""
+    cfg = ModelConfig.teacher(layout="penn13", in_channels=5, num_classes=4, window=16, channels=(8, 12, 16),
+                              strides=(1, 1, 2), part_matrix_block=1)
+    model = PartGCN(cfg).eval()
+    x = torch.randn(2, 5, 16, 13)
+    last, tapped = model.backbone(x, tap=1)
+    torch.testing.assert_close(last, model.backbone(x))
+    assert tapped.shape[1] == 12 and model.part_cls_w.shape == (model.num_parts, 12, 4)
+    local = torch.matmul(tapped.mean(2), model.part_pool).transpose(1, 2)
+    manual = (torch.matmul(local.unsqueeze(2), model.part_cls_w) + model.part_cls_b).squeeze(2)
+    torch.testing.assert_close(model.forward_parts(x)["part_logits"], manual)
+    # checkpoints written before the option existed load with the last block (the default)
+    old = ModelConfig.from_dict({k: v for k, v in cfg.to_dict().items() if k != "part_matrix_block"})
+    assert old.part_matrix_block == -1 and PartGCN(old).part_cls_w.shape[1] == 16
+
+
 def test_part_features_pool_the_right_joints():
     model = PartGCN(ModelConfig.student(window=16)).eval()
     f = torch.randn(2, 96, 4, 13)

@@ -29,3 +29,20 @@ def test_windows_are_aligned_across_views_and_fill_the_window():
     r = random_ends(lengths, fps, pre, np.random.default_rng(1))
     assert r[0] == 9 and 31 <= r[1] <= 199
     assert centre_ends(lengths, fps, pre).tolist() == [9, 115]
+
+
+
+def test_fixed_lq_training_set_is_the_same_every_epoch_and_fresh_is_not(tmp_path):
+    from test_distill import make_penn
+    from train.config import DataConfig
+    from train.data import load_benchmark, lq_train_views
+
+    root = make_penn(tmp_path / "data")
+    bench = load_benchmark(DataConfig(root=str(root), max_samples=4), seed=0)
+    fixed = [lq_train_views(bench, 0, epoch, fixed=True) for epoch in (0, 3)]
+    fresh = [lq_train_views(bench, 0, epoch) for epoch in (0, 3)]
+    assert all(np.array_equal(a, b) for a, b in zip(*fixed))
+    assert not all(np.array_equal(a, b) for a, b in zip(*fresh))
+    assert all(np.array_equal(a, b) for a, b in zip(fixed[0], fresh[0])), "fixed = the first epoch's draw"
+    with pytest.raises(ValueError, match="lq_train"):
+        load_benchmark(DataConfig(root=str(root), lq_train="sometimes"), seed=0)

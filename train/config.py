@@ -27,6 +27,8 @@ class DataConfig:
     teacher_clips: str = "all"             # teacher trains on "all" HQ training clips or only the "paired" ones
     degradation: str = "calibrated"        # "calibrated" (train/calibration/mediapipe_ntu.json) or a JSON path
     severity: float = 1.0                  # scales the degradation's random errors and rates (DegradeConfig.scaled)
+    lq_train: str = "fresh"                # "fresh": a new degradation every epoch (augmentation); "fixed": one
+                                           # LQ version per training clip, as a recorded LQ dataset has
     test_seed: int = 20240429              # fixes the LQ test set
     fill_modes: list[str] = field(default_factory=lambda: ["pad"])  # training: before short clips (data.FILL_MODES)
     max_samples: int | None = None         # for smoke tests: keep the first N clips of each split
@@ -53,9 +55,12 @@ class TrainConfig:
     tau: float = 0.1            # contrastive temperature
     queue_size: int = 64        # teacher part embeddings remembered per class
     part_score_weight: float = 1.0  # teacher: weight of the part-matrix score's cross-entropy
+    part_matrix_lr_scale: float = 1.0   # teacher: the part matrix's learning rate / lr (Adam moves a logit about
+                                        # lr per step: at 1, A stays near uniform; 25 makes it peaked — README)
     supcon_weight: float = 0.5      # teacher: weight of the supervised part-contrastive loss that trains its heads
     threads: int = 0            # torch threads; 0 = leave torch's default
     streaming_stride: int | None = None  # source frames between windows in streaming evaluation
+    eval_every: int = 1         # epochs between test-accuracy points on the curves (the last epoch always)
 
 
 @dataclass

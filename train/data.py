@@ -57,6 +57,8 @@ def resolve_root(root: str) -> Path:
 def load_benchmark(cfg: DataConfig, seed: int) -> Benchmark:
     if cfg.teacher_clips not in ("all", "paired"):
         raise ValueError(f"data.teacher_clips must be 'all' or 'paired', got {cfg.teacher_clips!r}")
+    if cfg.lq_train not in ("fresh", "fixed"):
+        raise ValueError(f"data.lq_train must be 'fresh' or 'fixed', got {cfg.lq_train!r}")
     root = resolve_root(cfg.root)
     if root.is_file():  # a cached file from train/prepare.py
         info, samples = load_samples(root)
@@ -94,9 +96,15 @@ def hq_view(seq: np.ndarray, layout: str, cfg: DataConfig) -> np.ndarray:
     return convert(seq, layout, cfg.hq_layout)
 
 
-def lq_train_views(bench: Benchmark, seed: int, epoch: int) -> list[np.ndarray]:
-    """Fresh degraded training clips for this epoch (the degradation is the student's data augmentation)."""
-    return [degrade(seq, layout, bench.lq_pre.layout, bench.degradation, sample_rng(seed, sid, epoch=epoch + 1))
+def lq_train_views(bench: Benchmark, seed: int, epoch: int, fixed: bool = False) -> list[np.ndarray]:
+    """Degraded training clips for this epoch.
+
+    ``fixed=False``: fresh every epoch — the degradation is the student's data augmentation (what the shipped
+    model trains with). ``fixed=True``: the same LQ version every epoch, as a recorded LQ dataset has exactly one
+    (the benchmark protocol: the student cannot average the noise away by seeing each clip degraded anew).
+    """
+    draw = 1 if fixed else epoch + 1
+    return [degrade(seq, layout, bench.lq_pre.layout, bench.degradation, sample_rng(seed, sid, epoch=draw))
             for (seq, layout), sid in zip(bench.train_src, bench.train_ids)]
 
 

@@ -2,16 +2,20 @@
 
     python train/distill.py --config train/configs/penn_action.yaml [--seed 0] [--epochs 20] [--out runs]
                             [--stage teacher|baseline|kd|kd_uniform|kd_paired|logit_kd|all] [--resume]
-                            [--set train.alpha=0.5 ...]
+                            [--set train.alpha=0.5 ...] [--jobs 2]
 
 Stages per seed: the HQ teacher (with the action-specific part matrix), the LQ student baseline (CE only), the
 distilled student (CE + part-level multi-sample contrastive loss, + optional logit KD), and the ablations.
 Writes ``<out>/<name>/seed<k>/`` (checkpoints, per-epoch CSV, metrics JSON, plots) and ``<out>/<name>/results.md``
-(mean ± std over seeds). Under ``torchrun --nproc_per_node N`` training is data-parallel (DDP).
+(mean ± std over seeds). Under ``torchrun --nproc_per_node N`` training is data-parallel (DDP); ``--jobs N`` instead
+runs N seeds at once in separate processes — on a small CPU machine, where one small model cannot use several
+cores well, that is the faster way to a multi-seed table.
 """
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -41,6 +45,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--root", help="dataset root or cached file (overrides data.root)")
     p.add_argument("--resume", action="store_true", help="skip finished stages, continue unfinished ones")
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="config overrides, e.g. train.alpha=0.5")
+    p.add_argument("--jobs", type=int, default=1, help="seeds trained at once, each in its own process (default 1)")
+    p.add_argument("--no-summary", action="store_true", help=argparse.SUPPRESS)  # a --jobs worker: parent summarises
     return p.parse_args(argv)
 
 
@@ -63,7 +69,64 @@ def resolve_config(args: argparse.Namespace) -> ExperimentConfig:
     return cfg
 
 
-def run(cfg: ExperimentConfig, resume: bool) -> dict:
+def run_parallel(args: argparse.Namespace, cfg: ExperimentConfig, argv: list[str]) -> int:
+    """Train ``cfg.seeds`` in up to ``args.jobs`` child processes (this script, one seed each), then summarise.
+
+    Children share the cores: a config without ``train.threads`` gets ``cpu_count // jobs`` threads per child.
+    Ctrl-C reaches every child (same process group); each checkpoints its epoch, and ``--resume`` continues.
+    """
+    threads = cfg.train.threads or max(1, (os.cpu_count() or 1) // args.jobs)
+    base = [sys.executable, str(Path(__file__).resolve()), *argv, "--jobs", "1", "--no-summary",
+            "--set", *args.set, f"train.threads={threads}"]
+    t_start, pending, running, failed = time.time(), list(cfg.seeds), [], []
+    print(f"training seeds {cfg.seeds}, {args.jobs} at a time, {threads} thread(s) each")
+    try:
+        while pending or running:
+            while pending and len(running) < args.jobs:
+                seed = pending.pop(0)
+                running.append((seed, subprocess.Popen([*base, "--seed", str(seed)],
+                                                       env={**os.environ, "PARTKD_PROGRESS": "0"})))
+            time.sleep(0.5)
+            for seed, proc in list(running):
+                if proc.poll() is not None:
+                    running.remove((seed, proc))
+                    if proc.returncode != 0:
+                        failed.append(seed)
+    except KeyboardInterrupt:
+        for _, proc in running:
+            proc.wait()
+        print("distill.py: interrupted; finished epochs are checkpointed — rerun with --resume", file=sys.stderr)
+        return 130
+    write_results(Path(cfg.out) / cfg.name, time.time() - t_start)
+    if failed:
+        print(f"distill.py: error: seed(s) {failed} failed (their output is above); rerun with --resume",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+def _strip_jobs_args(argv: list[str]) -> list[str]:
+    """The command line without --seed/--jobs/--set (the parent passes its own)."""
+    out, skip = [], 0
+    for i, a in enumerate(argv):
+        if skip:
+            skip -= 1
+            continue
+        if a in ("--seed", "--jobs"):
+            skip = 1
+        elif a.startswith(("--seed=", "--jobs=")):
+            continue
+        elif a == "--set":  # consumes following KEY=VALUE tokens
+            j = i + 1
+            while j < len(argv) and not argv[j].startswith("--"):
+                j += 1
+            skip = j - i - 1
+        else:
+            out.append(a)
+    return out
+
+
+def run(cfg: ExperimentConfig, resume: bool, summary: bool = True) -> dict:
     rank, _ = dist_info()
     log = print if rank == 0 else (lambda *_: None)
     if cfg.train.threads:
@@ -103,10 +166,10 @@ def run(cfg: ExperimentConfig, resume: bool) -> dict:
                 plot_part_matrix(seed_dir, model.part_weights().detach().numpy(), bench.classes, cfg.model.parts)
         if rank == 0 and histories:
             plot_curves(seed_dir, histories)
-    summary = {}
-    if rank == 0:
-        summary = write_results(run_dir, time.time() - t_start)
-    return summary
+    result = {}
+    if rank == 0 and summary:
+        result = write_results(run_dir, time.time() - t_start)
+    return result
 
 
 def _load_teacher(path: Path):
@@ -142,11 +205,18 @@ def write_results(run_dir: Path, seconds: float) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parse_args(argv)
     try:
         cfg = resolve_config(args)
+        if args.jobs < 1:
+            raise ConfigError(f"--jobs {args.jobs}: must be at least 1")
+        if args.jobs > 1 and len(cfg.seeds) > 1:
+            if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+                raise ConfigError("--jobs > 1 runs seeds in separate processes; do not combine it with torchrun")
+            return run_parallel(args, cfg, _strip_jobs_args(argv))
         init_distributed()
-        run(cfg, args.resume)
+        run(cfg, args.resume, summary=not args.no_summary)
     except (ConfigError, CheckpointError, FileNotFoundError, ValueError) as e:
         print(f"distill.py: error: {e}", file=sys.stderr)
         return 2

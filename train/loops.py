@@ -140,7 +140,7 @@ def train_stage(stage: Stage, cfg: ExperimentConfig, bench: Benchmark, seed: int
     pre = bench.hq_pre if stage.teacher else bench.lq_pre
     tc = cfg.train
     epochs = tc.epochs_teacher if stage.teacher else tc.epochs_student
-    opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
+    opt = torch.optim.AdamW(_param_groups(model, tc), lr=tc.lr, weight_decay=tc.weight_decay)
     history: list[dict[str, Any]] = []
     start_epoch = 0
     if resume and last_path.exists():
@@ -170,6 +170,7 @@ def train_stage(stage: Stage, cfg: ExperimentConfig, bench: Benchmark, seed: int
                             extra={"optimizer": opt.state_dict(), "history": history, "epoch": epoch})
 
     epoch = start_epoch
+    fixed_views: list[np.ndarray] = []
     try:
         for epoch in range(start_epoch, epochs):
             t0 = time.time()
@@ -183,7 +184,10 @@ def train_stage(stage: Stage, cfg: ExperimentConfig, bench: Benchmark, seed: int
                 x = windows(seqs, fps, random_ends(np.array([len(s) for s in seqs]), fps, pre, rng), pre, fill)
                 x_hq, paired = None, np.zeros(len(x), bool)
             else:
-                seqs = lq_train_views(bench, seed, epoch)
+                fixed = cfg.data.lq_train == "fixed"
+                if not (fixed and fixed_views):  # a fixed LQ set is degraded once per stage
+                    fixed_views = lq_train_views(bench, seed, epoch, fixed=fixed)
+                seqs = fixed_views
                 fps, labels, paired = bench.train_fps, bench.train_labels, bench.paired
                 ends = random_ends(np.array([len(s) for s in seqs]), fps, pre, rng)
                 fill = _fill_modes(cfg, seed, epoch, len(seqs))
@@ -197,7 +201,7 @@ def train_stage(stage: Stage, cfg: ExperimentConfig, bench: Benchmark, seed: int
                        disable=rank != 0 or not _tty())
             for step in bar:
                 for g in opt.param_groups:
-                    g["lr"] = _lr_at(epoch, step, steps, epochs, tc.lr)
+                    g["lr"] = _lr_at(epoch, step, steps, epochs, tc.lr) * g["lr_scale"]
                 b = order[step * tc.batch_size:(step + 1) * tc.batch_size]
                 yb = torch.from_numpy(labels[b]).long()
                 out = net(torch.from_numpy(x[b]))
@@ -218,12 +222,14 @@ def train_stage(stage: Stage, cfg: ExperimentConfig, bench: Benchmark, seed: int
             row = {"epoch": epoch + 1, **{f"loss_{k}": v / max(steps, 1) for k, v in sums.items()},
                    "seconds": round(time.time() - t0, 2)}
             if rank == 0:
-                test_seqs = bench.test_hq if stage.teacher else bench.test_lq
-                row["test_top1"] = evaluate(model, test_seqs, bench.test_fps, bench.test_labels, pre,
-                                            streaming=False)["top1"]
+                if (epoch + 1) % max(tc.eval_every, 1) == 0 or epoch + 1 == epochs:  # curves only: never selects
+                    test_seqs = bench.test_hq if stage.teacher else bench.test_lq
+                    row["test_top1"] = evaluate(model, test_seqs, bench.test_fps, bench.test_labels, pre,
+                                                streaming=False)["top1"]
                 log(f"[{stage.name}] seed {seed} epoch {epoch + 1}/{epochs} "
                     + " ".join(f"{k}={v:.4f}" for k, v in row.items() if k.startswith("loss_"))
-                    + f" test_top1={row['test_top1']:.3f} ({row['seconds']:.1f}s)")
+                    + (f" test_top1={row['test_top1']:.3f}" if "test_top1" in row else "")
+                    + f" ({row['seconds']:.1f}s)")
             history.append(row)
             save_last(epoch)
     except KeyboardInterrupt:  # checkpoints are atomic: the last completed epoch's is intact
@@ -250,6 +256,16 @@ def train_stage(stage: Stage, cfg: ExperimentConfig, bench: Benchmark, seed: int
     if world > 1:
         dist.barrier()
     return model.eval(), metrics
+
+
+def _param_groups(model: PartGCN, tc) -> list[dict[str, Any]]:
+    """The part matrix learns faster and without weight decay (decay would pull it to uniform); the rest as set."""
+    special = [p for n, p in model.named_parameters() if n == "part_matrix"]
+    rest = [p for n, p in model.named_parameters() if n != "part_matrix"]
+    groups = [{"params": rest, "lr_scale": 1.0}]
+    if special:
+        groups.append({"params": special, "lr_scale": tc.part_matrix_lr_scale, "weight_decay": 0.0})
+    return groups
 
 
 def _fill_modes(cfg: ExperimentConfig, seed: int, epoch: int, n: int) -> list[str]:
@@ -308,5 +324,6 @@ def _fill_queue(queue: ClassQueue, teacher: PartGCN, bench: Benchmark) -> None:
 
 
 def _tty() -> bool:
+    """Progress bars on a terminal only, and not in ``distill.py --jobs`` children (their bars would collide)."""
     import sys
-    return sys.stderr.isatty()
+    return sys.stderr.isatty() and os.environ.get("PARTKD_PROGRESS", "1") != "0"

@@ -41,8 +41,9 @@ def plot_curves(out_dir: Path, histories: dict[str, list[dict[str, Any]]]) -> Pa
         ep = [r["epoch"] for r in hist]
         total = [sum(v for k, v in r.items() if k.startswith("loss_")) for r in hist]
         ax_l.plot(ep, total, label=stage)
-        if all("test_top1" in r for r in hist):
-            ax_a.plot(ep, [r["test_top1"] for r in hist], label=stage)
+        evaluated = [r for r in hist if r.get("test_top1") not in (None, "")]  # train.eval_every may skip epochs
+        if evaluated:
+            ax_a.plot([r["epoch"] for r in evaluated], [r["test_top1"] for r in evaluated], marker=".", label=stage)
     ax_l.set(xlabel="epoch", ylabel="training loss (sum of terms)", title="loss")
     ax_a.set(xlabel="epoch", ylabel="clip top-1 on test", title="accuracy (teacher: HQ test, students: LQ test)")
     for ax in (ax_l, ax_a):
