@@ -147,20 +147,36 @@ def test_errors_are_one_line(tmp_path):
     assert r.returncode == 2 and "unknown stage" in r.stderr
 
 
-def test_jobs_trains_seeds_in_parallel_processes_and_summarises(tmp_path):
+def test_jobs_trains_seed_stage_units_in_parallel_processes_and_summarises(tmp_path):
     root = make_penn(tmp_path / "data")
     r = run_distill(["--config", "train/configs/penn_action.yaml", "--root", str(root), "--out", str(tmp_path / "runs"),
-                     "--seed", "0", "--seed", "1", "--jobs", "2", "--epochs", "1", "--stage", "teacher,baseline",
+                     "--seed", "0", "--seed", "1", "--jobs", "2", "--epochs", "1", "--stage", "baseline,kd,teacher",
                      "--set", *TINY, "train.eval_every=5"])
     assert r.returncode == 0, r.stderr[-2000:]
-    assert "2 at a time" in r.stdout
+    assert "6 units, 2 at a time" in r.stdout
     run = tmp_path / "runs" / "penn_action"
     for seed in (0, 1):
-        for stage in ("teacher", "baseline"):
+        for stage in ("teacher", "baseline", "kd"):
             assert load_checkpoint(run / f"seed{seed}" / f"{stage}.pt").meta["seed"] == seed
+        # a distilled student starts only after its seed's teacher process has finished (and printed)
+        assert r.stdout.index(f"[teacher] seed {seed}: clip top-1") < r.stdout.index(f"[kd] seed {seed} epoch 1/1")
     summary = json.loads((run / "results.json").read_text())
-    assert summary["baseline"]["seeds"] == [0, 1], "the parent's table covers both children's seeds"
+    assert summary["baseline"]["seeds"] == [0, 1], "the parent's table covers every child's seed"
+    assert summary["kd"]["seeds"] == [0, 1]
     assert r.stdout.count("| HQ teacher |") == 1, "children leave the summary to the parent"
+
+
+def test_jobs_skips_students_whose_teacher_failed(tmp_path):
+    root = make_penn(tmp_path / "data")  # the teacher cannot be built (unknown model option): its students must not run
+    r = run_distill(["--config", "train/configs/penn_action.yaml", "--root", str(root), "--out", str(tmp_path / "runs"),
+                     "--seed", "0", "--jobs", "2", "--epochs", "1", "--stage", "teacher,kd,baseline",
+                     "--set", *TINY, "model.teacher={no_such_option: 1}"])
+    assert r.returncode == 1
+    assert "model.teacher" in r.stderr and "no_such_option" in r.stderr and "Traceback" not in r.stderr
+    assert "seed 0 teacher, seed 0 kd failed or skipped" in r.stderr
+    run = tmp_path / "runs" / "penn_action" / "seed0"
+    assert (run / "baseline.pt").exists(), "independent units still finish"
+    assert not (run / "kd.pt").exists()
 
 
 def test_jobs_argument_is_checked(tmp_path):

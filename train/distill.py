@@ -8,8 +8,8 @@ Stages per seed: the HQ teacher (with the action-specific part matrix), the LQ s
 distilled student (CE + part-level multi-sample contrastive loss, + optional logit KD), and the ablations.
 Writes ``<out>/<name>/seed<k>/`` (checkpoints, per-epoch CSV, metrics JSON, plots) and ``<out>/<name>/results.md``
 (mean ± std over seeds). Under ``torchrun --nproc_per_node N`` training is data-parallel (DDP); ``--jobs N`` instead
-runs N seeds at once in separate processes — on a small CPU machine, where one small model cannot use several
-cores well, that is the faster way to a multi-seed table.
+trains N (seed, stage) units at once in separate processes — on a small CPU machine, where one small model cannot
+use several cores well, that is the faster way to a multi-seed table.
 """
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--root", help="dataset root or cached file (overrides data.root)")
     p.add_argument("--resume", action="store_true", help="skip finished stages, continue unfinished ones")
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="config overrides, e.g. train.alpha=0.5")
-    p.add_argument("--jobs", type=int, default=1, help="seeds trained at once, each in its own process (default 1)")
+    p.add_argument("--jobs", type=int, default=1, help="(seed, stage) units trained at once, each in its own process (default 1)")
     p.add_argument("--no-summary", action="store_true", help=argparse.SUPPRESS)  # a --jobs worker: parent summarises
     return p.parse_args(argv)
 
@@ -69,29 +69,60 @@ def resolve_config(args: argparse.Namespace) -> ExperimentConfig:
     return cfg
 
 
-def run_parallel(args: argparse.Namespace, cfg: ExperimentConfig, argv: list[str]) -> int:
-    """Train ``cfg.seeds`` in up to ``args.jobs`` child processes (this script, one seed each), then summarise.
+def plan_tasks(cfg: ExperimentConfig) -> list[tuple[int, str]]:
+    """(seed, stage) work units in the order a free worker should take them: teachers first (every distilled
+    student waits for its seed's teacher), then the students that need a teacher, then the rest."""
+    order = {"teacher": 0}
+    for name in cfg.stages:
+        stage = STAGES[name]
+        order.setdefault(name, 1 if (stage.part_loss or stage.logit_kd) else 2)
+    return [(seed, name) for _, name in sorted((order[n], n) for n in cfg.stages) for seed in cfg.seeds]
 
+
+def run_parallel(args: argparse.Namespace, cfg: ExperimentConfig, argv: list[str]) -> int:
+    """Train every (seed, stage) in up to ``args.jobs`` child processes (this script, one unit each), then summarise.
+
+    Units, not whole seeds, are scheduled: with 3 seeds on 2 cores no core idles while the last seed trains alone.
+    A student that distils waits until its seed's teacher has finished (in this run), and is skipped if it failed.
     Children share the cores: a config without ``train.threads`` gets ``cpu_count // jobs`` threads per child.
     Ctrl-C reaches every child (same process group); each checkpoints its epoch, and ``--resume`` continues.
     """
     threads = cfg.train.threads or max(1, (os.cpu_count() or 1) // args.jobs)
     base = [sys.executable, str(Path(__file__).resolve()), *argv, "--jobs", "1", "--no-summary",
             "--set", *args.set, f"train.threads={threads}"]
-    t_start, pending, running, failed = time.time(), list(cfg.seeds), [], []
-    print(f"training seeds {cfg.seeds}, {args.jobs} at a time, {threads} thread(s) each")
+    pending = plan_tasks(cfg)
+    teacher_here = "teacher" in cfg.stages and not cfg.teacher
+    done: set[tuple[int, str]] = set()
+    failed: list[tuple[int, str]] = []
+    running: list[tuple[tuple[int, str], subprocess.Popen]] = []
+    t_start = time.time()
+
+    def needs_teacher(task: tuple[int, str]) -> bool:
+        stage = STAGES[task[1]]
+        return teacher_here and bool(stage.part_loss or stage.logit_kd)
+
+    print(f"training seeds {cfg.seeds} × stages {cfg.stages}: {len(pending)} units, {args.jobs} at a time, "
+          f"{threads} thread(s) each")
     try:
         while pending or running:
-            while pending and len(running) < args.jobs:
-                seed = pending.pop(0)
-                running.append((seed, subprocess.Popen([*base, "--seed", str(seed)],
+            for task in list(pending):
+                if len(running) >= args.jobs:
+                    break
+                seed, name = task
+                if needs_teacher(task) and (seed, "teacher") in failed:
+                    pending.remove(task)
+                    failed.append(task)
+                    continue
+                if needs_teacher(task) and (seed, "teacher") not in done:
+                    continue
+                pending.remove(task)
+                running.append((task, subprocess.Popen([*base, "--seed", str(seed), "--stage", name],
                                                        env={**os.environ, "PARTKD_PROGRESS": "0"})))
             time.sleep(0.5)
-            for seed, proc in list(running):
+            for task, proc in list(running):
                 if proc.poll() is not None:
-                    running.remove((seed, proc))
-                    if proc.returncode != 0:
-                        failed.append(seed)
+                    running.remove((task, proc))
+                    (done.add(task) if proc.returncode == 0 else failed.append(task))
     except KeyboardInterrupt:
         for _, proc in running:
             proc.wait()
@@ -99,22 +130,22 @@ def run_parallel(args: argparse.Namespace, cfg: ExperimentConfig, argv: list[str
         return 130
     write_results(Path(cfg.out) / cfg.name, time.time() - t_start)
     if failed:
-        print(f"distill.py: error: seed(s) {failed} failed (their output is above); rerun with --resume",
-              file=sys.stderr)
+        units = ", ".join(f"seed {s} {n}" for s, n in failed)
+        print(f"distill.py: error: {units} failed or skipped (output above); rerun with --resume", file=sys.stderr)
         return 1
     return 0
 
 
 def _strip_jobs_args(argv: list[str]) -> list[str]:
-    """The command line without --seed/--jobs/--set (the parent passes its own)."""
+    """The command line without --seed/--stage/--jobs/--set (the parent passes its own)."""
     out, skip = [], 0
     for i, a in enumerate(argv):
         if skip:
             skip -= 1
             continue
-        if a in ("--seed", "--jobs"):
+        if a in ("--seed", "--stage", "--jobs"):
             skip = 1
-        elif a.startswith(("--seed=", "--jobs=")):
+        elif a.startswith(("--seed=", "--stage=", "--jobs=")):
             continue
         elif a == "--set":  # consumes following KEY=VALUE tokens
             j = i + 1
@@ -165,11 +196,22 @@ def run(cfg: ExperimentConfig, resume: bool, summary: bool = True) -> dict:
             if stage.teacher:
                 plot_part_matrix(seed_dir, model.part_weights().detach().numpy(), bench.classes, cfg.model.parts)
         if rank == 0 and histories:
-            plot_curves(seed_dir, histories)
+            plot_curves(seed_dir, {**_finished_histories(seed_dir), **histories})
     result = {}
     if rank == 0 and summary:
         result = write_results(run_dir, time.time() - t_start)
     return result
+
+
+def _finished_histories(seed_dir: Path) -> dict[str, list]:
+    """Per-epoch histories of every stage already finished in ``seed_dir`` (other runs and ``--jobs`` workers)."""
+    import json
+    out = {}
+    for name in STAGES:
+        f = seed_dir / f"{name}.metrics.json"
+        if f.exists():
+            out[name] = json.loads(f.read_text()).get("history", [])
+    return out
 
 
 def _load_teacher(path: Path):
@@ -211,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
         cfg = resolve_config(args)
         if args.jobs < 1:
             raise ConfigError(f"--jobs {args.jobs}: must be at least 1")
-        if args.jobs > 1 and len(cfg.seeds) > 1:
+        if args.jobs > 1 and len(cfg.seeds) * len(cfg.stages) > 1:
             if int(os.environ.get("WORLD_SIZE", "1")) > 1:
                 raise ConfigError("--jobs > 1 runs seeds in separate processes; do not combine it with torchrun")
             return run_parallel(args, cfg, _strip_jobs_args(argv))

@@ -26,7 +26,7 @@ from partkd_stream.checkpoint import load_checkpoint, load_extra, save_checkpoin
 from partkd_stream.model import ModelConfig, PartGCN
 from partkd_stream.preprocess import PreprocessConfig, clip_windows
 
-from .config import ExperimentConfig
+from .config import ConfigError, ExperimentConfig
 from .data import Benchmark, centre_ends, lq_train_views, random_ends, windows
 from .losses import ClassQueue, logit_kd_loss, part_contrastive_loss, supervised_part_contrastive
 
@@ -80,9 +80,13 @@ def build_model(cfg: ExperimentConfig, bench: Benchmark, teacher: bool) -> PartG
     pre = bench.hq_pre if teacher else bench.lq_pre
     common = dict(layout=pre.layout, in_channels=pre.in_channels, num_classes=len(bench.classes), window=pre.window,
                   parts=cfg.model.parts)
-    if teacher:
-        return PartGCN(ModelConfig.teacher(**{**common, **cfg.model.teacher}))
-    return PartGCN(ModelConfig.student(**{**common, **cfg.model.student}))
+    role = "teacher" if teacher else "student"
+    try:
+        if teacher:
+            return PartGCN(ModelConfig.teacher(**{**common, **cfg.model.teacher}))
+        return PartGCN(ModelConfig.student(**{**common, **cfg.model.student}))
+    except TypeError as e:  # an unknown key in model.teacher / model.student
+        raise ConfigError(f"model.{role}: {e}; see partkd_stream.model.ModelConfig for the options") from None
 
 
 # --- evaluation --------------------------------------------------------------------------------------------------
