@@ -46,3 +46,33 @@ def test_fixed_lq_training_set_is_the_same_every_epoch_and_fresh_is_not(tmp_path
     assert all(np.array_equal(a, b) for a, b in zip(fixed[0], fresh[0])), "fixed = the first epoch's draw"
     with pytest.raises(ValueError, match="lq_train"):
         load_benchmark(DataConfig(root=str(root), lq_train="sometimes"), seed=0)
+
+
+def test_random_yaw_turns_3d_clips_about_the_vertical_and_keeps_their_shape(tmp_path):
+    from train.data import random_yaw
+
+    rng = np.random.default_rng(3)
+    clip = np.concatenate([rng.normal(0, 0.5, (6, 20, 3)) + [0.2, 0.1, 3.0], np.ones((6, 20, 1))], -1)
+    clip[2, 5] = [0, 0, 0, 0]  # a missing joint
+    turned = random_yaw([clip] * 8, 60.0, np.random.default_rng(0))
+    present = clip[..., 3] > 0
+    for t in turned:
+        assert np.allclose(t[..., 1], clip[..., 1]) and np.array_equal(t[..., 3], clip[..., 3]), "y and scores kept"
+        assert np.array_equal(t[2, 5], clip[2, 5]), "a missing joint stays where it is"
+        d = lambda s: np.linalg.norm(s[present][:, None, :3] - s[present][None, :, :3], axis=-1)  # noqa: E731
+        assert np.allclose(d(t), d(clip), atol=1e-9), "a rotation keeps every distance"
+        a = np.arctan2(*np.linalg.lstsq(clip[present][:, [0, 2]] - clip[present][:, [0, 2]].mean(0),
+                                        t[present][:, [0, 2]] - t[present][:, [0, 2]].mean(0), rcond=None)[0][[1, 0], 0])
+        assert abs(np.rad2deg(a)) <= 60.0 + 1e-6
+    assert not np.allclose(turned[0], turned[1]), "each clip gets its own angle"
+    assert np.allclose(random_yaw([clip], 0.0, np.random.default_rng(0))[0], clip)
+
+
+def test_hq_rotate_needs_a_3d_teacher(tmp_path):
+    from test_distill import make_penn
+    from train.config import DataConfig
+    from train.data import load_benchmark
+
+    root = make_penn(tmp_path / "data")
+    with pytest.raises(ValueError, match="hq_rotate"):
+        load_benchmark(DataConfig(root=str(root), hq_rotate=30.0), seed=0)

@@ -26,6 +26,7 @@ class DataConfig:
     paired_share: float = 0.5              # share of training clips whose HQ version enters the teacher's bank
     teacher_clips: str = "all"             # teacher trains on "all" HQ training clips or only the "paired" ones
     degradation: str = "calibrated"        # "calibrated" (train/calibration/mediapipe_ntu.json) or a JSON path
+    hq_rotate: float = 0.0                 # teacher training: random yaw of 3D HQ clips, ±degrees (view augmentation)
     severity: float = 1.0                  # scales the degradation's random errors and rates (DegradeConfig.scaled)
     lq_train: str = "fresh"                # "fresh": a new degradation every epoch (augmentation); "fixed": one
                                            # LQ version per training clip, as a recorded LQ dataset has

@@ -59,6 +59,9 @@ def load_benchmark(cfg: DataConfig, seed: int) -> Benchmark:
         raise ValueError(f"data.teacher_clips must be 'all' or 'paired', got {cfg.teacher_clips!r}")
     if cfg.lq_train not in ("fresh", "fixed"):
         raise ValueError(f"data.lq_train must be 'fresh' or 'fixed', got {cfg.lq_train!r}")
+    if cfg.hq_rotate and cfg.hq_dims != 3:
+        raise ValueError(f"data.hq_rotate={cfg.hq_rotate} turns 3D clips, but data.hq_dims is {cfg.hq_dims}; "
+                         f"set data.hq_rotate: 0 for a 2D teacher")
     root = resolve_root(cfg.root)
     if root.is_file():  # a cached file from train/prepare.py
         info, samples = load_samples(root)
@@ -106,6 +109,27 @@ def lq_train_views(bench: Benchmark, seed: int, epoch: int, fixed: bool = False)
     draw = 1 if fixed else epoch + 1
     return [degrade(seq, layout, bench.lq_pre.layout, bench.degradation, sample_rng(seed, sid, epoch=draw))
             for (seq, layout), sid in zip(bench.train_src, bench.train_ids)]
+
+
+def random_yaw(seqs: list[np.ndarray], max_deg: float, rng: np.random.Generator) -> list[np.ndarray]:
+    """3D clips ``[T, V, 4]`` each turned by a random angle in ±``max_deg`` about the vertical axis through its centre.
+
+    A cross-view benchmark (NW-UCLA: train on two cameras, test on a third) asks a 3D teacher for what its training
+    views do not show; seeing each clip from new directions is the usual cure. Missing joints (score 0) stay put.
+    """
+    out = []
+    for seq, a in zip(seqs, np.deg2rad(rng.uniform(-max_deg, max_deg, len(seqs)))):
+        present = seq[..., 3] > 0
+        if not present.any():
+            out.append(seq)
+            continue
+        c = seq[..., :3][present].mean(0)
+        x, z = seq[..., 0] - c[0], seq[..., 2] - c[2]
+        r = seq.copy()
+        r[..., 0] = np.where(present, c[0] + np.cos(a) * x + np.sin(a) * z, seq[..., 0])
+        r[..., 2] = np.where(present, c[2] - np.sin(a) * x + np.cos(a) * z, seq[..., 2])
+        out.append(r)
+    return out
 
 
 def span_frames(pre: PreprocessConfig, src_fps: float) -> int:

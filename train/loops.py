@@ -27,7 +27,7 @@ from partkd_stream.model import ModelConfig, PartGCN
 from partkd_stream.preprocess import PreprocessConfig, clip_windows
 
 from .config import ConfigError, ExperimentConfig
-from .data import Benchmark, centre_ends, lq_train_views, random_ends, windows
+from .data import Benchmark, centre_ends, lq_train_views, random_ends, random_yaw, windows
 from .losses import ClassQueue, logit_kd_loss, part_contrastive_loss, supervised_part_contrastive
 
 
@@ -183,6 +183,8 @@ def train_stage(stage: Stage, cfg: ExperimentConfig, bench: Benchmark, seed: int
                 idx_pool = (np.arange(len(bench.paired)) if cfg.data.teacher_clips == "all"
                             else np.flatnonzero(bench.paired))
                 seqs = [bench.train_hq[i] for i in idx_pool]
+                if cfg.data.hq_rotate > 0 and pre.dims == 3:  # own RNG stream: the rest of the epoch is unchanged
+                    seqs = random_yaw(seqs, cfg.data.hq_rotate, np.random.default_rng([seed, epoch, 11]))
                 fps, labels = bench.train_fps[idx_pool], bench.train_labels[idx_pool]
                 fill = _fill_modes(cfg, seed, epoch, len(seqs))
                 x = windows(seqs, fps, random_ends(np.array([len(s) for s in seqs]), fps, pre, rng), pre, fill)
