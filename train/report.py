@@ -117,7 +117,37 @@ def results_table(results: dict[str, dict[int, dict[str, Any]]], titles: dict[st
     gap = _gap_recovered(summary)
     if gap is not None:
         summary["gap_recovered"] = gap
+    paired_lines, paired = _vs_baseline(results, titles)
+    if paired:
+        summary["vs_baseline"] = paired
+        lines += ["", *paired_lines]
     return "\n".join(lines) + "\n", summary
+
+
+def _vs_baseline(results: dict[str, dict[int, dict[str, Any]]], titles: dict[str, str]
+                 ) -> tuple[list[str], dict[str, Any]]:
+    """Each student stage minus the LQ baseline *of the same seed* (clip top-1, points).
+
+    A seed fixes the split into paired / LQ-only clips, the teacher and the initialisation, so the per-seed
+    difference removes what the stages share; its spread says whether an effect is larger than seed noise.
+    """
+    base = {s: 100 * r["test"]["top1"] for s, r in results.get("baseline", {}).items() if "top1" in r.get("test", {})}
+    out: dict[str, Any] = {}
+    lines = ["| stage − LQ baseline, same seed | seeds | Δ clip top-1 | per seed | seeds better |",
+             "| --- | --- | --- | --- | --- |"]
+    for stage, per_seed in results.items():
+        if stage in ("teacher", "baseline"):
+            continue
+        seeds = sorted(s for s, r in per_seed.items() if s in base and "top1" in r.get("test", {}))
+        if not seeds:
+            continue
+        d = np.round([100 * per_seed[s]["test"]["top1"] - base[s] for s in seeds], 6) + 0.0  # no "-0.0"
+        out[stage] = {"seeds": seeds, "diff": d.tolist(), "mean": float(d.mean()), "std": float(d.std()),
+                      "better": int((d > 0).sum())}
+        mean = round(float(d.mean()), 1) + 0.0
+        lines.append(f"| {titles.get(stage, stage)} | {len(seeds)} | {mean:+.1f} ± {d.std():.1f} | "
+                     + " / ".join(f"{round(v, 1) + 0.0:+.1f}" for v in d) + f" | {int((d > 0).sum())} of {len(seeds)} |")
+    return (lines if out else []), out
 
 
 def _gap_recovered(summary: dict[str, Any]) -> float | None:
