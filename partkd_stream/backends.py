@@ -20,6 +20,7 @@ from typing import Any, Optional, Protocol
 import numpy as np
 
 from .card import CardMismatch, ModelCard, card_from_checkpoint, card_path_for, default_model_path, sha256_file
+from .errors import PartkdError
 
 BACKENDS = ("tensorrt", "onnxruntime", "pytorch")
 # precise names a caller may also force (the bench times each ONNX Runtime provider separately)
@@ -28,11 +29,11 @@ TENSORRT_HINT = "install it with: pip install 'partkd-stream[tensorrt]' (needs a
 PLAN_INFO_SUFFIX = ".plan.json"
 
 
-class ModelLoadError(ValueError):
+class ModelLoadError(PartkdError, ValueError):
     """A model that cannot be loaded or does not match its card; the message is one line."""
 
 
-class BackendUnavailable(RuntimeError):
+class BackendUnavailable(PartkdError, RuntimeError):
     """A backend that cannot run here (missing package, no GPU); the message says why."""
 
 
@@ -140,7 +141,7 @@ class TensorRTBackend:
         self.engine = self._runtime.deserialize_cuda_engine(Path(plan_path).read_bytes())
         if self.engine is None:
             raise BackendUnavailable(f"{plan_path}: TensorRT {trt.__version__} cannot load this plan (built for "
-                                     f"another GPU or TensorRT version?); rebuild it with train/build_engine.py")
+                                     f"another GPU or TensorRT version?); rebuild it with python -m train.build_engine")
         self.context = self.engine.create_execution_context()
         self.input_name, self.output_name = input_name, output_name
         self.num_classes = int(self.engine.get_tensor_shape(output_name)[-1])
@@ -213,7 +214,7 @@ def load_model(model: str | os.PathLike | None = None, backend: str = "auto",
     path = Path(model) if model is not None else default_model_path()
     if not path.exists():
         if model is None:
-            raise ModelLoadError(f"no default model at {path}: build one with 'python train/build_engine.py "
+            raise ModelLoadError(f"no default model at {path}: build one with 'python -m train.build_engine "
                                  f"--checkpoint RUN/student.pt' or pass --model / set PARTKD_MODEL")
         raise ModelLoadError(f"{path}: model file not found")
     suffix = path.suffix.lower()
@@ -269,7 +270,7 @@ def _load_card(path: Path) -> ModelCard:
         card.check_consistent()
     except CardMismatch as e:
         msg = str(e) if str(e).startswith(str(card_path)) else f"{card_path}: {e}"
-        raise ModelLoadError(f"{msg}; rebuild the card with train/build_engine.py") from None
+        raise ModelLoadError(f"{msg}; rebuild the card with python -m train.build_engine") from None
     return card
 
 
@@ -278,7 +279,7 @@ def _check_onnx(onnx_path: Path, card: ModelCard) -> None:
     if card.onnx_sha256 and digest != card.onnx_sha256:
         raise ModelLoadError(f"{onnx_path}: sha256 {digest[:12]}… does not match its card ({card.onnx_sha256[:12]}…);"
                              f" the ONNX was changed after the card was written — rebuild both with "
-                             f"train/build_engine.py")
+                             f"python -m train.build_engine")
     import onnx
 
     graph = onnx.load(str(onnx_path), load_external_data=False).graph
@@ -303,7 +304,7 @@ def _check_plan(plan_path: Path, card: ModelCard) -> None:
     """A plan is used only when it was built from this ONNX (sha in ``<name>.plan.json``) for this GPU."""
     if not plan_path.exists():
         raise BackendUnavailable(f"no TensorRT plan {plan_path.name} (build one on this GPU with "
-                                 f"train/build_engine.py)")
+                                 f"python -m train.build_engine)")
     reason = tensorrt_unavailable_reason()
     if reason:
         raise BackendUnavailable(reason)
@@ -312,7 +313,7 @@ def _check_plan(plan_path: Path, card: ModelCard) -> None:
         info = json.loads(info_path.read_text())
     except (OSError, ValueError):
         raise BackendUnavailable(f"{info_path.name} is missing or unreadable; rebuild the plan with "
-                                 f"train/build_engine.py") from None
+                                 f"python -m train.build_engine") from None
     if card.onnx_sha256 and info.get("onnx_sha256") != card.onnx_sha256:
         raise BackendUnavailable(f"{plan_path.name} was built from another ONNX file; rebuild it")
     if info.get("gpu") and info.get("gpu") != gpu_name():
@@ -325,13 +326,13 @@ def _check_checkpoint_card(ckpt: Any, card: ModelCard, pt_path: Path) -> None:
     if (list(ckpt.classes) != list(card.classes) or cfg.layout != card.preprocess.layout
             or cfg.window != card.preprocess.window or cfg.in_channels != card.preprocess.in_channels):
         raise ModelLoadError(f"{pt_path}: these weights do not belong to the card {card.name!r} (classes, layout, "
-                             f"window or channels differ); rebuild with train/build_engine.py")
+                             f"window or channels differ); rebuild with python -m train.build_engine")
 
 
 def _load_checkpoint_model(path: Path, backend: str, threads: Optional[int]) -> LoadedModel:
     if backend not in ("auto", "pytorch"):
         raise ModelLoadError(f"{path}: a .pt checkpoint runs on the pytorch backend only; export it with "
-                             f"'python train/build_engine.py --checkpoint {path}' for {backend}")
+                             f"'python -m train.build_engine --checkpoint {path}' for {backend}")
     from .checkpoint import CheckpointError
 
     try:

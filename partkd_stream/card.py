@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .convert import conversion_matrix
+from .errors import PartkdError
 from .layouts import get_layout
 from .preprocess import PreprocessConfig
 from .skeleton_io import atomic_write_bytes
@@ -37,7 +38,7 @@ def default_model_path() -> Path:
 DEFAULT_MODEL: Path = default_model_path()
 
 
-class CardMismatch(ValueError):
+class CardMismatch(PartkdError, ValueError):
     """A card that does not fit its model file or the skeleton source; the message is one line."""
 
 
@@ -184,8 +185,9 @@ def export_deployable(ckpt: "Checkpoint", out_dir: str | os.PathLike, name: str,
     The ``.pt`` holds only what the PyTorch backend needs (no optimiser state). Used by ``train/build_engine.py``
     and by ``partkd-stream bench --checkpoint``, so both deploy a checkpoint the same way.
     """
-    import onnx
     import tempfile
+
+    import onnx
 
     from .checkpoint import save_checkpoint
     from .model import export_onnx

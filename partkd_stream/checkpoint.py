@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from .errors import PartkdError
 from .model import ModelConfig, PartGCN
 from .preprocess import PreprocessConfig
 from .skeleton_io import atomic_write_bytes
@@ -21,7 +22,7 @@ from .skeleton_io import atomic_write_bytes
 FORMAT = "partkd-stream/1"
 
 
-class CheckpointError(ValueError):
+class CheckpointError(PartkdError, ValueError):
     """A checkpoint that cannot be used; the message names the file."""
 
 

@@ -36,13 +36,14 @@ from typing import Iterable, Optional, Sequence
 
 import numpy as np
 
+from .errors import PartkdError
 from .skeleton_io import SkeletonSequence, save_sequence
 
 VIDEO_EXTS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
 DEFAULT_FPS = 30.0
 
 
-class ExtractError(RuntimeError):
+class ExtractError(PartkdError, RuntimeError):
     """A video that cannot be processed; the message names the file."""
 
 

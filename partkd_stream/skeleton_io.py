@@ -21,8 +21,10 @@ from typing import Any, Iterator, Optional
 
 import numpy as np
 
+from .errors import PartkdError
 
-class SkeletonFileError(ValueError):
+
+class SkeletonFileError(PartkdError, ValueError):
     """A skeleton file that cannot be read; the message names the file and what is wrong."""
 
 

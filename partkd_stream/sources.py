@@ -19,6 +19,8 @@ from typing import Iterator, Optional
 
 import numpy as np
 
+from .errors import PartkdError
+
 os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")         # OpenCV/FFmpeg chatter would bury our one-line errors
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 import cv2  # noqa: E402
@@ -31,7 +33,7 @@ from .skeleton_io import SkeletonFileError, load_sequence, read_stream  # noqa: 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv")
 
 
-class SourceError(ValueError):
+class SourceError(PartkdError, ValueError):
     """A source that cannot be opened or read; the message is one line."""
 
 

@@ -59,7 +59,7 @@ def test_calibration_error_is_sane_and_the_committed_mapping_is_the_better_one(e
 
 
 def test_calibrate_without_the_data_exits_2_with_one_line(tmp_path):
-    r = subprocess.run([sys.executable, str(REPO / "train" / "calibrate.py"), "--skeleton", str(tmp_path / "x"),
+    r = subprocess.run([sys.executable, "-m", "train.calibrate", "--skeleton", str(tmp_path / "x"),
                         "--video", str(tmp_path / "y.avi"), "--out-json", str(tmp_path / "c.json"),
                         "--out-md", str(tmp_path / "c.md")], capture_output=True, text=True, timeout=120)
     assert r.returncode == 2

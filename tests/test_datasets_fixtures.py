@@ -311,7 +311,7 @@ def test_unknown_dataset():
 
 # --- prepare.py ----------------------------------------------------------------------------------------------------
 def _prepare(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "train/prepare.py", *args], cwd=REPO, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "train.prepare", *args], cwd=REPO, capture_output=True, text=True,
                           timeout=120)
 
 

@@ -239,7 +239,7 @@ def test_calibrated_config_loads_and_round_trips():
 def test_unreadable_calibration_file_is_a_clear_error(tmp_path):
     bad = tmp_path / "c.json"
     bad.write_text("{not json")
-    with pytest.raises(ValueError, match="calibrate.py"):
+    with pytest.raises(ValueError, match="python -m train.calibrate"):
         DegradeConfig.from_calibration(bad)
     with pytest.raises(ValueError, match="cannot read"):
         DegradeConfig.from_calibration(tmp_path / "missing.json")

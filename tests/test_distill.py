@@ -77,8 +77,8 @@ def make_sysu(root: Path) -> Path:
 def run_distill(args: list[str], cwd: Path = REPO, nproc: int = 0) -> subprocess.CompletedProcess:
     launcher = ([sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={nproc}", "--master_port=29577"]
                 if nproc else [sys.executable])
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    return subprocess.run(launcher + [str(REPO / "train" / "distill.py")] + args, cwd=cwd, capture_output=True,
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    return subprocess.run(launcher + ["-m", "train.distill"] + args, cwd=cwd, capture_output=True,
                           text=True, env=env, timeout=600)
 
 

@@ -1,6 +1,6 @@
 """Turn a trained checkpoint into what the runtime ships: ONNX + model card (+ TensorRT plan, + Triton repository).
 
-    python train/build_engine.py --checkpoint runs/penn_action/seed0/student_kd.pt [--name penn_student]
+    python -m train.build_engine --checkpoint runs/penn_action/seed0/student_kd.pt [--name penn_student]
         [--out-dir engines] [--fp16] [--batch 1,16,256] [--triton-repo engines/triton] [--parity-data FILE.npz]
 
 Steps: export ONNX (dynamic batch, opset 17, checked and shape-inferred); parity PyTorch vs ONNX Runtime on
@@ -19,11 +19,18 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-if __package__ in (None, ""):  # run as a script: the repo root, not train/, first on the path, so that
-    sys.path[0] = str(Path(__file__).resolve().parents[1])  # train/*.py never shadow libraries (e.g. triton)
+from partkd_stream.errors import PartkdError
 
-from partkd_stream.backends import (PLAN_INFO_SUFFIX, OnnxRuntimeBackend, TensorRTBackend, gpu_name,  # noqa: E402
-                                    tensorrt_unavailable_reason)
+if __package__ in (None, ""):  # `python train/build_engine.py`: train/ is a folder of modules, not installed
+    sys.exit(f"run it as a module from the repository root: python -m train.build_engine {' '.join(sys.argv[1:])}")
+
+from partkd_stream.backends import (  # noqa: E402
+    PLAN_INFO_SUFFIX,
+    OnnxRuntimeBackend,
+    TensorRTBackend,
+    gpu_name,
+    tensorrt_unavailable_reason,
+)
 from partkd_stream.bench import synthetic_windows  # noqa: E402
 from partkd_stream.card import card_path_for, export_deployable, sha256_file  # noqa: E402
 from partkd_stream.checkpoint import Checkpoint, CheckpointError, load_checkpoint  # noqa: E402
@@ -35,7 +42,7 @@ PARITY_TOL = 1e-4
 REPO = Path(__file__).resolve().parents[1]
 
 
-class BuildError(Exception):
+class BuildError(PartkdError):
     """A build that cannot go on; the message is one line."""
 
 

@@ -1,6 +1,6 @@
 """Calibrate the degradation model against MediaPipe's real error on a real NTU HQ/LQ pair.
 
-``python train/calibrate.py [--skeleton PATH --video PATH] [--out-json …] [--out-md …]``
+``python -m train.calibrate [--skeleton PATH --video PATH] [--out-json …] [--out-md …]``
 
 NTU sample S001C001P001R001A001 has both a Kinect v2 skeleton whose joints carry ``colorX, colorY`` (pixels in
 the 1920×1080 RGB frame) and its RGB video. MediaPipe runs on every frame (exactly as ``partkd-stream extract``
@@ -28,8 +28,8 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-if __package__ in (None, ""):  # run as a script: the repo root, not train/, first on the path, so that
-    sys.path[0] = str(Path(__file__).resolve().parents[1])  # train/*.py never shadow libraries (e.g. triton)
+if __package__ in (None, ""):  # `python train/calibrate.py`: train/ is a folder of modules, not installed
+    sys.exit(f"run it as a module from the repository root: python -m train.calibrate {' '.join(sys.argv[1:])}")
 
 from partkd_stream.convert import convert  # noqa: E402
 from partkd_stream.layouts import get_layout  # noqa: E402
@@ -470,7 +470,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     meas = measure(kin, mp33, kin3d)
     cfg, prov = build_config(meas)
     check = validate(kin, mp33, cfg, meas)
-    command = "python train/calibrate.py"
+    command = "python -m train.calibrate"
     if args.skeleton != DEFAULT_SKELETON or args.video != DEFAULT_VIDEO:
         command += f" --skeleton {args.skeleton} --video {args.video}"
     if args.model_complexity != 1 or args.max_width != 1280:

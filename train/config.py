@@ -12,6 +12,8 @@ from typing import Any
 
 import yaml
 
+from partkd_stream.errors import PartkdError
+
 
 @dataclass
 class DataConfig:
@@ -77,7 +79,7 @@ class ExperimentConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
 
 
-class ConfigError(ValueError):
+class ConfigError(PartkdError, ValueError):
     """A config file or override that cannot be used; the message names the key."""
 
 

@@ -103,7 +103,7 @@ class DegradeConfig:
         try:
             doc = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as e:
-            raise ValueError(f"{path}: cannot read calibration JSON ({e}); run python train/calibrate.py "
+            raise ValueError(f"{path}: cannot read calibration JSON ({e}); run python -m train.calibrate "
                              f"to write it") from None
         if not isinstance(doc, dict) or "degrade_config" not in doc:
             raise ValueError(f"{path}: not a calibration file (no 'degrade_config' object)")

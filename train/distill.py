@@ -1,6 +1,6 @@
 """Part-level knowledge distillation, end to end (DESIGN §4 — our reading of Liu et al. 2024, not their code).
 
-    python train/distill.py --config train/configs/penn_action.yaml [--seed 0] [--epochs 20] [--out runs]
+    python -m train.distill --config train/configs/penn_action.yaml [--seed 0] [--epochs 20] [--out runs]
                             [--stage teacher|baseline|kd|kd_uniform|kd_paired|logit_kd|all] [--resume]
                             [--set train.alpha=0.5 ...] [--jobs 2]
 
@@ -24,8 +24,8 @@ import numpy as np
 import torch
 import yaml
 
-if __package__ in (None, ""):  # run as a script: the repo root, not train/, first on the path, so that
-    sys.path[0] = str(Path(__file__).resolve().parents[1])  # train/*.py never shadow libraries (e.g. triton)
+if __package__ in (None, ""):  # `python train/distill.py`: train/ is a folder of modules, not installed
+    sys.exit(f"run it as a module from the repository root: python -m train.distill {' '.join(sys.argv[1:])}")
 
 from train.config import ConfigError, ExperimentConfig, load_config, to_dict  # noqa: E402
 from train.data import load_benchmark, resolve_root  # noqa: E402
@@ -88,7 +88,7 @@ def run_parallel(args: argparse.Namespace, cfg: ExperimentConfig, argv: list[str
     Ctrl-C reaches every child (same process group); each checkpoints its epoch, and ``--resume`` continues.
     """
     threads = cfg.train.threads or max(1, (os.cpu_count() or 1) // args.jobs)
-    base = [sys.executable, str(Path(__file__).resolve()), *argv, "--jobs", "1", "--no-summary",
+    base = [sys.executable, "-m", "train.distill", *argv, "--jobs", "1", "--no-summary",
             "--set", *args.set, f"train.threads={threads}"]
     pending = plan_tasks(cfg)
     teacher_here = "teacher" in cfg.stages and not cfg.teacher
@@ -117,7 +117,7 @@ def run_parallel(args: argparse.Namespace, cfg: ExperimentConfig, argv: list[str
                     continue
                 pending.remove(task)
                 running.append((task, subprocess.Popen([*base, "--seed", str(seed), "--stage", name],
-                                                       env={**os.environ, "PARTKD_PROGRESS": "0"})))
+                                                       env=_child_env())))
             time.sleep(0.5)
             for task, proc in list(running):
                 if proc.poll() is not None:
@@ -134,6 +134,13 @@ def run_parallel(args: argparse.Namespace, cfg: ExperimentConfig, argv: list[str
         print(f"distill.py: error: {units} failed or skipped (output above); rerun with --resume", file=sys.stderr)
         return 1
     return 0
+
+
+def _child_env() -> dict[str, str]:
+    """A ``--jobs`` child runs ``python -m train.distill`` too: the repository root must be importable from it."""
+    repo = str(Path(__file__).resolve().parents[1])
+    path = os.environ.get("PYTHONPATH")
+    return {**os.environ, "PARTKD_PROGRESS": "0", "PYTHONPATH": repo + (os.pathsep + path if path else "")}
 
 
 def _strip_jobs_args(argv: list[str]) -> list[str]:

@@ -1,6 +1,6 @@
 """Convert a raw dataset into the cached training file and print what is in it.
 
-    python train/prepare.py --dataset penn_action --root ../shared/data/penn_action/labels --out data/penn.npz
+    python -m train.prepare --dataset penn_action --root ../shared/data/penn_action/labels --out data/penn.npz
 
 The summary gives samples per split and per class, frame counts (min / median / max) and the share of missing
 joints (score 0) in the main actor; ``--json`` prints the same summary as JSON on stdout. A bad root, no files or
@@ -18,8 +18,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-if __package__ in (None, ""):  # run as a script: the repo root, not train/, first on the path, so that
-    sys.path[0] = str(Path(__file__).resolve().parents[1])  # train/*.py never shadow libraries (e.g. triton)
+if __package__ in (None, ""):  # `python train/prepare.py`: train/ is a folder of modules, not installed
+    sys.exit(f"run it as a module from the repository root: python -m train.prepare {' '.join(sys.argv[1:])}")
 
 from train.datasets import DATASETS, DatasetError, DatasetInfo, Sample, load_dataset, save_samples
 

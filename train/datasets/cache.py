@@ -68,7 +68,7 @@ def load_samples(path: str | Path) -> tuple[DatasetInfo, list[Sample]]:
             cols = {name: _unpack(z[f"{name}.values"], z[f"{name}.offsets"], z[f"{name}.shapes"])
                     for name in header["fields"]}
     except (OSError, KeyError, ValueError) as e:
-        raise DatasetError(f"{path}: not a cached sample file ({e}); build one with train/prepare.py") from None
+        raise DatasetError(f"{path}: not a cached sample file ({e}); build one with python -m train.prepare") from None
     info = DatasetInfo(**header["info"])
     aux_keys = [n for n in cols if n.startswith("aux.")]
     samples = []

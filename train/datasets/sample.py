@@ -6,15 +6,17 @@ training, the cached file) sees only these two types, never a dataset's own form
 from __future__ import annotations
 
 import json
-from functools import lru_cache
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from partkd_stream.errors import PartkdError
 
-class DatasetError(ValueError):
+
+class DatasetError(PartkdError, ValueError):
     """A dataset that cannot be read; the message is one line naming the path and what to do."""
 
 
