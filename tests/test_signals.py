@@ -1,0 +1,20 @@
+"""SIGTERM becomes the Ctrl-C exception path inside terminate_as_interrupt, and only there."""
+import os
+import signal
+
+import pytest
+
+from partkd_stream.signals import Terminated, exit_code, terminate_as_interrupt
+
+
+def test_sigterm_raises_terminated_inside_and_is_restored_after():
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(KeyboardInterrupt) as info:
+        with terminate_as_interrupt():
+            os.kill(os.getpid(), signal.SIGTERM)
+    assert isinstance(info.value, Terminated) and exit_code(info.value) == 143
+    assert signal.getsignal(signal.SIGTERM) == before
+
+
+def test_ctrl_c_keeps_its_own_exit_code():
+    assert exit_code(KeyboardInterrupt()) == 130
