@@ -22,6 +22,7 @@ import numpy as np
 from partkd_stream.convert import convert, project_to_2d
 from partkd_stream.preprocess import PreprocessConfig, preprocess_window, resample_indices, take_frames
 
+from . import rng
 from .config import DataConfig, FillMode
 from .datasets import load_dataset, load_samples
 from .degrade import DegradeConfig, degrade, sample_rng
@@ -72,8 +73,7 @@ def load_benchmark(cfg: DataConfig, seed: int) -> Benchmark:
            else DegradeConfig.from_calibration(resolve_root(cfg.degradation))).scaled(cfg.severity)
     hq_pre = PreprocessConfig(layout=cfg.hq_layout, dims=cfg.hq_dims, window=cfg.window, fps=cfg.fps)
     lq_pre = PreprocessConfig(layout=cfg.lq_layout, dims=2, window=cfg.window, fps=cfg.fps)
-    rng = np.random.default_rng([seed, 7])
-    paired = rng.random(len(train)) < cfg.paired_share
+    paired = rng.stream(rng.PAIRED_MASK, seed).random(len(train)) < cfg.paired_share
     test_lq = [degrade(s.data, s.layout, cfg.lq_layout, deg, sample_rng(cfg.test_seed, s.id, epoch=0)) for s in test]
     return Benchmark(
         classes=list(info.classes), hq_pre=hq_pre, lq_pre=lq_pre,
