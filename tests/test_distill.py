@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from conftest import REPO
 from fixtures_formats import ntu_body, standing_body, write_ntu_skeleton, write_penn_mat, write_sysu_mat, write_ucla_json
@@ -182,3 +183,36 @@ def test_jobs_skips_students_whose_teacher_failed(tmp_path):
 def test_jobs_argument_is_checked(tmp_path):
     r = run_distill(["--config", "train/configs/penn_action.yaml", "--jobs", "0"])
     assert r.returncode == 2 and "--jobs 0" in r.stderr and r.stderr.strip().count("\n") == 0
+
+
+def test_device_choice(monkeypatch):
+    from train.config import ConfigError
+    from train.loops import resolve_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device("auto").type == "cpu" and resolve_device("cpu").type == "cpu"
+    with pytest.raises(ConfigError, match=r"train\.device=cuda: no CUDA device"):
+        resolve_device("cuda")
+
+
+@pytest.mark.gpu
+def test_a_tiny_teacher_and_distilled_student_train_on_cuda(tmp_path):
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device visible to torch")
+    from train.config import load_config
+    from train.data import load_benchmark
+    from train.loops import STAGES, train_stage
+
+    root = make_penn(tmp_path / "data")
+    cfg = load_config(REPO / "train/configs/penn_action.yaml",
+                      [*TINY, f"data.root={root}", "train.epochs_teacher=2", "train.epochs_student=2",
+                       "train.device=cuda", "train.beta=1.0"])
+    bench = load_benchmark(cfg.data, seed=0)
+    torch.cuda.reset_peak_memory_stats()
+    teacher, t_metrics = train_stage(STAGES["teacher"], cfg, bench, 0, tmp_path, log=lambda *_: None)
+    student, s_metrics = train_stage(STAGES["kd"], cfg, bench, 0, tmp_path, teacher=teacher, log=lambda *_: None)
+    assert next(teacher.parameters()).is_cuda and next(student.parameters()).is_cuda
+    assert torch.cuda.max_memory_allocated() > 0
+    assert {"loss_ce", "loss_part", "loss_logit_kd"} <= set(s_metrics["history"][-1])
+    ck = load_checkpoint(tmp_path / "kd.pt")  # saved for CPU loading
+    assert all(v.device.type == "cpu" for v in ck.state_dict.values()) and "test" in ck.meta["metrics"]

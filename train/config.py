@@ -101,6 +101,7 @@ class TrainConfig(_Checked):
     threads: int = 0            # torch threads; 0 = leave torch's default
     streaming_stride: int | None = None  # source frames between windows in streaming evaluation
     eval_every: int = 1         # epochs between test-accuracy points on the curves (the last epoch always)
+    device: Literal["auto", "cpu", "cuda"] = "auto"  # auto: CUDA when torch sees a GPU, else CPU
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -29,7 +29,7 @@ if __package__ in (None, ""):  # `python train/distill.py`: train/ is a folder o
 
 from train.config import ConfigError, ExperimentConfig, load_config, to_dict  # noqa: E402
 from train.data import load_benchmark, resolve_root  # noqa: E402
-from train.loops import STAGES, dist_info, init_distributed, train_stage  # noqa: E402
+from train.loops import STAGES, dist_info, init_distributed, resolve_device, train_stage  # noqa: E402
 from train.report import (plot_confusion, plot_curves, plot_part_matrix, results_table, write_history,  # noqa: E402
                           write_json, write_text)
 from partkd_stream.checkpoint import CheckpointError, load_checkpoint  # noqa: E402
@@ -75,7 +75,7 @@ def plan_tasks(cfg: ExperimentConfig) -> list[tuple[int, str]]:
     order = {"teacher": 0}
     for name in cfg.stages:
         stage = STAGES[name]
-        order.setdefault(name, 1 if (stage.part_loss or stage.logit_kd) else 2)
+        order.setdefault(name, 1 if stage.distils else 2)
     return [(seed, name) for _, name in sorted((order[n], n) for n in cfg.stages) for seed in cfg.seeds]
 
 
@@ -99,7 +99,7 @@ def run_parallel(args: argparse.Namespace, cfg: ExperimentConfig, argv: list[str
 
     def needs_teacher(task: tuple[int, str]) -> bool:
         stage = STAGES[task[1]]
-        return teacher_here and bool(stage.part_loss or stage.logit_kd)
+        return teacher_here and stage.distils
 
     print(f"training seeds {cfg.seeds} × stages {cfg.stages}: {len(pending)} units, {args.jobs} at a time, "
           f"{threads} thread(s) each")
@@ -184,7 +184,7 @@ def run(cfg: ExperimentConfig, resume: bool, summary: bool = True) -> dict:
         histories = {}
         for name in cfg.stages:
             stage = STAGES[name]
-            if (stage.part_loss or stage.logit_kd) and teacher is None:
+            if stage.distils and teacher is None:
                 teacher = _load_teacher(resolve_root(cfg.teacher) if cfg.teacher else seed_dir / "teacher.pt")
             model, metrics = train_stage(stage, cfg, bench, seed, seed_dir, teacher=teacher, resume=resume, log=log)
             if stage.teacher:
@@ -201,7 +201,7 @@ def run(cfg: ExperimentConfig, resume: bool, summary: bool = True) -> dict:
                     f"top-5 {100 * metrics['test']['top5']:.1f}%, "
                     f"streaming top-1 {100 * metrics['test'].get('stream_top1', float('nan')):.1f}%")
             if stage.teacher:
-                plot_part_matrix(seed_dir, model.part_weights().detach().numpy(), bench.classes, cfg.model.parts)
+                plot_part_matrix(seed_dir, model.part_weights().detach().cpu().numpy(), bench.classes, cfg.model.parts)
         if rank == 0 and histories:
             plot_curves(seed_dir, {**_finished_histories(seed_dir), **histories})
     result = {}
@@ -264,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
             if int(os.environ.get("WORLD_SIZE", "1")) > 1:
                 raise ConfigError("--jobs > 1 runs seeds in separate processes; do not combine it with torchrun")
             return run_parallel(args, cfg, _strip_jobs_args(argv))
-        init_distributed()
+        init_distributed(resolve_device(cfg.train.device))
         run(cfg, args.resume, summary=not args.no_summary)
     except (ConfigError, CheckpointError, FileNotFoundError, ValueError) as e:
         print(f"distill.py: error: {e}", file=sys.stderr)
