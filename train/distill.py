@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -33,6 +34,7 @@ from train.loops import STAGES, dist_info, init_distributed, resolve_device, tra
 from train.report import (plot_confusion, plot_curves, plot_part_matrix, results_table, write_history,  # noqa: E402
                           write_json, write_text)
 from partkd_stream.checkpoint import CheckpointError, load_checkpoint  # noqa: E402
+from partkd_stream.signals import Terminated, exit_code, terminate_as_interrupt  # noqa: E402
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -85,7 +87,8 @@ def run_parallel(args: argparse.Namespace, cfg: ExperimentConfig, argv: list[str
     Units, not whole seeds, are scheduled: with 3 seeds on 2 cores no core idles while the last seed trains alone.
     A student that distils waits until its seed's teacher has finished (in this run), and is skipped if it failed.
     Children share the cores: a config without ``train.threads`` gets ``cpu_count // jobs`` threads per child.
-    Ctrl-C reaches every child (same process group); each checkpoints its epoch, and ``--resume`` continues.
+    Children run in their own sessions, so a signal reaches them once, from here: Ctrl-C or SIGTERM to this process
+    is passed on to every running child, each checkpoints its last finished epoch, and ``--resume`` continues.
     """
     threads = cfg.train.threads or max(1, (os.cpu_count() or 1) // args.jobs)
     base = [sys.executable, "-m", "train.distill", *argv, "--jobs", "1", "--no-summary",
@@ -117,23 +120,41 @@ def run_parallel(args: argparse.Namespace, cfg: ExperimentConfig, argv: list[str
                     continue
                 pending.remove(task)
                 running.append((task, subprocess.Popen([*base, "--seed", str(seed), "--stage", name],
-                                                       env=_child_env())))
+                                                       env=_child_env(), start_new_session=True)))
             time.sleep(0.5)
             for task, proc in list(running):
                 if proc.poll() is not None:
                     running.remove((task, proc))
                     (done.add(task) if proc.returncode == 0 else failed.append(task))
-    except KeyboardInterrupt:
-        for _, proc in running:
-            proc.wait()
-        print("distill.py: interrupted; finished epochs are checkpointed — rerun with --resume", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM (Terminated): the same signal goes to every child
+        _stop_children([proc for _, proc in running], signal.SIGTERM if isinstance(e, Terminated) else signal.SIGINT)
+        _interrupted_message(e)
+        return exit_code(e)
     write_results(Path(cfg.out) / cfg.name, time.time() - t_start)
     if failed:
         units = ", ".join(f"seed {s} {n}" for s, n in failed)
         print(f"distill.py: error: {units} failed or skipped (output above); rerun with --resume", file=sys.stderr)
         return 1
     return 0
+
+
+def _stop_children(procs: list[subprocess.Popen], sig: int) -> None:
+    """Send ``sig`` to each child and wait while they checkpoint; a second Ctrl-C or SIGTERM kills them."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(sig)
+    try:
+        for proc in procs:
+            proc.wait()
+    except KeyboardInterrupt:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+
+
+def _interrupted_message(e: KeyboardInterrupt) -> None:
+    what = "terminated (SIGTERM)" if isinstance(e, Terminated) else "interrupted"
+    print(f"distill.py: {what}; finished epochs are checkpointed — rerun with --resume", file=sys.stderr)
 
 
 def _child_env() -> dict[str, str]:
@@ -256,6 +277,11 @@ def write_results(run_dir: Path, seconds: float) -> dict:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parse_args(argv)
+    with terminate_as_interrupt():  # SIGTERM (kill, docker stop, a --jobs parent) ends the run as Ctrl-C does
+        return _main(args, argv)
+
+
+def _main(args: argparse.Namespace, argv: list[str]) -> int:
     try:
         cfg = resolve_config(args)
         if args.jobs < 1:
@@ -269,9 +295,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, CheckpointError, FileNotFoundError, ValueError) as e:
         print(f"distill.py: error: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("distill.py: interrupted; finished epochs are checkpointed — rerun with --resume", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as e:
+        _interrupted_message(e)
+        return exit_code(e)
     finally:
         if torch.distributed.is_available() and torch.distributed.is_initialized():
             torch.distributed.destroy_process_group()

@@ -325,7 +325,12 @@ def save_resumable(path: Path, stage: Stage, seed: int, model: PartGCN, pre: Pre
     extra = {"optimizer": opt.state_dict(), "history": history, "epoch": epoch, "rng": _rng_state(device)}
     if kd is not None and kd.queue is not None:
         extra["queue"] = kd.queue.state_dict()
-    save_checkpoint(path, model, pre, classes, meta={"stage": stage.name, "seed": seed}, extra=extra)
+    _save(path, model, pre, classes, meta={"stage": stage.name, "seed": seed}, extra=extra)
+
+
+def _save(path: Path, model: PartGCN, pre: PreprocessConfig, classes: list[str], meta: dict[str, Any],
+          extra: dict[str, Any] | None = None) -> None:
+    save_checkpoint(path, model, pre, classes, meta=meta, extra=extra)
 
 
 def restore_resumable(path: Path, model: PartGCN, opt: torch.optim.Optimizer, device: torch.device,
@@ -445,10 +450,10 @@ def _finish(stage: Stage, cfg: ExperimentConfig, bench: Benchmark, seed: int, mo
         if lq_pre.layout == pre.layout and lq_pre.dims == pre.dims:
             metrics["test_lq"] = evaluate(model, bench.test_lq, bench.test_fps, bench.test_labels, pre,
                                           streaming=False)
-    save_checkpoint(final_path, model, pre, bench.classes,
-                    meta={"stage": stage.name, "title": stage.title, "seed": seed, "dataset": cfg.data.dataset,
-                          "data": dataclasses.asdict(cfg.data), "train": dataclasses.asdict(cfg.train),
-                          "metrics": summarize({"history": history, **metrics})})
+    _save(final_path, model, pre, bench.classes,
+          meta={"stage": stage.name, "title": stage.title, "seed": seed, "dataset": cfg.data.dataset,
+                "data": dataclasses.asdict(cfg.data), "train": dataclasses.asdict(cfg.train),
+                "metrics": summarize({"history": history, **metrics})})
     last_path.unlink(missing_ok=True)
     return metrics
 
