@@ -2,6 +2,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from conftest import REPO
 from train.config import ConfigError, load_config
 from train.losses import ClassQueue, logit_kd_loss, part_contrastive_loss
 
@@ -90,12 +91,39 @@ def test_logit_kd_is_zero_for_identical_logits():
 
 
 def test_config_overrides_and_errors(tmp_path):
-    cfg = load_config(None, ["train.alpha=0.25", "data.window=48", "seeds=[3]"])
+    cfg = load_config(None, ["train.alpha=0.25", "data.window=48", "seeds=[3]", "train.lr=1e-3", "train.tau=1"])
     assert cfg.train.alpha == 0.25 and cfg.data.window == 48 and cfg.seeds == [3]
-    with pytest.raises(ConfigError, match=r"config\.train\.alpah: unknown key"):
-        load_config(None, ["train.alpah=1"])
+    assert cfg.train.lr == 0.001 and isinstance(cfg.train.tau, float), "YAML's '1e-3' string and an int are numbers"
     with pytest.raises(ConfigError, match="config file not found"):
         load_config(tmp_path / "nope.yaml")
+    (tmp_path / "list.yaml").write_text("- 1\n")
+    with pytest.raises(ConfigError, match="expected a mapping"):
+        load_config(tmp_path / "list.yaml")
+
+
+@pytest.mark.parametrize("override, message", [
+    ("train.epochs_student=abc", "config.train.epochs_student: expected an integer, got 'abc'"),
+    ("train.epochs_student=2.5", "config.train.epochs_student: expected an integer, got 2.5"),
+    ("train.lr=true", "config.train.lr: expected a number, got True"),
+    ("train.batch_size=0", "config.train.batch_size=0: must be at least 1"),
+    ("data.max_samples=many", "config.data.max_samples: expected an integer or null, got 'many'"),
+    ("data.teacher_clips=some", "config.data.teacher_clips: expected one of 'all', 'paired', got 'some'"),
+    ("data.fill_modes=[pad, mirror]", "config.data.fill_modes[1]: expected one of 'pad', 'hold', 'loop'"),
+    ("data.hq_dims=4", "config.data.hq_dims: expected one of 2, 3, got 4"),
+    ("data.hq_rotate=30", "config.data.hq_rotate=30.0 turns 3D clips"),
+    ("seeds=[0, one]", "config.seeds[1]: expected an integer, got 'one'"),
+    ("model.student=3", "config.model.student: expected a mapping, got 3"),
+    ("train=3", "config.train: expected a mapping, got 3"),
+    ("data.window.size=3", "data.window is not a section"),
+    ("train.epochs_studnet=3", "config.train.epochs_studnet: unknown key. Did you mean train.epochs_student?"),
+    ("train.window=48", "config.train.window: unknown key. Did you mean data.window?"),
+    ("sead=1", "config.sead: unknown key. Did you mean seeds?"),
+    ("xyzzy=1", "config.xyzzy: unknown key. Known keys in config: data, model, name"),
+])
+def test_config_values_are_checked_against_the_type_hints(override, message):
+    with pytest.raises(ConfigError) as e:
+        load_config(REPO / "train/configs/penn_action.yaml", [override])
+    assert message in str(e.value) and "\n" not in str(e.value)
 
 
 def test_teacher_supervised_contrastive_rewards_class_clusters():

@@ -13,6 +13,7 @@
 """
 from __future__ import annotations
 
+import typing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +22,8 @@ import numpy as np
 from partkd_stream.convert import convert, project_to_2d
 from partkd_stream.preprocess import PreprocessConfig, preprocess_window, resample_indices, take_frames
 
-from .config import DataConfig
+from . import rng
+from .config import DataConfig, FillMode
 from .datasets import load_dataset, load_samples
 from .degrade import DegradeConfig, degrade, sample_rng
 
@@ -55,13 +57,6 @@ def resolve_root(root: str) -> Path:
 
 
 def load_benchmark(cfg: DataConfig, seed: int) -> Benchmark:
-    if cfg.teacher_clips not in ("all", "paired"):
-        raise ValueError(f"data.teacher_clips must be 'all' or 'paired', got {cfg.teacher_clips!r}")
-    if cfg.lq_train not in ("fresh", "fixed"):
-        raise ValueError(f"data.lq_train must be 'fresh' or 'fixed', got {cfg.lq_train!r}")
-    if cfg.hq_rotate and cfg.hq_dims != 3:
-        raise ValueError(f"data.hq_rotate={cfg.hq_rotate} turns 3D clips, but data.hq_dims is {cfg.hq_dims}; "
-                         f"set data.hq_rotate: 0 for a 2D teacher")
     root = resolve_root(cfg.root)
     if root.is_file():  # a cached file from train/prepare.py
         info, samples = load_samples(root)
@@ -78,8 +73,7 @@ def load_benchmark(cfg: DataConfig, seed: int) -> Benchmark:
            else DegradeConfig.from_calibration(resolve_root(cfg.degradation))).scaled(cfg.severity)
     hq_pre = PreprocessConfig(layout=cfg.hq_layout, dims=cfg.hq_dims, window=cfg.window, fps=cfg.fps)
     lq_pre = PreprocessConfig(layout=cfg.lq_layout, dims=2, window=cfg.window, fps=cfg.fps)
-    rng = np.random.default_rng([seed, 7])
-    paired = rng.random(len(train)) < cfg.paired_share
+    paired = rng.stream(rng.PAIRED_MASK, seed).random(len(train)) < cfg.paired_share
     test_lq = [degrade(s.data, s.layout, cfg.lq_layout, deg, sample_rng(cfg.test_seed, s.id, epoch=0)) for s in test]
     return Benchmark(
         classes=list(info.classes), hq_pre=hq_pre, lq_pre=lq_pre,
@@ -148,7 +142,7 @@ def centre_ends(lengths: np.ndarray, fps: np.ndarray, pre: PreprocessConfig) -> 
     return np.minimum(lengths - 1, (lengths + span) // 2 - 1).astype(int)
 
 
-FILL_MODES = ("pad", "hold", "loop")
+FILL_MODES = typing.get_args(FillMode)
 
 
 def fill_before_clip(indices: np.ndarray, mode: str) -> np.ndarray:

@@ -294,7 +294,7 @@ def corrupt(clean: np.ndarray, layout: Layout | str, cfg: DegradeConfig, rng: np
 def sample_rng(seed: int, sample_id: str, epoch: int = 0) -> np.random.Generator:
     """Per-sample generator from (seed, epoch, crc32(id)); crc32 is stable across processes, unlike ``hash``.
 
-    Same derivation as ``train.data.sample_rng`` (epoch 0 = the fixed LQ test set).
+    ``train.data`` draws each training clip's LQ version with it (epoch ≥ 1) and the fixed LQ test set (epoch 0).
     """
     return np.random.default_rng([int(seed), int(epoch), zlib.crc32(str(sample_id).encode())])
 

@@ -57,10 +57,12 @@ def plot_confusion(out_dir: Path, name: str, labels: np.ndarray, pred: list[int]
     cm = np.zeros((k, k), int)
     np.add.at(cm, (labels, np.asarray(pred)), 1)
     norm = cm / np.maximum(cm.sum(1, keepdims=True), 1)
-    fig, ax = plt.subplots(figsize=(0.45 * k + 3, 0.45 * k + 2.5))
+    size = min(0.45 * k, 14)  # NTU-120's 120 classes: a readable 14-inch square, not a 57-inch one
+    fig, ax = plt.subplots(figsize=(size + 3, size + 2.5))
     im = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
-    ax.set_xticks(range(k), classes, rotation=90, fontsize=7)
-    ax.set_yticks(range(k), classes, fontsize=7)
+    font = 7 if k <= 31 else max(2, 7 * 31 / k)
+    ax.set_xticks(range(k), classes, rotation=90, fontsize=font)
+    ax.set_yticks(range(k), classes, fontsize=font)
     ax.set(xlabel="predicted", ylabel="true", title=f"confusion: {name}")
     fig.colorbar(im, ax=ax, fraction=0.04)
     return _save(fig, out_dir / f"confusion_{name}.png")
@@ -69,14 +71,16 @@ def plot_confusion(out_dir: Path, name: str, labels: np.ndarray, pred: list[int]
 def plot_part_matrix(out_dir: Path, weights: np.ndarray, classes: list[str], parts: str = "coarse") -> Path:
     """Heat-map of the action-specific part matrix ``softmax(A)`` (classes × parts)."""
     names = part_names(parts)
-    fig, ax = plt.subplots(figsize=(0.7 * len(names) + 3, 0.35 * len(classes) + 1.5))
+    k = len(classes)
+    fig, ax = plt.subplots(figsize=(0.7 * len(names) + 3, min(0.35 * k, 24) + 1.5))
     im = ax.imshow(weights, cmap="magma", aspect="auto")
     ax.set_xticks(range(len(names)), names, rotation=45, ha="right", fontsize=8)
-    ax.set_yticks(range(len(classes)), classes, fontsize=7)
-    for i in range(weights.shape[0]):
-        for j in range(weights.shape[1]):
-            ax.text(j, i, f"{weights[i, j]:.2f}", ha="center", va="center", fontsize=6,
-                    color="white" if weights[i, j] < weights.max() * 0.6 else "black")
+    ax.set_yticks(range(k), classes, fontsize=7 if k <= 60 else 4)
+    if k <= 60:  # numbers in the cells while they stay legible
+        for i in range(weights.shape[0]):
+            for j in range(weights.shape[1]):
+                ax.text(j, i, f"{weights[i, j]:.2f}", ha="center", va="center", fontsize=6,
+                        color="white" if weights[i, j] < weights.max() * 0.6 else "black")
     ax.set_title("action-specific part matrix softmax(A)")
     fig.colorbar(im, ax=ax, fraction=0.04)
     return _save(fig, out_dir / "part_matrix.png")
