@@ -78,8 +78,7 @@ class _PartsView(nn.Module):
 # --- models ------------------------------------------------------------------------------------------------------
 def build_model(cfg: ExperimentConfig, bench: Benchmark, teacher: bool) -> PartGCN:
     pre = bench.hq_pre if teacher else bench.lq_pre
-    common = dict(layout=pre.layout, in_channels=pre.in_channels, num_classes=len(bench.classes), window=pre.window,
-                  parts=cfg.model.parts)
+    common = dict(preprocess=pre, num_classes=len(bench.classes), parts=cfg.model.parts)
     role = "teacher" if teacher else "student"
     try:
         if teacher:
@@ -170,7 +169,7 @@ def train_stage(stage: Stage, cfg: ExperimentConfig, bench: Benchmark, seed: int
 
     def save_last(epoch: int) -> None:
         if rank == 0:
-            save_checkpoint(last_path, model, pre, bench.classes, meta={"stage": stage.name, "seed": seed},
+            save_checkpoint(last_path, model, bench.classes, meta={"stage": stage.name, "seed": seed},
                             extra={"optimizer": opt.state_dict(), "history": history, "epoch": epoch})
 
     epoch = start_epoch
@@ -254,7 +253,7 @@ def train_stage(stage: Stage, cfg: ExperimentConfig, bench: Benchmark, seed: int
             if lq_pre.layout == pre.layout and lq_pre.dims == pre.dims:
                 metrics["test_lq"] = evaluate(model, bench.test_lq, bench.test_fps, bench.test_labels, pre,
                                               streaming=False)
-        save_checkpoint(final_path, model, pre, bench.classes,
+        save_checkpoint(final_path, model, bench.classes,
                         meta={"stage": stage.name, "title": stage.title, "seed": seed, "dataset": cfg.data.dataset,
                               "data": dataclasses.asdict(cfg.data), "train": dataclasses.asdict(cfg.train),
                               "metrics": summarize(metrics)})
