@@ -7,6 +7,7 @@ file swapped after the card was written — instead of printing confident nonsen
 from __future__ import annotations
 
 import hashlib
+import importlib.resources
 import json
 import os
 from dataclasses import asdict, dataclass, field
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from .convert import conversion_matrix
 from .errors import PartkdError
 from .layouts import get_layout
-from .preprocess import PreprocessConfig
+from .preprocess import PreprocessConfig, PreprocessVersionError
 from .skeleton_io import atomic_write_bytes
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -26,20 +27,30 @@ if TYPE_CHECKING:  # pragma: no cover
 CARD_SUFFIX = ".card.json"
 CARD_FORMAT = "partkd-stream-card/1"
 DEFAULT_NAME = "penn_student"
-ENGINES_DIR = Path(__file__).resolve().parents[1] / "engines"
+
+
+def engines_dir() -> Path:
+    """The shipped models: package data of ``partkd_stream.engines`` (the repository's ``engines/`` folder, mapped
+    by ``pyproject.toml``). A source tree imported without installing it has no such package: then its own
+    ``engines/`` beside the package."""
+    try:
+        return Path(str(importlib.resources.files("partkd_stream.engines")))
+    except ModuleNotFoundError:
+        return Path(__file__).resolve().parents[1] / "engines"
 
 
 def default_model_path() -> Path:
-    """``$PARTKD_MODEL`` if set, else ``engines/penn_student.onnx`` in the repository (read at call time)."""
+    """``$PARTKD_MODEL`` if set, else the shipped ``penn_student.onnx`` (read at call time)."""
     env = os.environ.get("PARTKD_MODEL")
-    return Path(env).expanduser() if env else ENGINES_DIR / f"{DEFAULT_NAME}.onnx"
-
-
-DEFAULT_MODEL: Path = default_model_path()
+    return Path(env).expanduser() if env else engines_dir() / f"{DEFAULT_NAME}.onnx"
 
 
 class CardMismatch(PartkdError, ValueError):
     """A card that does not fit its model file or the skeleton source; the message is one line."""
+
+
+class CardVersionMismatch(CardMismatch):
+    """A card of a model made for another preprocessing version (rebuilding the card cannot help)."""
 
 
 def card_path_for(model_path: str | os.PathLike) -> Path:
@@ -113,6 +124,8 @@ class ModelCard:
         try:
             d["preprocess"] = PreprocessConfig.from_dict(d["preprocess"])
             card = cls(**d)
+        except PreprocessVersionError as e:
+            raise CardVersionMismatch(str(e)) from None
         except (KeyError, TypeError, ValueError) as e:
             raise CardMismatch(f"invalid card: {e}") from None
         bad = [k for k, typ in (("name", str), ("version", str), ("input_name", str), ("output_name", str),
@@ -144,13 +157,16 @@ class ModelCard:
         try:
             text = Path(path).read_text(encoding="utf-8")
         except FileNotFoundError:
-            raise CardMismatch(f"{path}: model card not found") from None
+            raise CardMismatch(f"{path}: model card not found; a model needs its card beside it "
+                               f"(python -m train.build_engine writes both)") from None
         except (OSError, UnicodeDecodeError) as e:
             raise CardMismatch(f"{path}: model card cannot be read ({type(e).__name__})") from None
         try:
             return cls.from_json(text)
+        except CardVersionMismatch as e:
+            raise CardVersionMismatch(f"{path}: {e}") from None
         except CardMismatch as e:
-            raise CardMismatch(f"{path}: {e}") from None
+            raise CardMismatch(f"{path}: {e}; rebuild the card with python -m train.build_engine") from None
 
     def check_source(self, source_layout: str, source_dims: int) -> None:
         """Raise ``CardMismatch`` if skeletons of this layout and dimensionality cannot feed the model."""
