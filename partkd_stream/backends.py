@@ -265,9 +265,8 @@ def _load_card(path: Path) -> ModelCard:
     card_path = card_path_for(path)
     try:
         card = ModelCard.load(card_path)
-    except CardMismatch as e:
-        msg = str(e) if str(e).startswith(str(card_path)) else f"{card_path}: {e}"
-        raise ModelLoadError(f"{msg}; rebuild the card with python -m train.build_engine") from None
+    except CardMismatch as e:  # its message names the card file and says what to do
+        raise ModelLoadError(str(e)) from None
     if not card.onnx_sha256:  # an empty digest must not switch the integrity check off
         raise ModelLoadError(f"{card_path}: the card has no onnx_sha256, so the model file cannot be verified; "
                              f"rebuild the card with python -m train.build_engine")

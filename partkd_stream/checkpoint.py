@@ -23,7 +23,7 @@ import torch
 
 from .errors import PartkdError
 from .model import ModelConfig, PartGCN
-from .preprocess import PreprocessConfig
+from .preprocess import PreprocessConfig, PreprocessVersionError
 from .skeleton_io import atomic_write_bytes
 
 FORMAT = "partkd-stream/2"
@@ -111,6 +111,8 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
         state_dict = payload["state_dict"]
         if not isinstance(state_dict, dict):
             raise TypeError("state_dict is not a mapping")
+    except PreprocessVersionError as e:
+        raise CheckpointError(f"{path}: {e}") from None
     except (KeyError, TypeError, ValueError) as e:
         raise CheckpointError(f"{path}: malformed checkpoint ({type(e).__name__}: {e})") from None
     if model_config.num_classes != len(classes):

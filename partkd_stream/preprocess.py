@@ -36,6 +36,10 @@ UNVERSIONED = 1
 _REQUIRED = ("layout", "dims", "window", "fps", "min_score", "features")
 
 
+class PreprocessVersionError(ValueError):
+    """A model made for another version of this preprocessing: it must be retrained, not re-described."""
+
+
 @dataclass(frozen=True)
 class PreprocessConfig:
     """The model-input contract: what a model expects, stored in the model card (and held by ``ModelConfig``)
@@ -67,7 +71,7 @@ class PreprocessConfig:
         if unknown:
             raise ValueError(f"unknown features {sorted(unknown)}; known: {FEATURES}")
         if self.version != PREPROCESS_VERSION:
-            raise ValueError(f"made for preprocessing version {self.version!r}, this partkd-stream implements "
+            raise PreprocessVersionError(f"made for preprocessing version {self.version!r}, this partkd-stream implements "
                              f"version {PREPROCESS_VERSION}; retrain the model (or use the partkd-stream release "
                              f"it was built with)")
 

@@ -37,3 +37,12 @@ def test_the_demo_shows_jumping_jacks_then_jump_rope(tmp_path):
     assert nobody and all(p["reason"] == "no_person" and not p["person_present"] for p in nobody)
     first = [p for p in preds if p["t"] < 0.75]
     assert first and all(p["reason"] == "warming_up" and p["person_present"] for p in first)
+
+
+def test_the_readme_python_example_runs_as_written(monkeypatch, capsys):
+    text = (REPO / "README.md").read_text()
+    block = text.split("In Python", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    monkeypatch.chdir(REPO)
+    exec(compile(block, "README.md", "exec"), {})
+    out = capsys.readouterr().out
+    assert "start  jumping_jacks" in out and "end    jumping_jacks" in out and "0 frames dropped" in out
