@@ -128,8 +128,10 @@ class Recognizer:
                           person_present=present, reason=state.reason, held=state.held, events=state.events)
 
     def finish(self, t: Optional[float] = None) -> list[Event]:
-        """End of the stream: ``end`` event for an action still on (at ``t``, default the last frame's time)."""
-        t = self.last_t if t is None else t
+        """End of the stream: ``end`` event for an action still on (at ``t``, default the last frame's time; a ``t``
+        that is not finite or lies before the last frame's is not taken: events never run backwards)."""
+        if t is None or self.last_t is None or not self.window.accepts(t):
+            t = self.last_t
         return [] if t is None else self.smoother.finish(t)
 
     def reset(self) -> None:

@@ -141,6 +141,11 @@ def test_bad_timestamps_are_dropped_counted_and_poison_nothing(model_path):
     got = run(rec, bad)
     assert rec.dropped_frames == 5
     assert got == want
+    for t in (float("nan"), 0.1):                # the end of a stream cannot come before its last frame
+        rec2 = Recognizer.load(str(model_path), stride=3, threshold=0.0, confirm=1)
+        for tf, kp in frames:
+            rec2.update(kp, tf)
+        assert [(e.event, e.t) for e in rec2.finish(t)] == [("end", frames[-1][0])]
     ends = [r["t"] for r in got if r.get("event") == "end"]
     starts = [r["t"] for r in got if r.get("event") == "start"]
     assert all(e >= s for s, e in zip(starts, ends))      # no negative-duration action
