@@ -108,7 +108,7 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
             cfg = _model_config_v1(cfg, payload["preprocess"])
         model_config = ModelConfig.from_dict(cfg)
         classes = [str(c) for c in payload["classes"]]
-        state_dict = payload["state_dict"]
+        state_dict, meta = payload["state_dict"], dict(payload.get("meta", {}))
         if not isinstance(state_dict, dict):
             raise TypeError("state_dict is not a mapping")
     except PreprocessVersionError as e:
@@ -118,8 +118,7 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
     if model_config.num_classes != len(classes):
         raise CheckpointError(f"{path}: the model has {model_config.num_classes} outputs but the checkpoint lists "
                               f"{len(classes)} classes")
-    return Checkpoint(model_config=model_config, classes=classes, state_dict=state_dict,
-                      meta=dict(payload.get("meta", {})))
+    return Checkpoint(model_config=model_config, classes=classes, state_dict=state_dict, meta=meta)
 
 
 def _model_config_v1(cfg: dict[str, Any], preprocess: dict[str, Any]) -> dict[str, Any]:

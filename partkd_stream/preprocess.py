@@ -61,9 +61,9 @@ class PreprocessConfig:
             raise ValueError(f"dims must be 2 or 3, got {self.dims!r}")
         if not _is_int(self.window) or self.window < 1:
             raise ValueError(f"window must be a whole number of frames ≥ 1, got {self.window!r}")
-        if not _is_number(self.fps) or not (math.isfinite(self.fps) and self.fps > 0):
+        if not is_number(self.fps) or not (math.isfinite(self.fps) and self.fps > 0):
             raise ValueError(f"fps must be a finite number > 0, got {self.fps!r}")
-        if not _is_number(self.min_score) or not 0.0 <= self.min_score <= 1.0:
+        if not is_number(self.min_score) or not 0.0 <= self.min_score <= 1.0:
             raise ValueError(f"min_score must be in [0, 1], got {self.min_score!r}")
         if isinstance(self.features, str) or not all(isinstance(f, str) for f in self.features):
             raise ValueError(f"features must be a list of names from {FEATURES}, got {self.features!r}")
@@ -71,9 +71,9 @@ class PreprocessConfig:
         if unknown:
             raise ValueError(f"unknown features {sorted(unknown)}; known: {FEATURES}")
         if self.version != PREPROCESS_VERSION:
-            raise PreprocessVersionError(f"made for preprocessing version {self.version!r}, this partkd-stream implements "
-                             f"version {PREPROCESS_VERSION}; retrain the model (or use the partkd-stream release "
-                             f"it was built with)")
+            raise PreprocessVersionError(f"made for preprocessing version {self.version!r}, this partkd-stream "
+                                         f"implements version {PREPROCESS_VERSION}; retrain the model (or use the "
+                                         f"partkd-stream release it was built with)")
 
     @property
     def in_channels(self) -> int:
@@ -112,7 +112,8 @@ def _is_int(x: Any) -> bool:
     return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
 
 
-def _is_number(x: Any) -> bool:
+def is_number(x: Any) -> bool:
+    """A real number (Python or numpy), not a bool: what a frame rate, a score or a timestamp must be."""
     return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool)
 
 

@@ -26,6 +26,7 @@ import numpy as np
 
 from .errors import PartkdError
 from .layouts import LAYOUTS, get_layout
+from .preprocess import is_number
 
 
 class SkeletonFileError(PartkdError, ValueError):
@@ -186,7 +187,7 @@ def read_stream(path: str | os.PathLike) -> tuple[dict[str, Any], Iterator[tuple
         if not isinstance(header, dict) or not isinstance(header.get("layout"), str):
             raise ValueError('first line must be a header object like {"layout": "mediapipe33", "fps": 30}')
         fps = header.get("fps")
-        if fps is not None and not (_is_number(fps) and math.isfinite(fps) and fps > 0):
+        if fps is not None and not (is_number(fps) and math.isfinite(fps) and fps > 0):
             raise ValueError(f"fps must be a number > 0 (or null), got {fps!r}")
         get_layout(header["layout"])
     except ValueError as e:
@@ -212,10 +213,10 @@ def read_stream(path: str | os.PathLike) -> tuple[dict[str, Any], Iterator[tuple
                     raise SkeletonFileError(f"{where}: a frame must be a JSON object "
                                             f'{{"t": …, "keypoints": …}}, got a {type(rec).__name__}')
                 t, kp = rec.get("t"), rec.get("keypoints")
-                if not _is_number(t):
+                if not is_number(t):
                     raise SkeletonFileError(f"{where}: t must be a number of seconds, got {t!r}")
                 frame = rec.get("frame", lineno - 2)
-                if not (_is_number(frame) and float(frame).is_integer()):
+                if not (is_number(frame) and float(frame).is_integer()):
                     raise SkeletonFileError(f"{where}: frame must be an integer, got {frame!r}")
                 arr = None
                 if kp is not None:
@@ -235,7 +236,3 @@ def read_stream(path: str | os.PathLike) -> tuple[dict[str, Any], Iterator[tuple
                 yield float(t), int(frame), arr
 
     return header, frames()
-
-
-def _is_number(x: Any) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool)

@@ -29,7 +29,7 @@ import numpy as np
 
 from .convert import convert
 from .layouts import get_layout
-from .preprocess import PreprocessConfig, preprocess_window, resample_indices, sanitize, take_frames
+from .preprocess import PreprocessConfig, is_number, preprocess_window, resample_indices, sanitize, take_frames
 
 MAX_TIMESTAMP_S = 1e9   # ~32 years: a stream clock beyond that is corrupt, not a long recording
 
@@ -81,7 +81,7 @@ class SkeletonWindow:
 
     def accepts(self, t: float) -> bool:
         """Whether a frame at ``t`` can follow the buffer: a finite, sane time after the last frame's."""
-        return (isinstance(t, (int, float, np.integer, np.floating)) and math.isfinite(t)
+        return (is_number(t) and math.isfinite(t)
                 and abs(t) <= MAX_TIMESTAMP_S and (not self._frames or t > self._frames[-1][0]))
 
     def push(self, keypoints: Optional[np.ndarray], t: float, layout: str) -> bool:
