@@ -41,8 +41,9 @@ def test_short_buffer_is_front_padded_and_memory_is_bounded():
         win.push(kp, t, "mediapipe33")
     idx = win.sample_indices()
     assert (idx[:11] == -1).all() and list(idx[11:]) == [0, 1, 2, 3, 4]
+    kp = person_frames(1)[0][1]
     for i in range(5, 2000):
-        win.push(person_frames(1)[0][1], i / 30.0, "mediapipe33")
+        win.push(kp, i / 30.0, "mediapipe33")
     assert len(win) <= int(win.horizon_s * 30) + 2
 
 
