@@ -177,14 +177,14 @@ def _prepare_model(args: argparse.Namespace, tmp: Path) -> tuple[Optional[str], 
             ckpt = load_checkpoint(args.checkpoint)
         else:
             fields = _model_config_from(args.config)
-            pre = PreprocessConfig(layout=fields.get("layout", "penn13"), window=int(fields.get("window", 64)))
-            fields.setdefault("in_channels", pre.in_channels)
+            fields.pop("in_channels", None)  # follows from the preprocessing
             try:
-                cfg = ModelConfig.student(**fields)
+                pre = PreprocessConfig(layout=fields.pop("layout", "penn13"), window=int(fields.pop("window", 64)))
+                cfg = ModelConfig.student(preprocess=pre, **fields)
             except TypeError as e:
                 raise ValueError(f"--config: {e}") from None
             model = PartGCN(cfg).eval()
-            ckpt = Checkpoint(cfg, pre, [f"class_{i}" for i in range(cfg.num_classes)], model.state_dict())
+            ckpt = Checkpoint(cfg, [f"class_{i}" for i in range(cfg.num_classes)], model.state_dict())
         export_deployable(ckpt, tmp, "bench_model")
         return str(tmp / "bench_model.onnx"), None
     return None, None

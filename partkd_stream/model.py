@@ -19,7 +19,7 @@ Only ``forward`` (logits) is exported and deployed; ``forward_parts`` serves tra
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -28,14 +28,16 @@ import torch.nn.functional as F
 from torch import nn
 
 from .layouts import get_layout, part_pool_matrix, spatial_adjacency
+from .preprocess import PreprocessConfig
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    layout: str = "penn13"
-    in_channels: int = 5
+    """Architecture of a part-GCN. Its input (layout, window, feature channels) is ``preprocess``: the one
+    model-input contract, so a model and the preprocessing that feeds it cannot disagree."""
+
+    preprocess: PreprocessConfig = PreprocessConfig()
     num_classes: int = 15
-    window: int = 64
     channels: tuple[int, ...] = (32, 48, 64, 96)
     strides: tuple[int, ...] = (2, 2, 1, 2)
     temporal_kernel: int = 5
@@ -44,6 +46,18 @@ class ModelConfig:
     dropout: float = 0.0
     part_matrix: bool = False
     part_matrix_block: int = -1   # block whose features feed the per-part classifiers (-1: the last)
+
+    @property
+    def layout(self) -> str:
+        return self.preprocess.layout
+
+    @property
+    def window(self) -> int:
+        return self.preprocess.window
+
+    @property
+    def in_channels(self) -> int:
+        return self.preprocess.in_channels
 
     @classmethod
     def student(cls, **kw: Any) -> "ModelConfig":
@@ -58,19 +72,21 @@ class ModelConfig:
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
+        d["preprocess"] = self.preprocess.to_dict()
         d["channels"], d["strides"] = list(self.channels), list(self.strides)
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "ModelConfig":
+        """Inverse of ``to_dict``. Dicts written before the model held its preprocessing (``layout``,
+        ``in_channels``, ``window`` at the top) are converted by ``checkpoint.load_checkpoint``, which has the
+        preprocessing they were saved beside."""
         d = dict(d)
+        d["preprocess"] = PreprocessConfig.from_dict(d["preprocess"])
         for k in ("channels", "strides"):
             if k in d:
                 d[k] = tuple(d[k])
         return cls(**d)
-
-    def with_(self, **kw: Any) -> "ModelConfig":
-        return replace(self, **kw)
 
 
 class TemporalConv(nn.Module):
@@ -156,10 +172,6 @@ class PartGCN(nn.Module):
             self.part_cls_w = nn.Parameter(torch.randn(p, c, k) / c ** 0.5)
             self.part_cls_b = nn.Parameter(torch.zeros(p, 1, k))
             self.part_matrix = nn.Parameter(torch.zeros(k, p))  # logits; softmax over parts
-
-    @property
-    def feature_dim(self) -> int:
-        return self.fc.in_features
 
     def backbone(self, x: torch.Tensor, tap: int | None = None) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """``[N, C_in, T, V]`` → last block's features ``[N, C, T', V]`` (and block ``tap``'s, when given)."""

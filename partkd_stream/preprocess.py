@@ -5,9 +5,10 @@
 Everything works on ``[..., T, V, C]`` arrays with the score last (``C = dims + 1``), so a batch of clips and
 a single streaming window go through the same code.
 
-- **sanitize**: non-finite coordinates or scores are *sanitised*, not rejected: the joint becomes missing
-  (score 0, coordinates 0). Scores are clipped to [0, 1]; scores below ``min_score`` count as missing.
-- **normalize**: subtract the body centre (score-weighted mean of the torso joints over the whole window) and
+- **sanitize**: a joint whose coordinates or score are not finite, or whose coordinates lie beyond
+  ``MAX_ABS_COORD`` (1e6: a million pixels or metres is no body, whatever the units), is *missing*, not an
+  error (score 0, coordinates 0). Scores are clipped to [0, 1]; scores below ``min_score`` count as missing.
+- **normalize**: subtract the body centre (mean of the present torso joints over the whole window) and
   divide by the body scale (median over frames of the mid-shoulder ↔ mid-hip distance; if the torso is never
   seen, the RMS spread of the visible joints). Output is invariant to translation and scale of the input.
   Missing joints get coordinates 0.
@@ -16,6 +17,7 @@ a single streaming window go through the same code.
 """
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -25,11 +27,23 @@ import numpy as np
 from .layouts import Layout, get_layout
 
 FEATURES = ("coords", "score", "motion")
+MAX_ABS_COORD = 1e6
+# The version of what this module computes. Bump it whenever a change alters the model input for the same
+# skeletons: a model card or checkpoint of another version is then refused instead of being fed wrongly.
+PREPROCESS_VERSION = 1
+# Cards and checkpoints written before the version was recorded hold version 1 (this module's first one).
+UNVERSIONED = 1
+_REQUIRED = ("layout", "dims", "window", "fps", "min_score", "features")
+
+
+class PreprocessVersionError(ValueError):
+    """A model made for another version of this preprocessing: it must be retrained, not re-described."""
 
 
 @dataclass(frozen=True)
 class PreprocessConfig:
-    """What a model expects; stored in the model card so the runtime preprocesses exactly like training."""
+    """The model-input contract: what a model expects, stored in the model card (and held by ``ModelConfig``)
+    so the runtime preprocesses exactly like training."""
 
     layout: str = "penn13"
     dims: int = 2
@@ -37,14 +51,29 @@ class PreprocessConfig:
     fps: float = 30.0
     min_score: float = 0.05
     features: tuple[str, ...] = field(default=FEATURES)
+    version: int = PREPROCESS_VERSION
 
     def __post_init__(self) -> None:
+        if not isinstance(self.layout, str):
+            raise ValueError(f"layout must be a layout name, got {self.layout!r}")
         get_layout(self.layout)
-        if self.dims not in (2, 3):
-            raise ValueError(f"dims must be 2 or 3, got {self.dims}")
+        if not _is_int(self.dims) or self.dims not in (2, 3):
+            raise ValueError(f"dims must be 2 or 3, got {self.dims!r}")
+        if not _is_int(self.window) or self.window < 1:
+            raise ValueError(f"window must be a whole number of frames ≥ 1, got {self.window!r}")
+        if not is_number(self.fps) or not (math.isfinite(self.fps) and self.fps > 0):
+            raise ValueError(f"fps must be a finite number > 0, got {self.fps!r}")
+        if not is_number(self.min_score) or not 0.0 <= self.min_score <= 1.0:
+            raise ValueError(f"min_score must be in [0, 1], got {self.min_score!r}")
+        if isinstance(self.features, str) or not all(isinstance(f, str) for f in self.features):
+            raise ValueError(f"features must be a list of names from {FEATURES}, got {self.features!r}")
         unknown = set(self.features) - set(FEATURES)
         if unknown:
             raise ValueError(f"unknown features {sorted(unknown)}; known: {FEATURES}")
+        if self.version != PREPROCESS_VERSION:
+            raise PreprocessVersionError(f"made for preprocessing version {self.version!r}, this partkd-stream "
+                                         f"implements version {PREPROCESS_VERSION}; retrain the model (or use the "
+                                         f"partkd-stream release it was built with)")
 
     @property
     def in_channels(self) -> int:
@@ -63,17 +92,38 @@ class PreprocessConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "PreprocessConfig":
-        d = dict(d)
-        if "features" in d:
+        """Strict: every field of the contract must be written (a card without ``layout`` is refused, never
+        given a default layout); only ``version`` may be absent (older files: ``UNVERSIONED``)."""
+        if not isinstance(d, dict):
+            raise ValueError(f"preprocess must be a mapping of {', '.join(_REQUIRED)}, got {type(d).__name__}")
+        missing = [k for k in _REQUIRED if k not in d]
+        if missing:
+            raise ValueError(f"preprocess lacks {', '.join(missing)}")
+        unknown = sorted(set(d) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise ValueError(f"unknown preprocess fields {unknown}")
+        d = {"version": UNVERSIONED, **d}
+        if isinstance(d["features"], list):
             d["features"] = tuple(d["features"])
         return cls(**d)
 
 
+def _is_int(x: Any) -> bool:
+    return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
+
+
+def is_number(x: Any) -> bool:
+    """A real number (Python or numpy), not a bool: what a frame rate, a score or a timestamp must be."""
+    return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool)
+
+
 def sanitize(seq: np.ndarray, min_score: float = 0.05) -> np.ndarray:
-    """Return a float32 copy where every joint is either present (finite, score ≥ min_score) or missing (all 0)."""
-    seq = np.array(seq, dtype=np.float32, copy=True)
-    coords, score = seq[..., :-1], seq[..., -1]
-    bad = ~np.isfinite(coords).all(-1) | ~np.isfinite(score)
+    """Return a float32 copy where every joint is either present (finite, |coordinate| ≤ ``MAX_ABS_COORD``,
+    score ≥ min_score) or missing (all 0)."""
+    with np.errstate(over="ignore", invalid="ignore"):  # 1e300 → float32 inf: expected, and caught below
+        seq = np.array(seq, dtype=np.float32, copy=True)
+        coords, score = seq[..., :-1], seq[..., -1]
+        bad = ~(np.abs(coords) <= MAX_ABS_COORD).all(-1) | ~np.isfinite(score)   # NaN compares False
     score = np.clip(np.where(bad, 0.0, score), 0.0, 1.0)
     score = np.where(score < min_score, 0.0, score)
     coords[score == 0] = 0.0

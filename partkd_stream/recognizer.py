@@ -2,10 +2,10 @@
 
     from partkd_stream.recognizer import Recognizer
     rec = Recognizer.load()                          # the shipped default student, fastest backend available
-    for t, keypoints in my_pose_stream:              # keypoints: [33, 3] MediaPipe (x, y, visibility), or None
-        pred = rec.update(keypoints, t)              # None until a prediction is due (every `stride` frames)
+    for t, keypoints in my_pose_stream:              # keypoints: [33, 3] MediaPipe (x, y in pixels, visibility),
+        pred = rec.update(keypoints, t)              # or None; None until a prediction is due (every `stride` frames)
         if pred:
-            print(pred.t, pred.label, pred.score)    # label None = "no action"
+            print(pred.t, pred.label, pred.score)    # label None = no action; pred.reason says why
             for ev in pred.events:                   # Event(event="start"|"end", label, t)
                 print(ev)
     rec.finish()                                     # end events for an action still on at the end
@@ -15,11 +15,13 @@ thin layer over this class.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
 import numpy as np
 
+from .skeleton_io import SkeletonFileError, check_frame_shape
 from .smoothing import ActionSmoother, Event
 from .window import PresenceRule, SkeletonWindow
 
@@ -28,9 +30,15 @@ DEFAULT_SMOOTH = 4
 DEFAULT_THRESHOLD = 0.5
 
 
+REASONS = ("warming_up", "no_person", "below_threshold", "confirming")
+
+
 @dataclass
 class Prediction:
-    """One prediction; ``label`` is ``None`` in the "no action" state (and whenever no person is present)."""
+    """One prediction. ``label``, ``score``, ``topk``, ``held`` and ``reason`` follow the rule in
+    ``partkd_stream.smoothing``: ``label`` is the steady action or None, and when it is None ``reason`` says why
+    (``REASONS``: ``"warming_up"`` — the stream holds less than half a model window; ``"no_person"``;
+    ``"below_threshold"``; ``"confirming"`` — the top class is above the threshold but not yet confirmed)."""
 
     t: float
     frame: int
@@ -38,13 +46,18 @@ class Prediction:
     score: float
     topk: list[tuple[str, float]]
     person_present: bool
+    reason: Optional[str] = None
+    held: bool = False
     events: list[Event] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON Lines record ``{t, frame, label, score, topk, person_present}``."""
+        """The JSON Lines record ``{t, frame, label, score, topk, person_present, reason, held}`` (strict JSON)."""
+        numbers = [self.t, self.score] + [s for _, s in self.topk]
+        if not all(math.isfinite(x) for x in numbers):  # the window refuses such times; scores come from softmax
+            raise ValueError(f"prediction at frame {self.frame} holds a non-finite number: {numbers}")
         return {"t": round(float(self.t), 4), "frame": int(self.frame), "label": self.label,
-                "score": round(float(self.score), 4), "topk": [[lab, s] for lab, s in self.topk],
-                "person_present": bool(self.person_present)}
+                "score": round(float(self.score), 4), "topk": [[lab, float(s)] for lab, s in self.topk],
+                "person_present": bool(self.person_present), "reason": self.reason, "held": bool(self.held)}
 
 
 class Recognizer:
@@ -64,6 +77,7 @@ class Recognizer:
         self.smoother = ActionSmoother(self.classes, smooth=smooth, threshold=threshold, hysteresis=hysteresis,
                                        confirm=confirm, topk=topk)
         self.frames_seen = 0
+        self.dropped_frames = 0   # frames refused for their timestamp (not finite, or not after the previous)
         self.last_t: Optional[float] = None
         self._checked: set[tuple[str, int]] = set()
 
@@ -84,29 +98,44 @@ class Recognizer:
 
     def update(self, keypoints: Optional[np.ndarray], t: float, layout: str = "mediapipe33",
                frame: Optional[int] = None) -> Optional[Prediction]:
-        """Add one frame (``[V, C]`` score last, or ``None`` = no person) and predict when one is due."""
+        """Add one frame (``[V, C]`` score last, or ``None`` = no person) and predict when one is due.
+
+        A frame whose ``t`` is not finite, or not after the previous frame's, is dropped and counted in
+        ``dropped_frames`` (returns None); a non-finite or absurd coordinate makes that joint missing."""
         if keypoints is not None:
-            keypoints = np.asarray(keypoints, dtype=np.float32)
+            keypoints = np.asarray(keypoints)
+            if keypoints.ndim != 2:
+                raise SkeletonFileError(f"keypoints must be [V, C] (one row per joint, score last), got shape "
+                                        f"{list(keypoints.shape)}")
+            check_frame_shape(keypoints.shape, layout, "keypoints")
             self.check_source(layout, keypoints.shape[-1])
-        self.window.push(keypoints, t, layout)
+        if not self.window.push(keypoints, t, layout):
+            self.dropped_frames += 1
+            return None
         index = self.frames_seen if frame is None else int(frame)
         self.frames_seen += 1
         self.last_t = t
         if self.frames_seen % self.stride:
             return None
         present = self.window.person_present()
-        probs = self.model.predict_proba(self.window.model_input())[0] if present else None
-        state = self.smoother.update(probs, t, present)
+        if not present:
+            state = self.smoother.skip(t, "no_person")
+        elif not self.window.warmed_up():
+            state = self.smoother.skip(t, "warming_up")
+        else:
+            state = self.smoother.update(self.model.predict_proba(self.window.model_input())[0], t)
         return Prediction(t=t, frame=index, label=state.label, score=state.score, topk=state.topk,
-                          person_present=present, events=state.events)
+                          person_present=present, reason=state.reason, held=state.held, events=state.events)
 
     def finish(self, t: Optional[float] = None) -> list[Event]:
-        """End of the stream: ``end`` event for an action still on (at ``t``, default the last frame's time)."""
-        t = self.last_t if t is None else t
+        """End of the stream: ``end`` event for an action still on (at ``t``, default the last frame's time; a ``t``
+        that is not finite or lies before the last frame's is not taken: events never run backwards)."""
+        if t is None or self.last_t is None or not self.window.accepts(t):
+            t = self.last_t
         return [] if t is None else self.smoother.finish(t)
 
     def reset(self) -> None:
-        """Forget the stream (a new video): empty window, no action on, frame counter at 0."""
+        """Forget the stream (a new video): empty window, no smoothing history, no action on, counters at 0."""
         self.window.clear()
-        self.smoother.finish(0.0)
-        self.frames_seen, self.last_t = 0, None
+        self.smoother.reset()
+        self.frames_seen, self.dropped_frames, self.last_t = 0, 0, None

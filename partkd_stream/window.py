@@ -11,6 +11,11 @@ shoulders *and* hips reported with visibility > 0.5 in 30 % of frames — the wh
 foot). So a frame counts as showing a person only when its upper body is seen (``frame_has_person``), and a
 prediction is made for a person only when most recent frames show one (``person_fraction``); see
 ``PresenceRule``.
+
+Each frame is sanitised on arrival (``preprocess.sanitize``: a non-finite or absurd coordinate is a missing
+joint), so such a joint never counts towards a person nor leaks into a conversion. A frame whose timestamp is not
+finite (or beyond ``MAX_TIMESTAMP_S``), or not after the previous frame's, is refused (``push`` returns False):
+one bad clock reading never poisons the frames after it.
 """
 from __future__ import annotations
 
@@ -18,11 +23,15 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Optional
 
+import math
+
 import numpy as np
 
 from .convert import convert
 from .layouts import get_layout
-from .preprocess import PreprocessConfig, preprocess_window, resample_indices, take_frames
+from .preprocess import PreprocessConfig, is_number, preprocess_window, resample_indices, sanitize, take_frames
+
+MAX_TIMESTAMP_S = 1e9   # ~32 years: a stream clock beyond that is corrupt, not a long recording
 
 
 @dataclass(frozen=True)
@@ -70,19 +79,25 @@ class SkeletonWindow:
     def __len__(self) -> int:
         return len(self._frames)
 
-    def push(self, keypoints: Optional[np.ndarray], t: float, layout: str) -> None:
-        """Add one frame (``None`` = no person); ``keypoints`` is ``[V, C]`` in ``layout``, score last."""
-        if self._frames and t <= self._frames[-1][0]:
-            t = self._frames[-1][0] + 1e-6  # timestamps must increase; a repeated clock reading is nudged
-        person = frame_has_person(keypoints, layout, self.rule)
-        kp = None
-        if keypoints is not None:
-            kp = np.asarray(keypoints, dtype=np.float32)
-            if layout != self.cfg.layout:
-                kp = convert(kp, layout, self.cfg.layout)  # ValueError when no conversion exists
+    def accepts(self, t: float) -> bool:
+        """Whether a frame at ``t`` can follow the buffer: a finite, sane time after the last frame's."""
+        return (is_number(t) and math.isfinite(t)
+                and abs(t) <= MAX_TIMESTAMP_S and (not self._frames or t > self._frames[-1][0]))
+
+    def push(self, keypoints: Optional[np.ndarray], t: float, layout: str) -> bool:
+        """Add one frame (``None`` = no person); ``keypoints`` is ``[V, C]`` in ``layout``, score last.
+
+        Returns False, and keeps nothing, when ``t`` is refused (see ``accepts``)."""
+        if not self.accepts(t):
+            return False
+        kp = None if keypoints is None else sanitize(keypoints, self.cfg.min_score)
+        person = frame_has_person(kp, layout, self.rule)
+        if kp is not None and layout != self.cfg.layout:
+            kp = convert(kp, layout, self.cfg.layout)  # ValueError when no conversion exists
         self._frames.append((float(t), kp, person))
         while self._frames and self._frames[-1][0] - self._frames[0][0] > self.horizon_s:
             self._frames.popleft()
+        return True
 
     def clear(self) -> None:
         self._frames.clear()
@@ -100,10 +115,13 @@ class SkeletonWindow:
         return self._frames[-1][0] - self._frames[0][0] if self._frames else 0.0
 
     def person_present(self) -> bool:
-        """A person is in view *and* the stream is at least half a model window long: a window that is mostly
-        padding (the first frames of a stream) is never a clip the model was trained on, so it is not judged."""
-        return (self.history_s() >= 0.5 * self.cfg.window / self.cfg.fps
-                and self.person_fraction() >= self.rule.min_fraction)
+        """Enough of the recent frames show a person (``PresenceRule``)."""
+        return self.person_fraction() >= self.rule.min_fraction
+
+    def warmed_up(self) -> bool:
+        """The stream is at least half a model window long: a window that is mostly padding (the first frames
+        of a stream) is never a clip the model was trained on, so it is not judged."""
+        return self.history_s() >= 0.5 * self.cfg.window / self.cfg.fps
 
     def sample_indices(self) -> np.ndarray:
         """Buffer indices of the ``cfg.window`` frames at the model's fps (-1 = before the buffer: padding)."""

@@ -16,7 +16,7 @@ from partkd_stream import app
 from partkd_stream.skeleton_io import SkeletonSequence, save_sequence, stream_record, write_stream_header
 from partkd_stream.sources import SkeletonFileSource
 
-PRED_KEYS = {"t", "frame", "label", "score", "topk", "person_present"}
+PRED_KEYS = {"t", "frame", "label", "score", "topk", "person_present", "reason", "held"}
 
 
 @pytest.fixture(scope="module")

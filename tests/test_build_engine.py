@@ -1,5 +1,4 @@
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -155,3 +154,22 @@ def test_tensorrt_engine_parity(build, capsys, tmp_path):
 
     x = synthetic_windows(m.card.preprocess, 100)  # 100 > 64: split over profiles
     assert np.abs(m.predict(x) - ref.predict(x)).max() <= 1e-3, printed
+
+
+def test_a_failed_rebuild_leaves_the_model_that_was_there(build, tmp_path, monkeypatch, capsys):
+    """Parity fails on the second build: the first build's files stay byte for byte, nothing half-built stays."""
+    import train.build_engine as be
+
+    d, ckpt = build
+    out = tmp_path / "engines"
+    assert main(["--checkpoint", str(ckpt), "--out-dir", str(out), "--name", "m"]) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert {"m.onnx", "m.card.json", "m.pt"} <= set(before)
+    other = make_checkpoint(tmp_path / "other.pt", seed=7)
+    monkeypatch.setattr(be, "parity_error", lambda *a: 1.0)
+    capsys.readouterr()
+    assert main(["--checkpoint", str(other), "--out-dir", str(out), "--name", "m"]) == 2
+    err = capsys.readouterr().err
+    assert "the export is wrong" in err and "left as it was" in err and err.count("\n") == 1
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert load_model(out / "m.onnx").card.training["checkpoint_sha256"] == sha256_file(ckpt)

@@ -41,8 +41,9 @@ def test_short_buffer_is_front_padded_and_memory_is_bounded():
         win.push(kp, t, "mediapipe33")
     idx = win.sample_indices()
     assert (idx[:11] == -1).all() and list(idx[11:]) == [0, 1, 2, 3, 4]
+    kp = person_frames(1)[0][1]
     for i in range(5, 2000):
-        win.push(person_frames(1)[0][1], i / 30.0, "mediapipe33")
+        win.push(kp, i / 30.0, "mediapipe33")
     assert len(win) <= int(win.horizon_s * 30) + 2
 
 
@@ -73,3 +74,36 @@ def test_person_present_is_a_fraction_of_recent_frames():
         win.push(frames[i - 30][1], i / 30.0, "mediapipe33")
     assert win.person_fraction() == pytest.approx(1.0)
     assert win.person_present()
+
+
+@pytest.mark.parametrize("src_fps", [30.0, 25.0, 60.0])
+def test_live_window_and_training_window_give_the_same_model_input(src_fps):
+    """The same frames, fed live into ``SkeletonWindow`` or cut from a clip by ``train.data.windows`` (how
+    training and evaluation pick windows), are the same model input — also before the window is full."""
+    from partkd_stream.convert import convert
+    from train.data import windows
+
+    cfg = PreprocessConfig(layout="penn13", window=16, fps=15.0)
+    frames = person_frames(70, fps=src_fps)
+    clip = convert(np.stack([kp for _, kp in frames]), "mediapipe33", "penn13")
+    clip[20:24, 5, 2] = 0.0                                   # a few missing joints, as in real data
+    win = SkeletonWindow(cfg)
+    for i, (t, _) in enumerate(frames):
+        win.push(clip[i], t, "penn13")
+        if i in (5, 30, 69):
+            want = windows([clip], np.array([src_fps]), np.array([i]), cfg)
+            np.testing.assert_allclose(win.model_input(), want, atol=1e-6)
+
+
+def test_bad_timestamps_are_refused_and_absurd_joints_are_missing():
+    cfg = PreprocessConfig(layout="penn13", window=16, fps=30.0)
+    win = SkeletonWindow(cfg)
+    frames = person_frames(3)
+    assert win.push(frames[0][1], 0.0, "mediapipe33")
+    for t in (float("nan"), float("inf"), -1.0, 0.0, 2e9):
+        assert not win.push(frames[1][1], t, "mediapipe33")
+    kp = frames[1][1].astype(np.float64)
+    kp[MP.index("left_hip"), 0] = 1e300                        # visibility kept, place absurd
+    assert win.push(kp, 1 / 30, "mediapipe33") and len(win) == 2
+    assert not win._frames[-1][2], "a frame without a usable left hip shows no person"
+    assert np.isfinite(win.model_input()).all()

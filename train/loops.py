@@ -102,8 +102,7 @@ class _PartsView(nn.Module):
 # --- models ------------------------------------------------------------------------------------------------------
 def build_model(cfg: ExperimentConfig, bench: Benchmark, teacher: bool) -> PartGCN:
     pre = bench.hq_pre if teacher else bench.lq_pre
-    common = dict(layout=pre.layout, in_channels=pre.in_channels, num_classes=len(bench.classes), window=pre.window,
-                  parts=cfg.model.parts)
+    common = dict(preprocess=pre, num_classes=len(bench.classes), parts=cfg.model.parts)
     role = "teacher" if teacher else "student"
     try:
         if teacher:
@@ -318,19 +317,14 @@ def _set_rng_state(state: dict[str, Any], device: torch.device) -> None:
         torch.cuda.set_rng_state(state["cuda"], device)
 
 
-def save_resumable(path: Path, stage: Stage, seed: int, model: PartGCN, pre: PreprocessConfig, classes: list[str],
+def save_resumable(path: Path, stage: Stage, seed: int, model: PartGCN, classes: list[str],
                    opt: torch.optim.Optimizer, history: list[dict[str, Any]], epoch: int, device: torch.device,
                    kd: Distillation | None) -> None:
     """After epoch ``epoch``: everything that shapes the rest of the run (atomic write)."""
     extra = {"optimizer": opt.state_dict(), "history": history, "epoch": epoch, "rng": _rng_state(device)}
     if kd is not None and kd.queue is not None:
         extra["queue"] = kd.queue.state_dict()
-    _save(path, model, pre, classes, meta={"stage": stage.name, "seed": seed}, extra=extra)
-
-
-def _save(path: Path, model: PartGCN, pre: PreprocessConfig, classes: list[str], meta: dict[str, Any],
-          extra: dict[str, Any] | None = None) -> None:
-    save_checkpoint(path, model, pre, classes, meta=meta, extra=extra)
+    save_checkpoint(path, model, classes, meta={"stage": stage.name, "seed": seed}, extra=extra)
 
 
 def restore_resumable(path: Path, model: PartGCN, opt: torch.optim.Optimizer, device: torch.device,
@@ -409,7 +403,7 @@ def train_stage(stage: Stage, cfg: ExperimentConfig, bench: Benchmark, seed: int
                     + f" ({row['seconds']:.1f}s)")
             history.append(row)
             if rank == 0:
-                save_resumable(last_path, stage, seed, model, pre, bench.classes, opt, history, epoch, device, kd)
+                save_resumable(last_path, stage, seed, model, bench.classes, opt, history, epoch, device, kd)
     except KeyboardInterrupt:  # checkpoints are atomic: the last completed epoch's is intact
         if rank == 0:
             done = f"{last_path} (epoch {len(history)})" if history else "none yet"
@@ -450,10 +444,10 @@ def _finish(stage: Stage, cfg: ExperimentConfig, bench: Benchmark, seed: int, mo
         if lq_pre.layout == pre.layout and lq_pre.dims == pre.dims:
             metrics["test_lq"] = evaluate(model, bench.test_lq, bench.test_fps, bench.test_labels, pre,
                                           streaming=False)
-    _save(final_path, model, pre, bench.classes,
-          meta={"stage": stage.name, "title": stage.title, "seed": seed, "dataset": cfg.data.dataset,
-                "data": dataclasses.asdict(cfg.data), "train": dataclasses.asdict(cfg.train),
-                "metrics": summarize({"history": history, **metrics})})
+    save_checkpoint(final_path, model, bench.classes,
+                    meta={"stage": stage.name, "title": stage.title, "seed": seed, "dataset": cfg.data.dataset,
+                          "data": dataclasses.asdict(cfg.data), "train": dataclasses.asdict(cfg.train),
+                          "metrics": summarize({"history": history, **metrics})})
     last_path.unlink(missing_ok=True)
     return metrics
 
