@@ -30,7 +30,10 @@ DEFAULT_THRESHOLD = 0.5
 
 @dataclass
 class Prediction:
-    """One prediction; ``label`` is ``None`` in the "no action" state (and whenever no person is present)."""
+    """One prediction; ``label`` is ``None`` in the "no action" state (and whenever no person is present).
+
+    ``reason`` is ``None`` when ``label`` is an action, else why not: ``"warming_up"`` (the window is not yet
+    half full), ``"no_person"``, ``"below_threshold"``."""
 
     t: float
     frame: int
@@ -39,12 +42,13 @@ class Prediction:
     topk: list[tuple[str, float]]
     person_present: bool
     events: list[Event] = field(default_factory=list)
+    reason: Optional[str] = None
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON Lines record ``{t, frame, label, score, topk, person_present}``."""
+        """The JSON Lines record ``{t, frame, label, score, reason, topk, person_present}``."""
         return {"t": round(float(self.t), 4), "frame": int(self.frame), "label": self.label,
-                "score": round(float(self.score), 4), "topk": [[lab, s] for lab, s in self.topk],
-                "person_present": bool(self.person_present)}
+                "score": round(float(self.score), 4), "reason": self.reason,
+                "topk": [[lab, s] for lab, s in self.topk], "person_present": bool(self.person_present)}
 
 
 class Recognizer:
@@ -97,8 +101,10 @@ class Recognizer:
         present = self.window.person_present()
         probs = self.model.predict_proba(self.window.model_input())[0] if present else None
         state = self.smoother.update(probs, t, present)
+        reason = (None if state.label is not None else "warming_up" if not self.window.warmed_up()
+                  else "no_person" if not present else "below_threshold")
         return Prediction(t=t, frame=index, label=state.label, score=state.score, topk=state.topk,
-                          person_present=present, events=state.events)
+                          person_present=present, events=state.events, reason=reason)
 
     def finish(self, t: Optional[float] = None) -> list[Event]:
         """End of the stream: ``end`` event for an action still on (at ``t``, default the last frame's time)."""

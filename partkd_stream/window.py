@@ -99,11 +99,14 @@ class SkeletonWindow:
         """Seconds of stream the buffer holds (time from its first to its last frame)."""
         return self._frames[-1][0] - self._frames[0][0] if self._frames else 0.0
 
+    def warmed_up(self) -> bool:
+        """The stream is at least half a model window long: a window that is mostly padding (the first frames of a
+        stream) is never a clip the model was trained on, so it is not judged before that."""
+        return self.history_s() >= 0.5 * self.cfg.window / self.cfg.fps
+
     def person_present(self) -> bool:
-        """A person is in view *and* the stream is at least half a model window long: a window that is mostly
-        padding (the first frames of a stream) is never a clip the model was trained on, so it is not judged."""
-        return (self.history_s() >= 0.5 * self.cfg.window / self.cfg.fps
-                and self.person_fraction() >= self.rule.min_fraction)
+        """A person is in view (most recent frames show one) and the window is ``warmed_up``."""
+        return self.warmed_up() and self.person_fraction() >= self.rule.min_fraction
 
     def sample_indices(self) -> np.ndarray:
         """Buffer indices of the ``cfg.window`` frames at the model's fps (-1 = before the buffer: padding)."""

@@ -30,9 +30,23 @@ def test_predictions_every_stride_with_the_documented_record(model_path):
     assert len(p.topk) == 3 and {lab for lab, _ in p.topk} == set(CLASSES)
     assert sum(s for _, s in p.topk) == pytest.approx(1.0, abs=1e-3)
     d = p.to_dict()
-    assert set(d) == {"t", "frame", "label", "score", "topk", "person_present"}
+    assert set(d) == {"t", "frame", "label", "score", "reason", "topk", "person_present"}
     assert json.loads(json.dumps(d)) == d
     assert all(not q.events for _, q in preds if q is not None)
+
+
+def test_reason_says_why_there_is_no_label(model_path):
+    """warming_up until half a window (16 frames at 30 fps), then below_threshold / an action / no_person."""
+    frames = person_frames(40)
+    quiet = Recognizer.load(str(model_path), stride=2, threshold=1.0)
+    reasons = {i: p.reason for i, (t, kp) in enumerate(frames) if (p := quiet.update(kp, t))}
+    assert {reasons[i] for i in reasons if i < 15} == {"warming_up"}
+    assert {reasons[i] for i in reasons if i > 17} == {"below_threshold"}
+    eager = Recognizer.load(str(model_path), stride=2, threshold=0.0, confirm=1)
+    preds = [p for t, kp in frames if (p := eager.update(kp, t))]
+    assert preds[-1].label is not None and preds[-1].reason is None
+    gone = [p for i in range(40, 140) if (p := eager.update(None, i / 30.0))]
+    assert gone[-1].reason == "no_person" and gone[-1].to_dict()["reason"] == "no_person"
 
 
 def test_start_and_end_events_and_silence_without_a_person(model_path):
