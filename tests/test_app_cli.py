@@ -421,3 +421,14 @@ def test_fps_meter_smooths_the_frame_rate():
     assert m.tick(0.0) is None
     assert m.tick(0.1) == pytest.approx(10.0)
     assert m.tick(0.15) == pytest.approx(15.0)      # halfway between 10 and 20 frames/s
+
+
+def test_jsonl_sink_refuses_what_is_not_strict_json(tmp_path):
+    from partkd_stream.sinks import JsonlSink, SinkError
+
+    sink = JsonlSink(tmp_path / "x.jsonl")
+    sink.write({"t": 1.0, "frame": 3})
+    with pytest.raises(SinkError, match="not strict JSON.*non-finite t at frame 4"):
+        sink.write({"t": float("inf"), "frame": 4})
+    sink.close()
+    assert read_jsonl(tmp_path / "x.jsonl") == [{"t": 1.0, "frame": 3}]
