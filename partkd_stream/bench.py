@@ -89,7 +89,7 @@ def bench_model(loaded: Any, windows: np.ndarray, repeats: int, batch: int) -> d
 
 def synthetic_frame(width: int = 640, height: int = 360) -> np.ndarray:
     """A BGR frame with a textured background and a filled human figure (MediaPipe may or may not see a person)."""
-    import cv2
+    from .native_logs import cv2
 
     rng = np.random.default_rng(0)
     frame = np.clip(rng.normal(120, 25, (height, width, 3)), 0, 255).astype(np.uint8)
@@ -111,18 +111,13 @@ def bench_pose(frames: int, video: Optional[str]) -> dict[str, Any]:
     from .pose import MediaPipePose
 
     if video:
-        import cv2
+        from .sources import VideoFileSource
 
-        cap = cv2.VideoCapture(video)
-        imgs = []
-        while len(imgs) < frames:
-            ok, img = cap.read()
-            if not ok:
-                break
-            imgs.append(img)
-        cap.release()
-        if not imgs:
-            raise ValueError(f"{video}: no frame could be read (not a video OpenCV can decode?)")
+        src = VideoFileSource(video)   # SourceError (one line) when it cannot be decoded
+        try:
+            imgs = [f.image for f, _ in zip(src, range(frames))]
+        finally:
+            src.close()
         source = f"{video} ({imgs[0].shape[1]}x{imgs[0].shape[0]})"
     else:
         imgs, source = [synthetic_frame()] * frames, "synthetic 640x360 frame"
@@ -131,7 +126,7 @@ def bench_pose(frames: int, video: Optional[str]) -> dict[str, Any]:
         times, found = [], 0
         for img in imgs:
             t0 = time.perf_counter()
-            found += pose.process(img) is not None
+            found += len(pose.process(img)) > 0
             times.append(time.perf_counter() - t0)
     return {"pose_ms_per_frame": float(np.median(times) * 1e3), "pose_source": source, "pose_frames": len(imgs),
             "pose_person_found": found / len(imgs)}
@@ -213,6 +208,15 @@ def _onnx_output_name(path: str) -> str:
     return onnx.load(path, load_external_data=False).graph.output[0].name
 
 
+def _unavailable_reason(e: Exception) -> str:
+    """Why a backend cannot run here: the ``BackendUnavailable``/``ImportError`` that ``load_model`` wrapped (its
+    ``__cause__`` or ``__context__``), else the error itself."""
+    from .backends import BackendUnavailable
+
+    inner = e.__cause__ or e.__context__
+    return str(inner if isinstance(inner, (BackendUnavailable, ImportError)) else e)
+
+
 def run_bench(args: argparse.Namespace) -> dict[str, Any]:
     from .backends import BackendUnavailable, ModelLoadError, load_model
 
@@ -223,27 +227,30 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
     result: dict[str, Any] = {"backends": {}, "unavailable": {}, "threads": args.threads}
     with tempfile.TemporaryDirectory() as tmp:
         model_path, raw_onnx = _prepare_model(args, Path(tmp))
-        windows = None
+        if raw_onnx is None:
+            # The model itself (the default one when none was given) must load: its errors are the user's to fix
+            # and stop the bench. After this, a backend that fails to load it is only unavailable here.
+            model = load_model(model_path, backend="auto", threads=args.threads)
+            card = model.card
+            shown = (args.checkpoint or ("random weights from --config" if args.config else None)
+                     or str(model.path.resolve()))
+            result["model"] = {"path": shown, "name": card.name, "version": card.version,
+                               "layout": card.preprocess.layout, "dims": card.preprocess.dims,
+                               "window": card.preprocess.window, "classes": len(card.classes)}
+            windows = synthetic_windows(card.preprocess, 8)
+            model_path = str(model.path)
         for name in wanted:
             try:
                 if raw_onnx:
                     if not name.startswith("onnxruntime"):
-                        raise ModelLoadError(f"{raw_onnx} has no model card; only ONNX Runtime can time it")
+                        raise BackendUnavailable(f"{raw_onnx} has no model card; only ONNX Runtime can time it")
                     loaded: Any = _RawOnnx(raw_onnx, name.split("-")[1], args.threads)
                     x = np.random.default_rng(0).normal(size=(8, *loaded.shape)).astype(np.float32)
                     result["model"] = {"path": raw_onnx, "input_shape": ["batch", *loaded.shape]}
                 else:
-                    loaded = load_model(model_path, backend=name, threads=args.threads)
-                    card = loaded.card
-                    x = windows = synthetic_windows(card.preprocess, 8) if windows is None else windows
-                    result["model"] = {"path": args.model or args.onnx or args.checkpoint or "(from --config)",
-                                       "name": card.name, "version": card.version,
-                                       "layout": card.preprocess.layout, "dims": card.preprocess.dims,
-                                       "window": card.preprocess.window, "classes": len(card.classes)}
+                    loaded, x = load_model(model_path, backend=name, threads=args.threads), windows
             except (ModelLoadError, BackendUnavailable) as e:
-                if model_path is None and not raw_onnx and "no default model" in str(e):
-                    raise
-                result["unavailable"][name] = str(e).split(" is not available: ", 1)[-1]
+                result["unavailable"][name] = _unavailable_reason(e)
                 continue
             result["backends"][name] = bench_model(loaded, x, args.repeats, args.batch)
     if args.pose_frames > 0:

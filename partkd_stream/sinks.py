@@ -2,36 +2,95 @@
 
 Every file sink is safe to interrupt: JSON Lines are flushed line by line (a run killed mid-way leaves every
 line written so far complete), and the video writer is released on ``close`` so the mp4 stays playable.
+Output paths are checked before any work starts (``check_output_path``), so a bad path costs no decoding and
+leaves no empty file behind. A write that fails (disk full, a vanished folder) is a ``SinkError`` naming the
+file; closing a sink that already failed does not fail again.
 """
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Optional
 
-import cv2
 import numpy as np
 
+from .errors import PartkdError
+from .native_logs import cv2
 from .recognizer import Prediction
 from .smoothing import Event
 
 
+class SinkError(PartkdError, OSError):
+    """An output that cannot be written; the message is one line naming the file."""
+
+
+def check_output_path(path: str | os.PathLike, what: str = "output") -> Path:
+    """Fail now, not after the work, when ``path`` cannot become a file: a folder is in the way, or the nearest
+    existing parent is not a writable folder (read-only, no permission). Creates nothing."""
+    p = Path(path)
+    if p.is_dir():
+        raise SinkError(f"{p}: is a folder; give a file name for the {what}")
+    _check_creatable(p.parent, p, what)
+    if p.exists() and not os.access(p, os.W_OK):
+        raise SinkError(f"{p}: the {what} file exists and is not writable; check its permissions")
+    return p
+
+
+def check_output_folder(folder: str | os.PathLike, what: str = "output") -> Path:
+    """``folder`` exists as a writable folder, or can be created (its nearest existing parent is writable)."""
+    folder = Path(folder)
+    _check_creatable(folder, folder, what)
+    return folder
+
+
+def _check_creatable(folder: Path, target: Path, what: str) -> None:
+    probe = folder if str(folder) else Path(".")
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise SinkError(f"{target}: cannot write the {what} there ({probe} is a file, not a folder); choose another "
+                        f"path")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise SinkError(f"{target}: cannot write the {what} there ({probe} is read-only or not writable for you); "
+                        f"choose another folder")
+
+
+def _write_error(path: Path, e: OSError) -> SinkError:
+    return SinkError(f"{path}: cannot write ({e.strerror or e}); check free space and permissions")
+
+
 class JsonlSink:
-    """One line per prediction ``{t, frame, label, score, topk, person_present}`` and per event
-    ``{event, label, t}``, flushed as written."""
+    """One line per prediction ``{t, frame, label, score, reason, topk, person_present}`` and per event
+    ``{event, label, t}``, flushed as written. Strict JSON: a NaN or infinity is refused, never written."""
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._f: Optional[IO[str]] = open(self.path, "w", encoding="utf-8", buffering=1)
+        self._failed = False
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._f: Optional[IO[str]] = open(self.path, "w", encoding="utf-8", buffering=1)
+        except OSError as e:
+            raise _write_error(self.path, e) from None
 
     def write(self, record: dict) -> None:
         assert self._f is not None, "sink closed"
-        self._f.write(json.dumps(record) + "\n")
-        self._f.flush()
+        try:
+            line = json.dumps(record, allow_nan=False)
+        except ValueError:
+            bad = [k for k, v in record.items() if isinstance(v, float) and not math.isfinite(v)]
+            raise SinkError(f"{self.path}: refusing to write a record that is not strict JSON (non-finite "
+                            f"{', '.join(bad) or 'value'} at frame {record.get('frame', '?')}); this is a bug, "
+                            f"please report it") from None
+        try:
+            self._f.write(line + "\n")
+            self._f.flush()
+        except OSError as e:
+            self._failed = True
+            raise _write_error(self.path, e) from None
 
     def prediction(self, pred: Prediction) -> None:
         self.write(pred.to_dict())
@@ -41,31 +100,70 @@ class JsonlSink:
             self.write(e.to_dict())
 
     def close(self) -> None:
-        if self._f is not None:
-            self._f.close()
-            self._f = None
+        f, self._f = self._f, None
+        if f is None:
+            return
+        try:
+            f.close()   # closes the descriptor even when the final flush fails
+        except OSError as e:
+            if not self._failed:   # the failure was already reported once
+                raise _write_error(self.path, e) from None
+
+
+# Tried in order; the first that opens is used. OpenCV's pip wheels ship FFmpeg without an H.264 encoder
+# (measured with opencv-contrib-python 4.11: 'avc1' does not open, 'mp4v' does), so there it is MPEG-4 Part 2.
+VIDEO_CODECS = (("avc1", "H.264"), ("mp4v", "MPEG-4 Part 2"))
 
 
 class VideoSink:
-    """Annotated frames into an mp4 (``mp4v``); frames are resized to the first frame's size."""
+    """Annotated frames into an mp4: H.264 where this OpenCV can encode it, else MPEG-4 Part 2 (``codec`` says
+    which). Frames are resized to the first frame's size; the writer opens at construction when ``size`` is
+    known, else at the first frame."""
 
-    def __init__(self, path: str | os.PathLike, fps: float, size: tuple[int, int]) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.size = size
-        self._w = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"mp4v"), float(fps), size)
-        if not self._w.isOpened():
-            raise OSError(f"{self.path}: cannot write a video here (check the folder and the .mp4 extension)")
+    def __init__(self, path: str | os.PathLike, fps: float, size: Optional[tuple[int, int]] = None) -> None:
+        self.path = check_output_path(path, "video")
+        if self.path.suffix.lower() != ".mp4":
+            raise SinkError(f"{self.path}: the annotated video is written as .mp4; give a .mp4 file name")
+        self.fps = float(fps)
+        self.size: Optional[tuple[int, int]] = None
+        self.codec = ""          # e.g. "H.264 (avc1)", set when the writer opens
+        self.frames = 0
+        self._w = None
+        if size is not None:
+            self._open(size)
+
+    def _open(self, size: tuple[int, int]) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise _write_error(self.path, e) from None
+        for fourcc, name in VIDEO_CODECS:
+            w = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*fourcc), self.fps, size)
+            if w.isOpened():
+                self._w, self.size, self.codec = w, size, f"{name} ({fourcc})"
+                return
+            w.release()
+        raise SinkError(f"{self.path}: cannot write a video here (no usable mp4 encoder in this OpenCV, or the "
+                        f"folder is not writable)")
 
     def write(self, image: np.ndarray) -> None:
+        if self._w is None:
+            self._open((image.shape[1], image.shape[0]))
         if (image.shape[1], image.shape[0]) != self.size:
             image = cv2.resize(image, self.size)
         self._w.write(image)
+        self.frames += 1
+
+    def describe(self) -> str:
+        """``PATH (N frames, CODEC)``, with a note when browsers will not play it."""
+        note = "" if self.codec.startswith("H.264") else "; no H.264 encoder in this OpenCV, so browsers may " \
+                                                          "not play it (VLC and ffmpeg do)"
+        return f"{self.path} ({self.frames} frames, {self.codec or 'not opened'}{note})"
 
     def close(self) -> None:
-        if self._w is not None:
-            self._w.release()
-            self._w = None
+        w, self._w = self._w, None
+        if w is not None:
+            w.release()
 
 
 class DisplaySink:
@@ -102,7 +200,10 @@ def display_available() -> bool:
 
 @dataclass
 class RunSummary:
-    """Counts for the console summary at the end of a source: frames, speed, drops, actions with durations."""
+    """Counts for the console summary at the end of a source: frames, speed, drops, actions with durations.
+
+    ``seconds`` is the time spent on frames; the pose estimator's start-up (``startup_s``: loading MediaPipe and
+    its graph, about 1.5 s here) is reported beside it, not mixed into the frame rate."""
 
     name: str
     frames: int = 0
@@ -110,9 +211,12 @@ class RunSummary:
     person_frames: int = 0
     drops: int = 0
     seconds: float = 0.0
+    startup_s: Optional[float] = None
     actions: list[tuple[str, float, float]] = field(default_factory=list)   # (label, start, end)
     _open: dict[str, float] = field(default_factory=dict)
     interrupted: bool = False
+    outputs: list[str] = field(default_factory=list)    # "predictions → PATH", "annotated video → PATH (…)"
+    warnings: list[str] = field(default_factory=list)   # one line each, also printed on stderr
 
     def add_events(self, events: list[Event]) -> None:
         for e in events:
@@ -123,11 +227,15 @@ class RunSummary:
 
     def text(self) -> str:
         fps = self.frames / self.seconds if self.seconds > 0 else 0.0
-        head = (f"{self.name}: {self.frames} frames in {self.seconds:.1f} s ({fps:.1f} fps), "
+        startup = f"; start-up {self.startup_s:.1f} s not counted" if self.startup_s is not None else ""
+        head = (f"{self.name}: {self.frames} frames in {self.seconds:.1f} s ({fps:.1f} fps{startup}), "
                 f"{self.predictions} predictions, {self.drops} dropped frames"
                 + (", interrupted" if self.interrupted else ""))
-        if not self.actions:
-            return head + "\n  no action recognised"
-        lines = [f"  {label:<20s} {start:8.2f} s → {end:8.2f} s  ({end - start:.2f} s)"
-                 for label, start, end in self.actions]
-        return head + f"\n  {len(self.actions)} action(s):\n" + "\n".join(lines)
+        lines = [head] + [f"  {o}" for o in self.outputs]
+        actions = [(label, start, end) for label, start, end in self.actions if end > start]   # no 0-s blips
+        if not actions:
+            return "\n".join(lines + ["  no action recognised"])
+        lines.append(f"  {len(actions)} action(s):")
+        lines += [f"  {label:<20s} {start:8.2f} s → {end:8.2f} s  ({end - start:.2f} s)"
+                  for label, start, end in actions]
+        return "\n".join(lines)

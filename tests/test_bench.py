@@ -85,3 +85,17 @@ def test_synthetic_inputs_look_like_skeletons():
     assert raw3d.shape == (1, 64, 25, 4)
     frame = synthetic_frame()
     assert frame.shape == (360, 640, 3) and frame.dtype == np.uint8
+
+
+def test_json_names_the_real_default_model_and_why_a_backend_is_missing(tmp_path, capsys, ckpt, monkeypatch):
+    from partkd_stream.card import default_model_path
+
+    export_deployable(load_checkpoint(ckpt), tmp_path, "m", save_weights=False)   # no .pt: no PyTorch backend
+    monkeypatch.setenv("PARTKD_MODEL", str(tmp_path / "m.onnx"))
+    assert main(["--json", "--pose-frames", "0", "--backends", "onnxruntime-cpu,pytorch", *TINY]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["model"]["path"] == str(default_model_path().resolve()) == str((tmp_path / "m.onnx").resolve())
+    assert r["unavailable"]["pytorch"].startswith("the PyTorch backend needs the weights m.pt")
+    cfg = json.dumps({"window": 32, "channels": [16, 16], "strides": [1, 2], "num_classes": 4})
+    assert main(["--config", cfg, "--json", "--pose-frames", "0", "--backends", "onnxruntime-cpu", *TINY]) == 0
+    assert json.loads(capsys.readouterr().out)["model"]["path"] == "random weights from --config"

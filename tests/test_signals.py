@@ -4,7 +4,7 @@ import signal
 
 import pytest
 
-from partkd_stream.signals import Terminated, exit_code, terminate_as_interrupt
+from partkd_stream.signals import Terminated, exit_code, raise_if_interrupted, terminate_as_interrupt
 
 
 def test_sigterm_raises_terminated_inside_and_is_restored_after():
@@ -18,3 +18,19 @@ def test_sigterm_raises_terminated_inside_and_is_restored_after():
 
 def test_ctrl_c_keeps_its_own_exit_code():
     assert exit_code(KeyboardInterrupt()) == 130
+
+
+def test_an_interrupt_disguised_by_library_code_is_raised_again():
+    """A pybind11 import interrupted by a signal reports ImportError("initialization failed"); the block knows."""
+    with pytest.raises(KeyboardInterrupt) as info:
+        with terminate_as_interrupt():
+            try:
+                try:
+                    os.kill(os.getpid(), signal.SIGTERM)
+                except KeyboardInterrupt:
+                    raise ImportError("initialization failed") from None
+            except ImportError:
+                raise_if_interrupted()
+    assert isinstance(info.value, Terminated)
+    with terminate_as_interrupt():            # a new block starts clean
+        raise_if_interrupted()
