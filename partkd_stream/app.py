@@ -23,7 +23,7 @@ from .errors import PartkdError
 from .overlay import FpsMeter, annotate
 from .pose import MediaPipePose, PoseEstimator
 from .recognizer import DEFAULT_SMOOTH, DEFAULT_STRIDE, DEFAULT_THRESHOLD, Prediction, Recognizer
-from .signals import exit_code, raise_if_interrupted, terminate_as_interrupt
+from .signals import deferred_interrupts, exit_code, raise_if_interrupted, terminate_as_interrupt
 from .sinks import (DisplaySink, JsonlSink, RunSummary, SinkError, VideoSink, check_output_path,
                     display_available)
 from .sources import DEFAULT_FPS, Frame, SkeletonFileSource, Source, SourceError, find_videos, open_camera, open_video
@@ -230,7 +230,8 @@ def _run_inputs(args: argparse.Namespace, make_estimator: EstimatorFactory) -> i
         outputs = _outputs(args, inputs)
         # Open the first source before loading the model: a bad path fails fast, with nothing else printed.
         first = _open(args, inputs[0])
-        model = load_model(model=args.model, backend=args.backend, threads=args.threads)
+        with deferred_interrupts():                  # the backend's import runs here
+            model = load_model(model=args.model, backend=args.backend, threads=args.threads)
     except BaseException as e:
         if first is not None:
             first.close()

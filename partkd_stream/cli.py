@@ -12,7 +12,7 @@ import importlib
 import sys
 from typing import Optional, Sequence
 
-from .signals import exit_code, raise_if_interrupted, terminate_as_interrupt
+from .signals import deferred_interrupts, exit_code, raise_if_interrupted, terminate_as_interrupt
 
 SUBCOMMANDS = {
     "extract": ("partkd_stream.extract", "extract MediaPipe skeletons from videos (resumable, parallel)"),
@@ -50,7 +50,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     with terminate_as_interrupt():
         try:
             try:
-                mod = importlib.import_module(module)
+                with deferred_interrupts():   # torch, cv2, onnxruntime: their import code prints an exception
+                    mod = importlib.import_module(module)
                 return int(mod.main(rest) or 0)
             except Exception as e:
                 raise_if_interrupted()   # an interrupted import can surface as ImportError

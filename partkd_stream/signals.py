@@ -8,7 +8,10 @@ handles Ctrl-C handles it too; the CLI then exits with ``exit_code(e)``: 143 (12
 Library code can swallow the exception: a signal during the import of a pybind11 extension (onnxruntime, cv2's
 numpy import) surfaces as ``ImportError: initialization failed``, which a loader may report as "backend not
 available". So the block also remembers the interrupt it raised (SIGINT too), and ``raise_if_interrupted()`` in
-an error handler turns such a disguised interrupt back into the interrupt it was.
+an error handler turns such a disguised interrupt back into the interrupt it was. Worse, an extension's import
+code may *print* the exception it caught (a traceback on stderr) before going on: so start-up — the heavy imports
+and model loading — runs inside ``deferred_interrupts()``, where a signal is only recorded, and raised when the
+block ends.
 """
 from __future__ import annotations
 
@@ -26,18 +29,22 @@ class Terminated(KeyboardInterrupt):
 
 
 _received: Optional[KeyboardInterrupt] = None   # the interrupt raised inside the current block, if any
+_deferring = False                              # inside deferred_interrupts(): record, raise at its end
+
+
+def _raise(interrupt: KeyboardInterrupt) -> None:
+    global _received
+    _received = interrupt
+    if not _deferring:
+        raise interrupt
 
 
 def _raise_terminated(signum: int, frame: object) -> None:
-    global _received
-    _received = Terminated()
-    raise _received
+    _raise(Terminated())
 
 
 def _raise_interrupt(signum: int, frame: object) -> None:   # Python's default for SIGINT, remembered
-    global _received
-    _received = KeyboardInterrupt()
-    raise _received
+    _raise(KeyboardInterrupt())
 
 
 @contextmanager
@@ -61,6 +68,26 @@ def terminate_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
         if previous_int is signal.default_int_handler:
             signal.signal(signal.SIGINT, previous_int)
+
+
+@contextmanager
+def deferred_interrupts() -> Iterator[None]:
+    """Inside ``terminate_as_interrupt()``: a SIGINT/SIGTERM arriving in this block is raised when it ends.
+
+    For code that must not see the exception mid-way: imports of C extensions (torch, cv2, onnxruntime, MediaPipe),
+    which print or swallow it. Outside ``terminate_as_interrupt()`` (Python's own SIGINT handler) it changes nothing.
+    """
+    global _deferring
+    ours = signal.getsignal(signal.SIGTERM) is _raise_terminated
+    if not ours or _deferring:
+        yield
+        return
+    _deferring = True
+    try:
+        yield
+    finally:
+        _deferring = False
+    raise_if_interrupted()
 
 
 def raise_if_interrupted() -> None:

@@ -34,3 +34,26 @@ def test_an_interrupt_disguised_by_library_code_is_raised_again():
     assert isinstance(info.value, Terminated)
     with terminate_as_interrupt():            # a new block starts clean
         raise_if_interrupted()
+
+
+def test_a_signal_inside_deferred_interrupts_is_raised_when_the_block_ends():
+    from partkd_stream.signals import deferred_interrupts
+
+    reached = []
+    with pytest.raises(Terminated):
+        with terminate_as_interrupt():
+            with deferred_interrupts():
+                os.kill(os.getpid(), signal.SIGTERM)
+                reached.append("rest of the block")     # not cut short: an extension's import would print it
+    assert reached == ["rest of the block"]
+
+
+def test_deferred_interrupts_outside_terminate_block_changes_nothing():
+    from partkd_stream.signals import deferred_interrupts
+
+    reached = []
+    with pytest.raises(KeyboardInterrupt):
+        with deferred_interrupts():
+            os.kill(os.getpid(), signal.SIGINT)          # Python's own handler: raised at once, as always
+            reached.append("rest of the block")
+    assert reached == []
