@@ -112,13 +112,95 @@ class JsonlSink:
 
 # Tried in order; the first that opens is used. OpenCV's pip wheels ship FFmpeg without an H.264 encoder
 # (measured with opencv-contrib-python 4.11: 'avc1' does not open, 'mp4v' does), so there it is MPEG-4 Part 2.
-VIDEO_CODECS = (("avc1", "H.264"), ("mp4v", "MPEG-4 Part 2"))
+class _H264Writer:
+    """H.264 (libx264, ``yuv420p``: what browsers play) through PyAV's bundled FFmpeg, encoded on its own thread.
+
+    OpenCV's wheels carry no H.264 encoder. Encoding a 1080p frame costs about as much as MediaPipe on it, so it runs
+    beside the pose estimator instead of after it: ``write`` hands the frame to a bounded queue (8 frames), ``close``
+    drains it and writes the index. An encoding error is raised by the next ``write`` or by ``close``.
+    """
+
+    name = "H.264 (libx264)"
+
+    def __init__(self, path: Path, fps: float, size: tuple[int, int]) -> None:
+        import queue
+        import threading
+        from fractions import Fraction
+
+        import av   # a dependency; ImportError → VideoSink falls back to OpenCV's mp4v
+
+        self._av = av
+        self._container = av.open(str(path), "w")
+        rate = Fraction(fps).limit_denominator(1001)
+        self._stream = self._container.add_stream("libx264", rate=rate, options={"preset": "ultrafast", "crf": "23"})
+        self._stream.width, self._stream.height = size
+        self._stream.pix_fmt = "yuv420p"
+        self._time_base = 1 / rate
+        self._queue: "queue.Queue[Optional[np.ndarray]]" = queue.Queue(maxsize=8)
+        self._error: Optional[BaseException] = None
+        self._thread = threading.Thread(target=self._encode, name=f"h264:{path.name}", daemon=True)
+        self._thread.start()
+
+    def _encode(self) -> None:
+        index = 0
+        try:
+            while (image := self._queue.get()) is not None:
+                frame = self._av.VideoFrame.from_ndarray(image, format="bgr24")
+                frame.pts, frame.time_base = index, self._time_base
+                index += 1
+                self._container.mux(self._stream.encode(frame))
+            self._container.mux(self._stream.encode(None))   # flush the encoder's delayed frames
+        except BaseException as e:  # noqa: BLE001 - reported to the writing thread
+            self._error = e
+            while self._queue.get() is not None:             # let write() and close() go on
+                pass
+        finally:
+            try:
+                self._container.close()
+            except Exception as e:  # noqa: BLE001
+                self._error = self._error or e
+
+    def write(self, image: np.ndarray) -> None:
+        if self._error is None:
+            self._queue.put(image)
+        self._raise()
+
+    def release(self) -> None:
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+        self._raise()
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            e, self._error = self._error, None
+            raise e if isinstance(e, OSError) else OSError(str(e).splitlines()[0] if str(e) else repr(e))
+
+
+class _OpenCVWriter:
+    """MPEG-4 Part 2 through OpenCV: plays in VLC and ffmpeg, not in every browser. The fallback without PyAV."""
+
+    name = "MPEG-4 Part 2 (mp4v)"
+
+    def __init__(self, path: Path, fps: float, size: tuple[int, int]) -> None:
+        self._w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
+        if not self._w.isOpened():
+            self._w.release()
+            raise SinkError(f"{path}: cannot write a video here (OpenCV's mp4 writer does not open; check the folder)")
+
+    def write(self, image: np.ndarray) -> None:
+        self._w.write(image)
+
+    def release(self) -> None:
+        self._w.release()
 
 
 class VideoSink:
-    """Annotated frames into an mp4: H.264 where this OpenCV can encode it, else MPEG-4 Part 2 (``codec`` says
-    which). Frames are resized to the first frame's size; the writer opens at construction when ``size`` is
-    known, else at the first frame."""
+    """Annotated frames into an mp4: H.264 through PyAV, else MPEG-4 Part 2 through OpenCV (``codec`` says which).
+
+    Frames are resized to the first frame's size (rounded down to even numbers: H.264's 4:2:0 colour needs them);
+    the writer opens at construction when ``size`` is known, else at the first frame.
+    """
 
     def __init__(self, path: str | os.PathLike, fps: float, size: Optional[tuple[int, int]] = None) -> None:
         self.path = check_output_path(path, "video")
@@ -126,44 +208,50 @@ class VideoSink:
             raise SinkError(f"{self.path}: the annotated video is written as .mp4; give a .mp4 file name")
         self.fps = float(fps)
         self.size: Optional[tuple[int, int]] = None
-        self.codec = ""          # e.g. "H.264 (avc1)", set when the writer opens
+        self.codec = ""          # e.g. "H.264 (libx264)", set when the writer opens
         self.frames = 0
         self._w = None
         if size is not None:
             self._open(size)
 
     def _open(self, size: tuple[int, int]) -> None:
+        size = (max(2, size[0] - size[0] % 2), max(2, size[1] - size[1] % 2))
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise _write_error(self.path, e) from None
-        for fourcc, name in VIDEO_CODECS:
-            w = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*fourcc), self.fps, size)
-            if w.isOpened():
-                self._w, self.size, self.codec = w, size, f"{name} ({fourcc})"
-                return
-            w.release()
-        raise SinkError(f"{self.path}: cannot write a video here (no usable mp4 encoder in this OpenCV, or the "
-                        f"folder is not writable)")
+        try:
+            self._w = _H264Writer(self.path, self.fps, size)
+        except ImportError:
+            self._w = _OpenCVWriter(self.path, self.fps, size)
+        except OSError as e:
+            raise _write_error(self.path, e) from None
+        self.size, self.codec = size, self._w.name
 
     def write(self, image: np.ndarray) -> None:
         if self._w is None:
             self._open((image.shape[1], image.shape[0]))
         if (image.shape[1], image.shape[0]) != self.size:
             image = cv2.resize(image, self.size)
-        self._w.write(image)
+        try:
+            self._w.write(np.ascontiguousarray(image))
+        except OSError as e:
+            raise _write_error(self.path, e) from None
         self.frames += 1
 
     def describe(self) -> str:
         """``PATH (N frames, CODEC)``, with a note when browsers will not play it."""
-        note = "" if self.codec.startswith("H.264") else "; no H.264 encoder in this OpenCV, so browsers may " \
-                                                          "not play it (VLC and ffmpeg do)"
+        note = "" if self.codec.startswith("H.264") else "; install PyAV (pip install av) for H.264, which " \
+                                                          "browsers play"
         return f"{self.path} ({self.frames} frames, {self.codec or 'not opened'}{note})"
 
     def close(self) -> None:
         w, self._w = self._w, None
         if w is not None:
-            w.release()
+            try:
+                w.release()
+            except OSError as e:
+                raise _write_error(self.path, e) from None
 
 
 class DisplaySink:
