@@ -5,9 +5,10 @@
 - **people** (real videos in ``../shared/data``, skipped when absent): ``MediaPipeMultiPose`` + ``PersonTracker``
   on ``two_person_hug_ntu.mp4``, ``arm_wrestling_partial_view.mp4`` and a mosaic of four small copies of NTU
   A001 — people found per frame (histogram), how many of those poses show an upper body (the recognizer's
-  ``frame_has_person`` rule: only those are recognised), ids confirmed, frames where every person holds a confirmed id, and
-  *id switches*: each person keeps a place (left/right in the two clips, a quadrant in the mosaic: nobody
-  changes places there), and a switch is the id seen at a place changing. A proxy that needs no annotation.
+  ``frame_has_person`` rule: only those are recognised), ids confirmed, frames where every person holds a
+  confirmed id, and *id switches*: each person keeps a place (left/right in the two clips, a quadrant in the
+  mosaic: nobody changes places there), and a switch is the id seen at a place changing — a proxy that needs no
+  annotation.
 - **pose**: milliseconds per frame of the legacy one-person ``MediaPipePose`` and of ``MediaPipeMultiPose`` with
   ``max_people`` 1, 2, 4 on crops of the NTU videos holding 1, 2 and 4 people (the 4-people frame is two hug crops
   side by side).
@@ -15,8 +16,8 @@
   people (the demo figure, MediaPipe layout → the model's), today's per-person ``Recognizer`` against the batched
   prototype (``TrackWindows``: one push for all people per frame, one model call for all per stride; one
   ``ActionSmoother`` each); see ``recognition_cost``. Timed as CPU time of the calling thread
-  (``time.thread_time``; the model runs on 1 thread, in that thread), which a busy shared machine does not
-  inflate the way it inflates wall time.
+  (``time.thread_time``; the model runs on 1 thread, in that thread), which a busy shared machine inflates less
+  than wall time (it still does: caches and the core's other hyper-thread are shared).
 
 Numbers depend on the machine and its load; this prints them, it asserts nothing.
 """
@@ -87,7 +88,6 @@ def people_on_video(name: str, frames: list[np.ndarray], fps: float, max_people:
     """
     from partkd_stream.pose_multi import MediaPipeMultiPose
     from partkd_stream.tracking import PersonTracker
-
     from partkd_stream.window import frame_has_person
 
     tracker = PersonTracker()
@@ -115,7 +115,8 @@ def people_on_video(name: str, frames: list[np.ndarray], fps: float, max_people:
                 zone_id[z] = pid
     return {"video": name, "frames": len(frames), "max_people": max_people,
             "people_per_frame": np.bincount(counts, minlength=max_people + 1).tolist(),
-            "poses_with_upper_body": upper_body, "ids_confirmed": len(ids), "frames_all_tracked": full, "id_switches": switches,
+            "poses_with_upper_body": upper_body, "ids_confirmed": len(ids), "frames_all_tracked": full,
+            "id_switches": switches,
             "pose_ms_median": float(np.median(pose_ms))}
 
 
@@ -282,9 +283,11 @@ def main(argv: Optional[list[str]] = None) -> int:
         print(json.dumps(result, indent=2))
         return 0
     for r in result.get("people", []):
-        print(f"{r['video']:34s} max_people={r['max_people']}  people/frame "
-              f"{r['people_per_frame']}  upper body seen {r['poses_with_upper_body']}/{sum(i * c for i, c in enumerate(r['people_per_frame']))}  ids {r['ids_confirmed']}  all tracked {r['frames_all_tracked']}/"
-              f"{r['frames']}  id switches {r['id_switches']}  pose {r['pose_ms_median']:.0f} ms/frame")
+        poses = sum(i * c for i, c in enumerate(r["people_per_frame"]))
+        print(f"{r['video']:34s} max_people={r['max_people']}  people/frame {r['people_per_frame']}  upper body "
+              f"seen {r['poses_with_upper_body']}/{poses}  ids {r['ids_confirmed']}  all tracked "
+              f"{r['frames_all_tracked']}/{r['frames']}  id switches {r['id_switches']}  "
+              f"pose {r['pose_ms_median']:.0f} ms/frame")
     for r in result.get("pose", []):
         print(f"pose  {r['people_in_frame']} people  {r['frame']:9s} {r['estimator']:32s} "
               f"{r['ms_per_frame']:6.1f} ms/frame  found {r['people_found_mean']:.2f}")
