@@ -118,14 +118,17 @@ class TrackWindows:
         ts = self.t[slot, order]
         return order[ts[-1] - ts <= self.horizon_s] if n else order
 
+    def warmed_up(self, slot: int) -> bool:
+        """Half a model window of history (as ``SkeletonWindow.warmed_up``)."""
+        order = self._order(slot)
+        return bool(len(order)) and self.t[slot, order[-1]] - self.t[slot, order[0]] >= 0.5 * self.cfg.window / self.cfg.fps
+
     def person_present(self, slot: int) -> bool:
-        """Half a model window of history, and a person in ``rule.min_fraction`` of the last ``rule.span_s``."""
+        """A person in ``rule.min_fraction`` of the last ``rule.span_s`` (as ``SkeletonWindow.person_present``)."""
         order = self._order(slot)
         if not len(order):
             return False
         ts = self.t[slot, order]
-        if ts[-1] - ts[0] < 0.5 * self.cfg.window / self.cfg.fps:
-            return False
         recent = self.person[slot, order[ts >= ts[-1] - self.rule.span_s]]
         return bool(recent.mean() >= self.rule.min_fraction)
 

@@ -38,6 +38,7 @@ def test_every_frame_matches_one_skeleton_window_per_person(layout, fps, src_fps
         tw.push_many(list(shared), list(shared.values()), people[0][k - (k == 50)][0])
         for p in range(3):
             assert tw.person_present(p) == ref[p].person_present(), (k, p)
+            assert tw.warmed_up(p) == ref[p].warmed_up(), (k, p)
         if k % 7 == 0:
             got = tw.model_input([2, 0, 1])
             want = np.concatenate([ref[p].model_input() for p in (2, 0, 1)])
