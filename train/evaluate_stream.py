@@ -334,6 +334,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                    "file's 'root', else its folder)")
     p.add_argument("--model", help="model (.onnx with card, or .pt); default: the shipped model")
     p.add_argument("--backend", default="auto", choices=("auto", "tensorrt", "onnxruntime", "pytorch"))
+    p.add_argument("--threads", type=int, default=1, help="CPU threads for the model (default %(default)s)")
     p.add_argument("--stride", type=int, default=DEFAULT_STRIDE)
     p.add_argument("--smooth", type=int, default=DEFAULT_SMOOTH)
     p.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD)
@@ -353,7 +354,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if args.stride < 1 or args.smooth < 1 or not 0.0 <= args.threshold <= 1.0:
             raise AnnotationError("--stride and --smooth must be ≥ 1 and --threshold in [0, 1]")
         inputs = load_annotations(args.annotations, args.root)
-        model = load_model(args.model, backend=args.backend)
+        model = load_model(args.model, backend=args.backend, threads=args.threads)
         reject = Reject.load(args.reject) if args.reject else None
         classes = list(model.card.classes)
         if reject is not None:

@@ -63,10 +63,17 @@ def penn_overlap(source: str) -> dict[int, str]:
     return {int(k): v for k, v in spec.get(source, {}).items()}
 
 
-def dataset_clips(source: str, root: str | Path) -> list[NegativeClip]:
-    """Every clip of ``source`` (``nw_ucla``, ``ntu`` or ``utd_mhad``) under ``root`` minus the Penn actions."""
+def dataset_clips(source: str, root: str | Path, penn_actions: bool = False) -> list[NegativeClip]:
+    """Every clip of ``source`` (``nw_ucla``, ``ntu`` or ``utd_mhad``) under ``root`` minus the Penn actions.
+
+    ``penn_actions=True`` gives the opposite: only the clips of Penn actions, ``action`` = the Penn class name —
+    known actions recorded like the negatives (Kinect, projected), the test of whether a reject learned actions
+    or merely the look of a dataset.
+    """
     if source == "utd_mhad":
-        return _utd_clips(root)
+        return _utd_clips(root, penn_actions)
+    if penn_actions:
+        return []  # NW-UCLA and the NTU samples here hold no Penn action (labels/penn_overlap.json)
     if source not in ("nw_ucla", "ntu"):
         raise DatasetError(f"unknown negative source {source!r}; datasets: nw_ucla, ntu, utd_mhad")
     info, samples = load_dataset("nw_ucla" if source == "nw_ucla" else "ntu120", root)
@@ -91,7 +98,7 @@ _UTD_ACTIONS = ("swipe left", "swipe right", "wave", "clap", "throw", "arm cross
                 "catch", "pick up and throw", "jog", "walk", "sit to stand", "stand to sit", "lunge", "squat")
 
 
-def _utd_clips(root: str | Path) -> list[NegativeClip]:
+def _utd_clips(root: str | Path, penn_actions: bool = False) -> list[NegativeClip]:
     """A minimal UTD-MHAD reader (``d_skel`` (20, 3, T), metres, 30 fps) until ``train.datasets`` has the loader.
 
     Same camera conventions as NW-UCLA's Kinect v1 files (y up, z away; a facing person's *left* joints at smaller
@@ -108,7 +115,7 @@ def _utd_clips(root: str | Path) -> list[NegativeClip]:
     out = []
     for p in files:
         m = _UTD_NAME.match(p.stem)
-        if not m or int(m.group(1)) in overlap:
+        if not m or (int(m.group(1)) in overlap) != penn_actions:
             continue
         try:
             skel = np.asarray(loadmat(p)["d_skel"], dtype=np.float32)       # [20, 3, T]
@@ -116,8 +123,9 @@ def _utd_clips(root: str | Path) -> list[NegativeClip]:
             raise DatasetError(f"{p}: not a readable UTD-MHAD skeleton file ({e})") from None
         xyz = np.transpose(skel, (2, 0, 1))[:, order]                         # [T, 20, 3]
         score = (np.abs(xyz).sum(-1) > 0).astype(np.float32)[..., None]
+        action = overlap[int(m.group(1))] if penn_actions else _UTD_ACTIONS[int(m.group(1)) - 1]
         out.append(NegativeClip(np.concatenate([xyz, score], -1), "kinect20", 30.0, "utd_mhad", p.stem[:-9],
-                                action=_UTD_ACTIONS[int(m.group(1)) - 1]))
+                                action=action))
     return out
 
 
@@ -321,6 +329,19 @@ class NegativeWindows:
                   for s, f, e, m in zip(seqs, fps, ends, fill)]
         return preprocess_window(np.stack(picked), self.pre) if picked else \
             np.zeros((0, self.pre.in_channels, self.pre.window, get_layout(self.pre.layout).num_joints), np.float32)
+
+    def epoch_windows_all(self, epoch: int) -> np.ndarray:
+        """One random window of every clip, in clip order (for clips that carry a label of their own)."""
+        rng = np.random.default_rng([self.seed, epoch, 4321])
+        draw = epoch % self.draws
+        seqs = [self.view(i, draw) for i in range(len(self.clips))]
+        fps = np.array([c.fps for c in self.clips], float)
+        ends = random_ends(np.array([len(s) for s in seqs]), fps, self.pre, rng)
+        fill = list(rng.choice(self.fill_modes, len(seqs)))
+        picked = [take_frames(s, fill_before_clip(resample_indices(np.arange(e + 1) / f, self.pre.fps,
+                                                                   self.pre.window), m))
+                  for s, f, e, m in zip(seqs, fps, ends, fill)]
+        return preprocess_window(np.stack(picked), self.pre)
 
     def eval_windows(self, stride_s: float | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Every sliding window (as the stream predicts) of draw 0 of every clip → ``(x, clip index per window)``."""

@@ -95,6 +95,11 @@ def source_weights(sources: list[str]) -> dict[str, float]:
     return {s: (SOURCE_WEIGHTS["dataset"] / len(datasets) if s in datasets else SOURCE_WEIGHTS[s]) for s in sources}
 
 
+def utd_subject(clip_id: str) -> int:
+    """``a12_s3_t2`` → 3."""
+    return int(clip_id.split("_")[1][1:])
+
+
 # --- training (prototype of the loops.py hook) ------------------------------------------------------------------
 def train(args: argparse.Namespace) -> int:
     cfg = load_config(CONFIG, [f"data.root={args.root}", f"train.epochs_student={args.epochs}"])
@@ -115,6 +120,15 @@ def train(args: argparse.Namespace) -> int:
                               weights=source_weights(sorted({c.source for c in clips})))
         classes.append(BACKGROUND)
         print(f"{args.name}: {len(clips)} negative clips from {neg.sources}", flush=True)
+    extra = None
+    if args.known_extra:
+        # known actions recorded like the negatives (Kinect → projected → degraded): UTD-MHAD's Penn actions of
+        # the training subjects (odd), so "looks like a Kinect dataset" cannot stand for "background"
+        utd = dataset_clips("utd_mhad", Path(args.shared) / DATA_DIRS["utd_mhad"], penn_actions=True)
+        utd = [c for c in utd if utd_subject(c.id) % 2 == 1]
+        extra = (NegativeWindows(utd, bench.lq_pre, bench.degradation, seed),
+                 np.array([bench.classes.index(c.action) for c in utd]))
+        print(f"{args.name}: {len(utd)} extra known clips (UTD-MHAD Penn actions, odd subjects)", flush=True)
     model_bench = dataclasses.replace(bench, classes=classes)
     torch.manual_seed(seed)
     model = build_model(cfg, model_bench, teacher=False)
@@ -130,6 +144,9 @@ def train(args: argparse.Namespace) -> int:
         ends = random_ends(np.array([len(s) for s in seqs]), fps, pre, rng)
         fill = list(np.random.default_rng([seed, epoch, 5]).choice(cfg.data.fill_modes, len(seqs)))
         x, y = windows(seqs, fps, ends, pre, fill), bench.train_labels
+        if extra is not None:  # every extra known clip once per epoch, a random window of a fresh-ish degradation
+            xe = extra[0].epoch_windows_all(epoch)
+            x, y = np.concatenate([x, xe]), np.concatenate([y, extra[1]])
         if neg is not None:
             xn = neg.epoch_windows(epoch, int(round(args.neg_ratio * len(x))))
             x, y = np.concatenate([x, xn]), np.concatenate([y, np.full(len(xn), k_bg)])
@@ -153,6 +170,7 @@ def train(args: argparse.Namespace) -> int:
     meta = {"stage": "openset", "title": f"LQ student, CE{' + background' if neg else ''}", "seed": seed,
             "dataset": "penn_action", "negatives": args.negatives, "neg_ratio": args.neg_ratio,
             "negative_sources": neg.sources if neg else [], "validation_ids": val["ids"],
+            "known_extra_ids": [c.id for c in extra[0].clips] if extra else [],
             "data": dataclasses.asdict(cfg.data), "train": dataclasses.asdict(cfg.train), "metrics": metrics,
             "minutes": round((time.time() - t_start) / 60, 1)}
     save_checkpoint(out / "student.pt", model, pre, classes, meta=meta)
@@ -270,6 +288,22 @@ def measure(args: argparse.Namespace) -> int:
                 rej = calibrate(zv, classes, s, args.recall, f"Penn Action validation clips ({len(val['ids'])}, "
                                 f"{'held out' if val_clean else 'seen in training'}), {len(xv)} windows")
                 (out_dir / f"reject_{s}.json").write_text(json.dumps({"reject": rej.to_dict()}, indent=2) + "\n")
+        # known actions recorded like the negatives (UTD-MHAD's Penn actions, Kinect → projected → degraded)
+        trained_on = set(ck.meta.get("known_extra_ids", []))
+        utd_known = [c for c in dataset_clips("utd_mhad", shared / DATA_DIRS["utd_mhad"], penn_actions=True)
+                     if c.id not in trained_on]
+        if utd_known:
+            kw = NegativeWindows(utd_known, pre, bench.degradation, 1000)
+            xk, ok_ = kw.eval_windows()
+            zk, fk = logits_and_features(model, xk)
+            yk = np.array([classes.index(utd_known[i].action) for i in ok_])
+            n_act = len(classes) - (1 if has_bg else 0)
+            res["utd_penn_actions"] = {
+                "clips": len(utd_known), "windows": len(xk),
+                "window_top1_actions_only": float((zk[:, :n_act].argmax(1) == yk).mean()),
+                "background_argmax": float((zk.argmax(1) == len(classes) - 1).mean()) if has_bg else None,
+                "accepted": {s: float((score(zk, fk, s) >= res["scores"][s]["threshold"]).mean())
+                             for s in res["scores"]}}
         if has_bg:
             # background as a class: the window is no action when background is its top class
             is_bg_t, is_bg_c = zt.argmax(1) == len(classes) - 1, zc.argmax(1) == len(classes) - 1
@@ -288,7 +322,8 @@ def measure(args: argparse.Namespace) -> int:
         stream_annotations(list(streams.values()), out_dir / "streams.yaml")
         (out_dir / "measure.json").write_text(json.dumps(res, indent=2) + "\n")
         out_all[name] = res
-        print(json.dumps({k: v for k, v in res.items() if k in ("closed_set", "background_argmax")}), flush=True)
+        shown = ("closed_set", "background_argmax", "utd_penn_actions")
+        print(json.dumps({k: v for k, v in res.items() if k in shown}), flush=True)
         for s, row in res["scores"].items():
             print(f"  {s:17s} thr {row['threshold']:.3f} test recall {row['test_window_recall']:.3f} clip "
                   f"{row['clip_top1_with_reject']:.3f} stream {row['stream_top1_with_reject']:.3f} | " +
@@ -347,6 +382,8 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--root", default="../shared/data/penn_action/labels")
     t.add_argument("--shared", default="../shared/data")
     t.add_argument("--out", default="runs/openset")
+    t.add_argument("--known-extra", action="store_true",
+                   help="also train on UTD-MHAD's Penn actions of odd subjects (known actions in the Kinect look)")
     t.add_argument("--pool", metavar="NPZ", help="MediaPipe skeletons of no_person_pool.mp4 (partkd-stream extract)")
     m = sub.add_parser("measure", help="rejects of trained students on held-out negatives and known test clips")
     m.add_argument("--model", action="append", required=True, help="checkpoint(s) (.pt)")
