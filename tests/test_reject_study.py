@@ -26,6 +26,7 @@ def test_streaming_top1_with_an_unknown_slot():
     assert _stream_top1(z, owner, labels, np.array([True, True, False])) == 0.5   # clip 1 rejected: unknown wins
 
 
+@pytest.mark.slow  # ~25 s: a training epoch, all rejects, held-out sets and the harness on the written streams
 def test_train_and_measure_on_fixtures(tmp_path):
     shared = tmp_path / "shared"
     penn = make_penn(shared / "penn")
