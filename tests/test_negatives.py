@@ -82,6 +82,8 @@ def test_dataset_sources_on_fixtures_leave_out_penn_actions(tmp_path):
     assert 14 in penn_overlap("utd_mhad")
     (u,) = dataset_clips("utd_mhad", utd)
     assert u.action == "wave" and u.data.shape == (40, 20, 4) and u.layout == "kinect20"
+    (k,) = dataset_clips("utd_mhad", utd, penn_actions=True)     # the opposite: known actions, Penn names
+    assert k.action == "baseball_swing" and dataset_clips("nw_ucla", ucla, penn_actions=True) == []
     # UTD order (head first) → kinect20 (hip_center first): the head is the highest joint
     k20 = get_layout("kinect20")
     assert u.data[0, k20.index("head"), 1] == u.data[0, :, 1].max()
@@ -99,6 +101,8 @@ def test_negative_windows_for_training_and_evaluation():
     assert x.shape == (10, PRE.in_channels, PRE.window, 13) and np.isfinite(x).all()
     np.testing.assert_array_equal(x, neg.epoch_windows(0, 10))
     assert not np.array_equal(x, neg.epoch_windows(1, 10))
+    xa = neg.epoch_windows_all(3)
+    assert xa.shape == (len(clips), PRE.in_channels, PRE.window, 13)
     xe, owner = neg.eval_windows()
     assert len(xe) == len(owner) and set(owner) == set(range(len(clips)))
     assert (np.bincount(owner)[4:] == 1).all()                     # a transition is one window: its last
