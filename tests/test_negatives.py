@@ -10,8 +10,8 @@ from partkd_stream.layouts import get_layout
 from partkd_stream.preprocess import PreprocessConfig
 from partkd_stream.window import frame_has_person
 from train.degrade import DegradeConfig
-from train.negatives import (_UTD_JOINTS, NegativeClip, NegativeWindows, dataset_clips, idle_clips, idle_person, idle_stream,
-                             penn_overlap, transition_clips)
+from train.negatives import (_UTD_JOINTS, NegativeClip, NegativeWindows, dataset_clips, idle_clips, idle_person,
+                             idle_stream, penn_overlap, transition_clips)
 
 PRE = PreprocessConfig(layout="penn13", window=32, fps=20.0)
 MP = get_layout("mediapipe33")

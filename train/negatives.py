@@ -171,12 +171,11 @@ def idle_person(frames: int, fps: float, rng: np.random.Generator, sitting: bool
     arm = {}
     for side in ("left", "right"):
         kind = rest if rest != "mixed" else rng.choice(["hanging", "front", "hips"])
-        abd, flex, elbow, inward = {"hanging": (rng.uniform(3, 15), rng.uniform(-5, 15), rng.uniform(0, 25), 0),
-                                    "front": (rng.uniform(5, 20), rng.uniform(10, 40), rng.uniform(50, 100),
-                                              rng.uniform(20, 60)),
-                                    "hips": (rng.uniform(25, 45), rng.uniform(-15, 0), rng.uniform(80, 110), rng.uniform(70, 100)),
-                                    "crossed": (rng.uniform(5, 20), rng.uniform(20, 40), rng.uniform(100, 130),
-                                                rng.uniform(70, 90))}[kind]
+        u = rng.uniform
+        abd, flex, elbow, inward = {"hanging": (u(3, 15), u(-5, 15), u(0, 25), 0),        # degrees
+                                    "front": (u(5, 20), u(10, 40), u(50, 100), u(20, 60)),
+                                    "hips": (u(25, 45), u(-15, 0), u(80, 110), u(70, 100)),
+                                    "crossed": (u(5, 20), u(20, 40), u(100, 130), u(70, 90))}[kind]
         if sitting and kind == "hanging":
             flex, elbow = rng.uniform(20, 45), rng.uniform(40, 80)       # hands on the lap
         arm[side] = [np.deg2rad(v + slow(s)) for v, s in ((abd, 2.0), (flex, 3.0), (elbow, 4.0), (inward, 3.0))]
@@ -227,9 +226,11 @@ def idle_person(frames: int, fps: float, rng: np.random.Generator, sitting: bool
             knee_p = hip + unit(-up * math.cos(stance) + out * math.sin(stance) + fwd * math.sin(knee)) * 0.245 * h
             ankle = knee_p + unit(-up * math.cos(stance) + out * math.sin(stance) - fwd * math.sin(knee)) * 0.245 * h
         p.update({f"{side}_shoulder": sh, f"{side}_elbow": elbow, f"{side}_wrist": wrist,
-                  f"{side}_pinky": wrist + (d_fore * 0.045 - out * 0.01) * h, f"{side}_index": wrist + d_fore * 0.055 * h,
+                  f"{side}_pinky": wrist + (d_fore * 0.045 - out * 0.01) * h,
+                  f"{side}_index": wrist + d_fore * 0.055 * h,
                   f"{side}_thumb": wrist + (d_fore * 0.03 + fwd * 0.015) * h, f"{side}_hip": hip,
-                  f"{side}_knee": knee_p, f"{side}_ankle": ankle, f"{side}_heel": ankle - (fwd * 0.025 + up * 0.02) * h,
+                  f"{side}_knee": knee_p, f"{side}_ankle": ankle,
+                  f"{side}_heel": ankle - (fwd * 0.025 + up * 0.02) * h,
                   f"{side}_foot_index": ankle + (fwd * 0.08 - up * 0.035) * h})
     xyz = np.stack([p[j] for j in get_layout("mediapipe33").joints], axis=1)   # [T, 33, 3]
     return np.concatenate([xyz, np.ones(xyz.shape[:2] + (1,))], -1).astype(np.float32)
@@ -280,8 +281,8 @@ class NegativeWindows:
     """Model windows from negative clips, degraded into the model's layout like MediaPipe.
 
     ``epoch_windows(epoch, n)``: ``n`` random windows for one training epoch — a source drawn by ``weights``
-    (default: equally often), then a clip, a degradation draw (``draws`` fixed versions per clip, cycled over epochs, so the cost is paid
-    ``draws`` times) and a random span (the clip's end for transitions), filled before short clips like the known
+    (default: equally often), then a clip, a degradation draw (``draws`` fixed versions per clip, cycled over
+    epochs, so the cost is paid ``draws`` times) and a random span (the clip's end for transitions), filled before short clips like the known
     clips (``data.FILL_MODES``). ``eval_windows()``: every sliding window of one fixed degradation per clip.
     """
 
@@ -327,8 +328,10 @@ class NegativeWindows:
         picked = [take_frames(s, fill_before_clip(resample_indices(np.arange(e + 1) / f, self.pre.fps,
                                                                    self.pre.window), m))
                   for s, f, e, m in zip(seqs, fps, ends, fill)]
-        return preprocess_window(np.stack(picked), self.pre) if picked else \
-            np.zeros((0, self.pre.in_channels, self.pre.window, get_layout(self.pre.layout).num_joints), np.float32)
+        if not picked:
+            return np.zeros((0, self.pre.in_channels, self.pre.window, get_layout(self.pre.layout).num_joints),
+                            np.float32)
+        return preprocess_window(np.stack(picked), self.pre)
 
     def epoch_windows_all(self, epoch: int) -> np.ndarray:
         """One random window of every clip, in clip order (for clips that carry a label of their own)."""
