@@ -197,8 +197,7 @@ class RejectingModel:
     def __init__(self, model: Any, reject: Optional[Reject]) -> None:
         self.model, self.reject = model, reject
         self.base_classes = list(model.card.classes)
-        self.card = replace(model.card, classes=self.base_classes + [UNKNOWN],
-                            output_shape=[model.card.output_shape[0], len(self.base_classes) + 1])
+        self.card = replace(model.card, classes=self.base_classes + [UNKNOWN])   # output shape follows the classes
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         return self.model.predict(x)

@@ -170,7 +170,7 @@ def train(args: argparse.Namespace) -> int:
             "known_extra_ids": [c.id for c in extra[0].clips] if extra else [],
             "data": dataclasses.asdict(cfg.data), "train": dataclasses.asdict(cfg.train), "metrics": metrics,
             "minutes": round((time.time() - t_start) / 60, 1)}
-    save_checkpoint(out / "student.pt", model, pre, classes, meta=meta)
+    save_checkpoint(out / "student.pt", model, classes, meta=meta)
     print(f"{args.name}: clip top-1 {100 * test['top1']:.1f}%, streaming {100 * test['stream_top1']:.1f}% "
           f"({meta['minutes']} min) → {out / 'student.pt'}", flush=True)
     return 0
