@@ -22,6 +22,8 @@ from typing import Optional, Sequence
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from .preprocess import MAX_ABS_COORD, nanmedian_last
+
 MAX_COST = 0.25         # between consecutive frames a body moves less than a quarter of its size …
 GAP_COST_PER_S = 1.0    # … plus one body size per second it has not been seen
 _UNMATCHABLE = 1e6
@@ -32,7 +34,10 @@ class Track:
     """One person over time; ``id`` is ``None`` while the track is tentative."""
 
     id: Optional[int]
-    keypoints: np.ndarray            # last seen skeleton [V, C]
+    keypoints: np.ndarray            # last seen skeleton [V, C], as given
+    xy: np.ndarray                   # its joints [V, 2], 0 where not seen
+    seen: np.ndarray                 # [V] joints to match on
+    size: float                      # body size (``body_sizes``) of that skeleton
     t: float                         # when it was last seen
     velocity: np.ndarray = field(default_factory=lambda: np.zeros(2, np.float32))   # pixels / second
     hits: int = 1
@@ -40,7 +45,7 @@ class Track:
 
     def predicted_xy(self, t: float) -> np.ndarray:
         """``[V, 2]`` joint positions moved along the track's velocity to time ``t``."""
-        return self.keypoints[:, :2] + self.velocity * float(t - self.t)
+        return self.xy + self.velocity * float(t - self.t)
 
 
 @dataclass(frozen=True)
@@ -53,25 +58,43 @@ class TrackerUpdate:
     ended: list[int]                       # ids whose person has been gone longer than ``max_missed_s``
 
 
-def body_size(xy: np.ndarray, seen: np.ndarray) -> float:
-    """Larger side of the box around the seen joints (pixels); 1 when fewer than two are seen."""
-    pts = xy[seen]
-    if len(pts) < 2:
-        return 1.0
-    return float(max(np.ptp(pts[:, 0]), np.ptp(pts[:, 1]), 1.0))
+def body_sizes(xy: np.ndarray, seen: np.ndarray) -> np.ndarray:
+    """``[N]``: larger side of the box around each skeleton's seen joints (``xy [N, V, 2]``, ``seen [N, V]``;
+    pixels), at least 1; 1 when fewer than two joints are seen."""
+    lo = np.where(seen[..., None], xy, np.inf).min(1)
+    hi = np.where(seen[..., None], xy, -np.inf).max(1)
+    size = np.maximum((hi - lo).max(-1), 1.0)
+    return np.where(seen.sum(-1) >= 2, size, 1.0)
+
+
+def skeleton_distances(a_xy: np.ndarray, a_seen: np.ndarray, b_xy: np.ndarray, b_seen: np.ndarray,
+                       min_common: int = 3, a_size: Optional[np.ndarray] = None,
+                       b_size: Optional[np.ndarray] = None) -> np.ndarray:
+    """``[A, B]``: for every pair, the mean distance of the joints both skeletons show, in units of the larger body
+    size; with fewer than ``min_common`` such joints, the distance of the centres of the seen joints; unmatchable
+    (1e6) when either shows none. ``*_xy [N, V, 2]`` are 0 where a joint is not seen; ``*_size``: their
+    ``body_sizes`` when known."""
+    a_size = body_sizes(a_xy, a_seen) if a_size is None else a_size
+    b_size = body_sizes(b_xy, b_seen) if b_size is None else b_size
+    scale = np.maximum(a_size[:, None], b_size[None])
+    both = a_seen[:, None] & b_seen[None]                                          # [A, B, V]
+    common = both.sum(-1)
+    diff = a_xy[:, None] - b_xy[None]
+    mean = (np.sqrt((diff * diff).sum(-1)) * both).sum(-1) / np.maximum(common, 1)
+    na, nb = a_seen.sum(-1), b_seen.sum(-1)
+    ca = a_xy.sum(1) / np.maximum(na, 1)[:, None]
+    cb = b_xy.sum(1) / np.maximum(nb, 1)[:, None]
+    centres = np.sqrt(((ca[:, None] - cb[None]) ** 2).sum(-1))
+    out = np.where(common >= min_common, mean, centres) / scale
+    return np.where((na[:, None] > 0) & (nb[None] > 0), out, _UNMATCHABLE)
 
 
 def skeleton_distance(a_xy: np.ndarray, a_seen: np.ndarray, b_xy: np.ndarray, b_seen: np.ndarray,
                       min_common: int = 3) -> float:
-    """Mean distance of the joints both skeletons show, in units of the larger body size; with fewer than
-    ``min_common`` such joints, the distance of the centres of the seen joints."""
-    scale = max(body_size(a_xy, a_seen), body_size(b_xy, b_seen))
-    both = a_seen & b_seen
-    if both.sum() >= min_common:
-        return float(np.linalg.norm(a_xy[both] - b_xy[both], axis=1).mean() / scale)
-    if not a_seen.any() or not b_seen.any():
-        return _UNMATCHABLE
-    return float(np.linalg.norm(a_xy[a_seen].mean(0) - b_xy[b_seen].mean(0)) / scale)
+    """``skeleton_distances`` of one pair (``[V, 2]`` each, any value where not seen)."""
+    a = np.where(a_seen[:, None], a_xy, 0.0)[None]
+    b = np.where(b_seen[:, None], b_xy, 0.0)[None]
+    return float(skeleton_distances(a, a_seen[None], b, b_seen[None], min_common)[0, 0])
 
 
 class PersonTracker:
@@ -94,21 +117,27 @@ class PersonTracker:
             t = self.last_t + 1e-6   # a repeated clock reading is nudged, as in the window
         self.last_t = t
         dets = [np.asarray(p, dtype=np.float32) for p in people]
-        seen = [d[:, -1] >= self.min_score for d in dets]
-        cost = np.full((len(self.tracks), len(dets)), _UNMATCHABLE)
-        gate = np.array([self.max_cost + self.gap_cost_per_s * (t - tr.t) for tr in self.tracks])
-        for i, tr in enumerate(self.tracks):
-            pred, tr_seen = tr.predicted_xy(t), tr.keypoints[:, -1] >= self.min_score
-            for j, d in enumerate(dets):
-                cost[i, j] = skeleton_distance(pred, tr_seen, d[:, :2], seen[j])
-        cost[cost > gate[:, None]] = _UNMATCHABLE        # out of reach: never traded for a better total
-        rows, cols = linear_sum_assignment(cost) if cost.size else (np.zeros(0, int), np.zeros(0, int))
-        matched = {int(r): int(c) for r, c in zip(rows, cols) if cost[r, c] < _UNMATCHABLE}
+        if dets:
+            stacked = np.stack(dets)
+            seen = self._seen(stacked)                                               # [D, V]
+            xy = np.where(seen[..., None], stacked[..., :2], np.float32(0))
+            size = body_sizes(xy, seen)
+        matched: dict[int, int] = {}
+        if dets and self.tracks:
+            pred = np.stack([tr.predicted_xy(t) for tr in self.tracks])
+            cost = skeleton_distances(pred, np.stack([tr.seen for tr in self.tracks]), xy, seen,
+                                      a_size=np.array([tr.size for tr in self.tracks]), b_size=size)
+            gate = np.array([self.max_cost + self.gap_cost_per_s * (t - tr.t) for tr in self.tracks])
+            cost[cost > gate[:, None]] = _UNMATCHABLE        # out of reach: never traded for a better total
+            rows, cols = linear_sum_assignment(cost)
+            matched = {int(r): int(c) for r, c in zip(rows, cols) if cost[r, c] < _UNMATCHABLE}
 
         started: list[int] = []
+        if matched:
+            js = list(matched.values())
+            self._observe([self.tracks[i] for i in matched], [dets[j] for j in js], xy[js], seen[js], size[js], t)
         for i, tr in enumerate(self.tracks):
             if i in matched:
-                self._observe(tr, dets[matched[i]], t)
                 if tr.id is None and tr.hits >= self.confirm_hits:
                     tr.id = self._take_id()
                     started.append(tr.id)
@@ -117,7 +146,7 @@ class PersonTracker:
         claimed = set(matched.values())
         for j, d in enumerate(dets):
             if j not in claimed:
-                tr = Track(id=None, keypoints=d, t=t)
+                tr = Track(id=None, keypoints=d, xy=xy[j], seen=seen[j], size=float(size[j]), t=t)
                 if self.confirm_hits <= 1:
                     tr.id = self._take_id()
                     started.append(tr.id)
@@ -132,21 +161,36 @@ class PersonTracker:
         return TrackerUpdate(people=sorted(people_out, key=lambda p: p[0]), missing=sorted(missing),
                              started=started, ended=sorted(ended))
 
+    def _seen(self, kp: np.ndarray) -> np.ndarray:
+        """Joints to match on: score ≥ ``min_score`` at a sane place (a NaN, infinite or absurd coordinate is not
+        seen, as in ``preprocess.sanitize``)."""
+        return (kp[..., -1] >= self.min_score) & (np.abs(kp[..., :-1]) <= MAX_ABS_COORD).all(-1)
+
+    def reset(self) -> None:
+        """Forget every track (a new stream): ids start again from 1."""
+        self.tracks, self._next_id, self.last_t = [], 1, None
+
     def finish(self) -> list[int]:
         """End of the stream: the ids still alive, now ended."""
         ended = sorted(tr.id for tr in self.tracks if tr.id is not None)
         self.tracks = []
         return ended
 
-    def _observe(self, tr: Track, kp: np.ndarray, t: float) -> None:
-        dt = t - tr.t
-        both = (tr.keypoints[:, -1] >= self.min_score) & (kp[:, -1] >= self.min_score)
-        if dt > 0 and both.sum() >= 3:
-            step = np.median(kp[both, :2] - tr.keypoints[both, :2], axis=0) / dt
-            tr.velocity = (step if tr.hits == 1 else 0.5 * tr.velocity + 0.5 * step).astype(np.float32)
-        tr.keypoints, tr.t = kp, t
-        tr.hits += 1
-        tr.missed = 0
+    def _observe(self, tracks: list[Track], kps: list[np.ndarray], xy: np.ndarray, seen: np.ndarray,
+                 size: np.ndarray, t: float) -> None:
+        """Matched tracks take their new skeletons; velocity = median joint displacement / time (when at least 3
+        joints are seen in both), averaged with the previous velocity."""
+        both = np.stack([tr.seen for tr in tracks]) & seen                         # [M, V]
+        step = xy - np.stack([tr.xy for tr in tracks])                              # [M, V, 2]
+        step = nanmedian_last(np.where(both[..., None], step, np.nan).transpose(0, 2, 1))   # [M, 2]
+        for tr, kp, txy, tseen, tsize, st, nb in zip(tracks, kps, xy, seen, size, step, both.sum(-1)):
+            dt = t - tr.t
+            if dt > 0 and nb >= 3:
+                v = st / dt
+                tr.velocity = (v if tr.hits == 1 else 0.5 * tr.velocity + 0.5 * v).astype(np.float32)
+            tr.keypoints, tr.xy, tr.seen, tr.size, tr.t = kp, txy, tseen, float(tsize), t
+            tr.hits += 1
+            tr.missed = 0
 
     def _take_id(self) -> int:
         self._next_id += 1
