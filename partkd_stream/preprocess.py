@@ -183,7 +183,7 @@ def normalize(seq: np.ndarray, layout: Layout | str) -> np.ndarray:
     """Centre and scale ``[..., T, V, C]`` (sanitised) per sequence; see the module docstring."""
     layout = _layout(layout)
     seq = np.asarray(seq, dtype=np.float32)
-    lead, (t, v, c) = seq.shape[:-3], seq.shape[-3:]
+    t, v, c = seq.shape[-3:]
     x = _channels_first(seq.reshape((-1, t, v, c)))
     xy, _, _ = _normalised_coords(x, layout)
     out = np.array(seq, dtype=np.float32, copy=True).reshape((-1, t, v, c))

@@ -111,7 +111,7 @@ class Recognizer:
         self.frames_seen = 0
         self.dropped_frames = 0   # frames refused for their timestamp (not finite, or not after the previous)
         self.last_t: Optional[float] = None
-        self._checked: set[tuple[str, int]] = set()
+        self._checked: set[tuple] = set()   # (layout, channels) and (layout, frame shape) already checked
 
     @classmethod
     def load(cls, model: Optional[str] = None, backend: str = "auto", threads: Optional[int] = None,
@@ -234,12 +234,15 @@ class Recognizer:
                              f"it first)")
 
     def _frame(self, keypoints: np.ndarray, layout: str) -> np.ndarray:
+        """One skeleton, checked against its layout and the model (each shape and layout once)."""
         keypoints = np.asarray(keypoints)
-        if keypoints.ndim != 2:
-            raise SkeletonFileError(f"keypoints must be [V, C] (one row per joint, score last), got shape "
-                                    f"{list(keypoints.shape)}")
-        check_frame_shape(keypoints.shape, layout, "keypoints")
-        self.check_source(layout, keypoints.shape[-1])
+        if (layout, keypoints.shape) not in self._checked:
+            if keypoints.ndim != 2:
+                raise SkeletonFileError(f"keypoints must be [V, C] (one row per joint, score last), got shape "
+                                        f"{list(keypoints.shape)}")
+            check_frame_shape(keypoints.shape, layout, "keypoints")
+            self.check_source(layout, keypoints.shape[-1])
+            self._checked.add((layout, keypoints.shape))
         return keypoints
 
     def _person(self, person: Optional[int]) -> _Person:

@@ -104,8 +104,8 @@ class TrackWindows:
         self.kp = np.zeros((slots, capacity, v, cfg.channels), np.float32)
         self.t = np.zeros((slots, capacity), np.float64)
         self.person = np.zeros((slots, capacity), bool)
-        self.head = np.zeros(slots, np.int64)   # next write position
-        self.n = np.zeros(slots, np.int64)      # frames held
+        self.head = [0] * slots                  # next write position per slot (Python ints: read every frame)
+        self.n = [0] * slots                     # frames held per slot
         self._sources: dict[str, _Source] = {}
         self._pending: list[tuple[int, int, np.ndarray]] = []   # (slot, ring position, skeleton) not yet judged
         self._pending_layout: Optional[str] = None
@@ -150,34 +150,33 @@ class TrackWindows:
 
         The skeletons are copied and judged later, all frames since the last reading at once (one sanitise, one
         presence check, one conversion for everyone's last few frames: a prediction is due every few frames)."""
-        idx = np.asarray(slots, dtype=np.int64)
-        if not sane_time(t) or not len(idx):
-            return np.zeros(len(idx), bool)
+        ok = np.zeros(len(slots), bool)
+        if not sane_time(t):
+            return ok
         t = float(t)
-        ok = (self.n[idx] == 0) | (t > self.t[idx, self.head[idx] - 1])
-        if layout != self._pending_layout or len(self._pending) + len(idx) >= self.capacity:
+        if layout != self._pending_layout or len(self._pending) + len(slots) >= self.capacity:
             self._flush()                    # a pending frame is never overwritten, and one layout per batch
             self._source(layout)             # ValueError now, not at the next reading, for a layout without conversion
             self._pending_layout = layout
-        full = idx[ok & (self.n[idx] == self.capacity)]
-        if len(full) and self.capacity < self.max_frames and \
-                (t - self.t[full, self.head[full]] <= self.horizon_s).any():   # oldest still inside: make room
-            self._resize(self.slots, min(2 * self.capacity, self.max_frames))
-        for slot, kp, took in zip(idx, keypoints, ok):
-            if not took:
+        for i, (slot, kp) in enumerate(zip(slots, keypoints)):
+            n, pos, cap = self.n[slot], self.head[slot], self.capacity
+            if n and not t > self.t[slot, pos - 1]:
                 continue
-            pos = self.head[slot]
+            if n == cap and cap < self.max_frames and t - self.t[slot, pos] <= self.horizon_s:
+                self._resize(self.slots, min(2 * cap, self.max_frames))    # the oldest is still inside: room
+                n, pos, cap = self.n[slot], self.head[slot], self.capacity
             self.t[slot, pos] = t
             if kp is None:
                 self.kp[slot, pos] = 0.0
                 self.person[slot, pos] = False
             else:
                 self._pending.append((slot, pos, np.array(kp, copy=True)))
-            self.head[slot] = (pos + 1) % self.capacity
-            n, cap = min(self.n[slot] + 1, self.capacity), self.capacity
+            self.head[slot] = (pos + 1) % cap
+            n = min(n + 1, cap)
             while n > 1 and t - self.t[slot, (pos + 1 - n) % cap] > self.horizon_s:   # cut the horizon
                 n -= 1
             self.n[slot] = n
+            ok[i] = True
         return ok
 
     def _flush(self) -> None:
@@ -205,11 +204,8 @@ class TrackWindows:
             order = self._order(s)
             kp[s, :len(order)], ts[s, :len(order)], person[s, :len(order)] = \
                 self.kp[s, order], self.t[s, order], self.person[s, order]
-        head = np.zeros(slots, np.int64)
-        n = np.zeros(slots, np.int64)
-        n[:self.slots] = self.n
-        head[:self.slots] = self.n % capacity
-        self.kp, self.t, self.person, self.head, self.n = kp, ts, person, head, n
+        n = self.n + [0] * (slots - self.slots)
+        self.kp, self.t, self.person, self.head, self.n = kp, ts, person, [k % capacity for k in n], n
 
     def _source(self, layout: str) -> _Source:
         src = self._sources.get(layout)
@@ -221,7 +217,7 @@ class TrackWindows:
     # --- reading ------------------------------------------------------------------------------------------------
     def _order(self, slot: int) -> np.ndarray:
         """Ring positions of the slot's frames, oldest first."""
-        n = int(self.n[slot])
+        n = self.n[slot]
         return (self.head[slot] - n + np.arange(n)) % self.capacity
 
     def frames(self, slot: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
