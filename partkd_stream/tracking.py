@@ -116,7 +116,8 @@ class PersonTracker:
         if self.last_t is not None and t <= self.last_t:
             t = self.last_t + 1e-6   # a repeated clock reading is nudged, as in the window
         self.last_t = t
-        dets = [np.asarray(p, dtype=np.float32) for p in people]
+        with np.errstate(over="ignore", invalid="ignore"):   # 1e300 → float32 inf: a joint not seen
+            dets = [np.asarray(p, dtype=np.float32) for p in people]
         if dets:
             stacked = np.stack(dets)
             seen = self._seen(stacked)                                               # [D, V]

@@ -14,16 +14,17 @@ foot). So a frame counts as showing a person only when its upper body is seen (`
 prediction is made for a person only when most recent frames show one (``person_fraction``); see
 ``PresenceRule``.
 
-Each frame is sanitised on arrival (``preprocess.sanitize``: a non-finite or absurd coordinate is a missing
-joint), so such a joint never counts towards a person nor leaks into a conversion; then it is converted to the
-model's layout by a conversion built once per source layout. A frame whose timestamp is not finite (or beyond
-``MAX_TIMESTAMP_S``), or not after the slot's previous frame, is refused (``push`` returns False): one bad clock
+Each frame is sanitised (``preprocess.sanitize``: a non-finite or absurd coordinate is a missing joint) before it
+is judged or converted, so such a joint never counts towards a person nor leaks into a conversion; then it is
+converted to the model's layout. A frame whose timestamp is not finite (or beyond ``MAX_TIMESTAMP_S``), or not
+after the slot's previous frame, is refused (``push`` returns False): one bad clock
 reading never poisons the frames after it.
 
-What the batched buffer saves against one deque of per-frame arrays per person (measured by ``partkd-stream
-bench --people``): everyone's frame is sanitised, judged and converted in one call (``push_many``); frames are
-written once into ``[slots, capacity, V, C]`` and gathered by index instead of re-stacked for every prediction;
-the presence rule's joints are looked up once per layout, not by name every frame.
+What the batched buffer saves against one deque of per-frame arrays per person (the path's cost:
+``partkd-stream bench --people``): a push only copies the skeleton and its time; the frames pushed since the last reading (a
+prediction is due every few frames) are sanitised, judged and converted together, for everyone, in one call each;
+frames are written once into ``[slots, capacity, V, C]`` and gathered by index instead of re-stacked for every
+prediction; the conversion and the presence rule's joints are built once per source layout, not every frame.
 """
 from __future__ import annotations
 

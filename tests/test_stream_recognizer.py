@@ -292,3 +292,21 @@ def test_people_each_have_their_own_window_smoother_and_events(model_path):
         rec.update(frames[0][1][0], 100.0)
     rec.reset()
     assert rec.update(frames[0][1][0], 0.0) is None and rec.people() == []
+
+
+@pytest.mark.parametrize("value", [np.inf, np.nan, 1e300])
+def test_absurd_people_are_nobody_without_warnings(model_path, value):
+    """A detection whose every coordinate is absurd never becomes a person; one absurd joint costs that joint."""
+    rec = Recognizer.load(str(model_path), stride=3, threshold=0.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        recs = []
+        for t, kp in person_frames(60):
+            ghost = kp.astype(np.float64)
+            ghost[:, :2] = value
+            hurt = kp.astype(np.float64)
+            hurt[15, 0] = value
+            recs += [p.to_dict() for p in rec.update_people([ghost, hurt], t)]
+    assert rec.people() == [1] and {r["person"] for r in recs} == {1}
+    assert recs[-1]["person_present"] and recs[-1]["reason"] is None
+    json.dumps(recs, allow_nan=False)
