@@ -210,7 +210,9 @@ def nanmedian_last(x: np.ndarray) -> np.ndarray:
 
 
 def median_where(x: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """Median over the last axis of the ``valid`` entries of ``x`` (NaN where a row has none)."""
+    """Median over the last axis of the ``valid`` entries of ``x`` (``valid`` broadcast to it; NaN where a row has
+    none)."""
+    valid = np.broadcast_to(valid, x.shape)
     s = np.sort(np.where(valid, x, np.inf), axis=-1).reshape(-1, x.shape[-1])
     n = np.count_nonzero(valid, axis=-1).reshape(-1)
     rows = np.arange(len(s))
