@@ -8,10 +8,10 @@ import pytest
 from engine_fixtures import CLASSES, make_checkpoint
 from partkd_stream.backends import BACKENDS, LoadedModel, ModelLoadError, load_model
 from partkd_stream.bench import synthetic_windows
-from partkd_stream.card import (CardMismatch, ModelCard, card_path_for, default_model_path, export_deployable,
-                                sha256_file)
+from partkd_stream.card import CardMismatch, ModelCard, card_path_for, export_deployable, sha256_file
 from partkd_stream.checkpoint import CheckpointError, load_checkpoint
 from partkd_stream.model import ModelConfig
+from partkd_stream.models import default_model_path
 from partkd_stream.preprocess import PREPROCESS_VERSION, PreprocessConfig
 
 

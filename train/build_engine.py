@@ -2,6 +2,11 @@
 
     python -m train.build_engine --checkpoint runs/penn_action/seed0/student_kd.pt [--name penn_student]
         [--out-dir engines] [--fp16] [--batch 1,16,256] [--triton-repo engines/triton] [--parity-data FILE.npz]
+        [--reject reject.json] [--presence upper_body|full_body|JSON]
+
+The card's optional ``reject`` (how the model says "none of these") and ``presence`` (which joints a frame must
+show) come from ``--reject`` / ``--presence``, else from the checkpoint's ``meta['reject']`` / ``meta['presence']``;
+without either the card has none (closed set; the full-body presence rule).
 
 Steps: export ONNX (dynamic batch, opset 17, checked and shape-inferred); parity PyTorch vs ONNX Runtime on
 skeleton windows (from ``--parity-data``, the checkpoint's ``meta['parity_windows']``, or synthetic skeletons through
@@ -36,11 +41,13 @@ from partkd_stream.backends import (  # noqa: E402
     tensorrt_unavailable_reason,
 )
 from partkd_stream.bench import synthetic_windows  # noqa: E402
-from partkd_stream.card import ModelCard, card_path_for, export_deployable, sha256_file  # noqa: E402
+from partkd_stream.card import CardMismatch, ModelCard, card_path_for, export_deployable, sha256_file  # noqa: E402
 from partkd_stream.checkpoint import Checkpoint, CheckpointError, load_checkpoint  # noqa: E402
 from partkd_stream.convert import convert  # noqa: E402
 from partkd_stream.preprocess import clip_windows  # noqa: E402
+from partkd_stream.reject import Reject, RejectError  # noqa: E402
 from partkd_stream.skeleton_io import SkeletonFileError, atomic_write_bytes, load_sequence  # noqa: E402
+from partkd_stream.window import PRESENCE_RULES, PresenceRule  # noqa: E402
 
 PARITY_TOL = 1e-4
 REPO = Path(__file__).resolve().parents[1]
@@ -173,10 +180,17 @@ def build(args: argparse.Namespace) -> int:
 def build_checked(args: argparse.Namespace, ckpt: Checkpoint, batches: list[int], tmp: Path,
                   out_dir: Path) -> tuple[list[Path], ModelCard]:
     """Export and check everything into ``tmp``; return the files to move into ``out_dir`` and the card."""
-    card = export_deployable(ckpt, tmp, args.name, version=args.version, opset=args.opset,
-                             save_weights=not args.no_weights,
-                             training={"checkpoint": str(args.checkpoint),
-                                       "checkpoint_sha256": sha256_file(args.checkpoint)})
+    reject, presence = reject_option(args.reject), presence_option(args.presence)
+    try:
+        card = export_deployable(ckpt, tmp, args.name, version=args.version, opset=args.opset,
+                                 save_weights=not args.no_weights,
+                                 training={"checkpoint": str(args.checkpoint),
+                                           "checkpoint_sha256": sha256_file(args.checkpoint)},
+                                 reject=reject, presence=presence)
+    except CardMismatch as e:
+        raise BuildError(f"{args.reject or args.checkpoint}: {e}") from None
+    print(f"reject: {card.reject.describe() if card.reject else 'none (closed set)'}; presence: "
+          f"{card.presence.describe() if card.presence else 'full body (default)'}")
     onnx_path = tmp / f"{args.name}.onnx"
     built = [p for p in (onnx_path.with_suffix(".pt"), onnx_path) if p.exists()]
     windows, src = parity_windows(ckpt, args.parity_data)
@@ -221,6 +235,31 @@ def build_checked(args: argparse.Namespace, ckpt: Checkpoint, batches: list[int]
     return built + [plan_path, info_path, cache], card
 
 
+def reject_option(path: Optional[str]) -> Optional[Reject]:
+    """``--reject FILE``: a reject file (``{"reject": {…}}`` or the object itself)."""
+    if path is None:
+        return None
+    try:
+        return Reject.load(path)
+    except RejectError as e:
+        raise BuildError(str(e)) from None
+
+
+def presence_option(spec: Optional[str]) -> Optional[PresenceRule]:
+    """``--presence``: a preset name (``full_body``, ``upper_body``) or a JSON object of ``PresenceRule`` fields."""
+    if spec is None:
+        return None
+    if spec in PRESENCE_RULES:
+        return PRESENCE_RULES[spec]
+    try:
+        return PresenceRule.from_dict(json.loads(spec))
+    except json.JSONDecodeError:
+        raise BuildError(f"--presence {spec!r}: give a preset ({', '.join(PRESENCE_RULES)}) or a JSON object such as "
+                         f"'{{\"torso\": [\"left_shoulder\", \"right_shoulder\"]}}'") from None
+    except (TypeError, ValueError) as e:
+        raise BuildError(f"--presence: {e}") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description="Export a checkpoint to ONNX + model card (+ TensorRT plan, Triton).")
     ap.add_argument("--checkpoint", required=True, help="a partkd-stream checkpoint (.pt) of the student")
@@ -233,6 +272,13 @@ def build_parser() -> argparse.ArgumentParser:
                     help="TensorRT profile tops, one profile per range (default 1,16,256)")
     ap.add_argument("--triton-repo", help="also write a Triton model repository here")
     ap.add_argument("--parity-data", help=".npz with 'windows' [N,C,T,V] or a skeleton sequence (skeleton_io)")
+    ap.add_argument("--reject", metavar="JSON",
+                    help="the card's reject (default: the checkpoint's meta['reject'], if any), e.g. a "
+                         "reject_<score>.json of python -m train.reject_study measure")
+    ap.add_argument("--presence", metavar="PRESET|JSON",
+                    help="who counts as a person for this model: full_body, upper_body or a JSON object of "
+                         "partkd_stream.window.PresenceRule fields (default: the checkpoint's meta['presence'], "
+                         "else the full-body rule)")
     ap.add_argument("--no-weights", action="store_true",
                     help="do not write <name>.pt (the PyTorch backend's weights) beside the ONNX")
     return ap
