@@ -76,3 +76,28 @@ def test_hq_rotate_needs_a_3d_teacher(tmp_path):
     root = make_penn(tmp_path / "data")
     with pytest.raises(ValueError, match="hq_rotate"):
         load_benchmark(DataConfig(root=str(root), hq_rotate=30.0), seed=0)
+
+
+def test_markov_runs_equal_the_frame_by_frame_chain():
+    """degrade.markov_runs is vectorised; it must give exactly what the two-state chain gives frame by frame."""
+    from train.degrade import markov_runs
+
+    def loop(rng, t, frac, mean_len):
+        frac = np.clip(np.asarray(frac, np.float64), 0.0, 0.999)
+        leave = 1.0 / np.maximum(np.asarray(mean_len, np.float64), 1.0)
+        enter = np.minimum(frac * leave / (1.0 - frac), 1.0)
+        u = rng.random((t, frac.size))
+        out = np.zeros((t, frac.size), dtype=bool)
+        if t and frac.any():
+            state = out[0] = u[0] < frac
+            for i in range(1, t):
+                state = out[i] = np.where(state, u[i] >= leave, u[i] < enter)
+        return out
+
+    for trial in range(200):
+        r = np.random.default_rng(trial)
+        t, k = int(r.integers(0, 300)), int(r.integers(1, 8))
+        frac, mean_len = r.uniform(0, 0.6, k) * (r.random(k) < 0.8), r.uniform(0.5, 30, k)
+        assert np.array_equal(markov_runs(np.random.default_rng(trial), t, frac, mean_len),
+                              loop(np.random.default_rng(trial), t, frac, mean_len)), trial
+
