@@ -101,3 +101,45 @@ def test_markov_runs_equal_the_frame_by_frame_chain():
         assert np.array_equal(markov_runs(np.random.default_rng(trial), t, frac, mean_len),
                               loop(np.random.default_rng(trial), t, frac, mean_len)), trial
 
+
+def test_labelled_subset_is_class_stratified_nested_and_independent_of_the_paired_mask():
+    from train.data import labelled_subset
+
+    labels = np.repeat(np.arange(5), [40, 20, 10, 3, 1])
+    subsets = {f: labelled_subset(labels, f, seed=0) for f in (0.1, 0.25, 0.5, 1.0)}
+    for f, keep in subsets.items():
+        counts = np.bincount(labels[keep], minlength=5)
+        expected = [max(1, round(f * n)) for n in (40, 20, 10, 3, 1)]
+        assert counts.tolist() == expected, f
+    assert (subsets[0.1] <= subsets[0.25]).all() and (subsets[0.25] <= subsets[0.5]).all(), "nested"
+    assert not np.array_equal(labelled_subset(labels, 0.5, seed=1), subsets[0.5]), "each seed draws its own"
+    assert np.array_equal(labelled_subset(labels, 0.5, seed=0), subsets[0.5]), "reproducible"
+
+
+def test_lq_fraction_leaves_the_paired_mask_and_the_test_set_alone(tmp_path):
+    from test_distill import make_penn
+    from train.config import DataConfig
+    from train.data import load_benchmark
+
+    root = make_penn(tmp_path / "data")
+    full = load_benchmark(DataConfig(root=str(root)), seed=0)
+    half = load_benchmark(DataConfig(root=str(root), lq_fraction=0.5), seed=0)
+    assert half.labelled.sum() == 4 and full.labelled.all()
+    assert np.array_equal(full.paired, half.paired)
+    assert all(np.array_equal(a, b) for a, b in zip(full.test_lq, half.test_lq))
+
+
+def test_student_steps_fix_the_number_of_optimiser_steps_whatever_the_share_of_clips(tmp_path):
+    from test_distill import make_penn
+    from train.config import load_config
+    from train.data import load_benchmark
+    from train.loops import stage_epochs
+    from train.stages import STAGES
+
+    root = make_penn(tmp_path / "data")
+    for fraction, epochs in ((1.0, 5), (0.5, 10)):  # 8 clips → 2 batches of 4 per epoch; 4 clips → 1
+        cfg = load_config(None, [f"data.root={root}", f"data.lq_fraction={fraction}", "train.batch_size=4",
+                                 "train.student_steps=10", "train.epochs_teacher=3"])
+        bench = load_benchmark(cfg.data, seed=0)
+        assert stage_epochs(STAGES["baseline"], cfg, bench) == epochs
+        assert stage_epochs(STAGES["teacher"], cfg, bench) == 3
