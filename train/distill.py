@@ -42,7 +42,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="distill.py", description=__doc__.split("\n\n")[0])
     p.add_argument("--config", required=True, help="YAML config, e.g. train/configs/penn_action.yaml")
     p.add_argument("--seed", type=int, action="append", help="run only these seeds (repeatable)")
-    p.add_argument("--epochs", type=int, help="epochs for teacher and students")
+    p.add_argument("--epochs", type=int, help="epochs for teacher and students (instead of train.student_steps)")
     p.add_argument("--out", help="output folder (default: the config's 'out', usually runs/)")
     p.add_argument("--stage", default="all", help="all, or a comma-separated list of: " + ", ".join(STAGES))
     p.add_argument("--root", help="dataset root or cached file (overrides data.root)")
@@ -56,7 +56,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def resolve_config(args: argparse.Namespace) -> ExperimentConfig:
     overrides = list(args.set)
     if args.epochs is not None:
-        overrides += [f"train.epochs_teacher={args.epochs}", f"train.epochs_student={args.epochs}"]
+        overrides += [f"train.epochs_teacher={args.epochs}", f"train.epochs_student={args.epochs}",
+                      "train.student_steps=null"]
     if args.out:
         overrides.append(f"out={args.out}")
     if args.root:

@@ -2,7 +2,7 @@
 
     python -m train.sweep --config train/configs/penn_action.yaml --config train/configs/nw_ucla.yaml \\
         --fractions 0.1,1 --seeds 0,1,2,3,4 --stages baseline,control,kd --jobs 16 --out runs/sweep \\
-        [--set KEY=VALUE ...] [--deadline-minutes 8.5]
+        [--data runs/cache] [--set KEY=VALUE ...] [--deadline-minutes 8.5]
 
 Work units, each one ``python -m train.distill`` process (one thread): a teacher per (config, seed), in
 ``<out>/<name>/seed<k>``; a group of students per (config, fraction, seed), in ``<out>/<name>_f<pct>/seed<k>``,
@@ -68,6 +68,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="units at once (default: all cores)")
     p.add_argument("--out", default="runs/sweep", help="output folder")
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="config overrides for every unit")
+    p.add_argument("--data", help="folder of dataset caches named <config name>.npz (python -m train.prepare): "
+                                  "each config's data.root")
     p.add_argument("--deadline-minutes", type=float, help="stop running units (SIGTERM) after this long, summarise")
     return p.parse_args(argv)
 
@@ -97,13 +99,21 @@ def plan(args: argparse.Namespace) -> list[Unit]:
     teachers, students = [], []
     needs_teacher = any(STAGES[s].needs_teacher for s in stages)
     for config in args.config:
-        cfg = load_config(config, args.set)  # checks the config and the overrides before anything starts
+        common = list(args.set)
+        if args.data:
+            name = load_config(config, args.set).name
+            root = Path(args.data).resolve() / f"{name}.npz"
+            if not root.is_file():
+                raise ConfigError(f"--data {args.data}: no {root.name} there; make it with python -m train.prepare "
+                                  f"--dataset … --out {root}")
+            common.append(f"data.root={root}")
+        cfg = load_config(config, common)  # checks the config and the overrides before anything starts
         if needs_teacher:
-            teachers += [Unit(config, cfg.name, seed, ["teacher"], list(args.set)) for seed in seeds]
+            teachers += [Unit(config, cfg.name, seed, ["teacher"], common) for seed in seeds]
         for seed in seeds:
             for f in fractions:
                 name = f"{cfg.name}_f{round(100 * f):03d}"
-                sets = [*args.set, f"name={name}", f"data.lq_fraction={f}",
+                sets = [*common, f"name={name}", f"data.lq_fraction={f}",
                         f"teacher={out / cfg.name / 'seed{seed}' / 'teacher.pt'}"]
                 students.append(Unit(config, name, seed, stages, sets, f, (config, seed) if needs_teacher else None))
     students.sort(key=lambda u: (u.seed, args.config.index(u.config), u.fraction))
@@ -249,7 +259,7 @@ def tables(rows: list[dict]) -> tuple[str, dict]:
         fractions = sorted({r["fraction"] for r in rs if r["fraction"] is not None})
         teacher = [r["top1"] for r in rs if r["stage"] == "teacher"]
         summary[dataset] = {"teacher_top1": teacher, "cells": {}, "differences": {}}
-        lines += [f"### {dataset}", "", f"HQ teacher, clip top-1 on HQ test: {_cell(teacher)} ({len(teacher)} seeds)",
+        lines += [f"### {dataset}", "", f"HQ teacher, clip top-1 on HQ test: {_cell(teacher)} (seeds: {len(teacher)})",
                   "", "Clip top-1 on the LQ test set (mean ± std over seeds; n = seeds):", "",
                   "| LQ clips | " + " | ".join(stages) + " |", "| --- | " + " | ".join("---" for _ in stages) + " |"]
         for f in fractions:
