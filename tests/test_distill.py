@@ -217,7 +217,8 @@ def test_label_efficiency_stages_control_and_variants(fixture_root, tmp_path, ca
     root = fixture_root("penn_action")
     rc, out, err = distill_in_process(["--config", "train/configs/penn_action.yaml", "--root", str(root),
                                        "--out", str(tmp_path / "runs"), "--seed", "0", "--stage",
-                                       "teacher,baseline,control,kd_evidence,kd_clip,control_clip", "--set", *TINY,
+                                       "teacher,baseline,control,kd_evidence,kd_clip,control_clip,kd_parts", "--set",
+                                       *TINY,
                                        "data.lq_fraction=0.5", "train.student_steps=3", "train.epochs_teacher=1",
                                        "model.teacher={channels: [16, 16], strides: [1, 2], temporal_kernel: 3, "
                                        "embed_dim: 16, part_matrix_block: 0}"], capsys)
@@ -230,6 +231,7 @@ def test_label_efficiency_stages_control_and_variants(fixture_root, tmp_path, ca
     assert m["kd_evidence"]["part_weights"]["entropy_ratio"] < 1.0 and (seed_dir / "part_weights_kd_evidence.png").exists()
     assert m["control"]["part_weights"]["entropy_ratio"] == pytest.approx(1.0)
     assert {"loss_part"} <= set(m["control"]["history"][0]) and {"loss_part"} <= set(m["kd_clip"]["history"][0])
+    assert load_checkpoint(seed_dir / "kd_parts.pt").model_config.part_block == 1
     kd_clip = load_checkpoint(seed_dir / "kd_clip.pt")
     assert kd_clip.model_config.embed_dim == 16 and kd_clip.meta["train"]["kd_space"] == "features"
     table = (tmp_path / "runs" / "penn_action" / "results.md").read_text()

@@ -9,8 +9,8 @@
 # $OUT: sweep.md, sweep.json, sweep.csv, label_efficiency_penn_action.png, label_efficiency_nw_ucla.png and
 # runs.tar.gz (every run's metrics, per-epoch CSVs, plots and logs; no checkpoints). Stops itself after $MINUTES
 # (running units are checkpointed, the summary covers what finished; rerunning the same command continues).
-# Environment: DEVICE (cuda), JOBS (all cores), MINUTES (8.3), SEEDS (0,1,2,3,4), FRACTIONS (0.1,1),
-# STAGES (baseline,control,kd,kd_clip,control_clip,kd_evidence), WORK (runs/sweep).
+# Environment: DEVICE (cuda), JOBS (20: every student group at once), MINUTES (8.3), SEEDS (0,1,2,3,4), FRACTIONS (0.1,1),
+# STAGES (baseline,control,kd,kd_clip,control_clip,kd_parts,kd_evidence), WORK (runs/sweep).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 : "${OUT:?set OUT to the folder that receives the results}"
@@ -19,8 +19,8 @@ mkdir -p "$OUT" "$WORK"
 python -m train.sweep \
     --config train/configs/penn_action.yaml --config train/configs/nw_ucla.yaml --data runs/cache \
     --fractions "${FRACTIONS:-0.1,1}" --seeds "${SEEDS:-0,1,2,3,4}" \
-    --stages "${STAGES:-baseline,control,kd,kd_clip,control_clip,kd_evidence}" \
-    --jobs "${JOBS:-$(nproc)}" --deadline-minutes "${MINUTES:-8.3}" --out "$WORK" \
+    --stages "${STAGES:-baseline,control,kd,kd_clip,control_clip,kd_parts,kd_evidence}" \
+    --jobs "${JOBS:-20}" --deadline-minutes "${MINUTES:-8.3}" --out "$WORK" \
     --set "train.device=${DEVICE:-cuda}" train.eval_every=20 "$@"
 rc=$?
 cp "$WORK"/sweep.md "$WORK"/sweep.json "$WORK"/sweep.csv "$WORK"/label_efficiency_*.png "$OUT"/ 2>/dev/null

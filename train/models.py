@@ -16,15 +16,25 @@ def build_model(cfg: ExperimentConfig, bench: Benchmark, teacher: bool) -> PartG
                   parts=cfg.model.parts)
     role = "teacher" if teacher else "student"
     try:
+        t = ModelConfig.teacher(**{**common, **cfg.model.teacher})
         if teacher:
-            return PartGCN(ModelConfig.teacher(**{**common, **cfg.model.teacher}))
+            return PartGCN(_checked(t, "teacher"))
         student = {**common, **cfg.model.student}
         if cfg.train.kd_space == "features":  # its part embeddings live in the teacher's part-feature space
-            t = ModelConfig.teacher(**{**common, **cfg.model.teacher})
-            student["embed_dim"] = t.channels[t.part_block]
-        return PartGCN(ModelConfig.student(**student))
+            student["embed_dim"] = _checked(t, "teacher").channels[t.part_block]
+        return PartGCN(_checked(ModelConfig.student(**student), "student"))
     except TypeError as e:  # an unknown key in model.teacher / model.student
         raise ConfigError(f"model.{role}: {e}; see partkd_stream.model.ModelConfig for the options") from None
+
+
+def _checked(mc: ModelConfig, role: str) -> ModelConfig:
+    """Block indices that exist in the model (Python-style, -1 = the last)."""
+    n = len(mc.channels)
+    for key in ("part_block", "part_matrix_block"):
+        if not -n <= getattr(mc, key) < n:
+            raise ConfigError(f"model.{role}.{key}={getattr(mc, key)}: the {role} has {n} blocks "
+                              f"(use 0…{n - 1} or -1 for the last)")
+    return mc
 
 
 def build_optimizer(model: PartGCN, tc: TrainConfig, extra: list[nn.Parameter] = ()) -> torch.optim.Optimizer:

@@ -19,6 +19,7 @@ class Stage:
     logit_kd: str | None = None       # None, "beta" (config beta) or "ablation" (config beta_ablation)
     teacher_free: bool = False        # the control: the part loss with targets that do not come from the teacher
     train: tuple[tuple[str, Any], ...] = ()  # this stage's own train.* settings (a variant of the distillation)
+    student: tuple[tuple[str, Any], ...] = ()  # and its own model.student settings (training-only parts of it)
 
     @property
     def distils(self) -> bool:
@@ -47,14 +48,19 @@ STAGES: dict[str, Stage] = {s.name: s for s in (
     Stage("control_clip", "control of kd_clip: the same loss, a random frozen teacher-size network",
           part_loss="multi", uniform_parts=True, teacher_free=True,
           train=(("control", "random_teacher"), ("kd_space", "features"), ("kd_positives", "clip"))),
+    Stage("kd_parts", "variant: part KD on student parts pooled after block 2 of 4 (parts still distinct)",
+          part_loss="multi", student=(("part_block", 1),)),
 )}
 
 
 def stage_config(stage: Stage, cfg: ExperimentConfig) -> ExperimentConfig:
-    """The config a stage trains with: ``cfg`` with the stage's own ``train.*`` settings."""
-    if not stage.train:
-        return cfg
-    return dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, **dict(stage.train)))
+    """The config a stage trains with: ``cfg`` with the stage's own ``train.*`` and ``model.student`` settings."""
+    if stage.train:
+        cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, **dict(stage.train)))
+    if stage.student:
+        cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, student={**cfg.model.student,
+                                                                                     **dict(stage.student)}))
+    return cfg
 
 
 def needs_hq_windows(stage: Stage, cfg: ExperimentConfig) -> bool:

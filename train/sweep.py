@@ -201,7 +201,7 @@ def _stop(running: list[Unit], sig: int) -> None:
 
 # --- summary -----------------------------------------------------------------------------------------------------
 COMPARISONS = (("kd", "baseline"), ("kd", "control"), ("control", "baseline"),
-               ("kd_clip", "baseline"), ("kd_clip", "control_clip"), ("kd_evidence", "kd"))
+               ("kd_clip", "baseline"), ("kd_clip", "control_clip"), ("kd_evidence", "kd"), ("kd_parts", "kd"))
 
 
 def collect(out: Path, configs: list[str], sets: list[str]) -> list[dict]:
