@@ -16,6 +16,7 @@ cd "$(dirname "$0")/.."
 : "${OUT:?set OUT to the folder that receives the results}"
 WORK=${WORK:-runs/sweep}
 mkdir -p "$OUT" "$WORK"
+export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1   # one core per unit, numpy included
 python -m train.sweep \
     --config train/configs/penn_action.yaml --config train/configs/nw_ucla.yaml --data runs/cache \
     --fractions "${FRACTIONS:-0.1,1}" --seeds "${SEEDS:-0,1,2,3,4}" \
