@@ -7,8 +7,9 @@
 #
 # Needs runs/cache/penn_action.npz and runs/cache/nw_ucla.npz (python -m train.prepare, see README) and writes to
 # $OUT: sweep.md, sweep.json, sweep.csv, label_efficiency_penn_action.png, label_efficiency_nw_ucla.png and
-# runs.tar.gz (every run's metrics, per-epoch CSVs, plots and logs; no checkpoints). Stops itself after $MINUTES
-# (running units are checkpointed, the summary covers what finished; rerunning the same command continues).
+# runs.tar.gz (every run's metrics with per-clip predictions, per-epoch CSVs, curves, heat-maps and logs; no
+# checkpoints or confusion plots). Stops itself after $MINUTES (running units are checkpointed, the summary covers
+# what finished; rerunning the same command continues).
 # Environment: DEVICE (cuda), JOBS (20: every student group at once), MINUTES (8.3), SEEDS (0,1,2,3,4), FRACTIONS (0.1,1),
 # STAGES (baseline,control,kd,kd_clip,control_clip,kd_parts,kd_evidence), WORK (runs/sweep).
 set -uo pipefail
@@ -25,6 +26,6 @@ python -m train.sweep \
     --set "train.device=${DEVICE:-cuda}" train.eval_every=20 "$@"
 rc=$?
 cp "$WORK"/sweep.md "$WORK"/sweep.json "$WORK"/sweep.csv "$WORK"/label_efficiency_*.png "$OUT"/ 2>/dev/null
-tar czf "$OUT/runs.tar.gz" --exclude='*.pt' -C "$WORK" .
+tar czf "$OUT/runs.tar.gz" --exclude='*.pt' --exclude='confusion_*.png' -C "$WORK" .   # < 16 MB
 echo "gpu_sweep: exit $rc; results in $OUT"
 exit $rc

@@ -304,9 +304,13 @@ def plot_label_efficiency(path: Path, dataset: str, rows: list[dict]) -> None:
     for stage in [s for s in STAGES if any(r["stage"] == s for r in rows)]:
         fr = sorted({r["fraction"] for r in rows if r["stage"] == stage})
         vals = [[r["top1"] for r in rows if r["stage"] == stage and r["fraction"] == f] for f in fr]
+        n = sorted({len(v) for v in vals})
         ax.errorbar([100 * f for f in fr], [np.mean(v) for v in vals], yerr=[np.std(v) for v in vals],
-                    marker="o", capsize=3, label=f"{stage} (n={min(len(v) for v in vals)}–{max(len(v) for v in vals)})")
+                    marker="o", capsize=3, label=f"{stage} (seeds: {'–'.join(map(str, n[::max(len(n) - 1, 1)]))})")
     ax.set_xscale("log")
+    shares = sorted({100 * r["fraction"] for r in rows})
+    ax.set_xticks(shares, [f"{v:g}" for v in shares])
+    ax.minorticks_off()
     ax.set(xlabel="LQ training clips used (%)", ylabel="clip top-1 on LQ test (%)", title=f"label efficiency: {dataset}")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
