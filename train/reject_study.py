@@ -303,7 +303,7 @@ def measure(args: argparse.Namespace) -> int:
                              for s in res["scores"]}}
         if has_bg:
             # background as a class: the window is no action when background is its top class
-            is_bg_t, is_bg_c = zt.argmax(1) == len(classes) - 1, zc.argmax(1) == len(classes) - 1
+            is_bg_t = zt.argmax(1) == len(classes) - 1
             res["background_argmax"] = {
                 "test_window_recall": float((~is_bg_t).mean()), "clip_top1": float((zc.argmax(1) == labels).mean()),
                 "sets": {k: {"fpr": float((zn.argmax(1) != len(classes) - 1).mean())} for k, (zn, _) in neg.items()}}
