@@ -95,7 +95,8 @@ class PresenceRule:
         missing = [j for j in self.torso + self.arms if j not in lay.joints]
         if missing:
             raise ValueError(f"layout {layout} has no joint {missing[0]!r} (the presence rule needs it)")
-        return np.array([lay.index(j) for j in self.torso]), np.array([lay.index(j) for j in self.arms])
+        return (np.array([lay.index(j) for j in self.torso], np.intp),
+                np.array([lay.index(j) for j in self.arms], np.intp))
 
     def passes(self, score: np.ndarray, torso: np.ndarray, arms: np.ndarray) -> np.ndarray:
         """Per frame of ``score [..., V]`` (NaN-free), with ``joints``' indices: does it show a person?"""
@@ -128,6 +129,23 @@ PRESENCE_RULES = {
     "full_body": PresenceRule(),                                              # both shoulders and both hips
     "upper_body": PresenceRule(torso=("left_shoulder", "right_shoulder")),  # a desk webcam: hips out of frame
 }
+
+
+def presence_rule(spec: str) -> PresenceRule:
+    """A rule from a command line: a preset name (``PRESENCE_RULES``) or a JSON object of ``PresenceRule`` fields
+    (``ValueError`` with a one-line message otherwise)."""
+    import json
+
+    if spec in PRESENCE_RULES:
+        return PRESENCE_RULES[spec]
+    try:
+        d = json.loads(spec)
+    except json.JSONDecodeError:
+        raise ValueError(f"presence {spec!r}: give a preset ({', '.join(PRESENCE_RULES)}) or a JSON object such as "
+                         f"'{{\"torso\": [\"left_shoulder\", \"right_shoulder\"]}}'") from None
+    rule = PresenceRule.from_dict(d)
+    rule.check_names()
+    return rule
 
 
 def frame_has_person(keypoints: Optional[np.ndarray], layout: str, rule: PresenceRule = PresenceRule()) -> bool:

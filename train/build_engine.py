@@ -47,7 +47,7 @@ from partkd_stream.convert import convert  # noqa: E402
 from partkd_stream.preprocess import clip_windows  # noqa: E402
 from partkd_stream.reject import Reject, RejectError  # noqa: E402
 from partkd_stream.skeleton_io import SkeletonFileError, atomic_write_bytes, load_sequence  # noqa: E402
-from partkd_stream.window import PRESENCE_RULES, PresenceRule  # noqa: E402
+from partkd_stream.window import PresenceRule, presence_rule  # noqa: E402
 
 PARITY_TOL = 1e-4
 REPO = Path(__file__).resolve().parents[1]
@@ -249,13 +249,8 @@ def presence_option(spec: Optional[str]) -> Optional[PresenceRule]:
     """``--presence``: a preset name (``full_body``, ``upper_body``) or a JSON object of ``PresenceRule`` fields."""
     if spec is None:
         return None
-    if spec in PRESENCE_RULES:
-        return PRESENCE_RULES[spec]
     try:
-        return PresenceRule.from_dict(json.loads(spec))
-    except json.JSONDecodeError:
-        raise BuildError(f"--presence {spec!r}: give a preset ({', '.join(PRESENCE_RULES)}) or a JSON object such as "
-                         f"'{{\"torso\": [\"left_shoulder\", \"right_shoulder\"]}}'") from None
+        return presence_rule(spec)
     except (TypeError, ValueError) as e:
         raise BuildError(f"--presence: {e}") from None
 

@@ -1,7 +1,7 @@
 """Judge a model as a stream: labelled videos or skeleton files → events, false alarms, delay, per-frame accuracy.
 
-    python -m train.evaluate_stream --annotations labels.yaml [--root DIR] [--model engines/penn_student.onnx]
-        [--stride 6 --smooth 4 --threshold 0.5] [--reject reject.json] [--cache /tmp/skeletons]
+    python -m train.evaluate_stream --annotations labels.yaml [--root DIR] [--model penn|FILE]
+        [--stride 6 --smooth 4 --threshold 0.5] [--reject reject.json] [--presence PRESET|JSON] [--cache DIR]
         [--json result.json] [--markdown result.md]
 
 **Annotation file** (YAML or JSON; relative paths are taken from ``root``, itself relative to the file's folder;
@@ -310,8 +310,9 @@ def markdown(result: dict[str, Any]) -> str:
     rej = s["reject"]
     rej_text = "none (the model card has none)" if rej is None else \
         f"{Reject.from_dict(rej).describe()} (from {s['reject_from']})"
+    presence = "" if s.get("presence", "card") == "card" else f", presence {s['presence']}"
     return ("\n".join(rows) + f"\n\nModel `{s['model']}`, stride {s['stride']}, smooth {s['smooth']}, threshold "
-            f"{s['threshold']}, reject {rej_text}.\n")
+            f"{s['threshold']}, reject {rej_text}{presence}.\n")
 
 
 def with_reject(model: Any, reject: Any) -> Any:
@@ -350,6 +351,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD)
     p.add_argument("--reject", metavar="JSON", help="judge the model with this reject (partkd_stream.reject.Reject) "
                    "instead of its card's")
+    p.add_argument("--presence", metavar="PRESET|JSON", help="judge with this presence rule instead of the card's: "
+                   "full_body, upper_body or a JSON object of partkd_stream.window.PresenceRule fields")
     p.add_argument("--cache", metavar="DIR", help="keep MediaPipe skeletons of videos here and reuse them")
     p.add_argument("--json", metavar="FILE", help="write the full result as JSON")
     p.add_argument("--markdown", metavar="FILE", help="write the table as markdown")
@@ -357,17 +360,22 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from partkd_stream.backends import ModelLoadError, load_model
     from partkd_stream.recognizer import Recognizer
     from partkd_stream.sources import SourceError
+    from partkd_stream.window import presence_rule
 
     try:
         if args.stride < 1 or args.smooth < 1 or not 0.0 <= args.threshold <= 1.0:
             raise AnnotationError("--stride and --smooth must be ≥ 1 and --threshold in [0, 1]")
+        try:
+            presence = presence_rule(args.presence) if args.presence else None
+        except (TypeError, ValueError) as e:
+            raise AnnotationError(f"--presence: {e}") from None
         inputs = load_annotations(args.annotations, args.root)
         model = load_model(args.model, backend=args.backend, threads=args.threads)
         if args.reject:
             model = with_reject(model, Reject.load(args.reject))
         actions = model.card.open_set.actions
         result = evaluate(inputs, lambda: Recognizer(model, stride=args.stride, smooth=args.smooth,
-                                                     threshold=args.threshold), actions,
+                                                     threshold=args.threshold, presence=presence), actions,
                           Path(args.cache) if args.cache else None)
     except (AnnotationError, ModelLoadError, CardMismatch, SourceError, RejectError, OSError) as e:
         print(f"evaluate_stream: error: {str(e).splitlines()[0] if str(e) else type(e).__name__}", file=sys.stderr)
@@ -376,6 +384,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     result["settings"] = {"model": str(args.model or "default"), "stride": args.stride, "smooth": args.smooth,
                           "threshold": args.threshold, "reject": reject.to_dict() if reject else None,
                           "reject_from": args.reject or ("card" if reject else None),
+                          "presence": args.presence or "card",
                           "annotations": args.annotations}
     table = markdown(result)
     print(table, end="")
