@@ -12,12 +12,18 @@ Each frame lists the people seen in a seeded random order, so nothing but tracki
 truth (which entry is A) travels beside it. A tracker that follows positions (not identities) swaps the labels
 at the crossing — the failure this stream exists to catch.
 
+    python demo/make_two_people.py --out runs/two_people.jsonl   # "people" lines, entries in random order
     python demo/make_two_people.py --out runs/two_people.npz     # [2, T, 33, 3] person-major, score 0 = absent
+    partkd-stream --skeletons runs/two_people.jsonl --max-people 2 --out runs/two_people_preds.jsonl
+
+Both are ``partkd_stream.skeleton_io`` formats; only the ``.jsonl`` keeps the random order of each frame's entries
+(an ``.npz`` holds people on its M axis).
 """
 from __future__ import annotations
 
 import argparse
 import importlib.util
+import io
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,18 +97,33 @@ def make_stream(seed: int = 0, duration: float = _PHASES[-1][1]) -> TwoPersonStr
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", required=True, help="output .npz (partkd_stream.skeleton_io sequence, [2, T, 33, 3])")
+    ap.add_argument("--out", required=True, help="output .jsonl (a stream of 'people' lines) or .npz (a sequence "
+                                                 "[2, T, 33, 3]); see partkd_stream/skeleton_io.py")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from partkd_stream.skeleton_io import SkeletonSequence, save_sequence
+    from partkd_stream.skeleton_io import (SkeletonSequence, atomic_write_bytes, people_record, save_sequence,
+                                           write_stream_header)
 
     s = make_stream(args.seed)
-    data = s.person_major()
-    save_sequence(args.out, SkeletonSequence(data=data, layout="mediapipe33", fps=FPS,
-                                             timestamps=np.array([t for t, _ in s.frames]), id="two_people",
-                                             meta={"actions": list(s.actions), "persons": ["A", "B"]}))
-    print(f"wrote {args.out}: {data.shape[1]} frames, 2 people ({', '.join(s.actions)}), swap at 4-6 s")
+    suffix = Path(args.out).suffix.lower()
+    if suffix == ".npz":
+        save_sequence(args.out, SkeletonSequence(data=s.person_major(), layout="mediapipe33", fps=FPS,
+                                                 timestamps=np.array([t for t, _ in s.frames]), id="two_people",
+                                                 meta={"actions": list(s.actions), "persons": ["A", "B"]}))
+    elif suffix == ".jsonl":
+        def write(f) -> None:
+            text = io.StringIO()
+            write_stream_header(text, "mediapipe33", FPS)
+            for k, (t, people) in enumerate(s.frames):
+                text.write(people_record(t, k, people) + "\n")
+            f.write(text.getvalue().encode("utf-8"))
+
+        atomic_write_bytes(args.out, write)
+    else:
+        print(f"make_two_people: error: --out {args.out}: give a .jsonl or .npz file name", file=sys.stderr)
+        return 2
+    print(f"wrote {args.out}: {len(s.frames)} frames, 2 people ({', '.join(s.actions)}), swap at 4-6 s")
     return 0
 
 

@@ -1,8 +1,10 @@
 """``partkd-stream --camera / --video / --skeletons``: the run mode, a thin layer over ``Recognizer``.
 
 ``source → pose estimator (video sources) → Recognizer (window → model → smoothing) → sinks``. The estimator is
-injected (``main(..., estimator_factory=…)``, default ``MediaPipePose``, one per video so tracking starts fresh)
-and ``Run`` takes the keypoint layout from it. Every output path is checked before the model, the estimator or a
+injected (``main(..., estimator_factory=…)``, default ``MediaPipePose``, or ``MediaPipeMultiPose`` for
+``--max-people`` > 1; one per video so tracking starts fresh) and ``Run`` takes the keypoint layout from it.
+``--max-people 1`` follows the most prominent person (``Recognizer.update``; records carry ``"person": null``);
+more people are tracked, each with their own id, window, smoother and events (``Recognizer.update_people``). Every output path is checked before the model, the estimator or a
 file is touched. Bad input gives one line on stderr and exit 1 (argparse usage errors: exit 2). Ctrl-C and
 SIGTERM stop the same way: the open action gets its ``end`` event, every output file is complete (the mp4
 playable), the summary is printed; exit 130 (Ctrl-C) or 143 (SIGTERM).
@@ -20,7 +22,7 @@ import numpy as np
 
 from .backends import load_model
 from .errors import PartkdError
-from .overlay import FpsMeter, annotate
+from .overlay import FpsMeter, annotate, annotate_people
 from .pose import MediaPipePose, PoseEstimator
 from .recognizer import DEFAULT_SMOOTH, DEFAULT_STRIDE, DEFAULT_THRESHOLD, Prediction, Recognizer
 from .signals import deferred_interrupts, exit_code, raise_if_interrupted, terminate_as_interrupt
@@ -53,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD,
                    help="below this averaged probability the state is 'no action' (default %(default)s)")
     r.add_argument("--topk", type=int, default=3, help="classes listed per prediction (default %(default)s)")
+    r.add_argument("--max-people", type=int, default=1, metavar="N",
+                   help="recognise up to N people per frame, each with a track id (default %(default)s: the most "
+                        "prominent person, untracked); with video, N > 1 uses MediaPipe's multi-person landmarker")
     o = p.add_argument_group("outputs")
     o.add_argument("--out", metavar="FILE.jsonl|DIR", help="JSON Lines of predictions and events "
                                                            "(a folder when there are several inputs)")
@@ -104,15 +109,19 @@ class Run:
     def __init__(self, source: Source, rec: Recognizer, estimator: Optional[PoseEstimator] = None,
                  jsonl: Optional[JsonlSink] = None, video: Optional[VideoSink] = None,
                  display: Optional[DisplaySink] = None, progress: bool = False,
-                 startup_s: Optional[float] = None) -> None:
+                 startup_s: Optional[float] = None, max_people: int = 1) -> None:
         if source.has_images and estimator is None:
             raise ValueError("a video source needs a pose estimator")
+        if max_people < 1:
+            raise ValueError(f"max_people must be ≥ 1, got {max_people}")
         self.source, self.rec, self.estimator = source, rec, estimator
         self.layout = estimator.layout if source.has_images else source.layout
         self.jsonl, self.video, self.display = jsonl, video, display
         self.progress = progress
-        self.summary = RunSummary(name=source.name, startup_s=startup_s)
-        self.last: Optional[Prediction] = None
+        self.max_people = max_people
+        self.summary = RunSummary(name=source.name, startup_s=startup_s,
+                                  people=set() if max_people > 1 else None)
+        self.last: dict[Optional[int], Prediction] = {}   # the latest prediction per person (None: the one person)
         self.fps = FpsMeter()
         self._closed = False
 
@@ -129,37 +138,52 @@ class Run:
         t0 = time.perf_counter()
         try:
             for frame in self.frames():
-                kp = self.keypoints(frame)
-                pred = self.rec.update(kp, frame.t, layout=self.layout, frame=frame.index)
-                self.record(kp, pred)
-                if frame.image is not None and not self.show(frame.image, kp):
+                people = self.people(frame)
+                if self.max_people == 1:
+                    pred = self.rec.update(people[0] if people else None, frame.t, layout=self.layout,
+                                           frame=frame.index)
+                    preds = [pred] if pred is not None else []
+                else:
+                    preds = self.rec.update_people(people, frame.t, layout=self.layout, frame=frame.index)
+                self.record(people, preds)
+                if frame.image is not None and not self.show(frame.image, people):
                     return False
             return True
         finally:
             self.summary.seconds = time.perf_counter() - t0
 
-    def keypoints(self, frame: Frame) -> Optional[np.ndarray]:
-        """The frame's skeleton: the most prominent person the estimator sees, or the recorded keypoints."""
+    def people(self, frame: Frame) -> list[np.ndarray]:
+        """The frame's skeletons, most prominent first, at most ``max_people``: from the estimator, or recorded."""
         if frame.image is None:
-            return frame.keypoints
-        people = self.estimator.process(frame.image)
-        return people[0].keypoints_2d() if people else None
+            return list(frame.people or [])[:self.max_people]
+        return [p.keypoints_2d() for p in self.estimator.process(frame.image)[:self.max_people]]
 
-    def record(self, kp: Optional[np.ndarray], pred: Optional[Prediction]) -> None:
+    def record(self, people: list[np.ndarray], preds: list[Prediction]) -> None:
         self.summary.frames += 1
-        self.summary.person_frames += kp is not None
-        if pred is not None:
-            self.last = pred
+        self.summary.person_frames += bool(people)
+        for pred in preds:
+            self.last[pred.person] = pred
             self.summary.predictions += 1
+            if self.summary.people is not None and pred.person is not None:
+                self.summary.people.add(pred.person)
             if self.jsonl:
                 self.jsonl.prediction(pred)
             self._events(pred.events)
+        if self.max_people > 1 and preds:
+            tracked = self.rec.people()
+            self.last = {p: pred for p, pred in self.last.items() if p in tracked}   # ended tracks: forgotten
 
-    def show(self, image: np.ndarray, kp: Optional[np.ndarray]) -> bool:
+    def show(self, image: np.ndarray, people: list[np.ndarray]) -> bool:
         """Annotated frame into the video and the window; False when the window asks to quit."""
         if self.video is None and self.display is None:
             return True
-        annotated = annotate(image, kp, self.layout, self.last, self.fps.tick())
+        if self.max_people == 1:
+            annotated = annotate(image, people[0] if people else None, self.layout, self.last.get(None),
+                                 self.fps.tick())
+        else:
+            tracked = [(p, kp, self.last.get(p)) for p, kp in self.rec.in_view]
+            others = [kp for kp in people if not any(kp is t for _, t, _ in tracked)]
+            annotated = annotate_people(image, self.layout, tracked, others, self.fps.tick())
         if self.video is not None:
             self.video.write(annotated)
         return self.display is None or self.display.show(annotated)
@@ -191,6 +215,10 @@ class Run:
         warning = None if interrupted else self.source.warning()
         if warning:
             s.warnings.append(warning)
+        most = getattr(self.source, "most_people", 0)
+        if most > self.max_people:
+            s.warnings.append(f"{self.source.name}: up to {most} people per frame; followed the first "
+                              f"{self.max_people} of each frame (recognise everyone with --max-people {most})")
         if failures:
             raise failures[0]
         return s
@@ -199,7 +227,8 @@ class Run:
 def main(argv: Optional[Sequence[str]] = None, estimator_factory: Optional[EstimatorFactory] = None) -> int:
     """The run mode; ``estimator_factory`` makes the pose estimator for each video source (default MediaPipe)."""
     args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
-    for name, v, lo in (("--stride", args.stride, 1), ("--smooth", args.smooth, 1), ("--topk", args.topk, 1)):
+    for name, v, lo in (("--stride", args.stride, 1), ("--smooth", args.smooth, 1), ("--topk", args.topk, 1),
+                        ("--max-people", args.max_people, 1)):
         if v < lo:
             return _error(f"{name} must be ≥ {lo}, got {v}", 2)
     if not 0.0 <= args.threshold <= 1.0:
@@ -207,7 +236,7 @@ def main(argv: Optional[Sequence[str]] = None, estimator_factory: Optional[Estim
     with terminate_as_interrupt():
         try:
             try:
-                return _run_inputs(args, estimator_factory or MediaPipePose)
+                return _run_inputs(args, estimator_factory or _default_estimator(args.max_people))
             except Exception:
                 raise_if_interrupted()
                 raise
@@ -324,7 +353,18 @@ def _start_run(args: argparse.Namespace, source: Source, model, out: Optional[st
                 with suppress(Exception):
                     r.close()
         raise
-    return Run(source, rec, estimator, jsonl, video, display, progress=not args.quiet, startup_s=startup_s)
+    return Run(source, rec, estimator, jsonl, video, display, progress=not args.quiet, startup_s=startup_s,
+               max_people=args.max_people)
+
+
+def _default_estimator(max_people: int) -> EstimatorFactory:
+    """MediaPipe's legacy one-person graph for one person (measured faster: see README, Several people), its
+    multi-person landmarker for more."""
+    if max_people == 1:
+        return MediaPipePose
+    from .pose_multi import MediaPipeMultiPose
+
+    return lambda: MediaPipeMultiPose(max_people=max_people)
 
 
 def _close_quietly(*resources) -> None:

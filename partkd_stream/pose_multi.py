@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import functools
 import io
-import os
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Sequence
 
@@ -119,20 +119,29 @@ class MediaPipeMultiPose:
                  duplicate_distance: float = DUPLICATE_DISTANCE) -> None:
         if max_people < 1:
             raise ValueError(f"max_people must be ≥ 1, got {max_people}")
-        os.environ.setdefault("GLOG_minloglevel", "2")   # MediaPipe's C++ log stays off the console
-        bundle = landmarker_bundle()
-        import mediapipe as mp
-        from mediapipe.tasks.python import BaseOptions, vision
+        from .native_logs import filter_native_stderr
 
-        self._mp = mp
-        self.max_people = max_people
-        self.duplicate_distance = duplicate_distance
-        opts = vision.PoseLandmarkerOptions(
-            base_options=BaseOptions(model_asset_buffer=bundle), running_mode=vision.RunningMode.VIDEO,
-            num_poses=max_people, min_pose_detection_confidence=min_detection_confidence,
-            min_pose_presence_confidence=min_presence_confidence, min_tracking_confidence=association_iou)
-        self._landmarker = vision.PoseLandmarker.create_from_options(opts)
-        self._ms = 0
+        self._resources = ExitStack()
+        self._resources.enter_context(filter_native_stderr())   # MediaPipe's log lines stay off the console
+        try:
+            bundle = landmarker_bundle()
+            import mediapipe as mp
+            from mediapipe.tasks.python import BaseOptions, vision
+
+            self._mp = mp
+            self.max_people = max_people
+            self.duplicate_distance = duplicate_distance
+            opts = vision.PoseLandmarkerOptions(
+                base_options=BaseOptions(model_asset_buffer=bundle), running_mode=vision.RunningMode.VIDEO,
+                num_poses=max_people, min_pose_detection_confidence=min_detection_confidence,
+                min_pose_presence_confidence=min_presence_confidence, min_tracking_confidence=association_iou)
+            self._landmarker = vision.PoseLandmarker.create_from_options(opts)
+            self._resources.callback(self._landmarker.close)
+            self._ms = 0
+            self.process(np.zeros((256, 256, 3), np.uint8))    # start-up here, not in the first frame
+        except BaseException:
+            self._resources.close()
+            raise
 
     def process(self, frame_bgr: np.ndarray) -> list[PoseResult]:
         """People in one BGR frame, most prominent first; ``[]`` when nobody is in view."""
@@ -152,7 +161,7 @@ class MediaPipeMultiPose:
         return out
 
     def close(self) -> None:
-        self._landmarker.close()
+        self._resources.close()
 
     def __enter__(self) -> "MediaPipeMultiPose":
         return self

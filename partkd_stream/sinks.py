@@ -64,8 +64,9 @@ def _write_error(path: Path, e: OSError) -> SinkError:
 
 
 class JsonlSink:
-    """One line per prediction ``{t, frame, label, score, reason, topk, person_present}`` and per event
-    ``{event, label, t}``, flushed as written. Strict JSON: a NaN or infinity is refused, never written."""
+    """One line per prediction ``{t, frame, person, label, score, topk, person_present, reason, held}`` and per
+    event ``{event, label, t, person}``, flushed as written. Strict JSON: a NaN or infinity is refused, never
+    written."""
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
@@ -288,7 +289,8 @@ def display_available() -> bool:
 
 @dataclass
 class RunSummary:
-    """Counts for the console summary at the end of a source: frames, speed, drops, actions with durations.
+    """Counts for the console summary at the end of a source: frames, speed, drops, actions with durations (per
+    person when people are tracked).
 
     ``seconds`` is the time spent on frames; the pose estimator's start-up (``startup_s``: loading MediaPipe and
     its graph, about 1.5 s here) is reported beside it, not mixed into the frame rate."""
@@ -300,30 +302,39 @@ class RunSummary:
     drops: int = 0
     seconds: float = 0.0
     startup_s: Optional[float] = None
-    actions: list[tuple[str, float, float]] = field(default_factory=list)   # (label, start, end)
-    _open: dict[str, float] = field(default_factory=dict)
+    people: Optional[set[int]] = None   # ids tracked (several-people runs); None: one person, not tracked
+    actions: list[tuple[Optional[int], str, float, float]] = field(default_factory=list)   # (person, label, …)
+    _open: dict[tuple[Optional[int], str], float] = field(default_factory=dict)
     interrupted: bool = False
     outputs: list[str] = field(default_factory=list)    # "predictions → PATH", "annotated video → PATH (…)"
     warnings: list[str] = field(default_factory=list)   # one line each, also printed on stderr
 
     def add_events(self, events: list[Event]) -> None:
         for e in events:
+            key = (e.person, e.label)
             if e.event == "start":
-                self._open[e.label] = e.t
-            elif e.label in self._open:
-                self.actions.append((e.label, self._open.pop(e.label), e.t))
+                self._open[key] = e.t
+            elif key in self._open:
+                self.actions.append((e.person, e.label, self._open.pop(key), e.t))
 
     def text(self) -> str:
         fps = self.frames / self.seconds if self.seconds > 0 else 0.0
         startup = f"; start-up {self.startup_s:.1f} s not counted" if self.startup_s is not None else ""
+        people = "" if self.people is None else \
+            f", {len(self.people)} {'person' if len(self.people) == 1 else 'people'} tracked"
         head = (f"{self.name}: {self.frames} frames in {self.seconds:.1f} s ({fps:.1f} fps{startup}), "
-                f"{self.predictions} predictions, {self.drops} dropped frames"
+                f"{self.predictions} predictions{people}, {self.drops} dropped frames"
                 + (", interrupted" if self.interrupted else ""))
         lines = [head] + [f"  {o}" for o in self.outputs]
-        actions = [(label, start, end) for label, start, end in self.actions if end > start]   # no 0-s blips
+        actions = [a for a in self.actions if a[3] > a[2]]   # no 0-s blips
         if not actions:
             return "\n".join(lines + ["  no action recognised"])
         lines.append(f"  {len(actions)} action(s):")
-        lines += [f"  {label:<20s} {start:8.2f} s → {end:8.2f} s  ({end - start:.2f} s)"
-                  for label, start, end in actions]
+        if self.people is None:
+            lines += [f"  {label:<20s} {start:8.2f} s → {end:8.2f} s  ({end - start:.2f} s)"
+                      for _, label, start, end in actions]
+        else:
+            lines += [f"  {f'person {person}':<10s} {label:<20s} {start:8.2f} s → {end:8.2f} s  "
+                      f"({end - start:.2f} s)" for person, label, start, end in sorted(
+                          actions, key=lambda a: (-1 if a[0] is None else a[0], a[2]))]
         return "\n".join(lines)

@@ -2,13 +2,18 @@
 
 **Sequence file** (``.npz``, written atomically; loaded with ``allow_pickle=False``):
 
-- ``data``: float32 ``[T, V, C]`` (or ``[M, T, V, C]``), score last (``C = 3`` for 2D, ``4`` for 3D);
+- ``data``: float32 ``[T, V, C]`` (one person), or ``[M, T, V, C]`` (up to M people per frame: ``data[m, k]`` is
+  one person in frame k, and a person not in that frame has every score 0), score last (``C = 3`` for 2D, ``4``
+  for 3D). The M axis need not keep identities: the run mode tracks people itself (``--max-people``);
 - ``layout``: layout name (e.g. ``mediapipe33``); ``fps``: frame rate; ``timestamps``: float64 ``[T]`` seconds;
 - optional ``id`` (str), ``label`` (int, -1 = none), ``meta`` (a JSON string with anything else).
 
 **Stream file** (``.jsonl``): a first header line ``{"layout": "mediapipe33", "fps": 30.0}`` then one line per
-frame ``{"t": 0.033, "frame": 1, "keypoints": [[x, y, score], ...]}``; ``"keypoints": null`` means no person in
-that frame. This is what ``partkd-stream --skeletons`` reads, so any pose estimator can feed the recognizer.
+frame, either one person ``{"t": 0.033, "frame": 1, "keypoints": [[x, y, score], ...]}`` (``"keypoints": null``:
+nobody in that frame) or everyone in view ``{"t": 0.033, "frame": 1, "people": [[[x, y, score], ...], ...]}``
+(``[]``: nobody; any order, most prominent first where known). This is what ``partkd-stream --skeletons`` reads,
+so any pose estimator can feed the recognizer; read by one person (``read_stream``: the first of ``people``) or
+by everyone (``read_stream(path, people=True)``).
 """
 from __future__ import annotations
 
@@ -20,7 +25,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Iterator, Optional, Sequence
 
 import numpy as np
 
@@ -169,17 +174,26 @@ def write_stream_header(f, layout: str, fps: Optional[float]) -> None:
 
 
 def stream_record(t: float, frame: int, keypoints: Optional[np.ndarray]) -> str:
+    """One person's frame line (``None``: nobody in view)."""
     kp = None if keypoints is None else np.round(np.asarray(keypoints, float), 4).tolist()
     return json.dumps({"t": round(float(t), 6), "frame": int(frame), "keypoints": kp})
 
 
-def read_stream(path: str | os.PathLike) -> tuple[dict[str, Any], Iterator[tuple[float, int, Optional[np.ndarray]]]]:
-    """Return the header and an iterator of ``(t, frame, keypoints [V, C] or None)``; errors name file and line.
+def people_record(t: float, frame: int, people: Sequence[np.ndarray]) -> str:
+    """Everyone's frame line (``[]``: nobody in view)."""
+    return json.dumps({"t": round(float(t), 6), "frame": int(frame),
+                       "people": [np.round(np.asarray(kp, float), 4).tolist() for kp in people]})
 
-    The header is checked at once (a known ``layout``; ``fps`` a number > 0 or absent/null), every frame as it
-    is read (a JSON object; ``t`` a number; keypoints ``[V, C]`` fitting the header's layout, the same C in every
-    frame). A ``t`` that is not finite or does not increase is passed on: the recognizer drops such frames and
-    counts them.
+
+def read_stream(path: str | os.PathLike, people: bool = False) -> tuple[dict[str, Any], Iterator[tuple]]:
+    """Return the header and an iterator of ``(t, frame, keypoints [V, C] or None)`` — with ``people=True``,
+    ``(t, frame, [keypoints [V, C], …])``; errors name file and line.
+
+    A ``"people"`` line read by one person gives its first entry. The header is checked at once (a known
+    ``layout``; ``fps`` a number > 0 or absent/null), every frame as it is read (a JSON object; ``t`` a number;
+    ``keypoints`` or ``people``, not both; every skeleton ``[V, C]`` fitting the header's layout, the same C in
+    every frame). A ``t`` that is not finite or does not increase is passed on: the recognizer drops such frames
+    and counts them.
     """
     f = open(path, "r", encoding="utf-8")
     try:
@@ -198,8 +212,24 @@ def read_stream(path: str | os.PathLike) -> tuple[dict[str, Any], Iterator[tuple
         raise SkeletonFileError(f"{path}: not a text .jsonl skeleton stream") from None
     layout = header["layout"]
 
-    def frames() -> Iterator[tuple[float, int, Optional[np.ndarray]]]:
-        channels: Optional[int] = None
+    def frames() -> Iterator[tuple]:
+        channels: list[int] = []
+
+        def skeleton(kp: Any, where: str, what: str) -> np.ndarray:
+            try:
+                with np.errstate(over="ignore", invalid="ignore"):
+                    arr = np.asarray(kp, dtype=np.float32)
+            except (ValueError, TypeError):
+                raise SkeletonFileError(f"{where}: {what} must be rows of numbers [[x, y, (z,) score], …]") from None
+            if arr.ndim != 2:
+                raise SkeletonFileError(f"{where}: {what} must be rows of numbers [[x, y, (z,) score], …]")
+            check_frame_shape(arr.shape, layout, where)
+            if channels and arr.shape[1] != channels[0]:
+                raise SkeletonFileError(f"{where}: {arr.shape[1]} values per joint after {channels[0]} in "
+                                        f"earlier frames; one stream has one dimensionality")
+            channels[:] = [arr.shape[1]]
+            return arr
+
         with f:
             for lineno, line in enumerate(f, start=2):
                 if not line.strip():
@@ -212,27 +242,26 @@ def read_stream(path: str | os.PathLike) -> tuple[dict[str, Any], Iterator[tuple
                 if not isinstance(rec, dict):
                     raise SkeletonFileError(f"{where}: a frame must be a JSON object "
                                             f'{{"t": …, "keypoints": …}}, got a {type(rec).__name__}')
-                t, kp = rec.get("t"), rec.get("keypoints")
+                t = rec.get("t")
                 if not is_number(t):
                     raise SkeletonFileError(f"{where}: t must be a number of seconds, got {t!r}")
                 frame = rec.get("frame", lineno - 2)
                 if not (is_number(frame) and float(frame).is_integer()):
                     raise SkeletonFileError(f"{where}: frame must be an integer, got {frame!r}")
-                arr = None
-                if kp is not None:
-                    try:
-                        with np.errstate(over="ignore", invalid="ignore"):
-                            arr = np.asarray(kp, dtype=np.float32)
-                    except (ValueError, TypeError):
-                        raise SkeletonFileError(f"{where}: keypoints must be rows of numbers "
-                                                f"[[x, y, (z,) score], …]") from None
-                    if arr.ndim != 2:
-                        raise SkeletonFileError(f"{where}: keypoints must be rows of numbers [[x, y, (z,) score], …]")
-                    check_frame_shape(arr.shape, layout, where)
-                    if channels is not None and arr.shape[1] != channels:
-                        raise SkeletonFileError(f"{where}: {arr.shape[1]} values per joint after {channels} in "
-                                                f"earlier frames; one stream has one dimensionality")
-                    channels = arr.shape[1]
-                yield float(t), int(frame), arr
+                if "people" in rec:
+                    if "keypoints" in rec:
+                        raise SkeletonFileError(f'{where}: a frame has "keypoints" (one person) or "people" '
+                                                f"(everyone), not both")
+                    if not isinstance(rec["people"], list):
+                        raise SkeletonFileError(f'{where}: "people" must be a list of skeletons (each rows of '
+                                                f"numbers), got {type(rec['people']).__name__}")
+                    found = [skeleton(kp, where, f"people[{i}]") for i, kp in enumerate(rec["people"])]
+                else:
+                    kp = rec.get("keypoints")
+                    found = [] if kp is None else [skeleton(kp, where, "keypoints")]
+                if people:
+                    yield float(t), int(frame), found
+                else:
+                    yield float(t), int(frame), found[0] if found else None
 
     return header, frames()

@@ -56,7 +56,7 @@ class Frame:
     t: float
     index: int
     image: Optional[np.ndarray] = None       # BGR, video sources only
-    keypoints: Optional[np.ndarray] = None   # [V, C] score last, skeleton sources only (None = no person)
+    people: Optional[list[np.ndarray]] = None   # skeleton sources only: everyone in view, [V, C] each, score last
 
 
 class Source:
@@ -191,26 +191,31 @@ class LiveSource(Source):
 
 
 class SkeletonFileSource(Source):
-    """A recorded keypoint stream (``.jsonl``) or sequence (``.npz``), see ``partkd_stream.skeleton_io``."""
+    """A recorded keypoint stream (``.jsonl``) or sequence (``.npz``), see ``partkd_stream.skeleton_io``; each frame
+    lists everyone in it (a sequence's ``[M, T, V, C]`` entries whose scores are not all 0)."""
 
     has_images = False
 
     def __init__(self, path: str) -> None:
         self.name = path
+        self.most_people = 0     # the most people in one frame so far (a sequence: its M)
         if not os.path.isfile(path):
             raise SourceError(f"{path}: no such skeleton file; check the path")
         suffix = Path(path).suffix.lower()
         try:
             if suffix == ".jsonl":
-                header, frames = read_stream(path)
+                header, frames = read_stream(path, people=True)
                 self.layout, fps = str(header["layout"]), header.get("fps")
                 self.fps = float(fps) if fps else None
                 self._frames = frames
             elif suffix == ".npz":
                 seq = load_sequence(path)
-                data = seq.data[0] if seq.data.ndim == 4 else seq.data   # several people: the first (main) one
-                self.layout, self.fps, self.total = seq.layout, seq.fps, int(data.shape[0])
-                self._frames = ((float(t), i, kp) for i, (t, kp) in enumerate(zip(seq.timestamps, data)))
+                data = seq.data if seq.data.ndim == 4 else seq.data[None]            # [M, T, V, C]
+                self.layout, self.fps, self.total = seq.layout, seq.fps, int(data.shape[1])
+                self.most_people = data.shape[0]
+                seen = (data[..., -1] > 0).any(-1)                                  # [M, T]
+                self._frames = ((float(t), k, [data[m, k] for m in np.flatnonzero(seen[:, k])])
+                                for k, t in enumerate(seq.timestamps))
             else:
                 raise SourceError(f"{path}: unknown skeleton file type {suffix!r}; use .jsonl or .npz "
                                   f"(see partkd_stream/skeleton_io.py)")
@@ -227,8 +232,9 @@ class SkeletonFileSource(Source):
 
     def __iter__(self) -> Iterator[Frame]:
         try:
-            for t, index, kp in self._frames:
-                yield Frame(t=t, index=index, keypoints=kp)
+            for t, index, people in self._frames:
+                self.most_people = max(self.most_people, len(people))
+                yield Frame(t=t, index=index, people=people)
         except SkeletonFileError as e:
             raise SourceError(str(e)) from None
         except UnicodeDecodeError:

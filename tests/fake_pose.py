@@ -22,14 +22,15 @@ _DEMO = demo_module()
 
 
 class FakePose:
-    """``PoseEstimator`` protocol: one fully visible person per frame (``person=False``: nobody, ever)."""
+    """``PoseEstimator`` protocol: one fully visible person per frame (``person=False``: nobody, ever); with
+    ``people=N``, N of them side by side (the k-th shifted right by k / N of the frame's width)."""
 
     layout = "mediapipe33"
     instances: list["FakePose"] = []
 
-    def __init__(self, delay: float = 0.0, person: bool = True, startup: float = 0.0) -> None:
+    def __init__(self, delay: float = 0.0, person: bool = True, startup: float = 0.0, people: int = 1) -> None:
         time.sleep(startup)
-        self.delay, self.person = delay, person
+        self.delay, self.person, self.people = delay, person, people
         self.frames, self.closed = 0, False
         FakePose.instances.append(self)
 
@@ -40,9 +41,10 @@ class FakePose:
             time.sleep(self.delay)
         if not self.person:
             return []
-        scale = frame_bgr.shape[1] / 640.0
-        xy = _DEMO.pose_frame("jumping_jacks", self.frames / 30.0) * scale
-        return [PoseResult(image_xy=xy.astype(np.float32), visibility=np.full(33, 0.95, np.float32))]
+        width = frame_bgr.shape[1] / self.people
+        xy = _DEMO.pose_frame("jumping_jacks", self.frames / 30.0) * (width / 640.0)
+        return [PoseResult(image_xy=(xy + [k * width, 0]).astype(np.float32),
+                           visibility=np.full(33, 0.95, np.float32)) for k in range(self.people)]
 
     def close(self) -> None:
         self.closed = True

@@ -27,7 +27,7 @@ from partkd_stream.sinks import RunSummary
 from partkd_stream.smoothing import Event
 from partkd_stream.sources import SkeletonFileSource
 
-PRED_KEYS = {"t", "frame", "label", "score", "topk", "person_present", "reason", "held"}
+PRED_KEYS = {"t", "frame", "person", "label", "score", "topk", "person_present", "reason", "held"}
 ENV = dict(os.environ, DISPLAY="", WAYLAND_DISPLAY="", PYTHONPATH=str(REPO))   # this checkout's code, no window
 
 
@@ -446,3 +446,53 @@ def test_jsonl_sink_refuses_what_is_not_strict_json(tmp_path):
         sink.write({"t": float("inf"), "frame": 4})
     sink.close()
     assert read_jsonl(tmp_path / "x.jsonl") == [{"t": 1.0, "frame": 3}]
+
+
+# --- several people ----------------------------------------------------------------------------------------------
+def test_video_run_with_several_people(tmp_path, models, capsys):
+    """``--max-people 2`` with an estimator that sees two people: records and events per id, a render, a summary
+    that counts the people; ``--max-people 1`` on the same video follows one person, untracked."""
+    video = tiny_video(tmp_path / "v.mp4", n=45, size=(320, 120))
+    out, render = tmp_path / "v.jsonl", tmp_path / "r.mp4"
+    assert app.main(["--video", str(video), "--model", models["onnx"], "--out", str(out), "--render", str(render),
+                     "--no-display", "--threshold", "0", "--stride", "3", "--max-people", "2"],
+                    estimator_factory=lambda: FakePose(people=2)) == 0
+    recs = read_jsonl(out)
+    preds = [r for r in recs if "event" not in r]
+    assert all(set(p) == PRED_KEYS for p in preds) and {p["person"] for p in preds} == {1, 2}
+    assert [p["frame"] for p in preds if p["person"] == 2] == list(range(2, 45, 3))
+    assert {r["person"] for r in recs if "event" in r} == {1, 2}
+    assert int(cv2.VideoCapture(str(render)).get(cv2.CAP_PROP_FRAME_COUNT)) == 45
+    assert "2 people tracked" in capsys.readouterr().out
+    assert app.main(["--video", str(video), "--model", models["onnx"], "--out", str(out), "--no-display", "--quiet",
+                     "--stride", "3"], estimator_factory=lambda: FakePose(people=2)) == 0
+    assert {p["person"] for p in read_jsonl(out)} == {None}
+
+
+def test_max_people_below_one_is_a_usage_error(capsys):
+    assert app.main(["--skeletons", "x.jsonl", "--max-people", "0"]) == 2
+    assert capsys.readouterr().err.strip() == "partkd-stream: error: --max-people must be ≥ 1, got 0"
+
+
+def test_people_overlay_draws_each_id_in_its_colour_and_untracked_in_grey():
+    from fake_pose import _DEMO
+
+    from partkd_stream.overlay import annotate_people, person_colour
+
+    def fig(dx):
+        xy = _DEMO.pose_frame("stand", 0.0) * 0.5 + [dx, 0]
+        return np.concatenate([xy, np.full((33, 1), 0.95)], 1).astype(np.float32)
+
+    image = np.zeros((240, 960, 3), np.uint8)
+    pred = Prediction(t=1.0, frame=30, label="squat", score=0.87, topk=[], person_present=True, person=3)
+    out = annotate_people(image, "mediapipe33", [(3, fig(0), pred), (4, fig(320), None)], [fig(640)], None)
+    assert not image.any()                                              # drawn on a copy
+
+    def has(colour, x0, x1):
+        return (out[:, x0:x1] == colour).all(-1).sum() > 50
+
+    assert has(person_colour(3), 0, 320) and not has(person_colour(3), 320, 960)
+    assert has(person_colour(4), 320, 640) and has((90, 90, 90), 640, 960)
+    assert person_colour(3) != person_colour(4) and person_colour(1) == person_colour(9)
+    text = annotate_people(image, "mediapipe33", [], [], None)
+    assert text[:40, :200].any() and not text[60:].any()                 # the banner ("no person") only

@@ -25,7 +25,8 @@ from partkd_stream.checkpoint import load_checkpoint
 
 TINY = ["model.teacher={channels: [16, 16], strides: [1, 2], temporal_kernel: 3, embed_dim: 16}",
         "model.student={channels: [8, 16], strides: [2, 1], temporal_kernel: 3, embed_dim: 16}",
-        "train.batch_size=8", "train.queue_size=4", "train.threads=1", "data.window=16", "data.fps=15"]
+        "train.batch_size=8", "train.queue_size=4", "train.threads=1", "data.window=16", "data.fps=15",
+        "train.student_steps=null"]  # students train train.epochs_student epochs
 
 
 def _motion(t: int, kind: int, rng) -> np.ndarray:
@@ -133,8 +134,11 @@ def test_every_config_builds_and_trains_a_step(config, fixture_root, keep_torch_
     step of the teacher and of a distilling student (the full loop runs end to end below, per code path)."""
     from train.config import load_config
     from train.data import load_benchmark
-    from train.loops import (STAGES, build_distillation, build_model, build_optimizer, epoch_data, lq_train_views,
-                             train_step)
+    from train.data import lq_train_views
+    from train.distillation import build_distillation
+    from train.loops import epoch_data, train_step
+    from train.models import build_model, build_optimizer
+    from train.stages import STAGES
 
     cfg = load_config(REPO / "train" / "configs" / f"{config}.yaml", TINY)
     if cfg.data.dataset not in FIXTURES:
@@ -150,9 +154,9 @@ def test_every_config_builds_and_trains_a_step(config, fixture_root, keep_torch_
         model = teacher if stage.teacher else build_model(cfg, bench, teacher=False)
         opt = build_optimizer(model, cfg.train)
         kd = build_distillation(stage, cfg, bench, teacher.eval(), model, cpu)
-        data, order = epoch_data(stage, cfg, bench, 0, 0, lambda: lq_train_views(bench, 0, 0))
+        data = epoch_data(stage, cfg, bench, 0, 0, lambda: lq_train_views(bench, 0, 0))
         model.train()
-        losses = train_step(stage, cfg.train, _parts(model), opt, data, order.permutation(len(data.x))[:8], cpu, kd)
+        losses = train_step(stage, cfg.train, _parts(model), opt, data, data.order[:8], cpu, kd)
         assert all(np.isfinite(v) for v in losses.values()) and ("part" in losses) == stage.distils
 
 
@@ -204,6 +208,108 @@ def test_a_tiny_run_learns(fixture_root, tmp_path, capsys, keep_torch_threads):
     assert rc == 0, err[-2000:]
     ck = load_checkpoint(tmp_path / "runs" / "penn_action" / "seed0" / "teacher.pt")
     assert ck.meta["metrics"]["test"]["top1"] == 1.0
+
+
+def test_label_efficiency_stages_control_and_variants(fixture_root, tmp_path, capsys, keep_torch_threads):
+    """A student share of the clips with a fixed number of steps; the teacher-free controls (learned prototypes,
+    a random teacher-size network) and the variants (evidence part weights, clip-level targets in the teacher's
+    feature space) train end to end and report what the research needs (part cosine, part-weight entropy)."""
+    root = fixture_root("penn_action")
+    rc, out, err = distill_in_process(["--config", "train/configs/penn_action.yaml", "--root", str(root),
+                                       "--out", str(tmp_path / "runs"), "--seed", "0", "--stage",
+                                       "teacher,baseline,control,kd_evidence,kd_clip,control_clip,kd_parts", "--set",
+                                       *TINY,
+                                       "data.lq_fraction=0.5", "train.student_steps=3", "train.epochs_teacher=1",
+                                       "model.teacher={channels: [16, 16], strides: [1, 2], temporal_kernel: 3, "
+                                       "embed_dim: 16, part_matrix_block: 0}"], capsys)
+    assert rc == 0, err[-2000:]
+    seed_dir = tmp_path / "runs" / "penn_action" / "seed0"
+    m = {s: json.loads((seed_dir / f"{s}.metrics.json").read_text())
+         for s in ("baseline", "control", "kd_evidence", "kd_clip", "control_clip")}
+    assert all(len(v["history"]) == 3 for v in m.values()), "4 of 8 clips, batch 8: 3 steps = 3 epochs"
+    assert all(0.0 <= v["test"]["part_cosine"] <= 1.0 for v in m.values())
+    assert m["kd_evidence"]["part_weights"]["entropy_ratio"] < 1.0 and (seed_dir / "part_weights_kd_evidence.png").exists()
+    assert m["control"]["part_weights"]["entropy_ratio"] == pytest.approx(1.0)
+    assert {"loss_part"} <= set(m["control"]["history"][0]) and {"loss_part"} <= set(m["kd_clip"]["history"][0])
+    assert load_checkpoint(seed_dir / "kd_parts.pt").model_config.part_block == 1
+    kd_clip = load_checkpoint(seed_dir / "kd_clip.pt")
+    assert kd_clip.model_config.embed_dim == 16 and kd_clip.meta["train"]["kd_space"] == "features"
+    table = (tmp_path / "runs" / "penn_action" / "results.md").read_text()
+    assert "stage − teacher-free control, same seed" in table
+
+
+def test_control_with_prototypes_needs_no_teacher(fixture_root, tmp_path, capsys, keep_torch_threads):
+    rc, _, err = distill_in_process(["--config", "train/configs/penn_action.yaml", "--root",
+                                     str(fixture_root("penn_action")), "--out", str(tmp_path / "runs"), "--seed", "0",
+                                     "--epochs", "1", "--stage", "control", "--set", *TINY], capsys)
+    assert rc == 0, err[-2000:]
+
+
+def test_extra_labelled_windows_join_a_students_epoch(fixture_root, tmp_path, keep_torch_threads):
+    """The hook a background class of negative windows uses: one more class, windows added every epoch."""
+    import dataclasses
+
+    from train.config import load_config
+    from train.data import load_benchmark
+    from train.loops import train_stage
+    from train.stages import STAGES
+
+    cfg = load_config(REPO / "train/configs/penn_action.yaml",
+                      [*TINY, f"data.root={fixture_root('penn_action')}", "train.epochs_student=2"])
+    bench = load_benchmark(cfg.data, seed=0)
+    bench = dataclasses.replace(bench, classes=[*bench.classes, "background"], cache={})
+    calls = []
+
+    def extra(epoch: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+        calls.append((epoch, n))
+        return np.zeros((3, 5, 16, 13), np.float32), np.full(3, len(bench.classes) - 1)
+
+    model, metrics = train_stage(STAGES["baseline"], cfg, bench, 0, tmp_path, log=lambda *_: None,
+                                 extra_windows=extra)
+    assert calls == [(0, 8), (1, 8)] and model.cfg.num_classes == 16
+    assert load_checkpoint(tmp_path / "baseline.pt").classes[-1] == "background"
+
+
+def test_sweep_plans_teachers_first_and_summarises_finished_units(tmp_path):
+    from train import sweep
+
+    args = sweep.parse_args(["--config", "train/configs/penn_action.yaml", "--config", "train/configs/nw_ucla.yaml",
+                             "--fractions", "0.1,1", "--seeds", "0,1", "--stages", "baseline,kd",
+                             "--out", str(tmp_path)])
+    units = sweep.plan(args)
+    assert [u.stages for u in units[:4]] == [["teacher"]] * 4
+    students = units[4:]
+    assert [(u.seed, u.name) for u in students[:4]] == [(0, "penn_action_f010"), (0, "penn_action_f100"),
+                                                         (0, "nw_ucla_f010"), (0, "nw_ucla_f100")]
+    assert all(u.after == (u.config, u.seed) for u in students)
+    assert f"teacher={tmp_path.resolve() / 'penn_action' / 'seed{seed}' / 'teacher.pt'}" in students[0].sets
+    no_teacher = sweep.plan(sweep.parse_args(["--config", "train/configs/penn_action.yaml", "--seeds", "0",
+                                              "--stages", "baseline,control", "--out", str(tmp_path)]))
+    assert all(u.after is None and u.stages != ["teacher"] for u in no_teacher)
+    rows = [{"dataset": "penn_action", "fraction": f, "stage": st, "seed": s, "top1": v, "top5": 99.0,
+             "stream_top1": v, "part_cosine": 0.9, "part_weight_entropy": float("nan")}
+            for f, st, s, v in ((0.1, "baseline", 0, 60.0), (0.1, "baseline", 1, 62.0), (0.1, "kd", 0, 63.0),
+                                (0.1, "kd", 1, 61.0), (1.0, "baseline", 0, 90.0), (1.0, "kd", 0, 91.0))]
+    md, summary = sweep.tables(rows)
+    assert "| 10 % | 61.0 ± 1.0 (n=2) | 62.0 ± 1.0 (n=2) |" in md
+    assert "| 10 % | +1.0 ± 2.0 (1 of 2) |" in md and "| 100 % | +1.0 ± 0.0 (1 of 1) |" in md
+    assert summary["penn_action"]["differences"]["0.1/kd-baseline"]["diff"] == [3.0, -1.0]
+    for bad, message in ((["--fractions", "0"], "must be in (0, 1]"), (["--stages", "teacher"], "not student stages")):
+        with pytest.raises(Exception, match=message.replace("(", r"\(").replace(")", r"\)")):
+            sweep.plan(sweep.parse_args(["--config", "train/configs/penn_action.yaml", *bad]))
+
+
+def test_sweep_end_to_end_writes_the_summary(fixture_root, tmp_path, capsys):
+    from train import sweep
+
+    rc = sweep.main(["--config", "train/configs/penn_action.yaml", "--fractions", "0.5", "--seeds", "0",
+                     "--stages", "baseline,control", "--jobs", "1", "--out", str(tmp_path),
+                     "--set", *TINY, f"data.root={fixture_root('penn_action')}", "train.student_steps=2"])
+    assert rc == 0, capsys.readouterr().err[-2000:]
+    md = (tmp_path / "sweep.md").read_text()
+    assert "### penn_action" in md and "| 50 % |" in md and "control − baseline" in md
+    assert (tmp_path / "label_efficiency_penn_action.png").stat().st_size > 1000
+    assert (tmp_path / "sweep.csv").read_text().count("penn_action,0.5,") == 2
 
 
 def _wait_for(proc: subprocess.Popen, text: str, lines: list[str], timeout: float = 300) -> None:
@@ -331,7 +437,8 @@ def test_a_tiny_teacher_and_distilled_student_train_on_cuda(fixture_root, tmp_pa
         pytest.skip("no CUDA device visible to torch")
     from train.config import load_config
     from train.data import load_benchmark
-    from train.loops import STAGES, train_stage
+    from train.loops import train_stage
+    from train.stages import STAGES
 
     cfg = load_config(REPO / "train/configs/penn_action.yaml",
                       [*TINY, f"data.root={fixture_root('penn_action')}", "train.epochs_teacher=2",

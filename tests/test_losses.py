@@ -136,3 +136,40 @@ def test_teacher_supervised_contrastive_rewards_class_clusters():
     assert supervised_part_contrastive(clustered, labels) < supervised_part_contrastive(scattered, labels)
     # a sample is never its own positive: one sample per class leaves nothing to pull together
     assert supervised_part_contrastive(_emb(3, 2, 8), torch.tensor([0, 1, 2])).item() == 0.0
+
+
+def test_class_queue_push_is_a_per_class_fifo_even_with_many_samples_of_a_class_at_once():
+    torch.manual_seed(4)
+    q = ClassQueue(num_classes=3, size=4, num_parts=2, dim=3)
+    reference = {k: [] for k in range(3)}
+    for _ in range(6):
+        labels = torch.randint(0, 3, (int(torch.randint(1, 12, ())),))
+        emb = torch.randn(len(labels), 2, 3)
+        q.push(emb, labels)
+        for e, k in zip(emb, labels.tolist()):
+            reference[k] = (reference[k] + [e])[-4:]
+        emb_q, lab_q = q.contents()
+        for k in range(3):
+            got = emb_q[lab_q == k]
+            want = torch.stack(reference[k]) if reference[k] else torch.zeros(0, 2, 3)
+            assert len(got) == len(want)
+            assert all(any(torch.equal(g, w) for g in got) for w in want), "the newest `size` entries stay"
+    state = q.state_dict()
+    q2 = ClassQueue(3, 4, 2, 3)
+    q2.load_state_dict(state)
+    assert all(torch.equal(a, b) for a, b in zip(q.contents(), q2.contents())) and (q2.ptr == q.ptr).all()
+
+
+def test_clip_positives_are_the_partner_or_the_nearest_of_the_class():
+    from train.distillation import clip_positives
+
+    bank = F.normalize(torch.tensor([[[1.0, 0.0]], [[0.0, 1.0]], [[0.7, 0.7]], [[-1.0, 0.0]], [[1.0, 0.1]]]), dim=-1)
+    bank_labels = torch.tensor([0, 0, 0, 1, 0])
+    student = F.normalize(torch.tensor([[[0.0, 1.0]], [[1.0, 0.05]], [[-1.0, 0.2]]]), dim=-1)
+    labels = torch.tensor([0, 0, 1])
+    pos = clip_positives(student, labels, torch.tensor([0]), bank, bank_labels, torch.ones(2, 1), k=2)
+    assert pos[0].tolist() == [1.0, 0.0, 0.0, 0.0, 0.0], "paired: its own HQ partner (bank row 0)"
+    assert pos[1].tolist() == [0.5, 0.0, 0.0, 0.0, 0.5], "unpaired: the 2 nearest of its class"
+    assert pos[2].tolist() == [0.0, 0.0, 0.0, 1.0, 0.0], "fewer than k of its class: those there are"
+    loss = part_contrastive_loss(student, labels, bank, bank_labels, torch.ones(2, 1), positive_mask=pos)
+    assert torch.isfinite(loss)

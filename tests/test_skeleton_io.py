@@ -42,6 +42,13 @@ JSONL_CASES = {
     "2d-then-3d": (MP, [frame(0, KP), frame(0.1, np.concatenate([KP, KP[:, :1]], 1))],
                    ":3: 4 values per joint after 3"),
     "not-json": (MP, ["{t: 0"], ":2: not JSON"),
+    "people-not-a-list": (MP, [json.dumps({"t": 0, "people": 5})], ':2: "people" must be a list of skeletons'),
+    "people-and-keypoints": (MP, [json.dumps({"t": 0, "people": [], "keypoints": None})],
+                             ':2: a frame has "keypoints" (one person) or "people" (everyone), not both'),
+    "people-17-joints": (MP, [json.dumps({"t": 0, "people": [KP.tolist(), KP[:17].tolist()]})],
+                         ":2: 17 joints per frame, but layout mediapipe33 has 33"),
+    "people-ragged": (MP, [json.dumps({"t": 0, "people": [KP.tolist(), [[1, 2, 3], [1, 2]]]})],
+                      ":2: people[1] must be rows of numbers"),
 }
 
 
@@ -157,3 +164,33 @@ def test_stream_records_are_what_read_stream_reads(tmp_path):
     got = list(frames)
     assert header == MP | {"fps": 30.0} and [(t, i) for t, i, _ in got] == [(0.0, 0), (0.1, 1)]
     np.testing.assert_allclose(got[0][2], KP, atol=1e-4) and got[1][2] is None
+
+
+def test_people_lines_and_one_person_lines_read_both_ways(tmp_path):
+    from partkd_stream.skeleton_io import people_record
+
+    two = [KP, KP + [300, 0, 0]]
+    path = jsonl(tmp_path / "s.jsonl", MP, [people_record(0.0, 0, two), frame(0.1, KP), frame(0.2, None),
+                                            people_record(0.3, 3, [])])
+    _, frames = read_stream(path, people=True)
+    got = list(frames)
+    assert [(t, len(p)) for t, _, p in got] == [(0.0, 2), (0.1, 1), (0.2, 0), (0.3, 0)]
+    np.testing.assert_allclose(got[0][2][1], two[1], atol=1e-4)
+    _, frames = read_stream(path)                                  # one person: the first of each frame
+    got = list(frames)
+    assert [kp is None for _, _, kp in got] == [False, False, True, True]
+    np.testing.assert_allclose(got[0][2], KP, atol=1e-4)
+
+
+def test_a_sequence_of_several_people_lists_who_is_in_each_frame(tmp_path):
+    from partkd_stream.sources import SkeletonFileSource
+
+    data = np.stack([np.stack([KP] * 5), np.stack([KP + [300, 0, 0]] * 5)])    # [2, 5, 33, 3]
+    data[1, 2, :, 2] = 0.0                                                 # person 2 not in frame 2
+    data[0, 4, :, 2] = np.nan                                              # nor person 1 in frame 4
+    save_sequence(tmp_path / "two.npz", SkeletonSequence(data, "mediapipe33", 30.0, np.arange(5) / 30.0))
+    src = SkeletonFileSource(str(tmp_path / "two.npz"))
+    frames = list(src)
+    assert src.most_people == 2 and src.total == 5
+    assert [len(f.people) for f in frames] == [2, 2, 1, 2, 1]
+    assert frames[2].people[0] is not None and frames[4].people[0][0, 0] == KP[0, 0] + 300

@@ -41,7 +41,8 @@ def test_predictions_every_stride_with_the_documented_record(model_path):
     assert len(p.topk) == 3 and {lab for lab, _ in p.topk} == set(CLASSES)
     assert sum(s for _, s in p.topk) == pytest.approx(1.0, abs=1e-3)
     d = p.to_dict()
-    assert set(d) == {"t", "frame", "label", "score", "topk", "person_present", "reason", "held"}
+    assert set(d) == {"t", "frame", "person", "label", "score", "topk", "person_present", "reason", "held"}
+    assert d["person"] is None                                                  # one person: no track id
     assert json.loads(json.dumps(d, allow_nan=False)) == d
     assert all(not q.events for _, q in preds if q is not None)
 
@@ -121,7 +122,7 @@ def test_reset_forgets_the_stream_and_its_smoothing(model_path):
     rec = Recognizer.load(str(model_path), **kw)
     for t, kp in first:               # the old stream ends with an action on
         rec.update(kp, t)
-    assert rec.smoother.active is not None and rec.frames_seen == 150
+    assert rec.active() is not None and rec.frames_seen == 150
     rec.reset()
     assert rec.frames_seen == 0 and rec.dropped_frames == 0
     assert run(rec, second) == run(Recognizer.load(str(model_path), **kw), second)
@@ -223,5 +224,89 @@ def test_jsonl_sink_flushes_every_line_and_summary_lists_actions(tmp_path, model
     recs = [json.loads(x) for x in path.read_text().splitlines()]
     ev = [r for r in recs if "event" in r]
     assert [e["event"] for e in ev][0] == "start" and ev[-1]["event"] == "end"
-    assert all(set(e) == {"event", "label", "t"} for e in ev)
+    assert all(set(e) == {"event", "label", "t", "person"} and e["person"] is None for e in ev)
     assert summary.actions and "action(s)" in summary.text()
+
+
+# --- several people --------------------------------------------------------------------------------------------
+def run_people(rec: Recognizer, frames, layout: str = "mediapipe33") -> list[dict]:
+    """Every prediction and event of a several-people stream ``[(t, [skeleton, …]), …]`` as records."""
+    out = []
+    for t, people in frames:
+        for p in rec.update_people(people, t, layout=layout):
+            out += [p.to_dict()] + [e.to_dict() for e in p.events]
+    return out + [e.to_dict() for e in rec.finish()]
+
+
+def test_one_person_through_update_people_is_what_update_gives(model_path):
+    """Same frames (a short gap included), same records — only ``person`` differs: the track id against null."""
+    from partkd_stream.tracking import PersonTracker
+
+    frames = [(t, None if 40 <= i < 50 else kp) for i, (t, kp) in enumerate(person_frames(120))]
+    kw = dict(stride=5, threshold=0.0, confirm=1)
+    want = run(Recognizer.load(str(model_path), **kw), frames)
+    got = run_people(Recognizer.load(str(model_path), tracker=PersonTracker(confirm_hits=1), **kw),
+                     [(t, [] if kp is None else [kp]) for t, kp in frames])
+    assert [r for r in want if "event" in r] and {r["person"] for r in got} == {1}
+    assert [{**r, "person": None} for r in got] == want
+
+
+def test_a_person_who_leaves_gets_a_last_record_with_their_end_then_a_new_id(model_path):
+    rec = Recognizer.load(str(model_path), stride=3, threshold=0.0, confirm=1)
+    for t, kp in person_frames(60):
+        rec.update_people([kp], t)
+    assert rec.people() == [1] and rec.active(1) is not None
+    gone = [p for i in range(60, 90) for p in rec.update_people([], i / 30.0)]
+    last = gone[-1]
+    assert [p.person for p in gone] == [1] * len(gone) and rec.people() == []
+    assert last.reason == "no_person" and not last.person_present and last.label is None
+    assert [(e.event, e.person) for e in last.events] == [("end", 1)]
+    assert 0.5 < last.t - 59 / 30 < 0.6                      # the tracker's max_missed_s after the last sighting
+    assert all(not p.events for p in gone[:-1]) and all(p.reason != "no_person" for p in gone[:-1])
+    back = [p for t, kp in person_frames(60) for p in rec.update_people([kp], 3.0 + t)]
+    assert {p.person for p in back} == {2} and rec.windows.slots == 1      # a new id in the freed slot
+    assert back[0].reason == "warming_up"                                  # its window starts empty
+    ends = rec.finish()
+    assert [(e.event, e.person) for e in ends] == [("end", 2)] and rec.people() == []
+
+
+def test_people_each_have_their_own_window_smoother_and_events(model_path):
+    """Two people far apart, one in view all along, the other arriving later: the newcomer warms up alone, and a
+    frame with a bad clock is dropped for everyone."""
+    from people_fixtures import figure
+
+    rec = Recognizer.load(str(model_path), stride=2, threshold=0.0, confirm=1)
+    frames = [(k / 30, [figure(300, kind="jumping_jacks", t=k / 30)]
+               + ([figure(900, kind="jump_rope", t=k / 30)] if k >= 45 else [])) for k in range(120)]
+    frames.insert(70, (float("nan"), frames[69][1]))
+    frames.insert(80, (frames[78][0], frames[78][1]))                     # the same time again
+    recs = run_people(rec, frames)
+    assert rec.dropped_frames == 2
+    preds = [r for r in recs if "event" not in r]
+    first_of_2 = next(r for r in preds if r["person"] == 2)
+    assert first_of_2["reason"] == "warming_up" and first_of_2["t"] > 45 / 30
+    one_at_that_time = [r for r in preds if r["person"] == 1 and r["t"] == first_of_2["t"]]
+    assert one_at_that_time and one_at_that_time[0]["reason"] is None     # person 1 is judged meanwhile
+    assert {r["person"] for r in recs if r.get("event")} == {1, 2}
+    with pytest.raises(ValueError, match="update_people"):
+        rec.update(frames[0][1][0], 100.0)
+    rec.reset()
+    assert rec.update(frames[0][1][0], 0.0) is None and rec.people() == []
+
+
+@pytest.mark.parametrize("value", [np.inf, np.nan, 1e300])
+def test_absurd_people_are_nobody_without_warnings(model_path, value):
+    """A detection whose every coordinate is absurd never becomes a person; one absurd joint costs that joint."""
+    rec = Recognizer.load(str(model_path), stride=3, threshold=0.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        recs = []
+        for t, kp in person_frames(60):
+            ghost = kp.astype(np.float64)
+            ghost[:, :2] = value
+            hurt = kp.astype(np.float64)
+            hurt[15, 0] = value
+            recs += [p.to_dict() for p in rec.update_people([ghost, hurt], t)]
+    assert rec.people() == [1] and {r["person"] for r in recs} == {1}
+    assert recs[-1]["person_present"] and recs[-1]["reason"] is None
+    json.dumps(recs, allow_nan=False)

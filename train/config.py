@@ -60,14 +60,19 @@ class DataConfig(_Checked):
     test_seed: int = 20240429              # fixes the LQ test set
     fill_modes: list[FillMode] = field(default_factory=lambda: ["pad"])  # training: before short clips
     max_samples: int | None = None         # for smoke tests: keep the first N clips of each split
+    lq_fraction: float = 1.0               # share of LQ training clips the students train on (class-stratified,
+                                           # nested across fractions; the teacher's HQ clips are unaffected)
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.hq_rotate and self.hq_dims != 3:
             raise ConfigError(f"config.data.hq_rotate={self.hq_rotate} turns 3D clips, but data.hq_dims is "
                               f"{self.hq_dims}; set data.hq_rotate: 0 for a 2D teacher")
-        if not 0.0 <= self.paired_share <= 1.0:
-            raise ConfigError(f"config.data.paired_share={self.paired_share}: must be in [0, 1]")
+        for name in ("paired_share", "lq_fraction"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ConfigError(f"config.data.{name}={getattr(self, name)}: must be in [0, 1]")
+        if self.lq_fraction == 0.0:
+            raise ConfigError("config.data.lq_fraction=0: the students need some labelled clips")
         if not self.fill_modes:
             raise ConfigError("config.data.fill_modes: name at least one of " + ", ".join(typing.get_args(FillMode)))
 
@@ -102,13 +107,28 @@ class TrainConfig(_Checked):
     streaming_stride: int | None = None  # source frames between windows in streaming evaluation
     eval_every: int = 1         # epochs between test-accuracy points on the curves (the last epoch always)
     device: Literal["auto", "cpu", "cuda"] = "auto"  # auto: CUDA when torch sees a GPU, else CPU
+    student_steps: int | None = None  # students: optimiser steps in all (epochs = steps / steps per epoch), so a
+                                      # student on 10 % of the clips trains as long as one on all; None: epochs
+    # --- the teacher-free control and the variants of the distillation (README, "Label efficiency") ---
+    control: Literal["prototypes", "random_teacher"] = "prototypes"  # the control's class targets: learned
+                                      # prototypes, or a frozen randomly initialised teacher-size network
+    part_weights: Literal["learned", "evidence", "uniform"] = "learned"  # KD part weights: the teacher's
+                                      # softmax(A), per-part classification evidence (part_evidence), or uniform
+    evidence_temperature: float = 0.25  # part_weights=evidence: softmax temperature over the parts' mean log-probs
+    kd_space: Literal["heads", "features"] = "heads"  # teacher targets: its projection heads' embeddings, or its
+                                      # L2-normalised part features before the heads (classes not collapsed)
+    kd_positives: Literal["class", "clip"] = "class"  # positives: every bank entry of the class, or the clip's
+                                      # own HQ partner (paired) / its kd_knn nearest same-class entries (unpaired)
+    kd_knn: int = 5
 
     def __post_init__(self) -> None:
         super().__post_init__()
         for name in ("epochs_teacher", "epochs_student", "queue_size", "threads"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"config.train.{name}={getattr(self, name)}: must not be negative")
-        for name in ("batch_size", "eval_every"):
+        if self.student_steps is not None and self.student_steps < 1:
+            raise ConfigError(f"config.train.student_steps={self.student_steps}: must be at least 1 (or null)")
+        for name in ("batch_size", "eval_every", "kd_knn"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"config.train.{name}={getattr(self, name)}: must be at least 1")
 
@@ -120,7 +140,8 @@ class ExperimentConfig(_Checked):
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
     stages: list[str] = field(default_factory=lambda: ["teacher", "baseline", "kd", "kd_uniform", "kd_paired",
                                                          "logit_kd"])
-    teacher: str | None = None  # a trained teacher checkpoint to distil from, instead of this run's teacher stage
+    teacher: str | None = None  # a trained teacher checkpoint to distil from, instead of this run's teacher stage;
+                                # "{seed}" in it is replaced by the seed (runs/penn_action/seed{seed}/teacher.pt)
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelSizes = field(default_factory=ModelSizes)
     train: TrainConfig = field(default_factory=TrainConfig)

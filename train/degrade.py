@@ -180,15 +180,17 @@ def markov_runs(rng: np.random.Generator, t: int, frac: np.ndarray, mean_len: np
     leave = 1.0 / mean_len
     enter = np.minimum(frac * leave / (1.0 - frac), 1.0)
     u = rng.random((t, frac.size))
-    out = np.zeros((t, frac.size), dtype=bool)
     if t == 0 or not frac.any():
-        return out
-    state = u[0] < frac
-    out[0] = state
-    for i in range(1, t):
-        state = np.where(state, u[i] >= leave, u[i] < enter)
-        out[i] = state
-    return out
+        return np.zeros((t, frac.size), dtype=bool)
+    # Vectorised form of "state = u[i] >= leave if state else u[i] < enter" (the same result, bit for bit):
+    # where both branches agree the new state is a reset; elsewhere it flips (on & ~stay) or keeps, so a
+    # state is its latest reset's value XOR the parity of the flips since.
+    on, stay = u < enter, u >= leave
+    on[0] = stay[0] = u[0] < frac                               # the stationary start
+    flips = np.cumsum(on & ~stay, axis=0)
+    last = np.maximum.accumulate(np.where(on == stay, np.arange(t)[:, None], 0), axis=0)
+    since = flips - np.take_along_axis(flips, last, axis=0)
+    return np.take_along_axis(on, last, axis=0) ^ (since % 2).astype(bool)
 
 
 def ar1_noise(rng: np.random.Generator, shape: tuple[int, ...], timescale: float) -> np.ndarray:

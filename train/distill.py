@@ -30,7 +30,8 @@ if __package__ in (None, ""):  # `python train/distill.py`: train/ is a folder o
 
 from train.config import ConfigError, ExperimentConfig, load_config, to_dict  # noqa: E402
 from train.data import load_benchmark, resolve_root  # noqa: E402
-from train.loops import STAGES, dist_info, init_distributed, resolve_device, train_stage  # noqa: E402
+from train.loops import dist_info, init_distributed, resolve_device, train_stage  # noqa: E402
+from train.stages import STAGES, stage_config  # noqa: E402
 from train.report import (plot_confusion, plot_curves, plot_part_matrix, results_table, write_history,  # noqa: E402
                           write_json, write_text)
 from partkd_stream.checkpoint import CheckpointError, load_checkpoint  # noqa: E402
@@ -41,7 +42,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="distill.py", description=__doc__.split("\n\n")[0])
     p.add_argument("--config", required=True, help="YAML config, e.g. train/configs/penn_action.yaml")
     p.add_argument("--seed", type=int, action="append", help="run only these seeds (repeatable)")
-    p.add_argument("--epochs", type=int, help="epochs for teacher and students")
+    p.add_argument("--epochs", type=int, help="epochs for teacher and students (instead of train.student_steps)")
     p.add_argument("--out", help="output folder (default: the config's 'out', usually runs/)")
     p.add_argument("--stage", default="all", help="all, or a comma-separated list of: " + ", ".join(STAGES))
     p.add_argument("--root", help="dataset root or cached file (overrides data.root)")
@@ -55,7 +56,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def resolve_config(args: argparse.Namespace) -> ExperimentConfig:
     overrides = list(args.set)
     if args.epochs is not None:
-        overrides += [f"train.epochs_teacher={args.epochs}", f"train.epochs_student={args.epochs}"]
+        overrides += [f"train.epochs_teacher={args.epochs}", f"train.epochs_student={args.epochs}",
+                      "train.student_steps=null"]
     if args.out:
         overrides.append(f"out={args.out}")
     if args.root:
@@ -77,7 +79,7 @@ def plan_tasks(cfg: ExperimentConfig) -> list[tuple[int, str]]:
     order = {"teacher": 0}
     for name in cfg.stages:
         stage = STAGES[name]
-        order.setdefault(name, 1 if stage.distils else 2)
+        order.setdefault(name, 1 if stage.needs_teacher else 2)
     return [(seed, name) for _, name in sorted((order[n], n) for n in cfg.stages) for seed in cfg.seeds]
 
 
@@ -102,7 +104,7 @@ def run_parallel(args: argparse.Namespace, cfg: ExperimentConfig, argv: list[str
 
     def needs_teacher(task: tuple[int, str]) -> bool:
         stage = STAGES[task[1]]
-        return teacher_here and stage.distils
+        return teacher_here and stage.needs_teacher
 
     print(f"training seeds {cfg.seeds} × stages {cfg.stages}: {len(pending)} units, {args.jobs} at a time, "
           f"{threads} thread(s) each")
@@ -205,8 +207,9 @@ def run(cfg: ExperimentConfig, resume: bool, summary: bool = True) -> dict:
         histories = {}
         for name in cfg.stages:
             stage = STAGES[name]
-            if stage.distils and teacher is None:
-                teacher = _load_teacher(resolve_root(cfg.teacher) if cfg.teacher else seed_dir / "teacher.pt")
+            if stage.needs_teacher and teacher is None:
+                teacher = _load_teacher(resolve_root(cfg.teacher.format(seed=seed)) if cfg.teacher
+                                        else seed_dir / "teacher.pt")
             model, metrics = train_stage(stage, cfg, bench, seed, seed_dir, teacher=teacher, resume=resume, log=log)
             if stage.teacher:
                 teacher = model
@@ -223,6 +226,11 @@ def run(cfg: ExperimentConfig, resume: bool, summary: bool = True) -> dict:
                     f"streaming top-1 {100 * metrics['test'].get('stream_top1', float('nan')):.1f}%")
             if stage.teacher:
                 plot_part_matrix(seed_dir, model.part_weights().detach().cpu().numpy(), bench.classes, cfg.model.parts)
+            elif "part_weights" in metrics and stage_config(stage, cfg).train.part_weights == "evidence" \
+                    and not stage.uniform_parts:
+                plot_part_matrix(seed_dir, np.array(metrics["part_weights"]["weights"]), bench.classes,
+                                 cfg.model.parts, name=f"part_weights_{name}", title="part weights from per-part "
+                                 "classification evidence")
         if rank == 0 and histories:
             plot_curves(seed_dir, {**_finished_histories(seed_dir), **histories})
     result = {}

@@ -148,7 +148,7 @@ def input_frames(path: Path, cache: Optional[Path] = None) -> Iterator[tuple[flo
     src = SkeletonFileSource(str(path))
     try:
         for fr in src:
-            yield fr.t, fr.keypoints, src.layout
+            yield fr.t, (fr.people[0] if fr.people else None), src.layout   # one person: the first in the file
     finally:
         src.close()
 

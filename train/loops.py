@@ -11,6 +11,7 @@ checkpoint and re-raises. ``train.device`` puts model, teacher, queue and batche
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import math
@@ -29,38 +30,19 @@ from torch import nn
 from tqdm import tqdm
 
 from partkd_stream.checkpoint import load_checkpoint, load_extra, save_checkpoint
-from partkd_stream.model import ModelConfig, PartGCN
-from partkd_stream.preprocess import PreprocessConfig, clip_windows
+from partkd_stream.model import PartGCN
+from partkd_stream.preprocess import PreprocessConfig
 
 from . import rng
 from .config import ConfigError, ExperimentConfig, TrainConfig
-from .data import Benchmark, centre_ends, lq_train_views, random_ends, random_yaw, windows
-from .losses import ClassQueue, logit_kd_loss, part_contrastive_loss, supervised_part_contrastive
+from .data import Benchmark, lq_train_views, random_ends, random_yaw, windows
+from .distillation import Distillation, build_distillation, kd_losses
+from .evaluation import EvalInputs, eval_inputs, evaluate, part_cosine, score
+from .losses import supervised_part_contrastive
+from .models import build_model, build_optimizer
+from .stages import STAGES, Stage, needs_hq_windows, stage_config
 
-
-@dataclass(frozen=True)
-class Stage:
-    name: str
-    title: str
-    teacher: bool = False
-    part_loss: str | None = None      # None, "multi" (multi-sample) or "single" (paired-only)
-    uniform_parts: bool = False
-    logit_kd: str | None = None       # None, "beta" (config beta) or "ablation" (config beta_ablation)
-
-    @property
-    def distils(self) -> bool:
-        """Needs a trained teacher (and the HQ windows of its paired clips)."""
-        return bool(self.part_loss or self.logit_kd)
-
-
-STAGES: dict[str, Stage] = {s.name: s for s in (
-    Stage("teacher", "HQ teacher", teacher=True),
-    Stage("baseline", "LQ student, CE only"),
-    Stage("kd", "LQ student + part-level multi-sample KD (ours)", part_loss="multi", logit_kd="beta"),
-    Stage("kd_uniform", "ablation: part KD, uniform part weights", part_loss="multi", uniform_parts=True),
-    Stage("kd_paired", "ablation: paired-only single-sample part KD", part_loss="single"),
-    Stage("logit_kd", "ablation: logit KD only (paired)", logit_kd="ablation"),
-)}
+__all__ = ["STAGES", "EpochData", "build_model", "evaluate", "epoch_data", "train_stage", "train_step"]
 
 
 # --- device and distributed ---------------------------------------------------------------------------------------
@@ -89,123 +71,101 @@ def init_distributed(device: torch.device) -> None:
 
 
 class _PartsView(nn.Module):
-    """Makes ``forward_parts`` the module's forward, so DDP synchronises the gradients it produces."""
+    """Makes ``forward_parts`` the module's forward, so DDP synchronises the gradients it produces — also those of
+    the control's learned prototypes, which therefore live here, beside (not inside) the deployable model."""
 
-    def __init__(self, model: PartGCN) -> None:
+    def __init__(self, model: PartGCN, prototypes: nn.Parameter | None = None) -> None:
         super().__init__()
         self.model = model
+        self.prototypes = prototypes
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        return self.model.forward_parts(x)
-
-
-# --- models ------------------------------------------------------------------------------------------------------
-def build_model(cfg: ExperimentConfig, bench: Benchmark, teacher: bool) -> PartGCN:
-    pre = bench.hq_pre if teacher else bench.lq_pre
-    common = dict(preprocess=pre, num_classes=len(bench.classes), parts=cfg.model.parts)
-    role = "teacher" if teacher else "student"
-    try:
-        if teacher:
-            return PartGCN(ModelConfig.teacher(**{**common, **cfg.model.teacher}))
-        return PartGCN(ModelConfig.student(**{**common, **cfg.model.student}))
-    except TypeError as e:  # an unknown key in model.teacher / model.student
-        raise ConfigError(f"model.{role}: {e}; see partkd_stream.model.ModelConfig for the options") from None
-
-
-def build_optimizer(model: PartGCN, tc: TrainConfig) -> torch.optim.Optimizer:
-    """AdamW; the part matrix learns faster and without weight decay (decay would pull it to uniform)."""
-    special = [p for n, p in model.named_parameters() if n == "part_matrix"]
-    rest = [p for n, p in model.named_parameters() if n != "part_matrix"]
-    groups = [{"params": rest, "lr_scale": 1.0}]
-    if special:
-        groups.append({"params": special, "lr_scale": tc.part_matrix_lr_scale, "weight_decay": 0.0})
-    return torch.optim.AdamW(groups, lr=tc.lr, weight_decay=tc.weight_decay)
-
-
-def _model_device(model: nn.Module) -> torch.device:
-    return next(model.parameters()).device
-
-
-# --- evaluation --------------------------------------------------------------------------------------------------
-@torch.no_grad()
-def predict_windows(model: PartGCN, x: np.ndarray, batch: int = 512) -> np.ndarray:
-    model.eval()
-    device = _model_device(model)
-    out = [torch.softmax(model(torch.from_numpy(x[i:i + batch]).to(device)), 1).cpu().numpy()
-           for i in range(0, len(x), batch)]
-    return np.concatenate(out) if out else np.zeros((0, model.cfg.num_classes), np.float32)
-
-
-def evaluate(model: PartGCN, seqs: list[np.ndarray], fps: np.ndarray, labels: np.ndarray, pre: PreprocessConfig,
-             streaming: bool = True, stride: int | None = None) -> dict[str, Any]:
-    """Clip accuracy (one centred window; top-1/top-5) and streaming accuracy (sliding windows, scores averaged)."""
-    lengths = np.array([len(s) for s in seqs])
-    probs = predict_windows(model, windows(seqs, fps, centre_ends(lengths, fps, pre), pre))
-    top5 = np.argsort(-probs, 1)[:, :5]
-    res: dict[str, Any] = {"top1": float((top5[:, 0] == labels).mean()),
-                           "top5": float((top5 == labels[:, None]).any(1).mean()),
-                           "pred": top5[:, 0].tolist()}
-    if streaming:  # all clips' windows in one pass: fixed batch shapes keep oneDNN from re-planning per clip
-        per_clip = [clip_windows(s, f, pre, stride) for s, f in zip(seqs, fps)]
-        owner = np.repeat(np.arange(len(seqs)), [len(w) for w in per_clip])
-        p = predict_windows(model, np.concatenate(per_clip))
-        mean = np.zeros((len(seqs), p.shape[1]))
-        np.add.at(mean, owner, p)
-        stream_pred = mean.argmax(1)
-        res["stream_top1"] = float((stream_pred == labels).mean())
-        res["window_top1"] = float((p.argmax(1) == labels[owner]).mean())
-        res["stream_pred"] = stream_pred.tolist()
-    return res
+        out = self.model.forward_parts(x)
+        if self.prototypes is not None:
+            out["prototypes"] = F.normalize(self.prototypes, dim=-1)
+        return out
 
 
 # --- one epoch's data --------------------------------------------------------------------------------------------
 @dataclass
 class EpochData:
-    """One epoch's training windows. ``hq_index[i]`` is the row of window i's HQ partner in ``x_hq``, or -1.
+    """One epoch's training windows, in ``order`` (the epoch's shuffled batch order over all windows).
 
-    Extra labelled windows (another dataset's clips, a background class of negative windows) join with ``add``;
-    they have no HQ partner, so they train through every loss that needs no teacher view of their own clip.
+    ``hq_index[i]`` is the row of window i's HQ partner in ``x_hq``, or -1. Extra labelled windows (another
+    dataset's clips, a background class of negative windows) join through ``train_stage(extra_windows=…)`` →
+    ``add``; they have no HQ partner, so they train through every loss that needs no teacher view of their clip.
     """
 
     x: np.ndarray                 # [N, C_in, T, V] model inputs
     labels: np.ndarray            # [N] class indices
     hq_index: np.ndarray          # [N] row in x_hq, -1 = no HQ partner
     x_hq: np.ndarray | None = None  # [M, C_hq, T, V] HQ windows of the paired clips (stages that distil only)
+    order: np.ndarray | None = None  # [N] this epoch's shuffled order
 
     def add(self, x: np.ndarray, labels: np.ndarray) -> "EpochData":
         return EpochData(np.concatenate([self.x, x]), np.concatenate([self.labels, labels]),
                          np.concatenate([self.hq_index, np.full(len(x), -1)]), self.x_hq)
 
 
+ExtraWindows = Callable[[int, int], tuple[np.ndarray, np.ndarray]]  # (epoch, clip windows) -> (x, labels)
+
+
 def epoch_data(stage: Stage, cfg: ExperimentConfig, bench: Benchmark, seed: int, epoch: int,
-               lq_views: Callable[[], list[np.ndarray]]) -> tuple[EpochData, np.random.Generator]:
-    """The windows one epoch trains on, and the epoch's order stream (it also shuffles the batches).
+               lq_views: Callable[[], list[np.ndarray]], extra_windows: ExtraWindows | None = None) -> EpochData:
+    """The windows one epoch trains on, shuffled by the epoch's order stream.
 
     Teacher: HQ clips (all, or only the paired ones), randomly turned when ``data.hq_rotate``. Students: this
-    epoch's LQ views; stages that distil also get the HQ window of each paired clip, cut at the same place.
+    epoch's LQ views of the labelled clips (``data.lq_fraction``); stages that distil also get the HQ window of
+    each paired clip, cut at the same place. Every student stage of a seed sees the same windows, so they are
+    made once per process and kept (``bench.cache``; ~1.5 MB per Penn epoch) — a run of baseline, control and KD
+    degrades each epoch's clips once, not three times.
     """
-    order_rng = rng.stream(rng.EPOCH_ORDER, seed, epoch)
     if stage.teacher:
-        pre = bench.hq_pre
-        idx = np.arange(len(bench.paired)) if cfg.data.teacher_clips == "all" else np.flatnonzero(bench.paired)
-        seqs = [bench.train_hq[i] for i in idx]
-        if cfg.data.hq_rotate > 0 and pre.dims == 3:
-            seqs = random_yaw(seqs, cfg.data.hq_rotate, rng.stream(rng.HQ_ROTATION, seed, epoch))
-    else:
-        pre = bench.lq_pre
-        idx = np.arange(len(bench.paired))
-        seqs = lq_views()
+        return _teacher_epoch(cfg, bench, seed, epoch)
+    key = ("student", seed, epoch)
+    data, made = bench.cache.get(key) or _student_epoch(cfg, bench, seed, epoch, lq_views)
+    if extra_windows is None:
+        bench.cache[key] = (data, made)
+    if needs_hq_windows(stage, cfg) and data.x_hq is None:
+        idx, ends, fill, _ = made
+        p = np.flatnonzero(data.hq_index >= 0)
+        data.x_hq = windows([bench.train_hq[idx[i]] for i in p], bench.train_fps[idx[p]], ends[p], bench.hq_pre,
+                            [fill[i] for i in p])
+    if extra_windows is not None:
+        extra = data.add(*extra_windows(epoch, len(data.x)))
+        extra.order = copy.deepcopy(made[3]).permutation(len(extra.x))
+        return extra
+    return data
+
+
+def _teacher_epoch(cfg: ExperimentConfig, bench: Benchmark, seed: int, epoch: int) -> EpochData:
+    pre = bench.hq_pre
+    order_rng = rng.stream(rng.EPOCH_ORDER, seed, epoch)
+    idx = np.arange(len(bench.paired)) if cfg.data.teacher_clips == "all" else np.flatnonzero(bench.paired)
+    seqs = [bench.train_hq[i] for i in idx]
+    if cfg.data.hq_rotate > 0 and pre.dims == 3:
+        seqs = random_yaw(seqs, cfg.data.hq_rotate, rng.stream(rng.HQ_ROTATION, seed, epoch))
     fps = bench.train_fps[idx]
     ends = random_ends(np.array([len(s) for s in seqs]), fps, pre, order_rng)
+    x = windows(seqs, fps, ends, pre, _fill_modes(cfg, seed, epoch, len(seqs)))
+    return EpochData(x, bench.train_labels[idx], np.full(len(x), -1), order=order_rng.permutation(len(x)))
+
+
+def _student_epoch(cfg: ExperimentConfig, bench: Benchmark, seed: int, epoch: int,
+                   lq_views: Callable[[], list[np.ndarray]]) -> tuple[EpochData, tuple]:
+    pre = bench.lq_pre
+    order_rng = rng.stream(rng.EPOCH_ORDER, seed, epoch)
+    idx = np.flatnonzero(bench.labelled)
+    seqs = lq_views()
+    fps = bench.train_fps[idx]
+    ends = random_ends(np.array([len(s) for s in seqs]), fps, pre, order_rng)
+    after_ends = copy.deepcopy(order_rng)  # extra windows: their order is drawn from here over all windows
     fill = _fill_modes(cfg, seed, epoch, len(seqs))
     x = windows(seqs, fps, ends, pre, fill)
-    paired = np.zeros(len(idx), bool) if stage.teacher else bench.paired[idx]
-    hq_index = np.where(paired, np.cumsum(paired) - 1, -1)
-    x_hq = None
-    if stage.distils:
-        p = np.flatnonzero(paired)
-        x_hq = windows([bench.train_hq[idx[i]] for i in p], fps[p], ends[p], bench.hq_pre, [fill[i] for i in p])
-    return EpochData(x, bench.train_labels[idx], hq_index, x_hq), order_rng
+    paired = bench.paired[idx]
+    data = EpochData(x, bench.train_labels[idx], np.where(paired, np.cumsum(paired) - 1, -1),
+                     order=order_rng.permutation(len(x)))
+    return data, (idx, ends, fill, after_ends)
 
 
 def _fill_modes(cfg: ExperimentConfig, seed: int, epoch: int, n: int) -> list[str]:
@@ -214,15 +174,6 @@ def _fill_modes(cfg: ExperimentConfig, seed: int, epoch: int, n: int) -> list[st
 
 
 # --- one training step --------------------------------------------------------------------------------------------
-@dataclass
-class Distillation:
-    """What a distilling stage needs besides its student: the frozen teacher, part weights, the memory queue."""
-
-    teacher: PartGCN
-    part_w: torch.Tensor            # [K, P] frozen part weights (teacher's softmax(A), or uniform)
-    queue: ClassQueue | None        # teacher part embeddings per class (part-loss stages)
-
-
 def train_step(stage: Stage, tc: TrainConfig, net: nn.Module, opt: torch.optim.Optimizer, data: EpochData,
                b: np.ndarray, device: torch.device, kd: Distillation | None) -> dict[str, float]:
     """One optimiser step on the windows ``b`` of ``data``; returns each loss term's value."""
@@ -234,73 +185,12 @@ def train_step(stage: Stage, tc: TrainConfig, net: nn.Module, opt: torch.optim.O
         if tc.supcon_weight > 0:
             losses["supcon"] = tc.supcon_weight * supervised_part_contrastive(out["part_embeddings"], yb, tc.tau)
     elif kd is not None:
-        losses.update(_kd_losses(stage, tc, kd, out, data, b, yb, device))
+        losses.update(kd_losses(stage, tc, kd, out, data, b, yb, device))
     loss = sum(losses.values())
     opt.zero_grad(set_to_none=True)
     loss.backward()
     opt.step()
     return {name: float(v.detach()) for name, v in losses.items()}
-
-
-def _kd_losses(stage: Stage, tc: TrainConfig, kd: Distillation, out: dict[str, torch.Tensor], data: EpochData,
-               b: np.ndarray, yb: torch.Tensor, device: torch.device) -> dict[str, torch.Tensor]:
-    losses: dict[str, torch.Tensor] = {}
-    hq_rows = data.hq_index[b]
-    pb = np.flatnonzero(hq_rows >= 0)                      # batch positions with an HQ partner
-    with torch.no_grad():
-        t_out = (kd.teacher.forward_parts(torch.from_numpy(data.x_hq[hq_rows[pb]]).to(device))
-                 if len(pb) else None)
-    pb_t = torch.from_numpy(pb).to(device)
-    if stage.part_loss:
-        q_emb, q_lab = kd.queue.contents()
-        t_emb = t_out["part_embeddings"] if t_out is not None else q_emb[:0]
-        t_lab = yb[pb_t]
-        bank, bank_lab = torch.cat([t_emb, q_emb]), torch.cat([t_lab, q_lab])
-        mask = None
-        if stage.part_loss == "single":  # positive = the sample's own HQ partner only
-            mask = torch.zeros(len(yb), len(bank), dtype=torch.bool, device=device)
-            mask[pb_t, torch.arange(len(pb), device=device)] = True
-        losses["part"] = tc.alpha * part_contrastive_loss(out["part_embeddings"], yb, bank, bank_lab, kd.part_w,
-                                                          tc.tau, positive_mask=mask)
-        if t_out is not None:
-            kd.queue.push(t_emb, t_lab)
-    beta = {"beta": tc.beta, "ablation": tc.beta_ablation, None: 0.0}[stage.logit_kd]
-    if beta > 0 and t_out is not None:
-        losses["logit_kd"] = beta * logit_kd_loss(out["logits"][pb_t], t_out["logits"], tc.kd_temperature)
-    return losses
-
-
-def build_distillation(stage: Stage, cfg: ExperimentConfig, bench: Benchmark, teacher: PartGCN | None,
-                       student: PartGCN, device: torch.device) -> Distillation | None:
-    """The frozen teacher on ``device``, its part weights and (part-loss stages) a queue started full."""
-    if not stage.distils:
-        return None
-    if teacher is None:
-        raise ConfigError(f"stage {stage.name} needs a trained teacher: run the teacher stage first")
-    teacher = teacher.to(device).eval()
-    k, p = len(bench.classes), student.num_parts
-    part_w = (torch.full((k, p), 1.0 / p, device=device) if stage.uniform_parts
-              else teacher.part_weights().detach())
-    queue = None
-    if stage.part_loss:
-        queue = ClassQueue(k, cfg.train.queue_size, p, student.cfg.embed_dim, device=device)
-        _fill_queue(queue, teacher, bench)
-    return Distillation(teacher, part_w, queue)
-
-
-@torch.no_grad()
-def _fill_queue(queue: ClassQueue, teacher: PartGCN, bench: Benchmark) -> None:
-    """Start the memory queue full: teacher embeddings of the paired (HQ-available) training clips."""
-    idx = np.flatnonzero(bench.paired)
-    if len(idx) == 0:
-        return
-    seqs = [bench.train_hq[i] for i in idx]
-    fps = bench.train_fps[idx]
-    x = windows(seqs, fps, centre_ends(np.array([len(s) for s in seqs]), fps, bench.hq_pre), bench.hq_pre)
-    device = _model_device(teacher)
-    for i in range(0, len(x), 256):
-        emb = teacher.forward_parts(torch.from_numpy(x[i:i + 256]).to(device))["part_embeddings"]
-        queue.push(emb, torch.from_numpy(bench.train_labels[idx[i:i + 256]]))
 
 
 # --- resumable state ---------------------------------------------------------------------------------------------
@@ -319,19 +209,26 @@ def _set_rng_state(state: dict[str, Any], device: torch.device) -> None:
 
 def save_resumable(path: Path, stage: Stage, seed: int, model: PartGCN, classes: list[str],
                    opt: torch.optim.Optimizer, history: list[dict[str, Any]], epoch: int, device: torch.device,
-                   kd: Distillation | None) -> None:
+                   kd: Distillation | None, prototypes: nn.Parameter | None = None) -> None:
     """After epoch ``epoch``: everything that shapes the rest of the run (atomic write)."""
     extra = {"optimizer": opt.state_dict(), "history": history, "epoch": epoch, "rng": _rng_state(device)}
     if kd is not None and kd.queue is not None:
         extra["queue"] = kd.queue.state_dict()
+    if prototypes is not None:
+        extra["prototypes"] = prototypes.detach().cpu()
     save_checkpoint(path, model, classes, meta={"stage": stage.name, "seed": seed}, extra=extra)
 
 
 def restore_resumable(path: Path, model: PartGCN, opt: torch.optim.Optimizer, device: torch.device,
-                      kd: Distillation | None) -> tuple[list[dict[str, Any]], int]:
-    """Load a ``save_resumable`` checkpoint into model, optimiser, RNGs and queue; returns (history, next epoch)."""
+                      kd: Distillation | None, prototypes: nn.Parameter | None = None
+                      ) -> tuple[list[dict[str, Any]], int]:
+    """Load a ``save_resumable`` checkpoint into model, optimiser, RNGs, queue (and the control's prototypes);
+    returns (history, next epoch)."""
     ck, extra = load_checkpoint(path), load_extra(path)
     model.load_state_dict(ck.state_dict)
+    if prototypes is not None:
+        with torch.no_grad():
+            prototypes.copy_(extra["prototypes"])
     opt.load_state_dict(extra["optimizer"])
     if "rng" in extra:  # checkpoints written before RNG states were saved resume, but not bit for bit
         _set_rng_state(extra["rng"], device)
@@ -347,11 +244,28 @@ def _lr_at(epoch: int, step: int, steps: int, epochs: int, base: float) -> float
     return base * warm * 0.5 * (1 + math.cos(math.pi * progress))
 
 
+def stage_epochs(stage: Stage, cfg: ExperimentConfig, bench: Benchmark, world: int = 1) -> int:
+    """Epochs of a stage: the config's, or for students with ``train.student_steps`` as many as give that many
+    optimiser steps on the labelled clips (a student on 10 % of the clips trains as long as one on all)."""
+    tc = cfg.train
+    if stage.teacher:
+        return tc.epochs_teacher
+    if tc.student_steps is None:
+        return tc.epochs_student
+    per_epoch = math.ceil(math.ceil(int(bench.labelled.sum()) / world) / tc.batch_size)
+    return math.ceil(tc.student_steps / per_epoch)
+
+
 def train_stage(stage: Stage, cfg: ExperimentConfig, bench: Benchmark, seed: int, out_dir: Path,
-                teacher: PartGCN | None = None, resume: bool = False,
-                log: Callable[[str], None] = print) -> tuple[PartGCN, dict[str, Any]]:
-    """Train one stage; returns the model (on the training device) and its metrics (also in ``<stage>.pt``'s meta)."""
+                teacher: PartGCN | None = None, resume: bool = False, log: Callable[[str], None] = print,
+                extra_windows: ExtraWindows | None = None) -> tuple[PartGCN, dict[str, Any]]:
+    """Train one stage; returns the model (on the training device) and its metrics (also in ``<stage>.pt``'s meta).
+
+    ``extra_windows(epoch, n)`` → ``(x, labels)``: more labelled windows for a student's epoch (``n`` = the epoch's
+    clip windows), e.g. a background class of negative windows; the model's classes are ``bench.classes``.
+    """
     rank, world = dist_info()
+    cfg = stage_config(stage, cfg)
     device = resolve_device(cfg.train.device)
     final_path, last_path = out_dir / f"{stage.name}.pt", out_dir / f"{stage.name}.last.pt"
     if resume and final_path.exists():
@@ -361,16 +275,20 @@ def train_stage(stage: Stage, cfg: ExperimentConfig, bench: Benchmark, seed: int
     model = build_model(cfg, bench, teacher=stage.teacher).to(device)
     pre = bench.hq_pre if stage.teacher else bench.lq_pre
     tc = cfg.train
-    epochs = tc.epochs_teacher if stage.teacher else tc.epochs_student
-    opt = build_optimizer(model, tc)
-    kd = build_distillation(stage, cfg, bench, teacher, model, device)
+    epochs = stage_epochs(stage, cfg, bench, world)
+    kd = build_distillation(stage, cfg, bench, teacher, model, device, seed)
+    prototypes = None
+    if kd is not None and kd.teacher is None:  # the control's learned class centres, one per class and part
+        prototypes = nn.Parameter(F.normalize(torch.randn(len(bench.classes), model.num_parts, model.cfg.embed_dim),
+                                              dim=-1).to(device))
+    opt = build_optimizer(model, tc, [prototypes] if prototypes is not None else [])
     history: list[dict[str, Any]] = []
     start_epoch = 0
     if resume and last_path.exists():
-        history, start_epoch = restore_resumable(last_path, model, opt, device, kd)
+        history, start_epoch = restore_resumable(last_path, model, opt, device, kd, prototypes)
         log(f"[{stage.name}] seed {seed}: resuming at epoch {start_epoch + 1}/{epochs}")
 
-    net: nn.Module = _PartsView(model)
+    net: nn.Module = _PartsView(model, prototypes)
     if world > 1:
         net = nn.parallel.DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None,
                                                   find_unused_parameters=True)
@@ -379,8 +297,8 @@ def train_stage(stage: Stage, cfg: ExperimentConfig, bench: Benchmark, seed: int
     try:
         for epoch in range(start_epoch, epochs):
             t0 = time.time()
-            data, order_rng = epoch_data(stage, cfg, bench, seed, epoch, lambda: lq_views(epoch))
-            order = order_rng.permutation(len(data.x))[rank::world]
+            data = epoch_data(stage, cfg, bench, seed, epoch, lambda: lq_views(epoch), extra_windows)
+            order = data.order[rank::world]
             steps = math.ceil(len(order) / tc.batch_size)
             model.train()
             sums: dict[str, float] = {}
@@ -403,13 +321,14 @@ def train_stage(stage: Stage, cfg: ExperimentConfig, bench: Benchmark, seed: int
                     + f" ({row['seconds']:.1f}s)")
             history.append(row)
             if rank == 0:
-                save_resumable(last_path, stage, seed, model, bench.classes, opt, history, epoch, device, kd)
+                save_resumable(last_path, stage, seed, model, bench.classes, opt, history, epoch, device, kd,
+                               prototypes)
     except KeyboardInterrupt:  # checkpoints are atomic: the last completed epoch's is intact
         if rank == 0:
             done = f"{last_path} (epoch {len(history)})" if history else "none yet"
             log(f"[{stage.name}] interrupted in epoch {epoch + 1}; resumable checkpoint: {done}")
         raise
-    metrics = _finish(stage, cfg, bench, seed, model, pre, history, final_path, last_path) if rank == 0 else {}
+    metrics = _finish(stage, cfg, bench, seed, model, pre, history, final_path, last_path, kd) if rank == 0 else {}
     if world > 1:
         dist.barrier()
     return model.eval(), {"history": history, **metrics}
@@ -420,30 +339,51 @@ def _lq_view_source(cfg: ExperimentConfig, bench: Benchmark, seed: int) -> Calla
     fixed = cfg.data.lq_train == "fixed"
     kept: list[list[np.ndarray]] = []
 
+    idx = np.flatnonzero(bench.labelled)
+
     def views(epoch: int) -> list[np.ndarray]:
         if not fixed:
-            return lq_train_views(bench, seed, epoch)
+            return lq_train_views(bench, seed, epoch, idx=idx)
         if not kept:  # a fixed LQ set is the same draw whatever the epoch: recomputed the same after a resume
-            kept.append(lq_train_views(bench, seed, epoch, fixed=True))
+            kept.append(lq_train_views(bench, seed, epoch, fixed=True, idx=idx))
         return kept[0]
     return views
 
 
-def _test(stage: Stage, model: PartGCN, bench: Benchmark, pre: PreprocessConfig, **kw: Any) -> dict[str, Any]:
-    test_seqs = bench.test_hq if stage.teacher else bench.test_lq
-    return evaluate(model, test_seqs, bench.test_fps, bench.test_labels, pre, **kw)
+def _test_inputs(stage: Stage, bench: Benchmark, pre: PreprocessConfig, streaming: bool = True,
+                 stride: int | None = None) -> EvalInputs:
+    """The stage's test set as model inputs, made once per process (every student stage tests on the same)."""
+    key = ("test", stage.teacher, pre, streaming, stride)
+    if key not in bench.cache:
+        seqs = bench.test_hq if stage.teacher else bench.test_lq
+        bench.cache[key] = eval_inputs(seqs, bench.test_fps, bench.test_labels, pre, streaming, stride)
+    return bench.cache[key]
+
+
+def _test(stage: Stage, model: PartGCN, bench: Benchmark, pre: PreprocessConfig, streaming: bool = True,
+          stride: int | None = None) -> dict[str, Any]:
+    return score(model, _test_inputs(stage, bench, pre, streaming, stride))
 
 
 def _finish(stage: Stage, cfg: ExperimentConfig, bench: Benchmark, seed: int, model: PartGCN,
-            pre: PreprocessConfig, history: list[dict[str, Any]], final_path: Path, last_path: Path
-            ) -> dict[str, Any]:
-    """Final evaluation (clip and streaming), the stage's checkpoint with its metrics; the resumable one goes."""
+            pre: PreprocessConfig, history: list[dict[str, Any]], final_path: Path, last_path: Path,
+            kd: Distillation | None = None) -> dict[str, Any]:
+    """Final evaluation (clip and streaming), the stage's checkpoint with its metrics; the resumable one goes.
+
+    Also what the research needs to see the mechanisms: the mean cosine between a test sample's part features
+    (are the parts distinct?) and, for distilling stages, the part weights used (are they uniform?)."""
     metrics: dict[str, Any] = {"test": _test(stage, model, bench, pre, stride=cfg.train.streaming_stride)}
+    metrics["test"]["part_cosine"] = part_cosine(model, _test_inputs(stage, bench, pre, streaming=False).clip)
     if stage.teacher:  # how a teacher fares on low-quality input, for reference
         lq_pre = bench.lq_pre
         if lq_pre.layout == pre.layout and lq_pre.dims == pre.dims:
             metrics["test_lq"] = evaluate(model, bench.test_lq, bench.test_fps, bench.test_labels, pre,
                                           streaming=False)
+    if kd is not None:
+        w = kd.part_w.detach().cpu()
+        entropy = -(w * w.clamp(min=1e-12).log()).sum(1) / math.log(w.shape[1])
+        metrics["part_weights"] = {"weights": w.tolist(), "entropy_ratio": float(entropy.mean()),
+                                   "min": float(w.min()), "max": float(w.max())}
     save_checkpoint(final_path, model, bench.classes,
                     meta={"stage": stage.name, "title": stage.title, "seed": seed, "dataset": cfg.data.dataset,
                           "data": dataclasses.asdict(cfg.data), "train": dataclasses.asdict(cfg.train),

@@ -15,7 +15,7 @@ variant, background offset — is chosen on validation; never on the Penn test s
 
 **Training**: the Penn benchmark's LQ student (``penn_default.yaml``: full-window training, 60 epochs,
 cross-entropy only — distillation adds nothing measurable on Penn and has no teacher target for background
-windows) through ``train.loops``' pieces (``epoch_data``, ``EpochData.add``, ``train_step``): every epoch each
+windows) through ``train.loops``' pieces (``epoch_data`` with ``extra_windows``, ``train_step``): every epoch each
 known clip gives one window, as for the shipped model, and ``share`` × as many negative windows (label K) come *on
 top*, so the known windows get the same optimiser steps. Options (``OpensetConfig``, named ``VARIANTS``): the
 negative family and share, UTD-MHAD's Penn actions of odd subjects as extra known clips (``kinect_knowns``: known
@@ -48,17 +48,20 @@ import numpy as np
 import torch
 
 from partkd_stream.checkpoint import load_checkpoint, save_checkpoint
+from partkd_stream.layouts import get_layout
 from partkd_stream.preprocess import clip_windows
 
 from . import rng
 from .config import ConfigError, _Checked, load_config
-from .data import Benchmark, centre_ends, load_benchmark, windows
+from .data import Benchmark, centre_ends, load_benchmark, lq_train_views, windows
 from .dataset_look import Look, clean_2d, reveal_hidden
 from .degrade import corrupt, degrade, sample_rng
-from .loops import STAGES, _lr_at, _PartsView, build_model, build_optimizer, epoch_data, evaluate, resolve_device, \
-    summarize, train_step
+from .evaluation import evaluate
+from .loops import _lr_at, _PartsView, epoch_data, resolve_device, summarize, train_step
+from .models import build_model, build_optimizer
 from .negatives import NegativeClip, NegativeWindows, dataset_clips, extracted_clips, idle_clips, transition_clips
 from .openset import BACKGROUND, Reject, fpr_at_recall, roc_auc, score_logits
+from .stages import STAGES
 
 CONFIG = Path(__file__).resolve().parent / "configs" / "penn_default.yaml"
 VAL_SHARE = 0.15
@@ -124,7 +127,8 @@ def split_validation(bench: Benchmark, share: float = VAL_SHARE, seed: int = SPL
     train = dataclasses.replace(
         bench, train_ids=[bench.train_ids[i] for i in keep], train_labels=bench.train_labels[keep],
         train_fps=bench.train_fps[keep], train_hq=[bench.train_hq[i] for i in keep],
-        train_src=[bench.train_src[i] for i in keep], paired=bench.paired[keep])
+        train_src=[bench.train_src[i] for i in keep], paired=bench.paired[keep], labelled=bench.labelled[keep],
+        cache={})
     vi = np.flatnonzero(val)
     lq = [degrade(*bench.train_src[i], bench.lq_pre.layout, bench.degradation,
                   sample_rng(VAL_DEGRADE_SEED, bench.train_ids[i])) for i in vi]
@@ -195,11 +199,12 @@ def known_views(bench: Benchmark, seed: int, epoch: int, look: Look | None) -> l
     """This epoch's degraded known training clips; with a look, some show their hidden joints (``look_share``)."""
     pre, deg = bench.lq_pre, bench.degradation
     if look is None:
-        return [degrade(s, lay, pre.layout, deg, sample_rng(seed, sid, epoch=epoch + 1))
-                for (s, lay), sid in zip(bench.train_src, bench.train_ids)]
-    reveal = rng.stream(REVEAL, seed, epoch).random(len(bench.train_ids)) < look.share
+        return lq_train_views(bench, seed, epoch)
+    idx = np.flatnonzero(bench.labelled)
+    reveal = rng.stream(REVEAL, seed, epoch).random(len(idx)) < look.share
     out = []
-    for (s, lay), sid, r in zip(bench.train_src, bench.train_ids, reveal):
+    for i, r in zip(idx, reveal):
+        (s, lay), sid = bench.train_src[i], bench.train_ids[i]
         clean = clean_2d(s, lay, pre.layout, deg)
         g = sample_rng(seed, sid, epoch=epoch + 1)
         hidden = clean[..., -1] <= 0
@@ -258,17 +263,25 @@ def train(args: argparse.Namespace) -> int:
     opt = build_optimizer(model, tc)
     net = _PartsView(model)
     k_bg = len(classes) - 1
-    for epoch in range(tc.epochs_student):
-        t0 = time.time()
-        data, order_rng = epoch_data(stage, cfg, bench, seed, epoch, lambda: known_views(bench, seed, epoch, look))
-        n_known = len(data.x)
+
+    def extra_windows(epoch: int, n_known: int) -> tuple[np.ndarray, np.ndarray]:
+        """Kinect known windows, then ``share`` × ``n_known`` negative windows (label K): on top of the known."""
+        xs = [np.zeros((0, pre.in_channels, pre.window, get_layout(pre.layout).num_joints), np.float32)]
+        ys = [np.zeros(0, int)]
         if kin is not None:
             for rep in range(oc.kinect_repeat):
-                data = data.add(kin[0].epoch_windows_all(epoch * oc.kinect_repeat + rep), kin[1])
+                xs.append(kin[0].epoch_windows_all(epoch * oc.kinect_repeat + rep))
+                ys.append(kin[1])
         if neg is not None:
-            xn = neg.epoch_windows(epoch, int(round(oc.share * n_known)))
-            data = data.add(xn, np.full(len(xn), k_bg))
-        order = order_rng.permutation(len(data.x))
+            xs.append(neg.epoch_windows(epoch, int(round(oc.share * n_known))))
+            ys.append(np.full(len(xs[-1]), k_bg))
+        return np.concatenate(xs), np.concatenate(ys)
+
+    for epoch in range(tc.epochs_student):
+        t0 = time.time()
+        data = epoch_data(stage, cfg, bench, seed, epoch, lambda: known_views(bench, seed, epoch, look),
+                          extra_windows if (kin is not None or neg is not None) else None)
+        order = data.order
         steps = math.ceil(len(order) / tc.batch_size)
         model.train()
         total = 0.0

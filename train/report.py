@@ -49,7 +49,7 @@ def plot_curves(out_dir: Path, histories: dict[str, list[dict[str, Any]]]) -> Pa
     for ax in (ax_l, ax_a):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    return _save(fig, out_dir / "curves.png")
+    return save_figure(fig, out_dir / "curves.png")
 
 
 def plot_confusion(out_dir: Path, name: str, labels: np.ndarray, pred: list[int], classes: list[str]) -> Path:
@@ -65,11 +65,12 @@ def plot_confusion(out_dir: Path, name: str, labels: np.ndarray, pred: list[int]
     ax.set_yticks(range(k), classes, fontsize=font)
     ax.set(xlabel="predicted", ylabel="true", title=f"confusion: {name}")
     fig.colorbar(im, ax=ax, fraction=0.04)
-    return _save(fig, out_dir / f"confusion_{name}.png")
+    return save_figure(fig, out_dir / f"confusion_{name}.png")
 
 
-def plot_part_matrix(out_dir: Path, weights: np.ndarray, classes: list[str], parts: str = "coarse") -> Path:
-    """Heat-map of the action-specific part matrix ``softmax(A)`` (classes × parts)."""
+def plot_part_matrix(out_dir: Path, weights: np.ndarray, classes: list[str], parts: str = "coarse",
+                     name: str = "part_matrix", title: str = "action-specific part matrix softmax(A)") -> Path:
+    """Heat-map of part weights (classes × parts): the teacher's ``softmax(A)``, or the weights a stage used."""
     names = part_names(parts)
     k = len(classes)
     fig, ax = plt.subplots(figsize=(0.7 * len(names) + 3, min(0.35 * k, 24) + 1.5))
@@ -81,12 +82,12 @@ def plot_part_matrix(out_dir: Path, weights: np.ndarray, classes: list[str], par
             for j in range(weights.shape[1]):
                 ax.text(j, i, f"{weights[i, j]:.2f}", ha="center", va="center", fontsize=6,
                         color="white" if weights[i, j] < weights.max() * 0.6 else "black")
-    ax.set_title("action-specific part matrix softmax(A)")
+    ax.set_title(title)
     fig.colorbar(im, ax=ax, fraction=0.04)
-    return _save(fig, out_dir / "part_matrix.png")
+    return save_figure(fig, out_dir / f"{name}.png")
 
 
-def _save(fig, path: Path) -> Path:
+def save_figure(fig, path: Path) -> Path:
     buf = io.BytesIO()
     fig.tight_layout()
     fig.savefig(buf, format="png", dpi=110)
@@ -121,31 +122,36 @@ def results_table(results: dict[str, dict[int, dict[str, Any]]], titles: dict[st
     gap = _gap_recovered(summary)
     if gap is not None:
         summary["gap_recovered"] = gap
-    paired_lines, paired = _vs_baseline(results, titles)
-    if paired:
-        summary["vs_baseline"] = paired
-        lines += ["", *paired_lines]
+    for ref in ("baseline", "control"):
+        diff_lines, diffs = same_seed_differences(results, titles, ref)
+        if diffs:
+            summary["vs_baseline" if ref == "baseline" else f"vs_{ref}"] = diffs
+            lines += ["", *diff_lines]
     return "\n".join(lines) + "\n", summary
 
 
-def _vs_baseline(results: dict[str, dict[int, dict[str, Any]]], titles: dict[str, str]
-                 ) -> tuple[list[str], dict[str, Any]]:
-    """Each student stage minus the LQ baseline *of the same seed* (clip top-1, points).
+def same_seed_differences(results: dict[str, dict[int, dict[str, Any]]], titles: dict[str, str],
+                          reference: str = "baseline") -> tuple[list[str], dict[str, Any]]:
+    """Each student stage minus ``reference`` (the LQ baseline, or the teacher-free control) *of the same seed*
+    (clip top-1, points).
 
-    A seed fixes the split into paired / LQ-only clips, the teacher and the initialisation, so the per-seed
-    difference removes what the stages share; its spread says whether an effect is larger than seed noise.
+    A seed fixes the split into paired / LQ-only clips, the labelled subset, the teacher and the initialisation,
+    so the per-seed difference removes what the stages share; its spread says whether an effect is larger than
+    seed noise.
     """
-    base = {s: 100 * r["test"]["top1"] for s, r in results.get("baseline", {}).items() if "top1" in r.get("test", {})}
+    ref = {s: 100 * r["test"]["top1"] for s, r in results.get(reference, {}).items() if "top1" in r.get("test", {})}
+    ref_title = {"baseline": "LQ baseline", "control": "teacher-free control"}.get(reference, reference)
     out: dict[str, Any] = {}
-    lines = ["| stage − LQ baseline, same seed | seeds | Δ clip top-1 | per seed | seeds better |",
+    lines = [f"| stage − {ref_title}, same seed | seeds | Δ clip top-1 | per seed | seeds better |",
              "| --- | --- | --- | --- | --- |"]
+    skip = {"teacher", reference} | ({"baseline"} if reference == "control" else set())
     for stage, per_seed in results.items():
-        if stage in ("teacher", "baseline"):
+        if stage in skip:
             continue
-        seeds = sorted(s for s, r in per_seed.items() if s in base and "top1" in r.get("test", {}))
+        seeds = sorted(s for s, r in per_seed.items() if s in ref and "top1" in r.get("test", {}))
         if not seeds:
             continue
-        d = np.round([100 * per_seed[s]["test"]["top1"] - base[s] for s in seeds], 6) + 0.0  # no "-0.0"
+        d = np.round([100 * per_seed[s]["test"]["top1"] - ref[s] for s in seeds], 6) + 0.0  # no "-0.0"
         out[stage] = {"seeds": seeds, "diff": d.tolist(), "mean": float(d.mean()), "std": float(d.std()),
                       "better": int((d > 0).sum())}
         mean = round(float(d.mean()), 1) + 0.0

@@ -15,6 +15,9 @@ PAIRED_MASK = 7      # which training clips keep their HQ partner: per seed, the
 EPOCH_ORDER = 99     # per epoch: where each clip's window ends, and the batch order
 HQ_ROTATION = 11     # per epoch: the random yaw of each 3D teacher clip (data.hq_rotate)
 FILL_MODES = 5       # per epoch: what fills a window before a short clip (data.fill_modes)
+LQ_FRACTION = 13     # which LQ training clips the students may use (data.lq_fraction): per seed, independent
+                     # of the paired mask, so the labelled subset and the HQ-paired subset are unrelated
+CONTROL_TEACHER = 1009  # torch seed offset of the randomly initialised network of the teacher-free control
 
 
 def stream(salt: int, seed: int, epoch: int | None = None) -> np.random.Generator:
