@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import importlib.resources
 import json
+import math
 import os
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -27,6 +28,39 @@ if TYPE_CHECKING:  # pragma: no cover
 CARD_SUFFIX = ".card.json"
 CARD_FORMAT = "partkd-stream-card/1"
 DEFAULT_NAME = "penn_student"
+
+
+# The optional ``reject`` field: how the model says "none of these" (train.openset.Reject writes it).
+REJECT_METHODS = ("score", "background")   # a threshold on a logit score / a last class named "background"
+REJECT_SCORES = ("msp", "max_logit", "energy", "not_background")
+REJECT_FIELDS = ("method", "score", "threshold", "target_recall", "calibrated_on", "temperature")
+
+
+def check_reject(d: Any, classes: list[str]) -> None:
+    """Raise ``CardMismatch`` unless ``d`` is a usable reject for a model with these ``classes``.
+
+    ``{"method": "background", "score": "not_background", "threshold": t, …}``: the last class is ``background``
+    and a window is also rejected when 1 − p(background) < t (0: the class alone decides);
+    ``{"method": "score", "score": "energy", "threshold": t, …}``: a window is rejected when its score is below t.
+    """
+    if not isinstance(d, dict):
+        raise CardMismatch(f"invalid card: reject must be an object {{{', '.join(REJECT_FIELDS)}}}, got "
+                           f"{type(d).__name__}")
+    unknown = sorted(set(d) - set(REJECT_FIELDS))
+    missing = [k for k in ("method", "score", "threshold") if k not in d]
+    if unknown or missing:
+        raise CardMismatch(f"invalid card: reject {'has unknown fields ' + str(unknown) if unknown else ''}"
+                           f"{' and ' if unknown and missing else ''}{'lacks ' + ', '.join(missing) if missing else ''}")
+    if d["method"] not in REJECT_METHODS or d["score"] not in REJECT_SCORES:
+        raise CardMismatch(f"invalid card: reject method {d['method']!r} / score {d['score']!r}; methods: "
+                           f"{', '.join(REJECT_METHODS)}; scores: {', '.join(REJECT_SCORES)}")
+    for k in ("threshold", "target_recall", "temperature"):
+        v = d.get(k, 1.0)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise CardMismatch(f"invalid card: reject {k} must be a finite number, got {v!r}")
+    if (d["method"] == "background" or d["score"] == "not_background") and classes[-1:] != ["background"]:
+        raise CardMismatch(f"invalid card: reject method {d['method']!r} with score {d['score']!r} needs "
+                           f"'background' as the last class, the card's last class is {classes[-1]!r}")
 
 
 def engines_dir() -> Path:
@@ -82,6 +116,7 @@ class ModelCard:
     training: dict = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)
     created: str = ""
+    reject: dict | None = None      # optional (``check_reject``); None: a closed-set model
 
     @property
     def num_joints(self) -> int:
@@ -136,6 +171,8 @@ class ModelCard:
         if (not isinstance(card.classes, list) or not card.classes
                 or not all(isinstance(c, str) and c for c in card.classes)):
             raise CardMismatch("invalid card: classes must be a non-empty list of names")
+        if card.reject is not None:
+            check_reject(card.reject, card.classes)
         return card
 
     @classmethod
@@ -183,16 +220,23 @@ class ModelCard:
 
 
 def card_from_checkpoint(ckpt: "Checkpoint", name: str, onnx_sha256: str = "", version: str = "1",
-                         training: dict | None = None, metrics: dict | None = None) -> ModelCard:
-    """The card of a checkpoint's deployed model; ``meta['metrics']`` and the rest of ``meta`` fill the card."""
+                         training: dict | None = None, metrics: dict | None = None,
+                         reject: dict | None = None) -> ModelCard:
+    """The card of a checkpoint's deployed model; ``meta['metrics']``, ``meta['reject']`` (unless ``reject`` is
+    given) and the rest of ``meta`` fill the card."""
     meta = dict(ckpt.meta)
     meta_metrics = meta.pop("metrics", {})
+    meta_reject = meta.pop("reject", None)
     meta.pop("parity_windows", None)
+    reject = reject if reject is not None else meta_reject
+    if reject is not None:
+        check_reject(reject, list(ckpt.classes))
     train_info = {"model_config": ckpt.model_config.to_dict(), **_jsonable(meta), **(training or {})}
     return ModelCard(name=name, version=str(version), classes=list(ckpt.classes), preprocess=ckpt.preprocess,
                      onnx_sha256=onnx_sha256, training=train_info,
                      metrics={**_jsonable(meta_metrics if isinstance(meta_metrics, dict) else {}), **(metrics or {})},
-                     created=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+                     created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                     reject=_jsonable(reject) if reject is not None else None)
 
 
 def _jsonable(d: dict) -> dict:
@@ -201,7 +245,8 @@ def _jsonable(d: dict) -> dict:
 
 
 def export_deployable(ckpt: "Checkpoint", out_dir: str | os.PathLike, name: str, version: str = "1",
-                      opset: int = 17, save_weights: bool = True, training: dict | None = None) -> ModelCard:
+                      opset: int = 17, save_weights: bool = True, training: dict | None = None,
+                      reject: dict | None = None) -> ModelCard:
     """Write ``<name>.onnx`` (checked, shape-inferred), ``<name>.card.json`` and, if asked, ``<name>.pt``.
 
     The ``.pt`` holds only what the PyTorch backend needs (no optimiser state). Used by ``train/build_engine.py``
@@ -227,7 +272,7 @@ def export_deployable(ckpt: "Checkpoint", out_dir: str | os.PathLike, name: str,
         data = graph.SerializeToString()
     atomic_write_bytes(onnx_path, lambda f: f.write(data))
     card = card_from_checkpoint(ckpt, name=name, onnx_sha256=hashlib.sha256(data).hexdigest(), version=version,
-                                training={"opset": opset, **(training or {})})
+                                training={"opset": opset, **(training or {})}, reject=reject)
     if save_weights:
         save_checkpoint(out_dir / f"{name}.pt", model, ckpt.classes,
                         meta={k: v for k, v in ckpt.meta.items() if k != "parity_windows"})

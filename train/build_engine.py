@@ -36,7 +36,7 @@ from partkd_stream.backends import (  # noqa: E402
     tensorrt_unavailable_reason,
 )
 from partkd_stream.bench import synthetic_windows  # noqa: E402
-from partkd_stream.card import ModelCard, card_path_for, export_deployable, sha256_file  # noqa: E402
+from partkd_stream.card import CardMismatch, ModelCard, card_path_for, export_deployable, sha256_file  # noqa: E402
 from partkd_stream.checkpoint import Checkpoint, CheckpointError, load_checkpoint  # noqa: E402
 from partkd_stream.convert import convert  # noqa: E402
 from partkd_stream.preprocess import clip_windows  # noqa: E402
@@ -173,10 +173,16 @@ def build(args: argparse.Namespace) -> int:
 def build_checked(args: argparse.Namespace, ckpt: Checkpoint, batches: list[int], tmp: Path,
                   out_dir: Path) -> tuple[list[Path], ModelCard]:
     """Export and check everything into ``tmp``; return the files to move into ``out_dir`` and the card."""
-    card = export_deployable(ckpt, tmp, args.name, version=args.version, opset=args.opset,
-                             save_weights=not args.no_weights,
-                             training={"checkpoint": str(args.checkpoint),
-                                       "checkpoint_sha256": sha256_file(args.checkpoint)})
+    try:
+        card = export_deployable(ckpt, tmp, args.name, version=args.version, opset=args.opset,
+                                 save_weights=not args.no_weights,
+                                 training={"checkpoint": str(args.checkpoint),
+                                           "checkpoint_sha256": sha256_file(args.checkpoint)},
+                                 reject=load_reject(args.reject) if args.reject else None)
+    except CardMismatch as e:
+        raise BuildError(f"{args.reject or args.checkpoint}: {e}") from None
+    if card.reject:
+        print(f"reject: {card.reject['method']} ({card.reject['score']} ≥ {card.reject['threshold']:g})")
     onnx_path = tmp / f"{args.name}.onnx"
     built = [p for p in (onnx_path.with_suffix(".pt"), onnx_path) if p.exists()]
     windows, src = parity_windows(ckpt, args.parity_data)
@@ -221,6 +227,20 @@ def build_checked(args: argparse.Namespace, ckpt: Checkpoint, batches: list[int]
     return built + [plan_path, info_path, cache], card
 
 
+def load_reject(path: str) -> dict:
+    """A reject file (``{"reject": {…}}`` or the object itself, as ``train.reject_study measure`` writes)."""
+    try:
+        d = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as e:
+        raise BuildError(f"{path}: cannot read the reject file ({type(e).__name__})") from None
+    except json.JSONDecodeError as e:
+        raise BuildError(f"{path}: not valid JSON ({e})") from None
+    d = d.get("reject", d) if isinstance(d, dict) else d
+    if not isinstance(d, dict):
+        raise BuildError(f"{path}: a reject file holds one JSON object")
+    return d
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description="Export a checkpoint to ONNX + model card (+ TensorRT plan, Triton).")
     ap.add_argument("--checkpoint", required=True, help="a partkd-stream checkpoint (.pt) of the student")
@@ -233,6 +253,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="TensorRT profile tops, one profile per range (default 1,16,256)")
     ap.add_argument("--triton-repo", help="also write a Triton model repository here")
     ap.add_argument("--parity-data", help=".npz with 'windows' [N,C,T,V] or a skeleton sequence (skeleton_io)")
+    ap.add_argument("--reject", metavar="JSON",
+                    help="the card's reject (default: the checkpoint's meta['reject'], if any), e.g. a "
+                         "reject_<score>.json of train.reject_study measure")
     ap.add_argument("--no-weights", action="store_true",
                     help="do not write <name>.pt (the PyTorch backend's weights) beside the ONNX")
     return ap

@@ -30,12 +30,13 @@ from typing import Any, Optional
 
 import numpy as np
 
+from partkd_stream.card import REJECT_METHODS, REJECT_SCORES
 from partkd_stream.errors import PartkdError
 
 BACKGROUND = "background"     # the class name of an explicit background class (last class of such a model)
 UNKNOWN = "__unknown__"       # the extra probability slot a score-based reject adds
 NON_ACTIONS = frozenset({BACKGROUND, UNKNOWN})
-SCORES = ("msp", "max_logit", "energy", "not_background")
+SCORES = REJECT_SCORES        # the card's list: what the runtime can apply
 
 
 class RejectError(PartkdError, ValueError):
@@ -141,8 +142,8 @@ class Reject:
     def __post_init__(self) -> None:
         if self.score not in SCORES:
             raise RejectError(f"unknown reject score {self.score!r}; choose one of {', '.join(SCORES)}")
-        if self.method not in ("score", "background"):
-            raise RejectError(f"unknown reject method {self.method!r}; use 'score' or 'background'")
+        if self.method not in REJECT_METHODS:
+            raise RejectError(f"unknown reject method {self.method!r}; use one of {', '.join(REJECT_METHODS)}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
