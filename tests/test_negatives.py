@@ -54,12 +54,12 @@ def test_transitions_hold_still_and_let_the_action_fill_at_most_the_share():
     assert {c.id.split(":")[1] for c in out} == {"start", "end"}
 
 
-def _write_utd(path, action, t=40):
+def _write_utd(path, action, t=40, subject=1):
     """A UTD-MHAD file: kinect20 joints (NTU's first 20) stored in UTD's own order (head first)."""
     k20 = get_layout("kinect20")
     order = [k20.index(j) for j in _UTD_JOINTS]
     xyz = np.stack([standing_body(t=i / 10)[:20][order] for i in range(t)])    # [T, 20, 3]
-    scipy.io.savemat(str(path / f"a{action}_s1_t1_skeleton.mat"), {"d_skel": np.transpose(xyz, (1, 2, 0))})
+    scipy.io.savemat(str(path / f"a{action}_s{subject}_t1_skeleton.mat"), {"d_skel": np.transpose(xyz, (1, 2, 0))})
 
 
 def test_dataset_sources_on_fixtures_leave_out_penn_actions(tmp_path):

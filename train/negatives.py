@@ -17,7 +17,8 @@ are *not* any of its actions, looking the way a live stream looks. Sources (each
   (``no_person_pool.mp4``, extracted once with ``partkd-stream extract``), used as they are (already real LQ).
 
 ``NegativeWindows`` turns clips into model windows: random windows per training epoch (the "extra labelled windows
-per epoch" a background class trains on) or every sliding window of a fixed degradation (evaluation).
+per epoch" a background class trains on) or every sliding window of a fixed degradation (evaluation), as recorded
+or with the dataset look taken away (``train.dataset_look``).
 """
 from __future__ import annotations
 
@@ -35,7 +36,8 @@ from partkd_stream.layouts import get_layout
 from partkd_stream.preprocess import PreprocessConfig, clip_windows, preprocess_window, resample_indices, take_frames
 
 from .data import FILL_MODES, fill_before_clip, random_ends
-from .datasets import DatasetError, load_dataset
+from .dataset_look import Look, clean_2d, median_proportions
+from .datasets import DatasetError, load_dataset, load_samples
 from .degrade import DegradeConfig, degrade, sample_rng
 
 SOURCES = ("nw_ucla", "ntu", "utd_mhad", "idle", "transition", "pool")
@@ -64,7 +66,8 @@ def penn_overlap(source: str) -> dict[int, str]:
 
 
 def dataset_clips(source: str, root: str | Path, penn_actions: bool = False) -> list[NegativeClip]:
-    """Every clip of ``source`` (``nw_ucla``, ``ntu`` or ``utd_mhad``) under ``root`` minus the Penn actions.
+    """Every clip of ``source`` (``nw_ucla``, ``ntu`` or ``utd_mhad``) under ``root`` (NW-UCLA and NTU: or their
+    ``train.prepare`` cache file) minus the Penn actions.
 
     ``penn_actions=True`` gives the opposite: only the clips of Penn actions, ``action`` = the Penn class name —
     known actions recorded like the negatives (Kinect, projected), the test of whether a reject learned actions
@@ -76,7 +79,10 @@ def dataset_clips(source: str, root: str | Path, penn_actions: bool = False) -> 
         return []  # NW-UCLA and the NTU samples here hold no Penn action (labels/penn_overlap.json)
     if source not in ("nw_ucla", "ntu"):
         raise DatasetError(f"unknown negative source {source!r}; datasets: nw_ucla, ntu, utd_mhad")
-    info, samples = load_dataset("nw_ucla" if source == "nw_ucla" else "ntu120", root)
+    if Path(root).is_file():   # its train.prepare cache
+        info, samples = load_samples(root)
+    else:
+        info, samples = load_dataset("nw_ucla" if source == "nw_ucla" else "ntu120", root)
     overlap = penn_overlap(source)
     out = []
     for s in samples:
@@ -200,13 +206,13 @@ def idle_person(frames: int, fps: float, rng: np.random.Generator, sitting: bool
     hleft = unit(np.cross(hfwd, up) * -1.0)                  # left of the head's facing direction
     hup = unit(col(np.cos(head_pitch)) * trunk - col(np.sin(head_pitch)) * hfwd)
     head = sh_mid + trunk * 0.1 * h + hup * 0.04 * h
-    for name, (f, u, l) in {"nose": (0.055, -0.005, 0), "left_eye_inner": (0.048, 0.015, 0.012),
+    for name, (f, u, lat) in {"nose": (0.055, -0.005, 0), "left_eye_inner": (0.048, 0.015, 0.012),
                             "left_eye": (0.046, 0.016, 0.02), "left_eye_outer": (0.042, 0.015, 0.03),
                             "right_eye_inner": (0.048, 0.015, -0.012), "right_eye": (0.046, 0.016, -0.02),
                             "right_eye_outer": (0.042, 0.015, -0.03), "left_ear": (0.0, 0.005, 0.046),
                             "right_ear": (0.0, 0.005, -0.046), "mouth_left": (0.045, -0.03, 0.014),
                             "mouth_right": (0.045, -0.03, -0.014)}.items():
-        p[name] = head + (hfwd * f + hup * u + hleft * l) * h
+        p[name] = head + (hfwd * f + hup * u + hleft * lat) * h
     for side, s in (("left", 1.0), ("right", -1.0)):
         out = s * left
         sh = sh_mid + out * 0.115 * h
@@ -282,16 +288,20 @@ class NegativeWindows:
 
     ``epoch_windows(epoch, n)``: ``n`` random windows for one training epoch — a source drawn by ``weights``
     (default: equally often), then a clip, a degradation draw (``draws`` fixed versions per clip, cycled over
-    epochs, so the cost is paid ``draws`` times) and a random span (the clip's end for transitions), filled before short clips like the known
-    clips (``data.FILL_MODES``). ``eval_windows()``: every sliding window of one fixed degradation per clip.
+    epochs, so the cost is paid ``draws`` times) and a random span (the clip's end for transitions), filled before
+    short clips like the known clips (``data.FILL_MODES``). ``eval_windows()``: every sliding window of one fixed
+    degradation per clip. With a ``look`` (``train.dataset_look``) each view is retargeted and masked so that
+    missing joints and body proportions cannot tell the source from the known clips.
     """
 
     def __init__(self, clips: Sequence[NegativeClip], pre: PreprocessConfig, degradation: DegradeConfig,
                  seed: int, draws: int = 3, fill_modes: Sequence[str] = FILL_MODES,
-                 weights: dict[str, float] | None = None) -> None:
+                 weights: dict[str, float] | None = None, look: Look | None = None) -> None:
         if not clips:
             raise ValueError("no negative clips")
         self.clips, self.pre, self.deg, self.seed, self.draws = list(clips), pre, degradation, seed, max(1, draws)
+        self.look = look
+        self._factors: dict[str, dict[str, float]] = {}
         self.fill_modes = list(fill_modes)
         self.sources = sorted({c.source for c in self.clips})
         self._by_source = {s: [i for i, c in enumerate(self.clips) if c.source == s] for s in self.sources}
@@ -306,12 +316,28 @@ class NegativeWindows:
         key = (i, draw)
         if key not in self._views:
             c = self.clips[i]
+            rng = sample_rng(self.seed, f"{c.source}/{c.id}", epoch=1000 + draw)
             if c.lq:
                 self._views[key] = convert(c.data, c.layout, self.pre.layout)
+            elif self.look is None:
+                self._views[key] = degrade(c.data, c.layout, self.pre.layout, self.deg, rng)
             else:
-                self._views[key] = degrade(c.data, c.layout, self.pre.layout, self.deg,
-                                           sample_rng(self.seed, f"{c.source}/{c.id}", epoch=1000 + draw))
+                known_look = c.source in self.look.known_look
+                self._views[key] = self.look.view(self._clean(c), self.pre.layout, known_look,
+                                                  None if known_look else self.source_factors(c.source),
+                                                  self.deg, rng)
         return self._views[key]
+
+    def _clean(self, c: NegativeClip) -> np.ndarray:
+        return clean_2d(c.data, c.layout, self.pre.layout, self.deg)
+
+    def source_factors(self, source: str) -> dict[str, float]:
+        """The retarget of ``source``'s clips to the look's proportions (from the source's median proportions)."""
+        if source not in self._factors:
+            assert self.look is not None
+            clean = [self._clean(c) for c in self.clips if c.source == source]
+            self._factors[source] = self.look.factors(median_proportions(clean, self.pre.layout))
+        return self._factors[source]
 
     def epoch_windows(self, epoch: int, n: int) -> np.ndarray:
         rng = np.random.default_rng([self.seed, epoch, 1234])
