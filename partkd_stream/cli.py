@@ -13,7 +13,8 @@ import importlib
 import sys
 from typing import Optional, Sequence
 
-from .signals import deferred_interrupts, exit_code, raise_if_interrupted, terminate_as_interrupt
+from .signals import (deferred_interrupts, exit_at_once_on_signal, exit_code, raise_if_interrupted,
+                      terminate_as_interrupt)
 
 SUBCOMMANDS = {
     "extract": ("partkd_stream.extract", "extract MediaPipe skeletons from videos (resumable, parallel)"),
@@ -70,5 +71,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return exit_code(e)
 
 
+def entry() -> None:
+    """The console script ``partkd-stream``: ``main``, then exit with its code. A signal that lands after the run
+    ended (its files complete), while the interpreter shuts down, exits at once with its code."""
+    code = main()
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    exit_at_once_on_signal()
+    sys.exit(code)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    entry()
