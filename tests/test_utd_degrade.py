@@ -73,6 +73,12 @@ def test_missing_stays_missing_and_contract_holds():
     assert dropped.any() and (out[dropped] == 0).all(), "missed frames stay all zero"
 
 
+def test_a_zero_visibility_range_means_not_reported():
+    c = replace(cfg(1.0), out_hip_score=(0.0, 0.0), out_leg_score=(0.0, 0.0))
+    out = degrade(clip(), "ntu25", "penn13", c, np.random.default_rng(0))
+    assert (out[:, HIPS + LEGS, 2] == 0).all() and (out[:, UPPER, 2] > 0).mean() > 0.8
+
+
 def test_share_of_desk_framed_clips():
     low = [np.median(degrade(clip(30), "ntu25", "penn13", cfg(0.5), np.random.default_rng(i))[:, LEGS, 2]) < 0.4
            for i in range(60)]

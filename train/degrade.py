@@ -348,7 +348,8 @@ def desk_framing(xy: np.ndarray, score: np.ndarray, framed: np.ndarray, present:
     straight down from hips a torso length below the shoulders (``LEG_TEMPLATE``), moving with the shoulders —
     they say nothing about the real legs; any other joint below the edge keeps its degraded position. Both get
     a smooth extra error (``out_drift``) and a visibility from ``out_*_score`` (a level per clip and joint, ±0.05
-    per frame). Missing joints (``present`` false, missed frames included) stay missing.
+    per frame; a level of exactly 0 means not reported: score 0). Missing joints (``present`` false, missed
+    frames included) stay missing.
     """
     t, v = score.shape
     draws = rng.random(3 + v)  # fixed count: the clip decision, the edge, the torso ratio, a level per joint
@@ -391,8 +392,9 @@ def desk_framing(xy: np.ndarray, score: np.ndarray, framed: np.ndarray, present:
         else:
             xy[:, j] = np.where(out[:, j, None], xy[:, j] + drift[:, j], xy[:, j])
         lo, hi = (cfg.out_hip_score if kind == "hip" else cfg.out_leg_score if kind else cfg.out_arm_score)
-        level = lo + (hi - lo) * draws[3 + j]
-        score[:, j] = np.where(out[:, j], np.clip(level + wobble[:, j], 0.0, 1.0), score[:, j])
+        level = lo + (hi - lo) * draws[3 + j]  # a range (0, 0): not reported at all (score 0)
+        seen = np.clip(level + wobble[:, j], 0.0, 1.0) if level > 0 else 0.0
+        score[:, j] = np.where(out[:, j], seen, score[:, j])
 
 
 def sample_rng(seed: int, sample_id: str, epoch: int = 0) -> np.random.Generator:
