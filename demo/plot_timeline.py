@@ -3,8 +3,9 @@
     partkd-stream --skeletons demo/demo_skeletons.jsonl --out runs/demo.jsonl
     python demo/plot_timeline.py runs/demo.jsonl --out runs/demo_timeline.png
 
-Top: the averaged probability of each class that appears in a prediction's top-k, over time, with the
-threshold; shaded spans are the recognised actions (start/end events); grey spans have no person in view.
+The averaged probability of each class that appears in a prediction's top-k, over time, with the threshold line
+(the run mode's default 0.5 unless ``--threshold`` says what the run used); shaded spans are the recognised
+actions (start/end events); grey spans have no person in view. The title keeps that caption after the file name.
 """
 from __future__ import annotations
 
@@ -13,6 +14,13 @@ import json
 import sys
 from collections import defaultdict
 from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from partkd_stream.recognizer import DEFAULT_THRESHOLD  # noqa: E402
+
+CAPTION = "action probabilities (shaded: recognised actions; grey: no person; hatched: warming up)"
 
 
 def load_run(path: str) -> tuple[list[dict], list[dict]]:
@@ -45,11 +53,14 @@ def plot(preds: list[dict], events: list[dict], out: str, threshold: float | Non
         scores = dict(p["topk"]) if p["person_present"] else {}
         for label in labels:
             series[label].append((p["t"], scores.get(label, float("nan"))))
-    fig, ax = plt.subplots(figsize=(11, 4))
+    fig, ax = plt.subplots(figsize=(12, 4))
     t_end = preds[-1]["t"]
     for p0, p1 in zip(preds, preds[1:] + [None]):
-        if not p0["person_present"]:
+        why = p0.get("reason", None if p0["person_present"] else "no_person")   # runs before `reason` existed
+        if why == "no_person":
             ax.axvspan(p0["t"], p1["t"] if p1 else t_end, color="0.85", lw=0)
+        elif why == "warming_up":
+            ax.axvspan(p0["t"], p1["t"] if p1 else t_end, facecolor="none", edgecolor="0.75", hatch="///", lw=0)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     color_of = {lab: colors[i % len(colors)] for i, lab in enumerate(sorted(series))}
     open_at: dict[str, float] = {}
@@ -67,8 +78,9 @@ def plot(preds: list[dict], events: list[dict], out: str, threshold: float | Non
     ax.set_ylim(0, 1)
     ax.set_xlabel("time (s)")
     ax.set_ylabel("averaged probability (top-k)")
-    ax.set_title(title or "action probabilities (shaded: recognised actions; grey: no person)")
-    ax.legend(loc="upper right", fontsize=8, ncol=2)
+    ax.set_title(f"{title}: {CAPTION}" if title else CAPTION)
+    if ax.get_legend_handles_labels()[0]:   # a run without a person has no curve (and maybe no threshold line)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=8, borderaxespad=0)
     fig.tight_layout()
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=120)
@@ -79,7 +91,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Plot a partkd-stream run's action-probability timeline (PNG).")
     ap.add_argument("run", help="the run's JSON Lines (partkd-stream --out)")
     ap.add_argument("--out", help="PNG path (default: RUN with .png)")
-    ap.add_argument("--threshold", type=float, default=None, help="draw the threshold line")
+    ap.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD,
+                    help="the run's --threshold, drawn as a line (default %(default)s, the run mode's default)")
+    ap.add_argument("--no-threshold", action="store_true", help="draw no threshold line")
     args = ap.parse_args(argv)
     try:
         preds, events = load_run(args.run)
@@ -87,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"plot_timeline: error: {e}", file=sys.stderr)
         return 1
     out = args.out or str(Path(args.run).with_suffix(".png"))
-    plot(preds, events, out, args.threshold, title=Path(args.run).name)
+    plot(preds, events, out, None if args.no_threshold else args.threshold, title=Path(args.run).name)
     print(f"wrote {out}")
     return 0
 

@@ -1,25 +1,38 @@
 """``partkd-stream --camera / --video / --skeletons``: the run mode, a thin layer over ``Recognizer``.
 
-``source → pose (MediaPipe, video sources only) → Recognizer (window → model → smoothing) → sinks``.
-Bad input gives one line on stderr and exit 1 (argparse usage errors: exit 2); Ctrl-C stops cleanly with every
-output file complete (exit 130).
+``source → pose estimator (video sources) → Recognizer (window → model → smoothing) → sinks``. The estimator is
+injected (``main(..., estimator_factory=…)``, default ``MediaPipePose``, or ``MediaPipeMultiPose`` for
+``--max-people`` > 1; one per video so tracking starts fresh) and ``Run`` takes the keypoint layout from it.
+``--max-people 1`` follows the most prominent person (``Recognizer.update``; records carry ``"person": null``);
+more people are tracked, each with their own id, window, smoother and events (``Recognizer.update_people``). Every output path is checked before the model, the estimator or a
+file is touched. Bad input gives one line on stderr and exit 1 (argparse usage errors: exit 2). Ctrl-C and
+SIGTERM stop the same way: the open action gets its ``end`` event, every output file is complete (the mp4
+playable), the summary is printed; exit 130 (Ctrl-C) or 143 (SIGTERM).
 """
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
+from contextlib import suppress
 from pathlib import Path
-from typing import Iterator, Optional, Sequence
+from typing import Callable, Iterator, Optional, Sequence
 
-from .backends import ModelLoadError, load_model
-from .card import CardMismatch
-from .recognizer import DEFAULT_SMOOTH, DEFAULT_STRIDE, DEFAULT_THRESHOLD, Recognizer
-from .sinks import DisplaySink, JsonlSink, RunSummary, VideoSink, display_available
-from .sources import SourceError, Source, SkeletonFileSource, expand_video_args, open_camera, open_video
+import numpy as np
+
+from .backends import load_model
+from .errors import PartkdError
+from .overlay import FpsMeter, annotate, annotate_people
+from .pose import MediaPipePose, PoseEstimator
+from .recognizer import DEFAULT_SMOOTH, DEFAULT_STRIDE, DEFAULT_THRESHOLD, Prediction, Recognizer
+from .signals import deferred_interrupts, exit_code, raise_if_interrupted, terminate_as_interrupt
+from .sinks import (DisplaySink, JsonlSink, RunSummary, SinkError, VideoSink, check_output_path,
+                    display_available)
+from .sources import DEFAULT_FPS, Frame, SkeletonFileSource, Source, SourceError, find_videos, open_camera, open_video
 
 PROG = "partkd-stream"
+EstimatorFactory = Callable[[], PoseEstimator]
+ERRORS = (PartkdError, OSError)   # each carries a one-line message
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD,
                    help="below this averaged probability the state is 'no action' (default %(default)s)")
     r.add_argument("--topk", type=int, default=3, help="classes listed per prediction (default %(default)s)")
+    r.add_argument("--max-people", type=int, default=1, metavar="N",
+                   help="recognise up to N people per frame, each with a track id (default %(default)s: the most "
+                        "prominent person, untracked); with video, N > 1 uses MediaPipe's multi-person landmarker")
     o = p.add_argument_group("outputs")
     o.add_argument("--out", metavar="FILE.jsonl|DIR", help="JSON Lines of predictions and events "
                                                            "(a folder when there are several inputs)")
@@ -56,53 +72,61 @@ def _error(msg: str, code: int = 1) -> int:
     return code
 
 
-def _output_for(spec: Optional[str], input_name: str, n_inputs: int, ext: str, used: set[str]) -> Optional[str]:
-    """``--out``/``--render`` for one input: the file itself for one input, ``DIR/<stem><ext>`` for several."""
+def _output_for(spec: Optional[str], flag: str, input_name: str, n_inputs: int, ext: str,
+                used: set[str]) -> Optional[str]:
+    """``--out``/``--render`` for one input: the ``ext`` file itself for one input, else ``DIR/<stem><ext>``.
+
+    A spec is a folder when it exists as one, ends with ``/``, or is a new name without a suffix; an existing file
+    is a file whatever its name (``/dev/stdout``); a new name with another suffix than ``ext`` is a mistake
+    (``--out preds.txt``), not a folder to create."""
     if spec is None:
         return None
-    if n_inputs == 1 and Path(spec).suffix.lower() == ext:
+    p = Path(spec)
+    folder = p.is_dir() or spec.endswith(("/", "\\")) or not (p.suffix or p.exists())
+    if not folder and not p.exists() and p.suffix.lower() != ext:
+        raise SinkError(f"{flag} {spec}: this output is written as {ext}; give a {ext} file name, or a folder "
+                        f"(ending with /) for one file per input")
+    if not folder:
+        if n_inputs > 1:
+            raise SinkError(f"{flag} {spec}: several inputs need a folder for their outputs, not one {ext} file")
         return spec
-    if Path(spec).suffix.lower() == ext:
-        raise SourceError(f"{spec}: several inputs need a folder for their outputs, not one {ext} file")
     stem = Path(input_name.rstrip("/")).stem or "stream"
     name, k = stem, 1
     while name in used:
         k += 1
         name = f"{stem}_{k}"
     used.add(name)
-    return str(Path(spec) / f"{name}{ext}")
-
-
-ERRORS = (SourceError, ModelLoadError, CardMismatch, OSError)   # each carries a one-line message
+    return str(p / f"{name}{ext}")
 
 
 class Run:
-    """One source through the recognizer into its sinks; ``close`` always leaves complete files."""
+    """One source through the pose estimator and the recognizer into its sinks.
 
-    def __init__(self, source: Source, rec: Recognizer, out: Optional[str], render: Optional[str],
-                 display: Optional[DisplaySink], progress: bool) -> None:
-        self.source, self.rec, self.display = source, rec, display
-        self.jsonl = JsonlSink(out) if out else None
-        self.render_path = render
-        self.video: Optional[VideoSink] = None
-        self.summary = RunSummary(name=source.name)
+    It owns what it is given: ``close`` finishes the recognizer (``end`` events for an action still on), then
+    closes the sinks, the estimator and the source — each even when another fails — and returns the summary.
+    """
+
+    def __init__(self, source: Source, rec: Recognizer, estimator: Optional[PoseEstimator] = None,
+                 jsonl: Optional[JsonlSink] = None, video: Optional[VideoSink] = None,
+                 display: Optional[DisplaySink] = None, progress: bool = False,
+                 startup_s: Optional[float] = None, max_people: int = 1) -> None:
+        if source.has_images and estimator is None:
+            raise ValueError("a video source needs a pose estimator")
+        if max_people < 1:
+            raise ValueError(f"max_people must be ≥ 1, got {max_people}")
+        self.source, self.rec, self.estimator = source, rec, estimator
+        self.layout = estimator.layout if source.has_images else source.layout
+        self.jsonl, self.video, self.display = jsonl, video, display
         self.progress = progress
-        self.pose = None
-        self._t0 = time.perf_counter()
+        self.max_people = max_people
+        self.summary = RunSummary(name=source.name, startup_s=startup_s,
+                                  people=set() if max_people > 1 else None)
+        self.last: dict[Optional[int], Prediction] = {}   # the latest prediction per person (None: the one person)
+        self.fps = FpsMeter()
+        self._closed = False
 
-    def _emit(self, pred) -> None:
-        self.summary.predictions += 1
-        if self.jsonl:
-            self.jsonl.prediction(pred)
-        self._events(pred.events)
-
-    def _events(self, events) -> None:
-        if self.jsonl:
-            self.jsonl.events(events)
-        self.summary.add_events(events)
-
-    def frames(self) -> Iterator:
-        it = iter(self.source)
+    def frames(self) -> Iterator[Frame]:
+        it: Iterator[Frame] = iter(self.source)
         if self.progress and not self.source.live:
             from tqdm import tqdm
             it = tqdm(it, total=self.source.total, desc=Path(self.source.name).name, unit="frame", leave=False,
@@ -111,139 +135,255 @@ class Run:
 
     def run(self) -> bool:
         """Process every frame; False when the user asked to quit (window closed or ``q``)."""
-        src = self.source
-        if src.has_images:
-            self.rec.check_source("mediapipe33", 3)
-            os.environ.setdefault("GLOG_minloglevel", "2")   # keep MediaPipe's C++ log off the console
-            from .pose import MediaPipePose
-            self.pose = MediaPipePose()
-        last = None
-        fps_ema: Optional[float] = None
-        t_prev = time.perf_counter()
-        for frame in self.frames():
-            if frame.image is not None:
-                res = self.pose.process(frame.image)
-                kp, layout = (None if res is None else res.keypoints_2d()), "mediapipe33"
-            else:
-                kp, layout = frame.keypoints, src.layout
-            pred = self.rec.update(kp, frame.t, layout=layout, frame=frame.index)
-            self.summary.frames += 1
-            if kp is not None:
-                self.summary.person_frames += 1
-            if pred is not None:
-                last = pred
-                self._emit(pred)
-            now = time.perf_counter()
-            dt, t_prev = now - t_prev, now
-            fps_ema = (1.0 / dt if fps_ema is None else 0.9 * fps_ema + 0.1 / dt) if dt > 0 else fps_ema
-            if frame.image is not None and (self.render_path or self.display):
-                image = self._annotate(frame.image, kp, last, fps_ema)
-                if self.render_path:
-                    if self.video is None:
-                        self.video = VideoSink(self.render_path, src.fps or 30.0, (image.shape[1], image.shape[0]))
-                    self.video.write(image)
-                if self.display and not self.display.show(image):
+        t0 = time.perf_counter()
+        try:
+            for frame in self.frames():
+                people = self.people(frame)
+                if self.max_people == 1:
+                    pred = self.rec.update(people[0] if people else None, frame.t, layout=self.layout,
+                                           frame=frame.index)
+                    preds = [pred] if pred is not None else []
+                else:
+                    preds = self.rec.update_people(people, frame.t, layout=self.layout, frame=frame.index)
+                self.record(people, preds)
+                if frame.image is not None and not self.show(frame.image, people):
                     return False
-        return True
+            return True
+        finally:
+            self.summary.seconds = time.perf_counter() - t0
 
-    @staticmethod
-    def _annotate(image, kp, pred, fps):
-        from .overlay import draw_skeleton, draw_status
-        image = image.copy()
-        draw_skeleton(image, kp, "mediapipe33")
-        if pred is None:
-            draw_status(image, None, 0.0, kp is not None, fps)
+    def people(self, frame: Frame) -> list[np.ndarray]:
+        """The frame's skeletons, most prominent first, at most ``max_people``: from the estimator, or recorded."""
+        if frame.image is None:
+            return list(frame.people or [])[:self.max_people]
+        return [p.keypoints_2d() for p in self.estimator.process(frame.image)[:self.max_people]]
+
+    def record(self, people: list[np.ndarray], preds: list[Prediction]) -> None:
+        self.summary.frames += 1
+        self.summary.person_frames += bool(people)
+        for pred in preds:
+            self.last[pred.person] = pred
+            self.summary.predictions += 1
+            if self.summary.people is not None and pred.person is not None:
+                self.summary.people.add(pred.person)
+            if self.jsonl:
+                self.jsonl.prediction(pred)
+            self._events(pred.events)
+        if self.max_people > 1 and preds:
+            tracked = self.rec.people()
+            self.last = {p: pred for p, pred in self.last.items() if p in tracked}   # ended tracks: forgotten
+
+    def show(self, image: np.ndarray, people: list[np.ndarray]) -> bool:
+        """Annotated frame into the video and the window; False when the window asks to quit."""
+        if self.video is None and self.display is None:
+            return True
+        if self.max_people == 1:
+            annotated = annotate(image, people[0] if people else None, self.layout, self.last.get(None),
+                                 self.fps.tick())
         else:
-            draw_status(image, pred.label, pred.score, pred.person_present, fps)
-        return image
+            tracked = [(p, kp, self.last.get(p)) for p, kp in self.rec.in_view]
+            others = [kp for kp in people if not any(kp is t for _, t, _ in tracked)]
+            annotated = annotate_people(image, self.layout, tracked, others, self.fps.tick())
+        if self.video is not None:
+            self.video.write(annotated)
+        return self.display is None or self.display.show(annotated)
+
+    def _events(self, events) -> None:
+        if self.jsonl:
+            self.jsonl.events(events)
+        self.summary.add_events(events)
 
     def close(self, interrupted: bool = False) -> RunSummary:
-        self._events(self.rec.finish())
-        for closer in (self.jsonl, self.video):
-            if closer is not None:
-                closer.close()
-        if self.pose is not None:
-            self.pose.close()
-        self.source.close()
-        self.summary.drops = self.source.drops
-        self.summary.seconds = time.perf_counter() - self._t0
-        self.summary.interrupted = interrupted
-        return self.summary
+        """Finish and close everything (once); raises the first error met, after closing all the rest."""
+        if self._closed:
+            return self.summary
+        self._closed = True
+        failures: list[Exception] = []
+        steps = [lambda: self._events(self.rec.finish())]
+        steps += [r.close for r in (self.jsonl, self.video, self.estimator, self.source) if r is not None]
+        for step in steps:
+            try:
+                step()
+            except Exception as e:  # noqa: BLE001 - every resource gets closed; the first failure is raised below
+                failures.append(e)
+        s = self.summary
+        s.drops, s.interrupted = self.source.drops, interrupted
+        if self.jsonl:
+            s.outputs.append(f"predictions → {self.jsonl.path}")
+        if self.video:
+            s.outputs.append(f"annotated video → {self.video.describe()}")
+        warning = None if interrupted else self.source.warning()
+        if warning:
+            s.warnings.append(warning)
+        most = getattr(self.source, "most_people", 0)
+        if most > self.max_people:
+            s.warnings.append(f"{self.source.name}: up to {most} people per frame; followed the first "
+                              f"{self.max_people} of each frame (recognise everyone with --max-people {most})")
+        if failures:
+            raise failures[0]
+        return s
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Optional[Sequence[str]] = None, estimator_factory: Optional[EstimatorFactory] = None) -> int:
+    """The run mode; ``estimator_factory`` makes the pose estimator for each video source (default MediaPipe)."""
     args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
-    for name, v, lo in (("--stride", args.stride, 1), ("--smooth", args.smooth, 1), ("--topk", args.topk, 1)):
+    for name, v, lo in (("--stride", args.stride, 1), ("--smooth", args.smooth, 1), ("--topk", args.topk, 1),
+                        ("--max-people", args.max_people, 1)):
         if v < lo:
             return _error(f"{name} must be ≥ {lo}, got {v}", 2)
     if not 0.0 <= args.threshold <= 1.0:
         return _error(f"--threshold must be in [0, 1], got {args.threshold}", 2)
-    errors = ERRORS
+    with terminate_as_interrupt():
+        try:
+            try:
+                return _run_inputs(args, estimator_factory or _default_estimator(args.max_people))
+            except Exception:
+                raise_if_interrupted()
+                raise
+        except KeyboardInterrupt as e:   # before any input started: nothing to finish
+            print(f"{PROG}: interrupted", file=sys.stderr)
+            return exit_code(e)
+
+
+def _run_inputs(args: argparse.Namespace, make_estimator: EstimatorFactory) -> int:
+    first: Optional[Source] = None
     try:
         if args.video:
-            inputs = expand_video_args(args.video)
+            inputs = find_videos(args.video)
         elif args.skeletons:
             inputs = [args.skeletons]
         else:
             inputs = [f"camera{args.camera}"]
         if args.skeletons and args.render:
             raise SourceError("--render draws on video frames; use it with --video or --camera")
+        outputs = _outputs(args, inputs)
         # Open the first source before loading the model: a bad path fails fast, with nothing else printed.
         first = _open(args, inputs[0])
-        model = load_model(model=args.model, backend=args.backend, threads=args.threads)
-    except errors as e:
+        with deferred_interrupts():                  # the backend's import runs here
+            model = load_model(model=args.model, backend=args.backend, threads=args.threads)
+    except BaseException as e:
+        if first is not None:
+            first.close()
+        if not isinstance(e, ERRORS):
+            raise
+        raise_if_interrupted()   # e.g. a backend "not available" because the signal hit its import
         return _error(_one_line(e))
     display = None
     if first.has_images and not args.no_display and display_available():
         display = DisplaySink()
-    used_out: set[str] = set()
-    used_render: set[str] = set()
     failed = 0
     summaries: list[RunSummary] = []
     source: Optional[Source] = first
+    run: Optional[Run] = None
     try:
         for i, name in enumerate(inputs):
-            run = None
             try:
                 if source is None:
                     source = _open(args, name)
-                rec = Recognizer(model, stride=args.stride, smooth=args.smooth, threshold=args.threshold,
-                                 topk=args.topk)
-                run = Run(source, rec, _output_for(args.out, name, len(inputs), ".jsonl", used_out),
-                          _output_for(args.render, name, len(inputs), ".mp4", used_render), display,
-                          progress=not args.quiet)
+                run = _start_run(args, source, model, *outputs[i], display, make_estimator)
+                source = None                        # the run owns it now
                 keep_going = run.run()
-                summaries.append(run.close())
+                summaries.append(_report(run.close()))
                 run = None
                 if not keep_going:
                     break
-            except errors as e:
-                if run is not None:
-                    run.close()
-                elif source is not None:
-                    source.close()
+            except ERRORS as e:
+                raise_if_interrupted()
                 failed += 1
                 _error(_one_line(e))
+                _close_quietly(run, source)          # already failed once: closing must not fail again
+                run = source = None
                 if len(inputs) == 1:
                     return 1
-            except KeyboardInterrupt:
-                if run is not None:
-                    summaries.append(run.close(interrupted=True))
+            except Exception:                        # a bug: still leave complete files, then show it
+                raise_if_interrupted()
+                _close_quietly(run, source)
                 raise
-            source = None
-    except KeyboardInterrupt:
-        if not args.quiet:
-            for s in summaries:
-                print(s.text())
+    except KeyboardInterrupt as e:
+        if run is not None:
+            with suppress(*ERRORS):
+                summaries.append(_report(run.close(interrupted=True)))
+        elif source is not None:
+            source.close()
+        _print_summaries(args, summaries)
         print(f"{PROG}: interrupted; outputs written so far are complete", file=sys.stderr)
-        return 130
+        return exit_code(e)
     finally:
         if display is not None:
             display.close()
+    _print_summaries(args, summaries)
+    return 1 if failed else 0
+
+
+def _outputs(args: argparse.Namespace, inputs: list[str]) -> list[tuple[Optional[str], Optional[str]]]:
+    """Every input's ``(--out file, --render file)``, each checked now: a bad path fails before any work."""
+    used_out: set[str] = set()
+    used_render: set[str] = set()
+    pairs = []
+    for name in inputs:
+        out = _output_for(args.out, "--out", name, len(inputs), ".jsonl", used_out)
+        render = _output_for(args.render, "--render", name, len(inputs), ".mp4", used_render)
+        for path, what in ((out, "predictions"), (render, "annotated video")):
+            if path is not None:
+                check_output_path(path, what)
+        pairs.append((out, render))
+    return pairs
+
+
+def _start_run(args: argparse.Namespace, source: Source, model, out: Optional[str], render: Optional[str],
+               display: Optional[DisplaySink], make_estimator: EstimatorFactory) -> Run:
+    """Recognizer, estimator (timed: its start-up is not frame time), then the files — the video first, so a
+    video that cannot be written leaves no empty ``.jsonl`` behind."""
+    rec = Recognizer(model, stride=args.stride, smooth=args.smooth, threshold=args.threshold, topk=args.topk)
+    estimator, startup_s = None, None
+    opened: list = []
+    try:
+        if source.has_images:
+            t0 = time.perf_counter()
+            estimator = make_estimator()
+            opened.append(estimator)
+            startup_s = time.perf_counter() - t0
+            rec.check_source(estimator.layout, 3)    # (x, y, score): refuse a model that cannot take them
+        video = VideoSink(render, source.fps or DEFAULT_FPS, source.size) if render else None
+        opened.append(video)
+        jsonl = JsonlSink(out) if out else None
+    except BaseException:
+        for r in reversed(opened):
+            if r is not None:
+                with suppress(Exception):
+                    r.close()
+        raise
+    return Run(source, rec, estimator, jsonl, video, display, progress=not args.quiet, startup_s=startup_s,
+               max_people=args.max_people)
+
+
+def _default_estimator(max_people: int) -> EstimatorFactory:
+    """MediaPipe's legacy one-person graph for one person (measured faster: see README, Several people), its
+    multi-person landmarker for more."""
+    if max_people == 1:
+        return MediaPipePose
+    from .pose_multi import MediaPipeMultiPose
+
+    return lambda: MediaPipeMultiPose(max_people=max_people)
+
+
+def _close_quietly(*resources) -> None:
+    for r in resources:
+        if r is not None:
+            with suppress(*ERRORS):
+                r.close()
+
+
+def _report(summary: RunSummary) -> RunSummary:
+    for w in summary.warnings:
+        print(f"{PROG}: warning: {w}", file=sys.stderr)
+    return summary
+
+
+def _print_summaries(args: argparse.Namespace, summaries: list[RunSummary]) -> None:
     if not args.quiet:
         for s in summaries:
             print(s.text())
-    return 1 if failed else 0
 
 
 def _open(args: argparse.Namespace, name: str) -> Source:

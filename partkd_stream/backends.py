@@ -226,8 +226,6 @@ def load_model(model: str | os.PathLike | None = None, backend: str = "auto",
     onnx_path = path.with_suffix(".onnx")
     if onnx_path.exists():
         _check_onnx(onnx_path, card)
-    elif suffix == ".onnx":  # pragma: no cover - path exists by now
-        raise ModelLoadError(f"{onnx_path}: model file not found")
     plan_path, pt_path = path.with_suffix(".plan"), path.with_suffix(".pt")
     if suffix == ".plan" and backend not in ("auto", "tensorrt"):
         raise ModelLoadError(f"{path}: a TensorRT plan runs on the tensorrt backend only; pass the .onnx for "
@@ -252,7 +250,7 @@ def load_model(model: str | os.PathLike | None = None, backend: str = "auto",
                 if not pt_path.exists():
                     raise BackendUnavailable(f"the PyTorch backend needs the weights {pt_path.name} beside the "
                                              f"model (build_engine.py writes it); this model has none")
-                be = PyTorchBackend(pt_path, threads=threads)
+                be = _pytorch_backend(pt_path, threads)
                 _check_checkpoint_card(be.checkpoint, card, pt_path)
         except (BackendUnavailable, ImportError) as e:
             if forced:
@@ -267,22 +265,27 @@ def _load_card(path: Path) -> ModelCard:
     card_path = card_path_for(path)
     try:
         card = ModelCard.load(card_path)
-        card.check_consistent()
-    except CardMismatch as e:
-        msg = str(e) if str(e).startswith(str(card_path)) else f"{card_path}: {e}"
-        raise ModelLoadError(f"{msg}; rebuild the card with python -m train.build_engine") from None
+    except CardMismatch as e:  # its message names the card file and says what to do
+        raise ModelLoadError(str(e)) from None
+    if not card.onnx_sha256:  # an empty digest must not switch the integrity check off
+        raise ModelLoadError(f"{card_path}: the card has no onnx_sha256, so the model file cannot be verified; "
+                             f"rebuild the card with python -m train.build_engine")
     return card
 
 
 def _check_onnx(onnx_path: Path, card: ModelCard) -> None:
     digest = sha256_file(onnx_path)
-    if card.onnx_sha256 and digest != card.onnx_sha256:
+    if digest != card.onnx_sha256:
         raise ModelLoadError(f"{onnx_path}: sha256 {digest[:12]}… does not match its card ({card.onnx_sha256[:12]}…);"
                              f" the ONNX was changed after the card was written — rebuild both with "
                              f"python -m train.build_engine")
     import onnx
 
-    graph = onnx.load(str(onnx_path), load_external_data=False).graph
+    try:
+        graph = onnx.load(str(onnx_path), load_external_data=False).graph
+    except Exception as e:  # protobuf raises its own DecodeError (and others) for bytes that are not ONNX
+        raise ModelLoadError(f"{onnx_path}: not a readable ONNX model ({type(e).__name__}); rebuild it with "
+                             f"python -m train.build_engine") from None
 
     def dims(vi: Any) -> list:
         return [d.dim_param or d.dim_value for d in vi.type.tensor_type.shape.dim]
@@ -314,7 +317,7 @@ def _check_plan(plan_path: Path, card: ModelCard) -> None:
     except (OSError, ValueError):
         raise BackendUnavailable(f"{info_path.name} is missing or unreadable; rebuild the plan with "
                                  f"python -m train.build_engine") from None
-    if card.onnx_sha256 and info.get("onnx_sha256") != card.onnx_sha256:
+    if info.get("onnx_sha256") != card.onnx_sha256:
         raise BackendUnavailable(f"{plan_path.name} was built from another ONNX file; rebuild it")
     if info.get("gpu") and info.get("gpu") != gpu_name():
         raise BackendUnavailable(f"{plan_path.name} was built for {info.get('gpu')}, this GPU is {gpu_name()}; "
@@ -322,25 +325,28 @@ def _check_plan(plan_path: Path, card: ModelCard) -> None:
 
 
 def _check_checkpoint_card(ckpt: Any, card: ModelCard, pt_path: Path) -> None:
-    cfg = ckpt.model_config
-    if (list(ckpt.classes) != list(card.classes) or cfg.layout != card.preprocess.layout
-            or cfg.window != card.preprocess.window or cfg.in_channels != card.preprocess.in_channels):
-        raise ModelLoadError(f"{pt_path}: these weights do not belong to the card {card.name!r} (classes, layout, "
-                             f"window or channels differ); rebuild with python -m train.build_engine")
+    """The ``.pt`` beside an ONNX must be the same model: same input contract, same classes."""
+    if list(ckpt.classes) != list(card.classes) or ckpt.preprocess != card.preprocess:
+        raise ModelLoadError(f"{pt_path}: these weights do not belong to the card {card.name!r} (classes or "
+                             f"preprocessing differ); rebuild with python -m train.build_engine")
+
+
+def _pytorch_backend(path: Path, threads: Optional[int]) -> PyTorchBackend:
+    """``PyTorchBackend`` with a refused or unfitting checkpoint as a one-line ``ModelLoadError``."""
+    from .checkpoint import CheckpointError
+
+    try:
+        return PyTorchBackend(path, threads=threads)
+    except CheckpointError as e:
+        raise ModelLoadError(str(e)) from None
+    except RuntimeError as e:  # load_state_dict: weights that do not fit the stored config
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise ModelLoadError(f"{path}: weights do not fit the model config ({first[:160]})") from None
 
 
 def _load_checkpoint_model(path: Path, backend: str, threads: Optional[int]) -> LoadedModel:
     if backend not in ("auto", "pytorch"):
         raise ModelLoadError(f"{path}: a .pt checkpoint runs on the pytorch backend only; export it with "
                              f"'python -m train.build_engine --checkpoint {path}' for {backend}")
-    from .checkpoint import CheckpointError
-
-    try:
-        be = PyTorchBackend(path, threads=threads)
-        card = card_from_checkpoint(be.checkpoint, name=path.stem)
-        card.check_consistent()
-    except (CheckpointError, CardMismatch) as e:
-        raise ModelLoadError(str(e) if str(e).startswith(str(path)) else f"{path}: {e}") from None
-    except RuntimeError as e:  # load_state_dict: weights that do not fit the stored config
-        raise ModelLoadError(f"{path}: weights do not fit the model config ({str(e).splitlines()[0][:160]})") from None
-    return LoadedModel(card=card, backend=be, path=path)
+    be = _pytorch_backend(path, threads)
+    return LoadedModel(card=card_from_checkpoint(be.checkpoint, name=path.stem), backend=be, path=path)

@@ -6,7 +6,11 @@ then MediaPipe's time per frame, and the recognition overhead = batch-1 median /
 
     partkd-stream bench [--json] [--model PATH | --onnx PATH | --checkpoint PATH | --config JSON|FILE]
                         [--backends onnxruntime-cpu,pytorch] [--repeats N] [--batch N] [--threads N]
-                        [--video PATH] [--pose-frames N]
+                        [--video PATH] [--pose-frames N] [--people 1,2,4]
+
+``--people`` adds the cost of several people: the pose estimator per frame (``MediaPipePose`` for one person,
+``MediaPipeMultiPose`` beyond, on frames holding that many) and the recognizer's whole path per frame, split into
+the model, the tracker and everything around them (``bench_recognition``).
 """
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ import json
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
@@ -89,7 +94,7 @@ def bench_model(loaded: Any, windows: np.ndarray, repeats: int, batch: int) -> d
 
 def synthetic_frame(width: int = 640, height: int = 360) -> np.ndarray:
     """A BGR frame with a textured background and a filled human figure (MediaPipe may or may not see a person)."""
-    import cv2
+    from .native_logs import cv2
 
     rng = np.random.default_rng(0)
     frame = np.clip(rng.normal(120, 25, (height, width, 3)), 0, 255).astype(np.uint8)
@@ -110,31 +115,171 @@ def bench_pose(frames: int, video: Optional[str]) -> dict[str, Any]:
     """MediaPipe Pose time per frame: on the first ``frames`` frames of ``video``, else on a synthetic frame."""
     from .pose import MediaPipePose
 
-    if video:
-        import cv2
-
-        cap = cv2.VideoCapture(video)
-        imgs = []
-        while len(imgs) < frames:
-            ok, img = cap.read()
-            if not ok:
-                break
-            imgs.append(img)
-        cap.release()
-        if not imgs:
-            raise ValueError(f"{video}: no frame could be read (not a video OpenCV can decode?)")
-        source = f"{video} ({imgs[0].shape[1]}x{imgs[0].shape[0]})"
-    else:
-        imgs, source = [synthetic_frame()] * frames, "synthetic 640x360 frame"
+    imgs, source = _frames(frames, video)
     with MediaPipePose() as pose:
         pose.process(imgs[0])  # graph start-up is not per-frame cost
         times, found = [], 0
         for img in imgs:
             t0 = time.perf_counter()
-            found += pose.process(img) is not None
+            found += len(pose.process(img)) > 0
             times.append(time.perf_counter() - t0)
     return {"pose_ms_per_frame": float(np.median(times) * 1e3), "pose_source": source, "pose_frames": len(imgs),
             "pose_person_found": found / len(imgs)}
+
+
+def _frames(frames: int, video: Optional[str]) -> tuple[list[np.ndarray], str]:
+    """The first ``frames`` frames of ``video``, else the synthetic frame ``frames`` times; and what they are."""
+    if not video:
+        return [synthetic_frame()] * frames, "synthetic 640x360 frame"
+    from .sources import VideoFileSource
+
+    src = VideoFileSource(video)   # SourceError (one line) when it cannot be decoded
+    try:
+        imgs = [f.image for f, _ in zip(src, range(frames))]
+    finally:
+        src.close()
+    return imgs, f"{video} ({imgs[0].shape[1]}x{imgs[0].shape[0]})"
+
+
+# --- several people ----------------------------------------------------------------------------------------------
+def person_box(imgs: Sequence[np.ndarray], margin: float = 1.1, aspect: float = 0.6) -> Optional[tuple[slice, slice]]:
+    """Rows and columns of a tight box around the person the one-person estimator finds first in ``imgs``
+    (``margin`` × their height, at least ``aspect`` × that wide), or None when it finds nobody."""
+    from .pose import MediaPipePose
+
+    with MediaPipePose() as pose:
+        for img in imgs:
+            people = pose.process(img)
+            if people:
+                kp = people[0].keypoints_2d()
+                seen = kp[kp[:, 2] >= 0.5, :2]
+                if len(seen) >= 2:
+                    break
+        else:
+            return None
+    (x0, y0), (x1, y1) = seen.min(0), seen.max(0)
+    h = (y1 - y0) * margin
+    w = max((x1 - x0) * margin, h * aspect)
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    height, width = imgs[0].shape[:2]
+    return (slice(int(max(0, cy - h / 2)), int(min(height, cy + h / 2))),
+            slice(int(max(0, cx - w / 2)), int(min(width, cx + w / 2))))
+
+
+def people_frames(imgs: Sequence[np.ndarray], box: Optional[tuple[slice, slice]], people: int) -> list[np.ndarray]:
+    """Frames with ``people`` people: the box around the person, ``people`` copies side by side in one row (each
+    copy a few frames apart). One row keeps everyone as tall as the detector needs: stacked in a 2 × 2 grid, 4 NTU
+    A001 crops were found 2–3 at a time; in one row 4 of 4 (``MediaPipeMultiPose``, measured here)."""
+    rows, cols = box if box is not None else (slice(None), slice(None))
+    crops = [np.ascontiguousarray(img[rows, cols]) for img in imgs]
+    return [np.hstack([crops[(k + 7 * p) % len(crops)] for p in range(people)]) for k in range(len(crops))]
+
+
+def bench_people_pose(frames: int, video: Optional[str], counts: Sequence[int]) -> dict[str, Any]:
+    """Pose milliseconds per frame with the estimator ``--max-people N`` uses (``MediaPipePose`` for 1,
+    ``MediaPipeMultiPose(max_people=N)`` beyond), on frames with N people and, beyond 1, on frames with one."""
+    from .pose import MediaPipePose
+    from .pose_multi import MediaPipeMultiPose
+
+    imgs, source = _frames(frames, video)
+    box = person_box(imgs)
+    one = people_frames(imgs, box, 1)
+    rows = []
+    for n in counts:
+        make = MediaPipePose if n == 1 else (lambda n=n: MediaPipeMultiPose(max_people=n))
+        row: dict[str, Any] = {"people": n, "estimator": "MediaPipePose" if n == 1 else f"MediaPipeMultiPose({n})"}
+        with make() as est:
+            imgs_n = people_frames(imgs, box, n)
+            row["frame"] = f"{imgs_n[0].shape[1]}x{imgs_n[0].shape[0]}"
+            row["ms_per_frame"], row["found_per_frame"] = _time_pose(est, imgs_n)
+        if n > 1:
+            with make() as est:
+                row["ms_per_frame_one_in_view"], _ = _time_pose(est, one)
+        rows.append(row)
+    return {"source": source, "frames": len(imgs), "person_box": box is not None, "rows": rows}
+
+
+def _time_pose(estimator: Any, imgs: Sequence[np.ndarray]) -> tuple[float, float]:
+    """Median milliseconds per frame, and people found per frame (mean); graph start-up is not per-frame cost."""
+    estimator.process(imgs[0])
+    times, found = [], 0
+    for img in imgs:
+        t0 = time.perf_counter()
+        found += len(estimator.process(img))
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times) * 1e3), found / len(imgs)
+
+
+class _CpuTimed:
+    """Adds up the CPU time of the calling thread spent in ``fn`` (a model call, a tracker update)."""
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        self.fn, self.ms = fn, 0.0
+
+    def __call__(self, *a: Any) -> Any:
+        t0 = time.thread_time()
+        try:
+            return self.fn(*a)
+        finally:
+            self.ms += (time.thread_time() - t0) * 1e3
+
+
+def synthetic_people(people: int, frames: int, fps: float = 30.0, seed: int = 0) -> np.ndarray:
+    """``[people, frames, 33, 3]`` MediaPipe-layout skeletons in pixels (``synthetic_skeletons``), 800 px apart,
+    each with their own motion; the joints of the presence rule are always seen, so every stride judges everyone."""
+    pre = PreprocessConfig(layout="mediapipe33", window=frames, fps=fps)
+    out = synthetic_skeletons(pre, people, seed)
+    out[..., 0] += 800.0 * np.arange(people)[:, None, None]
+    out[..., [11, 12, 13, 14, 15, 16, 23, 24], 2] = 0.95
+    return out
+
+
+def bench_recognition(model: Any, people: int, stride: int, repeats: int, frames: int = 300) -> dict[str, Any]:
+    """CPU time of the recognition path per frame for ``people`` synthetic people at 30 fps: ``Recognizer.update``
+    for one (what ``--max-people 1`` runs), ``update_people`` beyond (tracker, one model call per stride for
+    everyone). Per stride: ``model`` (its calls, timed in place), ``tracking`` (the tracker's updates), ``around``
+    (everything else: windows, layout conversion, presence, preprocessing, smoothing, records). Medians over the
+    strides after the windows are half full, then over ``repeats``."""
+    from .recognizer import Recognizer
+
+    data = synthetic_people(people, frames)
+    ts = np.arange(frames) / 30.0
+    pre = model.card.preprocess
+    warm = int(np.ceil(0.5 * pre.window / pre.fps * 30)) + 2 * stride
+    runs = []
+    for _ in range(repeats):
+        rec = Recognizer(model, stride=stride)
+        timed_model = _CpuTimed(model.predict_proba)
+        rec.model = _ModelView(model.card, timed_model)
+        timed_tracker = _CpuTimed(rec.tracker.update)
+        rec.tracker.update = timed_tracker
+        strides, acc, last = [], 0.0, (0.0, 0.0)
+        for k in range(frames):
+            t0 = time.thread_time()
+            if people == 1:
+                rec.update(data[0, k], ts[k])
+            else:
+                rec.update_people(list(data[:, k]), ts[k])
+            acc += (time.thread_time() - t0) * 1e3
+            if (k + 1) % stride == 0:
+                now = (timed_model.ms, timed_tracker.ms)
+                if k >= warm:
+                    strides.append((acc, now[0] - last[0], now[1] - last[1]))
+                acc, last = 0.0, now
+        total, mdl, trk = np.median(np.array(strides), axis=0)
+        runs.append((total, mdl, trk, total - mdl - trk))
+    total, mdl, trk, around = (float(np.median(v)) for v in zip(*runs))
+    return {"people": people, "stride": stride, "ms_per_frame": total / stride, "model_ms_per_stride": mdl,
+            "tracking_ms_per_frame": trk / stride, "around_ms_per_stride": around,
+            "around_ms_per_person": around / people}
+
+
+@dataclass
+class _ModelView:
+    """A loaded model's card with another ``predict_proba`` (the timed one)."""
+
+    card: Any
+    predict_proba: Callable[[np.ndarray], np.ndarray]
 
 
 def _model_config_from(spec: str) -> dict[str, Any]:
@@ -177,14 +322,14 @@ def _prepare_model(args: argparse.Namespace, tmp: Path) -> tuple[Optional[str], 
             ckpt = load_checkpoint(args.checkpoint)
         else:
             fields = _model_config_from(args.config)
-            pre = PreprocessConfig(layout=fields.get("layout", "penn13"), window=int(fields.get("window", 64)))
-            fields.setdefault("in_channels", pre.in_channels)
+            fields.pop("in_channels", None)  # follows from the preprocessing
             try:
-                cfg = ModelConfig.student(**fields)
+                pre = PreprocessConfig(layout=fields.pop("layout", "penn13"), window=int(fields.pop("window", 64)))
+                cfg = ModelConfig.student(preprocess=pre, **fields)
             except TypeError as e:
                 raise ValueError(f"--config: {e}") from None
             model = PartGCN(cfg).eval()
-            ckpt = Checkpoint(cfg, pre, [f"class_{i}" for i in range(cfg.num_classes)], model.state_dict())
+            ckpt = Checkpoint(cfg, [f"class_{i}" for i in range(cfg.num_classes)], model.state_dict())
         export_deployable(ckpt, tmp, "bench_model")
         return str(tmp / "bench_model.onnx"), None
     return None, None
@@ -213,6 +358,15 @@ def _onnx_output_name(path: str) -> str:
     return onnx.load(path, load_external_data=False).graph.output[0].name
 
 
+def _unavailable_reason(e: Exception) -> str:
+    """Why a backend cannot run here: the ``BackendUnavailable``/``ImportError`` that ``load_model`` wrapped (its
+    ``__cause__`` or ``__context__``), else the error itself."""
+    from .backends import BackendUnavailable
+
+    inner = e.__cause__ or e.__context__
+    return str(inner if isinstance(inner, (BackendUnavailable, ImportError)) else e)
+
+
 def run_bench(args: argparse.Namespace) -> dict[str, Any]:
     from .backends import BackendUnavailable, ModelLoadError, load_model
 
@@ -223,29 +377,41 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
     result: dict[str, Any] = {"backends": {}, "unavailable": {}, "threads": args.threads}
     with tempfile.TemporaryDirectory() as tmp:
         model_path, raw_onnx = _prepare_model(args, Path(tmp))
-        windows = None
+        if raw_onnx is None:
+            # The model itself (the default one when none was given) must load: its errors are the user's to fix
+            # and stop the bench. After this, a backend that fails to load it is only unavailable here.
+            model = load_model(model_path, backend="auto", threads=args.threads)
+            card = model.card
+            shown = (args.checkpoint or ("random weights from --config" if args.config else None)
+                     or str(model.path.resolve()))
+            result["model"] = {"path": shown, "name": card.name, "version": card.version,
+                               "layout": card.preprocess.layout, "dims": card.preprocess.dims,
+                               "window": card.preprocess.window, "classes": len(card.classes)}
+            windows = synthetic_windows(card.preprocess, 8)
+            model_path = str(model.path)
         for name in wanted:
             try:
                 if raw_onnx:
                     if not name.startswith("onnxruntime"):
-                        raise ModelLoadError(f"{raw_onnx} has no model card; only ONNX Runtime can time it")
+                        raise BackendUnavailable(f"{raw_onnx} has no model card; only ONNX Runtime can time it")
                     loaded: Any = _RawOnnx(raw_onnx, name.split("-")[1], args.threads)
                     x = np.random.default_rng(0).normal(size=(8, *loaded.shape)).astype(np.float32)
                     result["model"] = {"path": raw_onnx, "input_shape": ["batch", *loaded.shape]}
                 else:
-                    loaded = load_model(model_path, backend=name, threads=args.threads)
-                    card = loaded.card
-                    x = windows = synthetic_windows(card.preprocess, 8) if windows is None else windows
-                    result["model"] = {"path": args.model or args.onnx or args.checkpoint or "(from --config)",
-                                       "name": card.name, "version": card.version,
-                                       "layout": card.preprocess.layout, "dims": card.preprocess.dims,
-                                       "window": card.preprocess.window, "classes": len(card.classes)}
+                    loaded, x = load_model(model_path, backend=name, threads=args.threads), windows
             except (ModelLoadError, BackendUnavailable) as e:
-                if model_path is None and not raw_onnx and "no default model" in str(e):
-                    raise
-                result["unavailable"][name] = str(e).split(" is not available: ", 1)[-1]
+                result["unavailable"][name] = _unavailable_reason(e)
                 continue
             result["backends"][name] = bench_model(loaded, x, args.repeats, args.batch)
+        if args.people:
+            if raw_onnx:
+                raise ValueError(f"--people times the whole recognizer, which needs the model's card; "
+                                 f"{raw_onnx} has none")
+            result["people"] = {"backend": model.backend.name, "threads": args.threads, "stride": args.stride,
+                                "recognition": [bench_recognition(model, n, args.stride, args.people_repeats)
+                                                for n in args.people]}
+            if args.pose_frames > 0:
+                result["people"]["pose"] = bench_people_pose(args.pose_frames, args.video, args.people)
     if args.pose_frames > 0:
         result.update(bench_pose(args.pose_frames, args.video))
         best = next((b for b in PREFERENCE if b in result["backends"]), None)
@@ -280,7 +446,29 @@ def format_table(r: dict[str, Any]) -> str:
         if r.get("overhead_ratio") is not None:
             lines.append(f"recognition overhead ({r['overhead_backend']} batch 1 / pose): "
                          f"{r['overhead_ratio']:.2%} of the pose estimator's time per frame")
+    if r.get("people"):
+        lines += _people_table(r["people"])
     return "\n".join(lines)
+
+
+def _people_table(p: dict[str, Any]) -> list[str]:
+    pose = {row["people"]: row for row in p.get("pose", {}).get("rows", [])}
+    lines = [f"several people: recognition on {p['backend']}, {p['threads']} thread(s), stride {p['stride']}; CPU ms "
+             f"of the recognizer's thread, medians"]
+    if pose:
+        lines.append(f"  pose: {p['pose']['source']}, {p['pose']['frames']} frames; the person's box, N copies side "
+                     f"by side" + ("" if p["pose"]["person_box"] else " (no person found: whole frames)"))
+    lines.append(f"  {'people':>6} {'pose ms/frame (found)':>22} {'[1 in view]':>11} {'recognition ms/frame':>21} "
+                 f"{'model/stride':>13} {'around/stride':>14} {'around/person':>14} {'tracking ms/frame':>18}")
+    for rec in p["recognition"]:
+        n, row = rec["people"], pose.get(rec["people"])
+        pose_txt = f"{row['ms_per_frame']:.1f} ({row['found_per_frame']:.2f})" if row else "-"
+        one = f"{row['ms_per_frame_one_in_view']:.1f}" if row and "ms_per_frame_one_in_view" in row else "-"
+        tracking = f"{rec['tracking_ms_per_frame']:.3f}" if n > 1 else "-"
+        lines.append(f"  {n:>6} {pose_txt:>22} {one:>11} {rec['ms_per_frame']:>21.3f} "
+                     f"{rec['model_ms_per_stride']:>13.3f} {rec['around_ms_per_stride']:>14.3f} "
+                     f"{rec['around_ms_per_person']:>14.3f} {tracking:>18}")
+    return lines
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -298,15 +486,32 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--threads", type=int, default=1, help="CPU threads for ONNX Runtime / PyTorch (default 1)")
     ap.add_argument("--video", help="time the pose estimator on this video's first frames (default: synthetic)")
     ap.add_argument("--pose-frames", type=int, default=50, help="frames for the pose timing; 0 skips it")
+    ap.add_argument("--people", type=_counts, metavar="N,N,…",
+                    help="also time several people, e.g. 1,2,4: pose per frame with the estimator --max-people N "
+                         "uses, on N copies of the person side by side, and the recognizer's path per frame for N "
+                         "synthetic people")
+    ap.add_argument("--people-repeats", type=int, default=3, help="runs of 300 frames per people count (default 3)")
+    ap.add_argument("--stride", type=int, default=6, help="the recognizer's stride for --people (default 6)")
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     return ap
 
 
+def _counts(text: str) -> list[int]:
+    """``--people 1,2,4`` → [1, 2, 4]."""
+    try:
+        counts = [int(x) for x in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected people counts like 1,2,4, got {text!r}") from None
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError(f"people counts must be ≥ 1, got {text!r}")
+    return counts
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.repeats < 1 or args.batch < 1 or args.threads < 1 or args.pose_frames < 0:
-        print("partkd-stream bench: error: --repeats, --batch and --threads must be ≥ 1, --pose-frames ≥ 0",
-              file=sys.stderr)
+    if min(args.repeats, args.batch, args.threads, args.people_repeats, args.stride) < 1 or args.pose_frames < 0:
+        print("partkd-stream bench: error: --repeats, --batch, --threads, --people-repeats and --stride must be ≥ 1, "
+              "--pose-frames ≥ 0", file=sys.stderr)
         return 2
     from .backends import ModelLoadError
     from .card import CardMismatch

@@ -7,7 +7,9 @@ file swapped after the card was written — instead of printing confident nonsen
 from __future__ import annotations
 
 import hashlib
+import importlib.resources
 import json
+import math
 import os
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -17,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from .convert import conversion_matrix
 from .errors import PartkdError
 from .layouts import get_layout
-from .preprocess import PreprocessConfig
+from .preprocess import PreprocessConfig, PreprocessVersionError
 from .skeleton_io import atomic_write_bytes
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -26,20 +28,63 @@ if TYPE_CHECKING:  # pragma: no cover
 CARD_SUFFIX = ".card.json"
 CARD_FORMAT = "partkd-stream-card/1"
 DEFAULT_NAME = "penn_student"
-ENGINES_DIR = Path(__file__).resolve().parents[1] / "engines"
+
+
+# The optional ``reject`` field: how the model says "none of these" (train.openset.Reject writes it).
+REJECT_METHODS = ("score", "background")   # a threshold on a logit score / a last class named "background"
+REJECT_SCORES = ("msp", "max_logit", "energy", "not_background")
+REJECT_FIELDS = ("method", "score", "threshold", "target_recall", "calibrated_on", "temperature")
+
+
+def check_reject(d: Any, classes: list[str]) -> None:
+    """Raise ``CardMismatch`` unless ``d`` is a usable reject for a model with these ``classes``.
+
+    ``{"method": "background", "score": "not_background", "threshold": t, …}``: the last class is ``background``
+    and a window is also rejected when 1 − p(background) < t (0: the class alone decides);
+    ``{"method": "score", "score": "energy", "threshold": t, …}``: a window is rejected when its score is below t.
+    """
+    if not isinstance(d, dict):
+        raise CardMismatch(f"invalid card: reject must be an object {{{', '.join(REJECT_FIELDS)}}}, got "
+                           f"{type(d).__name__}")
+    unknown = sorted(set(d) - set(REJECT_FIELDS))
+    missing = [k for k in ("method", "score", "threshold") if k not in d]
+    if unknown or missing:
+        raise CardMismatch(f"invalid card: reject {'has unknown fields ' + str(unknown) if unknown else ''}"
+                           f"{' and ' if unknown and missing else ''}{'lacks ' + ', '.join(missing) if missing else ''}")
+    if d["method"] not in REJECT_METHODS or d["score"] not in REJECT_SCORES:
+        raise CardMismatch(f"invalid card: reject method {d['method']!r} / score {d['score']!r}; methods: "
+                           f"{', '.join(REJECT_METHODS)}; scores: {', '.join(REJECT_SCORES)}")
+    for k in ("threshold", "target_recall", "temperature"):
+        v = d.get(k, 1.0)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise CardMismatch(f"invalid card: reject {k} must be a finite number, got {v!r}")
+    if (d["method"] == "background" or d["score"] == "not_background") and classes[-1:] != ["background"]:
+        raise CardMismatch(f"invalid card: reject method {d['method']!r} with score {d['score']!r} needs "
+                           f"'background' as the last class, the card's last class is {classes[-1]!r}")
+
+
+def engines_dir() -> Path:
+    """The shipped models: package data of ``partkd_stream.engines`` (the repository's ``engines/`` folder, mapped
+    by ``pyproject.toml``). A source tree imported without installing it has no such package: then its own
+    ``engines/`` beside the package."""
+    try:
+        return Path(str(importlib.resources.files("partkd_stream.engines")))
+    except ModuleNotFoundError:
+        return Path(__file__).resolve().parents[1] / "engines"
 
 
 def default_model_path() -> Path:
-    """``$PARTKD_MODEL`` if set, else ``engines/penn_student.onnx`` in the repository (read at call time)."""
+    """``$PARTKD_MODEL`` if set, else the shipped ``penn_student.onnx`` (read at call time)."""
     env = os.environ.get("PARTKD_MODEL")
-    return Path(env).expanduser() if env else ENGINES_DIR / f"{DEFAULT_NAME}.onnx"
-
-
-DEFAULT_MODEL: Path = default_model_path()
+    return Path(env).expanduser() if env else engines_dir() / f"{DEFAULT_NAME}.onnx"
 
 
 class CardMismatch(PartkdError, ValueError):
     """A card that does not fit its model file or the skeleton source; the message is one line."""
+
+
+class CardVersionMismatch(CardMismatch):
+    """A card of a model made for another preprocessing version (rebuilding the card cannot help)."""
 
 
 def card_path_for(model_path: str | os.PathLike) -> Path:
@@ -58,31 +103,40 @@ def sha256_file(path: str | os.PathLike) -> str:
 
 @dataclass
 class ModelCard:
+    """``preprocess`` is the model-input contract; the tensor shapes follow from it and from ``classes``
+    (written into the JSON for readers such as Triton, recomputed — never trusted — on load)."""
+
     name: str
     version: str
     classes: list[str]
     preprocess: PreprocessConfig
     input_name: str = "skeleton"
     output_name: str = "logits"
-    input_shape: list = field(default_factory=list)    # ["batch", C_in, T, V]
-    output_shape: list = field(default_factory=list)   # ["batch", K]
     onnx_sha256: str = ""
     training: dict = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)
     created: str = ""
+    reject: dict | None = None      # optional (``check_reject``); None: a closed-set model
 
     @property
     def num_joints(self) -> int:
         return get_layout(self.preprocess.layout).num_joints
 
-    def expected_input_shape(self) -> list:
+    @property
+    def input_shape(self) -> list:
+        """``["batch", C_in, T, V]``."""
         p = self.preprocess
         return ["batch", p.in_channels, p.window, self.num_joints]
+
+    @property
+    def output_shape(self) -> list:
+        """``["batch", K]``."""
+        return ["batch", len(self.classes)]
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["preprocess"] = self.preprocess.to_dict()
-        return {"format": CARD_FORMAT, **d}
+        return {"format": CARD_FORMAT, **d, "input_shape": self.input_shape, "output_shape": self.output_shape}
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2) + "\n"
@@ -93,15 +147,33 @@ class ModelCard:
         fmt = d.pop("format", CARD_FORMAT)
         if fmt != CARD_FORMAT:
             raise CardMismatch(f"card format {fmt!r} is not {CARD_FORMAT!r}")
+        for derived in ("input_shape", "output_shape"):
+            d.pop(derived, None)
         known = set(cls.__dataclass_fields__)
         unknown = sorted(set(d) - known)
         if unknown:
             raise CardMismatch(f"unknown card fields {unknown}")
+        missing = [k for k in ("name", "version", "classes", "preprocess") if k not in d]
+        if missing:
+            raise CardMismatch(f"card lacks {', '.join(missing)}")
         try:
             d["preprocess"] = PreprocessConfig.from_dict(d["preprocess"])
-            return cls(**d)
+            card = cls(**d)
+        except PreprocessVersionError as e:
+            raise CardVersionMismatch(str(e)) from None
         except (KeyError, TypeError, ValueError) as e:
-            raise CardMismatch(f"invalid card ({type(e).__name__}: {e})") from None
+            raise CardMismatch(f"invalid card: {e}") from None
+        bad = [k for k, typ in (("name", str), ("version", str), ("input_name", str), ("output_name", str),
+                                ("onnx_sha256", str), ("training", dict), ("metrics", dict), ("created", str))
+               if not isinstance(getattr(card, k), typ)]
+        if bad:
+            raise CardMismatch(f"invalid card: {', '.join(bad)} of the wrong type")
+        if (not isinstance(card.classes, list) or not card.classes
+                or not all(isinstance(c, str) and c for c in card.classes)):
+            raise CardMismatch("invalid card: classes must be a non-empty list of names")
+        if card.reject is not None:
+            check_reject(card.reject, card.classes)
+        return card
 
     @classmethod
     def from_json(cls, text: str) -> "ModelCard":
@@ -120,23 +192,18 @@ class ModelCard:
     @classmethod
     def load(cls, path: str | os.PathLike) -> "ModelCard":
         try:
-            text = Path(path).read_text()
+            text = Path(path).read_text(encoding="utf-8")
         except FileNotFoundError:
-            raise CardMismatch(f"{path}: model card not found") from None
+            raise CardMismatch(f"{path}: model card not found; a model needs its card beside it "
+                               f"(python -m train.build_engine writes both)") from None
+        except (OSError, UnicodeDecodeError) as e:
+            raise CardMismatch(f"{path}: model card cannot be read ({type(e).__name__})") from None
         try:
             return cls.from_json(text)
+        except CardVersionMismatch as e:
+            raise CardVersionMismatch(f"{path}: {e}") from None
         except CardMismatch as e:
-            raise CardMismatch(f"{path}: {e}") from None
-
-    def check_consistent(self) -> None:
-        """The card agrees with itself: input shape vs layout/window/features, output size vs classes."""
-        want = self.expected_input_shape()
-        if list(self.input_shape)[1:] != want[1:]:
-            raise CardMismatch(f"input shape {self.input_shape} does not match the preprocessing "
-                               f"({self.preprocess.layout}, {self.preprocess.in_channels} channels, "
-                               f"window {self.preprocess.window}): expected {want}")
-        if len(self.output_shape) != 2 or self.output_shape[1] != len(self.classes):
-            raise CardMismatch(f"output shape {self.output_shape} does not match the {len(self.classes)} classes")
+            raise CardMismatch(f"{path}: {e}; rebuild the card with python -m train.build_engine") from None
 
     def check_source(self, source_layout: str, source_dims: int) -> None:
         """Raise ``CardMismatch`` if skeletons of this layout and dimensionality cannot feed the model."""
@@ -153,24 +220,23 @@ class ModelCard:
 
 
 def card_from_checkpoint(ckpt: "Checkpoint", name: str, onnx_sha256: str = "", version: str = "1",
-                         training: dict | None = None, metrics: dict | None = None) -> ModelCard:
-    """The card of a checkpoint's deployed model; ``meta['metrics']`` and the rest of ``meta`` fill the card."""
-    cfg, pre = ckpt.model_config, ckpt.preprocess
-    if cfg.in_channels != pre.in_channels or cfg.window != pre.window or cfg.layout != pre.layout:
-        raise CardMismatch(f"checkpoint model ({cfg.layout}, {cfg.in_channels} channels, window {cfg.window}) does "
-                           f"not match its preprocessing ({pre.layout}, {pre.in_channels} channels, "
-                           f"window {pre.window})")
-    if cfg.num_classes != len(ckpt.classes):
-        raise CardMismatch(f"checkpoint model has {cfg.num_classes} outputs but {len(ckpt.classes)} classes")
+                         training: dict | None = None, metrics: dict | None = None,
+                         reject: dict | None = None) -> ModelCard:
+    """The card of a checkpoint's deployed model; ``meta['metrics']``, ``meta['reject']`` (unless ``reject`` is
+    given) and the rest of ``meta`` fill the card."""
     meta = dict(ckpt.meta)
     meta_metrics = meta.pop("metrics", {})
+    meta_reject = meta.pop("reject", None)
     meta.pop("parity_windows", None)
-    train_info = {"model_config": cfg.to_dict(), **_jsonable(meta), **(training or {})}
-    return ModelCard(name=name, version=str(version), classes=list(ckpt.classes), preprocess=pre,
-                     input_shape=["batch", pre.in_channels, pre.window, get_layout(pre.layout).num_joints],
-                     output_shape=["batch", len(ckpt.classes)], onnx_sha256=onnx_sha256, training=train_info,
+    reject = reject if reject is not None else meta_reject
+    if reject is not None:
+        check_reject(reject, list(ckpt.classes))
+    train_info = {"model_config": ckpt.model_config.to_dict(), **_jsonable(meta), **(training or {})}
+    return ModelCard(name=name, version=str(version), classes=list(ckpt.classes), preprocess=ckpt.preprocess,
+                     onnx_sha256=onnx_sha256, training=train_info,
                      metrics={**_jsonable(meta_metrics if isinstance(meta_metrics, dict) else {}), **(metrics or {})},
-                     created=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+                     created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                     reject=_jsonable(reject) if reject is not None else None)
 
 
 def _jsonable(d: dict) -> dict:
@@ -179,7 +245,8 @@ def _jsonable(d: dict) -> dict:
 
 
 def export_deployable(ckpt: "Checkpoint", out_dir: str | os.PathLike, name: str, version: str = "1",
-                      opset: int = 17, save_weights: bool = True, training: dict | None = None) -> ModelCard:
+                      opset: int = 17, save_weights: bool = True, training: dict | None = None,
+                      reject: dict | None = None) -> ModelCard:
     """Write ``<name>.onnx`` (checked, shape-inferred), ``<name>.card.json`` and, if asked, ``<name>.pt``.
 
     The ``.pt`` holds only what the PyTorch backend needs (no optimiser state). Used by ``train/build_engine.py``
@@ -205,10 +272,9 @@ def export_deployable(ckpt: "Checkpoint", out_dir: str | os.PathLike, name: str,
         data = graph.SerializeToString()
     atomic_write_bytes(onnx_path, lambda f: f.write(data))
     card = card_from_checkpoint(ckpt, name=name, onnx_sha256=hashlib.sha256(data).hexdigest(), version=version,
-                                training={"opset": opset, **(training or {})})
-    card.check_consistent()
+                                training={"opset": opset, **(training or {})}, reject=reject)
     if save_weights:
-        save_checkpoint(out_dir / f"{name}.pt", model, ckpt.preprocess, ckpt.classes,
+        save_checkpoint(out_dir / f"{name}.pt", model, ckpt.classes,
                         meta={k: v for k, v in ckpt.meta.items() if k != "parity_windows"})
     card.save(card_path_for(onnx_path))
     return card

@@ -2,13 +2,17 @@
 
 ``partkd-stream [--camera N | --video PATH… | --skeletons FILE] [options]`` recognises actions;
 ``partkd-stream extract …`` turns videos into skeleton files; ``partkd-stream bench`` measures speed.
-Each mode lives in its own module with a ``main(argv) -> int``; this file only dispatches.
+Each mode lives in its own module with a ``main(argv) -> int``; this file only dispatches. Ctrl-C or SIGTERM
+while a mode is still loading (importing torch, OpenCV, MediaPipe takes a second or two) ends with one line and
+exit 130 / 143, not a traceback.
 """
 from __future__ import annotations
 
 import importlib
 import sys
 from typing import Optional, Sequence
+
+from .signals import deferred_interrupts, exit_code, raise_if_interrupted, terminate_as_interrupt
 
 SUBCOMMANDS = {
     "extract": ("partkd_stream.extract", "extract MediaPipe skeletons from videos (resumable, parallel)"),
@@ -43,14 +47,22 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"partkd-stream {__version__}")
         return 0
     module, rest = (SUBCOMMANDS[argv[0]][0], argv[1:]) if argv[0] in SUBCOMMANDS else (RUN_MODULE, argv)
-    try:
-        mod = importlib.import_module(module)
-    except ModuleNotFoundError as e:
-        if e.name and e.name.startswith("partkd_stream"):
-            print(f"partkd-stream: error: this mode is not available in this build ({e.name})", file=sys.stderr)
-            return 2
-        raise
-    return int(mod.main(rest) or 0)
+    with terminate_as_interrupt():
+        try:
+            try:
+                with deferred_interrupts():   # torch, cv2, onnxruntime: their import code prints an exception
+                    mod = importlib.import_module(module)
+                return int(mod.main(rest) or 0)
+            except Exception as e:
+                raise_if_interrupted()   # an interrupted import can surface as ImportError
+                if isinstance(e, ModuleNotFoundError) and e.name and e.name.startswith("partkd_stream"):
+                    print(f"partkd-stream: error: this mode is not available in this build ({e.name})",
+                          file=sys.stderr)
+                    return 2
+                raise
+        except KeyboardInterrupt as e:   # the modes handle their own; this is the start-up window
+            print("partkd-stream: interrupted", file=sys.stderr)
+            return exit_code(e)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -15,6 +15,8 @@ present source. Coordinates may be 2D ``(x, y, score)`` or 3D ``(x, y, z, score)
 """
 from __future__ import annotations
 
+import functools
+from dataclasses import dataclass
 from typing import Mapping, Sequence, Union
 
 import numpy as np
@@ -57,38 +59,83 @@ CONVERSIONS: dict[tuple[str, str], dict[str, Source]] = {
 
 
 def conversion_matrix(src: Layout | str, dst: Layout | str) -> np.ndarray:
-    """``[V_dst, V_src]`` weights (rows sum to 1) such that ``dst_coords = M @ src_coords``."""
-    src, dst = _layout(src), _layout(dst)
-    if src.name == dst.name:
-        return np.eye(src.num_joints, dtype=np.float32)
-    try:
-        table = CONVERSIONS[(src.name, dst.name)]
-    except KeyError:
-        known = ", ".join(f"{a}→{b}" for a, b in CONVERSIONS)
-        raise ValueError(f"no conversion from {src.name} to {dst.name}; known: {known}") from None
-    m = np.zeros((dst.num_joints, src.num_joints), dtype=np.float32)
-    for d, joint in enumerate(dst.joints):
-        spec = table.get(joint, joint)
-        if isinstance(spec, str):
-            spec = {spec: 1.0}
-        elif not isinstance(spec, Mapping):
-            spec = {s: 1.0 / len(spec) for s in spec}
-        for s, w in spec.items():
-            m[d, src.index(s)] += w
-    return m
+    """``[V_dst, V_src]`` weights (rows sum to 1) such that ``dst_coords = M @ src_coords`` (read-only: cached)."""
+    return conversion(src, dst).matrix
+
+
+@dataclass(frozen=True)
+class Conversion:
+    """One layout conversion, built once per pair of layouts (``conversion``) and applied to any number of frames.
+
+    ``matrix`` ``[V_dst, V_src]``: the weights; ``sources`` ``[V_dst, K]``: each target joint's source joints
+    (padded by repeating one of them), over which its score is the minimum and a non-finite coordinate spreads."""
+
+    src: str
+    dst: str
+    matrix: np.ndarray
+    sources: np.ndarray
+
+    @property
+    def identity(self) -> bool:
+        return self.src == self.dst
+
+    def __call__(self, seq: np.ndarray) -> np.ndarray:
+        """``[..., V_src, C]`` (score last) → ``[..., V_dst, C]`` float32.
+
+        A non-finite coordinate makes only the target joints built from it non-finite (a matrix product alone
+        would spread ``0 · inf = nan`` to every target), so sanitising later loses that joint, not the frame."""
+        seq = np.asarray(seq)
+        if seq.dtype != np.float32:
+            with np.errstate(over="ignore", invalid="ignore"):   # 1e300 → float32 inf: a missing joint later
+                seq = seq.astype(np.float32)
+        if self.identity:
+            return seq.copy()
+        coords = seq[..., :-1]
+        bad = ~np.isfinite(coords).all(-1)                                      # [..., V_src]
+        out = np.empty(seq.shape[:-2] + (len(self.matrix), seq.shape[-1]), np.float32)
+        if bad.any():
+            np.matmul(self.matrix, np.where(bad[..., None], np.float32(0), coords), out=out[..., :-1])
+            out[bad[..., self.sources].any(-1), :-1] = np.nan
+        else:
+            np.matmul(self.matrix, coords, out=out[..., :-1])
+        out[..., -1] = seq[..., -1][..., self.sources].min(-1)
+        return out
+
+
+@functools.lru_cache(maxsize=None)
+def _conversion(src: str, dst: str) -> Conversion:
+    s, d = get_layout(src), get_layout(dst)
+    if s.name == d.name:
+        m = np.eye(s.num_joints, dtype=np.float32)
+    else:
+        try:
+            table = CONVERSIONS[(s.name, d.name)]
+        except KeyError:
+            known = ", ".join(f"{a}→{b}" for a, b in CONVERSIONS)
+            raise ValueError(f"no conversion from {s.name} to {d.name}; known: {known}") from None
+        m = np.zeros((d.num_joints, s.num_joints), dtype=np.float32)
+        for j, joint in enumerate(d.joints):
+            spec = table.get(joint, joint)
+            if isinstance(spec, str):
+                spec = {spec: 1.0}
+            elif not isinstance(spec, Mapping):
+                spec = {x: 1.0 / len(spec) for x in spec}
+            for x, w in spec.items():
+                m[j, s.index(x)] += w
+    used = [np.flatnonzero(row > 0) for row in m]
+    sources = np.array([np.resize(u, max(map(len, used))) for u in used])
+    m.flags.writeable = sources.flags.writeable = False
+    return Conversion(s.name, d.name, m, sources)
+
+
+def conversion(src: Layout | str, dst: Layout | str) -> Conversion:
+    """The ``Conversion`` from ``src`` to ``dst`` (built once, then cached); ``ValueError`` when none exists."""
+    return _conversion(_layout(src).name, _layout(dst).name)
 
 
 def convert(seq: np.ndarray, src: Layout | str, dst: Layout | str) -> np.ndarray:
     """Convert ``[..., V_src, C]`` (score last) to ``[..., V_dst, C]``; synthesised scores = min of sources."""
-    m = conversion_matrix(src, dst)
-    seq = np.asarray(seq, dtype=np.float32)
-    coords = np.matmul(m, seq[..., :-1])
-    scores = seq[..., -1]
-    used = m > 0  # [D, V]
-    # min over each target's sources, vectorised: unused sources count as +inf
-    masked = np.where(used, scores[..., None, :], np.inf)
-    out_scores = masked.min(-1)
-    return np.concatenate([coords, out_scores[..., None]], axis=-1).astype(np.float32)
+    return conversion(src, dst)(seq)
 
 
 def project_to_2d(seq3d: np.ndarray, focal: float = 1.0, principal: tuple[float, float] = (0.0, 0.0)

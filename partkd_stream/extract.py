@@ -6,8 +6,8 @@ This is how a user builds the LQ side of a video dataset (e.g. NTU RGB+D from it
 
 - ``data``: float32 ``[T, 33, 3]`` = image pixels ``(x, y, visibility)`` in ``mediapipe33`` order, one row per
   decoded frame; a frame with no person is all zeros (score 0 = missing);
-- ``layout = "mediapipe33"``, ``fps`` from the container (30 if it reports none), ``timestamps = index / fps``
-  (OpenCV's per-frame container times are unreliable for AVI, so they are not used);
+- ``layout = "mediapipe33"``, ``fps`` from the container (``sources.video_fps``: 30 if it reports none),
+  ``timestamps = index / fps`` (OpenCV's per-frame container times are unreliable for AVI, so they are not used);
 - ``meta``: source path, frame size, model complexity, processing width, frames with a person. MediaPipe's 3D
   world landmarks are *not* stored: they double the file for data no training path uses.
 
@@ -18,18 +18,23 @@ without it an extracted LQ skeleton and its Kinect HQ skeleton disagree about wh
 Frames wider than ``--max-width`` (default 1280) are downscaled before MediaPipe and the landmarks scaled back
 to the original pixel grid: MediaPipe runs on a 256-px crop anyway, so this only saves decoding-side work.
 
-Parallel: ``--workers N`` processes (``spawn``-safe), a progress bar over videos. Resumable: an existing output
-is skipped unless ``--overwrite``; outputs are written atomically, so an interrupted run leaves no half files.
-A video that cannot be decoded is reported on one line and skipped; the exit code is then 1.
+Videos are found and decoded by ``partkd_stream.sources`` (``find_videos``, ``VideoFileSource``), as in the run
+mode. Parallel: ``--workers N`` processes (``spawn``-safe), a progress bar over videos. Resumable: an existing
+readable output is skipped unless ``--overwrite`` (an empty or unreadable one is redone); outputs are written
+atomically, so an interrupted run leaves no half files. The output folder is checked before any video is
+decoded. Ctrl-C and SIGTERM stop the same way (finished files kept; exit 130 / 143). A video that cannot be decoded
+is reported on one line and skipped; the exit code is then 1; one that decodes fewer frames than its container
+reports is kept with a warning.
 """
 from __future__ import annotations
 
 import argparse
-import glob
 import multiprocessing as mp
 import os
+import signal
 import sys
 import time
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Optional, Sequence
@@ -37,10 +42,12 @@ from typing import Iterable, Optional, Sequence
 import numpy as np
 
 from .errors import PartkdError
+from .signals import exit_code, raise_if_interrupted, terminate_as_interrupt
+from .sinks import check_output_folder
 from .skeleton_io import SkeletonSequence, save_sequence
+from .sources import VideoFileSource, find_videos, is_url, truncation_warning
 
-VIDEO_EXTS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
-DEFAULT_FPS = 30.0
+PROG = "partkd-stream extract"
 
 
 class ExtractError(PartkdError, RuntimeError):
@@ -64,110 +71,93 @@ def output_name(video: str | Path) -> str:
     return (stem[:-4] if stem.endswith("_rgb") and len(stem) > 4 else stem) + ".npz"
 
 
-def find_videos(inputs: Sequence[str]) -> list[Path]:
-    """Expand files, folders (recursively, video extensions) and globs; a path that matches nothing raises."""
-    found: list[Path] = []
-    for item in inputs:
-        p = Path(item)
-        if p.is_dir():
-            found += sorted(q for q in p.rglob("*") if q.is_file() and q.suffix.lower() in VIDEO_EXTS)
-        elif p.is_file():
-            found.append(p)
-        elif glob.has_magic(item):
-            matches = sorted(Path(m) for m in glob.glob(item, recursive=True) if Path(m).is_file())
-            if not matches:
-                raise FileNotFoundError(f"no files match {item!r}")
-            found += matches
-        else:
-            raise FileNotFoundError(f"{item}: no such file or folder")
-    seen, unique = set(), []
-    for f in found:
-        key = f.resolve()
-        if key not in seen:
-            seen.add(key)
-            unique.append(f)
-    return unique
+def is_finished(path: Path) -> bool:
+    """An existing output counts as done only if it is a readable sequence file: a 0-byte, cut or unreadable
+    ``.npz`` (a disk that filled up, a copy that failed) is redone. Reads the zip directory, not the data."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return "data" in z.files
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile):
+        return False
 
 
 def extract_video(video: str | Path, model_complexity: int = 1, max_width: int = 1280,
                   estimator=None, swap_sides: bool = False) -> SkeletonSequence:
-    """Run the pose estimator on every frame of one video → a ``mediapipe33`` sequence (no file written)."""
-    import cv2
+    """Run the pose estimator on every frame of one video → a ``mediapipe33`` sequence (no file written).
 
+    ``estimator``: any ``pose.PoseEstimator`` with the ``mediapipe33`` layout (default: a fresh ``MediaPipePose``,
+    closed afterwards); the most prominent person of each frame is kept."""
     from .layouts import get_layout
+    from .native_logs import cv2
     from .pose import MediaPipePose
 
-    os.environ.setdefault("GLOG_minloglevel", "2")  # MediaPipe's C++ log lines, once per video, are noise here
     flip = get_layout("mediapipe33").flip_permutation() if swap_sides else None
-
-    video = Path(video)
-    cap = cv2.VideoCapture(str(video))
-    if not cap.isOpened():
-        raise ExtractError(f"{video}: cannot open video (unsupported or corrupt file)")
-    fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
-    fps = fps if np.isfinite(fps) and 0 < fps < 1000 else DEFAULT_FPS
-    reported = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+    src = VideoFileSource(str(video))   # SourceError (one line) when it cannot be opened or decoded
     own = estimator is None
-    est = MediaPipePose(model_complexity=model_complexity) if own else estimator
     rows: list[np.ndarray] = []
-    size = (0, 0)
     work_w = 0
     try:
-        while True:
-            ok, frame = cap.read()
-            if not ok or frame is None:
-                break
-            h, w = frame.shape[:2]
-            size = (w, h)
-            factor = min(1.0, max_width / w) if max_width > 0 else 1.0
-            small = frame if factor == 1.0 else cv2.resize(frame, (int(round(w * factor)), int(round(h * factor))),
-                                                           interpolation=cv2.INTER_AREA)
-            work_w = small.shape[1]
-            res = est.process(small)
-            if res is None:
-                rows.append(np.zeros((33, 3), np.float32))
-            else:
-                kp = res.keypoints_2d()
-                kp[:, 0] *= w / small.shape[1]
-                kp[:, 1] *= h / small.shape[0]
+        est = MediaPipePose(model_complexity=model_complexity) if own else estimator
+        try:
+            if est.layout != "mediapipe33":
+                raise ExtractError(f"extract writes mediapipe33 sequences; this estimator gives {est.layout}")
+            for frame in src:
+                image = frame.image
+                h, w = image.shape[:2]
+                factor = min(1.0, max_width / w) if max_width > 0 else 1.0
+                small = image if factor == 1.0 else cv2.resize(image, (int(round(w * factor)), int(round(h * factor))),
+                                                               interpolation=cv2.INTER_AREA)
+                work_w = small.shape[1]
+                people = est.process(small)
+                if not people:
+                    rows.append(np.zeros((33, 3), np.float32))
+                    continue
+                kp = people[0].keypoints_2d()
+                kp[:, 0] *= image.shape[1] / small.shape[1]
+                kp[:, 1] *= image.shape[0] / small.shape[0]
                 rows.append(kp if flip is None else kp[flip])
+        finally:
+            if own:
+                est.close()
     finally:
-        cap.release()
-        if own:
-            est.close()
-    if not rows:
-        raise ExtractError(f"{video}: no frame could be decoded (corrupt, empty or unsupported video)")
+        src.close()
     data = np.stack(rows).astype(np.float32)
     with_person = int((data[:, :, 2].max(1) > 0).sum())
-    meta = {"source": str(video), "width": size[0], "height": size[1], "model_complexity": model_complexity,
+    meta = {"source": str(video), "width": src.size[0], "height": src.size[1], "model_complexity": model_complexity,
             "processed_width": work_w, "frames_with_person": with_person, "estimator": "mediapipe-pose",
-            "sides_swapped": bool(swap_sides), "frames_reported_by_container": reported}
-    return SkeletonSequence(data=data, layout="mediapipe33", fps=fps, timestamps=np.arange(len(data)) / fps,
-                            id=output_name(video)[:-4], meta=meta)
+            "sides_swapped": bool(swap_sides), "frames_reported_by_container": src.total or 0}
+    return SkeletonSequence(data=data, layout="mediapipe33", fps=src.fps,
+                            timestamps=np.arange(len(data)) / src.fps, id=output_name(video)[:-4], meta=meta)
 
 
 def _job(args: tuple[str, str, int, int, bool]) -> Result:
-    """One video in a worker process: extract and write atomically; never raises (failures are results)."""
+    """One video: extract and write atomically; never raises an error (failures are results)."""
     video, out, complexity, max_width, swap_sides = args
     t0 = time.perf_counter()
     try:
         seq = extract_video(video, complexity, max_width, swap_sides=swap_sides)
         save_sequence(out, seq)
-        reported = seq.meta["frames_reported_by_container"]
-        warning = (f"{video}: decoded {len(seq.data)} of the {reported} frames the container reports (truncated "
-                   f"or damaged file?); kept what was decoded" if len(seq.data) < 0.9 * reported else "")
+        warning = truncation_warning(video, len(seq.data), seq.meta["frames_reported_by_container"]) or ""
         return Result(video, "done", len(seq.data), seq.meta["frames_with_person"], time.perf_counter() - t0,
                       warning=warning)
     except Exception as e:  # noqa: BLE001 - one bad video must not stop the others; it is reported
-        msg = str(e) if isinstance(e, ExtractError) else f"{video}: {type(e).__name__}: {e}"
+        msg = str(e) if isinstance(e, PartkdError) else f"{video}: {type(e).__name__}: {e}"
         return Result(video, "failed", seconds=time.perf_counter() - t0, error=msg.splitlines()[0] if msg else video)
 
 
+def _worker_init() -> None:
+    """Worker processes leave Ctrl-C to the parent (which stops the pool) and end quietly on the SIGTERM the
+    pool sends: ``SystemExit`` unwinds the atomic writer, so no temporary file is left, and prints nothing."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="partkd-stream extract",
+    p = argparse.ArgumentParser(prog=PROG,
                                 description="Extract MediaPipe skeletons from videos into .npz files "
                                             "(one per video, resumable, parallel).")
-    p.add_argument("inputs", nargs="+", metavar="VIDEO_OR_DIR_OR_GLOB", help="video files, folders or globs")
+    p.add_argument("inputs", nargs="+", metavar="VIDEO_OR_DIR_OR_GLOB",
+                   help="video files, folders (searched recursively) or globs")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (DIR/<video stem>.npz)")
     p.add_argument("--workers", type=int, default=0, help="worker processes (default: min(cores, videos))")
     p.add_argument("--overwrite", action="store_true", help="redo videos whose output already exists")
@@ -192,7 +182,7 @@ def _run(jobs: list[tuple[str, str, int, int, bool]], workers: int, progress: bo
                 bar.update()
                 yield r
         else:
-            with mp.get_context("spawn").Pool(workers) as pool:
+            with mp.get_context("spawn").Pool(workers, initializer=_worker_init) as pool:
                 for r in pool.imap_unordered(_job, jobs):
                     bar.update()
                     yield r
@@ -200,60 +190,78 @@ def _run(jobs: list[tuple[str, str, int, int, bool]], workers: int, progress: bo
         bar.close()
 
 
+def _fail(msg: str) -> int:
+    print(f"{PROG}: error: {msg}", file=sys.stderr)
+    return 2
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = _parser().parse_args(argv)
+    with terminate_as_interrupt():
+        try:
+            try:
+                return _extract(args)
+            except Exception:
+                raise_if_interrupted()
+                raise
+        except KeyboardInterrupt as e:
+            print(f"{PROG}: interrupted before any video was started", file=sys.stderr)
+            return exit_code(e)
+
+
+def _extract(args: argparse.Namespace) -> int:
     try:
         videos = find_videos(args.inputs)
-    except FileNotFoundError as e:
-        print(f"partkd-stream extract: error: {e}; give existing video files, folders or globs", file=sys.stderr)
-        return 2
-    if not videos:
-        print(f"partkd-stream extract: error: no videos ({', '.join(VIDEO_EXTS)}) in {' '.join(args.inputs)}",
-              file=sys.stderr)
-        return 2
+        urls = [v for v in videos if is_url(v)]
+        if urls:
+            raise ExtractError(f"{urls[0]}: extract reads video files, not streams; download it first")
+        out_dir = check_output_folder(args.out, "skeleton files")
+    except PartkdError as e:
+        return _fail(f"{e}")
     try:
         import mediapipe  # noqa: F401  (checked here once, rather than failing in every worker)
     except ImportError as e:
         from .pose import MEDIAPIPE_HINT
-        print(f"partkd-stream extract: error: MediaPipe is not available ({e}); {MEDIAPIPE_HINT}", file=sys.stderr)
-        return 2
-    out_dir = Path(args.out)
-    if out_dir.exists() and not out_dir.is_dir():
-        print(f"partkd-stream extract: error: --out {out_dir} is a file; give a folder", file=sys.stderr)
-        return 2
-    out_dir.mkdir(parents=True, exist_ok=True)
+        return _fail(f"MediaPipe is not available ({e}); {MEDIAPIPE_HINT}")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        return _fail(f"--out {out_dir}: cannot create the folder ({e.strerror or e})")
 
     t0 = time.perf_counter()
     results: list[Result] = []
     jobs = []
-    names: dict[str, Path] = {}
+    names: dict[str, str] = {}
     for v in videos:
         name = output_name(v)
         if name in names:
-            print(f"partkd-stream extract: warning: {v} and {names[name]} both map to {out_dir / name}; "
-                  f"skipping {v}", file=sys.stderr)
-            results.append(Result(str(v), "failed", error=f"{v}: output name {name} already taken"))
+            print(f"{PROG}: warning: {v} and {names[name]} both map to {out_dir / name}; skipping {v}",
+                  file=sys.stderr)
+            results.append(Result(v, "failed", error=f"{v}: output name {name} already taken"))
             continue
         names[name] = v
         out = out_dir / name
-        if out.exists() and not args.overwrite:
-            results.append(Result(str(v), "skipped"))
-            continue
-        jobs.append((str(v), str(out), args.model_complexity, args.max_width, args.swap_sides))
+        if not args.overwrite and out.exists():
+            if is_finished(out):
+                results.append(Result(v, "skipped"))
+                continue
+            print(f"{PROG}: warning: {out} is empty or unreadable; extracting {v} again", file=sys.stderr)
+        jobs.append((v, str(out), args.model_complexity, args.max_width, args.swap_sides))
 
     workers = args.workers if args.workers > 0 else min(os.cpu_count() or 1, max(len(jobs), 1))
     try:
         for r in _run(jobs, min(workers, max(len(jobs), 1)), progress=not args.no_progress):
             if r.status == "failed":
-                print(f"partkd-stream extract: failed: {r.error}", file=sys.stderr)
+                raise_if_interrupted()   # in-process: the signal may have surfaced as this video's error
+                print(f"{PROG}: failed: {r.error}", file=sys.stderr)
             elif r.warning:
-                print(f"partkd-stream extract: warning: {r.warning}", file=sys.stderr)
+                print(f"{PROG}: warning: {r.warning}", file=sys.stderr)
             results.append(r)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
         done = sum(r.status == "done" for r in results)
-        print(f"partkd-stream extract: interrupted after {done} new videos; finished files are kept, run the same "
-              f"command again to resume", file=sys.stderr)
-        return 130
+        print(f"{PROG}: interrupted after {done} new videos; finished files are kept, run the same command again "
+              f"to resume", file=sys.stderr)
+        return exit_code(e)
 
     done = [r for r in results if r.status == "done"]
     failed = [r for r in results if r.status == "failed"]

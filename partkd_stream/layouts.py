@@ -88,10 +88,6 @@ def _build(name: str, joints: Sequence[str], edges: Sequence[tuple[str, str]], c
     )
 
 
-def _sided(*names: str) -> list[str]:
-    return [f"{s}_{n}" for s in ("left", "right") for n in names]
-
-
 def _limb_edges(prefix_chain: Sequence[str]) -> list[tuple[str, str]]:
     edges = []
     for side in ("left", "right"):

@@ -19,7 +19,7 @@ Only ``forward`` (logits) is exported and deployed; ``forward_parts`` serves tra
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -28,14 +28,16 @@ import torch.nn.functional as F
 from torch import nn
 
 from .layouts import get_layout, part_pool_matrix, spatial_adjacency
+from .preprocess import PreprocessConfig
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    layout: str = "penn13"
-    in_channels: int = 5
+    """Architecture of a part-GCN. Its input (layout, window, feature channels) is ``preprocess``: the one
+    model-input contract, so a model and the preprocessing that feeds it cannot disagree."""
+
+    preprocess: PreprocessConfig = PreprocessConfig()
     num_classes: int = 15
-    window: int = 64
     channels: tuple[int, ...] = (32, 48, 64, 96)
     strides: tuple[int, ...] = (2, 2, 1, 2)
     temporal_kernel: int = 5
@@ -44,6 +46,20 @@ class ModelConfig:
     dropout: float = 0.0
     part_matrix: bool = False
     part_matrix_block: int = -1   # block whose features feed the per-part classifiers (-1: the last)
+    part_block: int = -1          # block whose features are pooled into the part features and embeddings
+                                  # (-1: the last; a shallower block keeps the parts distinct)
+
+    @property
+    def layout(self) -> str:
+        return self.preprocess.layout
+
+    @property
+    def window(self) -> int:
+        return self.preprocess.window
+
+    @property
+    def in_channels(self) -> int:
+        return self.preprocess.in_channels
 
     @classmethod
     def student(cls, **kw: Any) -> "ModelConfig":
@@ -58,19 +74,21 @@ class ModelConfig:
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
+        d["preprocess"] = self.preprocess.to_dict()
         d["channels"], d["strides"] = list(self.channels), list(self.strides)
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "ModelConfig":
+        """Inverse of ``to_dict``. Dicts written before the model held its preprocessing (``layout``,
+        ``in_channels``, ``window`` at the top) are converted by ``checkpoint.load_checkpoint``, which has the
+        preprocessing they were saved beside."""
         d = dict(d)
+        d["preprocess"] = PreprocessConfig.from_dict(d["preprocess"])
         for k in ("channels", "strides"):
             if k in d:
                 d[k] = tuple(d[k])
         return cls(**d)
-
-    def with_(self, **kw: Any) -> "ModelConfig":
-        return replace(self, **kw)
 
 
 class TemporalConv(nn.Module):
@@ -146,7 +164,7 @@ class PartGCN(nn.Module):
         self.dropout = nn.Dropout(cfg.dropout)
         self.fc = nn.Linear(cin, cfg.num_classes)
 
-        p, c, d, k = self.num_parts, cin, cfg.embed_dim, cfg.num_classes
+        p, c, d, k = self.num_parts, cfg.channels[cfg.part_block], cfg.embed_dim, cfg.num_classes
         # per-part 2-layer projection heads, stored as batched weights [P, in, out]
         self.proj_w1 = nn.Parameter(torch.randn(p, c, c) / c ** 0.5)
         self.proj_b1 = nn.Parameter(torch.zeros(p, 1, c))
@@ -157,22 +175,24 @@ class PartGCN(nn.Module):
             self.part_cls_b = nn.Parameter(torch.zeros(p, 1, k))
             self.part_matrix = nn.Parameter(torch.zeros(k, p))  # logits; softmax over parts
 
-    @property
-    def feature_dim(self) -> int:
-        return self.fc.in_features
-
     def backbone(self, x: torch.Tensor, tap: int | None = None) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """``[N, C_in, T, V]`` → last block's features ``[N, C, T', V]`` (and block ``tap``'s, when given)."""
+        if tap is None:
+            return self.backbone_taps(x, ())[0]
+        f, tapped = self.backbone_taps(x, (tap,))
+        return f, tapped[tap % len(self.blocks)]
+
+    def backbone_taps(self, x: torch.Tensor, taps: tuple[int, ...]) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
+        """Last block's features and those of the blocks in ``taps`` (keys: non-negative block indices)."""
         n, c, t, v = x.shape
         x = self.data_bn(x.permute(0, 3, 1, 2).reshape(n, v * c, t))
         f = x.reshape(n, v, c, t).permute(0, 2, 3, 1)
-        if tap is None:
-            return self.blocks(f)
-        tapped = f
+        want = {i % len(self.blocks) for i in taps}
+        tapped = {}
         for i, block in enumerate(self.blocks):
             f = block(f)
-            if i == tap % len(self.blocks):
-                tapped = f
+            if i in want:
+                tapped[i] = f
         return f, tapped
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -188,19 +208,20 @@ class PartGCN(nn.Module):
 
     def forward_parts(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """Training view: logits, part features ``[N,P,C]``, part embeddings ``[N,P,d]`` (+ part logits/score)."""
-        if self.cfg.part_matrix:
-            f, f_tap = self.backbone(x, tap=self.cfg.part_matrix_block)
-        else:
-            f = self.backbone(x)
+        last = len(self.blocks) - 1
+        part_block, matrix_block = self.cfg.part_block % (last + 1), self.cfg.part_matrix_block % (last + 1)
+        taps = tuple({part_block, matrix_block if self.cfg.part_matrix else last} - {last})
+        f, tapped = self.backbone_taps(x, taps) if taps else (self.backbone(x), {})
+        tapped[last] = f
         logits = self.fc(self.dropout(f.mean(dim=(2, 3))))
-        parts = torch.matmul(f.mean(dim=2), self.part_pool).transpose(1, 2)      # [N, P, C]
+        parts = torch.matmul(tapped[part_block].mean(dim=2), self.part_pool).transpose(1, 2)  # [N, P, C_part]
         h = F.relu(torch.matmul(parts.unsqueeze(2), self.proj_w1) + self.proj_b1)  # [N, P, 1, C]
         emb = F.normalize(torch.matmul(h, self.proj_w2).squeeze(2), dim=-1)       # [N, P, d]
         out = {"logits": logits, "part_features": parts, "part_embeddings": emb}
         if self.cfg.part_matrix:
             # part logits from a shallow block: there a part's feature still mostly sees its own joints; after
             # the whole backbone every part sees the whole body, all parts classify equally and A stays uniform
-            local = torch.matmul(f_tap.mean(dim=2), self.part_pool).transpose(1, 2)           # [N, P, C_tap]
+            local = torch.matmul(tapped[matrix_block].mean(dim=2), self.part_pool).transpose(1, 2)  # [N, P, C_tap]
             z = (torch.matmul(local.unsqueeze(2), self.part_cls_w) + self.part_cls_b).squeeze(2)  # [N, P, K]
             out["part_logits"] = z
             out["part_score"] = (z * self.part_weights().t().unsqueeze(0)).sum(1)               # [N, K]

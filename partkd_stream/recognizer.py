@@ -1,36 +1,59 @@
-"""The public API: feed one skeleton per frame, get timestamped action predictions and start/end events.
+"""The public API: feed skeletons frame by frame, get timestamped action predictions and start/end events.
+
+One person (whoever the pose estimator finds most prominent):
 
     from partkd_stream.recognizer import Recognizer
     rec = Recognizer.load()                          # the shipped default student, fastest backend available
-    for t, keypoints in my_pose_stream:              # keypoints: [33, 3] MediaPipe (x, y, visibility), or None
-        pred = rec.update(keypoints, t)              # None until a prediction is due (every `stride` frames)
+    for t, keypoints in my_pose_stream:              # keypoints: [33, 3] MediaPipe (x, y in pixels, visibility),
+        pred = rec.update(keypoints, t)              # or None; None until a prediction is due (every `stride` frames)
         if pred:
-            print(pred.t, pred.label, pred.score)    # label None = "no action"
-            for ev in pred.events:                   # Event(event="start"|"end", label, t)
+            print(pred.t, pred.label, pred.score)    # label None = no action; pred.reason says why
+            for ev in pred.events:                   # Event(event="start"|"end", label, t, person=None)
                 print(ev)
-    rec.finish()                                     # end events for an action still on at the end
+    rec.finish()                                     # end events for an action still on
+
+Several people (each frame: everyone the pose estimator sees, in any order):
+
+    for t, people in my_multi_pose_stream:          # people: list of [33, 3]
+        for pred in rec.update_people(people, t):   # one Prediction per tracked person when one is due
+            print(pred.person, pred.label)           # person: the track id (1, 2, …), kept while they move
+    rec.finish()                                     # end events of everyone still in view
+
+``update_people`` gives each person a persistent id (``tracking.PersonTracker``), a window slot and a smoother of
+their own, and judges everyone due in ONE model call; a person whose track ends (gone longer than the tracker's
+``max_missed_s``) gets a last prediction (``reason: "no_person"``) carrying their ``end`` events.
 
 Any supported layout can be fed (``layout=``); it is converted to the model's. The CLI (``partkd-stream``) is a
 thin layer over this class.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Optional
+import math
+from dataclasses import dataclass, field, replace
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from .smoothing import ActionSmoother, Event
-from .window import PresenceRule, SkeletonWindow
+from .skeleton_io import SkeletonFileError, check_frame_shape
+from .smoothing import ActionSmoother, Event, SmoothedState
+from .tracking import PersonTracker
+from .window import PresenceRule, TrackWindows, sane_time
 
 DEFAULT_STRIDE = 6
 DEFAULT_SMOOTH = 4
 DEFAULT_THRESHOLD = 0.5
 
 
+REASONS = ("warming_up", "no_person", "below_threshold", "confirming")
+
+
 @dataclass
 class Prediction:
-    """One prediction; ``label`` is ``None`` in the "no action" state (and whenever no person is present)."""
+    """One prediction for one person. ``label``, ``score``, ``topk``, ``held`` and ``reason`` follow the rule in
+    ``partkd_stream.smoothing``: ``label`` is the steady action or None, and when it is None ``reason`` says why
+    (``REASONS``: ``"warming_up"`` — the stream holds less than half a model window; ``"no_person"``;
+    ``"below_threshold"``; ``"confirming"`` — the top class is above the threshold but not yet confirmed).
+    ``person`` is the track id from ``update_people``; ``None`` from ``update`` (one person, not tracked)."""
 
     t: float
     frame: int
@@ -38,34 +61,57 @@ class Prediction:
     score: float
     topk: list[tuple[str, float]]
     person_present: bool
+    reason: Optional[str] = None
+    held: bool = False
     events: list[Event] = field(default_factory=list)
+    person: Optional[int] = None
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON Lines record ``{t, frame, label, score, topk, person_present}``."""
-        return {"t": round(float(self.t), 4), "frame": int(self.frame), "label": self.label,
-                "score": round(float(self.score), 4), "topk": [[lab, s] for lab, s in self.topk],
-                "person_present": bool(self.person_present)}
+        """The JSON Lines record ``{t, frame, person, label, score, topk, person_present, reason, held}`` (strict
+        JSON)."""
+        numbers = [self.t, self.score] + [s for _, s in self.topk]
+        if not all(math.isfinite(x) for x in numbers):  # the window refuses such times; scores come from softmax
+            raise ValueError(f"prediction at frame {self.frame} holds a non-finite number: {numbers}")
+        return {"t": round(float(self.t), 4), "frame": int(self.frame), "person": self.person, "label": self.label,
+                "score": round(float(self.score), 4), "topk": [[lab, float(s)] for lab, s in self.topk],
+                "person_present": bool(self.person_present), "reason": self.reason, "held": bool(self.held)}
+
+
+@dataclass
+class _Person:
+    """What the recognizer keeps per person: a window slot and a smoother."""
+
+    slot: int
+    smoother: ActionSmoother
 
 
 class Recognizer:
-    """``source skeletons → window → model → smoothing``; one ``update`` per frame."""
+    """``source skeletons → (tracker) → windows → model → smoothing``; one ``update`` (one person) or
+    ``update_people`` (several) per frame, not both on one recognizer."""
 
     def __init__(self, model: Any, stride: int = DEFAULT_STRIDE, smooth: int = DEFAULT_SMOOTH,
                  threshold: float = DEFAULT_THRESHOLD, topk: int = 3, confirm: int = 2, hysteresis: float = 0.1,
-                 presence: PresenceRule = PresenceRule()) -> None:
-        """``model``: a ``backends.LoadedModel`` (``.card``, ``.predict_proba``); use ``Recognizer.load``."""
+                 presence: PresenceRule = PresenceRule(), tracker: Optional[PersonTracker] = None) -> None:
+        """``model``: a ``backends.LoadedModel`` (``.card``, ``.predict_proba``); use ``Recognizer.load``.
+        ``tracker``: how ``update_people`` keeps ids (default ``PersonTracker()``)."""
         if stride < 1:
             raise ValueError(f"stride must be ≥ 1, got {stride}")
         self.model = model
         self.card = model.card
         self.classes = list(self.card.classes)
         self.stride = stride
-        self.window = SkeletonWindow(self.card.preprocess, presence)
-        self.smoother = ActionSmoother(self.classes, smooth=smooth, threshold=threshold, hysteresis=hysteresis,
-                                       confirm=confirm, topk=topk)
+        self._smoothing = dict(smooth=smooth, threshold=threshold, hysteresis=hysteresis, confirm=confirm, topk=topk)
+        ActionSmoother(self.classes, **self._smoothing)    # bad settings fail here, not at the first person
+        self.windows = TrackWindows(self.card.preprocess, presence)
+        self.tracker = tracker if tracker is not None else PersonTracker()
+        self.in_view: list[tuple[int, np.ndarray]] = []   # (id, skeleton) of the people tracked in the last frame
+        self._people: dict[Optional[int], _Person] = {}
+        self._free_slots = [0]
+        self._mode: Optional[str] = None
         self.frames_seen = 0
+        self.dropped_frames = 0   # frames refused for their timestamp (not finite, or not after the previous)
         self.last_t: Optional[float] = None
-        self._checked: set[tuple[str, int]] = set()
+        self._checked: set[tuple] = set()   # (layout, channels) and (layout, frame shape) already checked
 
     @classmethod
     def load(cls, model: Optional[str] = None, backend: str = "auto", threads: Optional[int] = None,
@@ -82,31 +128,171 @@ class Recognizer:
             self.card.check_source(layout, channels - 1)
             self._checked.add(key)
 
+    def people(self) -> list[int]:
+        """The ids of the people tracked now (``update_people``), in view or briefly hidden."""
+        return sorted(p for p in self._people if p is not None)
+
+    def active(self, person: Optional[int] = None) -> Optional[str]:
+        """The action on now for ``person`` (``None``: the one person of ``update``), else None."""
+        p = self._people.get(person)
+        return p.smoother.active if p else None
+
+    # --- one person -------------------------------------------------------------------------------------------
     def update(self, keypoints: Optional[np.ndarray], t: float, layout: str = "mediapipe33",
                frame: Optional[int] = None) -> Optional[Prediction]:
-        """Add one frame (``[V, C]`` score last, or ``None`` = no person) and predict when one is due."""
+        """Add one frame (``[V, C]`` score last, or ``None`` = no person) and predict when one is due.
+
+        A frame whose ``t`` is not finite, or not after the previous frame's, is dropped and counted in
+        ``dropped_frames`` (returns None); a non-finite or absurd coordinate makes that joint missing."""
+        self._use("update")
         if keypoints is not None:
-            keypoints = np.asarray(keypoints, dtype=np.float32)
+            keypoints = self._frame(keypoints, layout)
+        person = self._person(None)
+        if not self.windows.push(keypoints, t, layout, slot=person.slot):
+            self.dropped_frames += 1
+            return None
+        index = self._advance(t, frame)
+        if self.frames_seen % self.stride:
+            return None
+        return self._predict([None], t, index)[0]
+
+    # --- several people ---------------------------------------------------------------------------------------
+    def update_people(self, people: Sequence[np.ndarray], t: float, layout: str = "mediapipe33",
+                      frame: Optional[int] = None) -> list[Prediction]:
+        """Add one frame with everyone in view (``[V, C]`` each, score last; ``[]`` = nobody) and return the
+        predictions due: one per tracked person every ``stride`` frames (ids ascending), and a last one for each
+        person whose track ended in this frame (their ``end`` events).
+
+        A frame whose ``t`` is not finite, or not after the previous frame's, is dropped and counted in
+        ``dropped_frames`` (returns ``[]``)."""
+        self._use("update_people")
+        people = [self._frame(kp, layout) for kp in people]
+        if not self._follows(t):
+            self.dropped_frames += 1
+            return []
+        upd = self.tracker.update(people, t)
+        for pid in upd.started:
+            self._person(pid)
+        ids = [pid for pid, _ in upd.people] + upd.missing
+        self.windows.push_many([self._people[pid].slot for pid in ids],
+                               [kp for _, kp in upd.people] + [None] * len(upd.missing), t, layout)
+        self.in_view = upd.people
+        index = self._advance(t, frame)
+        preds = [self._end(pid, t, index) for pid in upd.ended]
+        if self.frames_seen % self.stride == 0 and self._people:
+            preds += self._predict(sorted(self._people), t, index)
+        return preds
+
+    # --- the decision -----------------------------------------------------------------------------------------
+    def _predict(self, persons: list[Optional[int]], t: float, index: int) -> list[Prediction]:
+        """One stride for these people: who can be judged, one model call for all of them, each one's state."""
+        w = self.windows
+        slots = [self._people[p].slot for p in persons]
+        present = [w.person_present(s) for s in slots]
+        skip = [None if pr and w.warmed_up(s) else "warming_up" if pr else "no_person"
+                for s, pr in zip(slots, present)]
+        judged = [i for i, why in enumerate(skip) if why is None]
+        probs = self.model.predict_proba(w.model_input([slots[i] for i in judged])) if judged else []
+        row = dict(zip(judged, probs))
+        out = []
+        for i, p in enumerate(persons):
+            state = self.decide(self._people[p].smoother, t, row.get(i), skip[i])
+            out.append(self._prediction(p, state, t, index, present[i]))
+        return out
+
+    def decide(self, smoother: ActionSmoother, t: float, probs: Optional[np.ndarray],
+               skip: Optional[str]) -> SmoothedState:
+        """The per-window decision, the one place where a model's output becomes a person's state: class
+        probabilities ``[K]`` → smoothed label and events; ``skip`` (``"no_person"``, ``"warming_up"``) when there
+        was nothing to judge."""
+        if skip is not None:
+            return smoother.skip(t, skip)
+        return smoother.update(probs, t)
+
+    def _prediction(self, person: Optional[int], state: SmoothedState, t: float, index: int,
+                    present: bool) -> Prediction:
+        events = state.events if person is None else [replace(e, person=person) for e in state.events]
+        return Prediction(t=t, frame=index, label=state.label, score=state.score, topk=state.topk,
+                          person_present=present, reason=state.reason, held=state.held, events=events,
+                          person=person)
+
+    def _end(self, person: int, t: float, index: int) -> Prediction:
+        """A track ended: the person's last prediction (nobody there), with the end of their action; the slot is
+        freed for the next person."""
+        p = self._people.pop(person)
+        state = self.decide(p.smoother, t, None, "no_person")
+        self.windows.clear(p.slot)
+        self._free_slots.append(p.slot)
+        return self._prediction(person, state, t, index, False)
+
+    # --- bookkeeping ------------------------------------------------------------------------------------------
+    def _use(self, mode: str) -> None:
+        if self._mode is None:
+            self._mode = mode
+        elif self._mode != mode:
+            raise ValueError(f"this Recognizer is fed with {self._mode}(); use another one for {mode}() (or reset() "
+                             f"it first)")
+
+    def _frame(self, keypoints: np.ndarray, layout: str) -> np.ndarray:
+        """One skeleton, checked against its layout and the model (each shape and layout once)."""
+        keypoints = np.asarray(keypoints)
+        if (layout, keypoints.shape) not in self._checked:
+            if keypoints.ndim != 2:
+                raise SkeletonFileError(f"keypoints must be [V, C] (one row per joint, score last), got shape "
+                                        f"{list(keypoints.shape)}")
+            check_frame_shape(keypoints.shape, layout, "keypoints")
             self.check_source(layout, keypoints.shape[-1])
-        self.window.push(keypoints, t, layout)
+            self._checked.add((layout, keypoints.shape))
+        return keypoints
+
+    def _person(self, person: Optional[int]) -> _Person:
+        p = self._people.get(person)
+        if p is None:
+            if not self._free_slots:
+                self.windows.add_slots(1)
+                self._free_slots.append(self.windows.slots - 1)
+            p = self._people[person] = _Person(self._free_slots.pop(), ActionSmoother(self.classes,
+                                                                                      **self._smoothing))
+        return p
+
+    def _follows(self, t: float) -> bool:
+        """A finite, sane time after the last frame's."""
+        return sane_time(t) and (self.last_t is None or t > self.last_t)
+
+    def _advance(self, t: float, frame: Optional[int]) -> int:
         index = self.frames_seen if frame is None else int(frame)
         self.frames_seen += 1
         self.last_t = t
-        if self.frames_seen % self.stride:
-            return None
-        present = self.window.person_present()
-        probs = self.model.predict_proba(self.window.model_input())[0] if present else None
-        state = self.smoother.update(probs, t, present)
-        return Prediction(t=t, frame=index, label=state.label, score=state.score, topk=state.topk,
-                          person_present=present, events=state.events)
+        return index
 
     def finish(self, t: Optional[float] = None) -> list[Event]:
-        """End of the stream: ``end`` event for an action still on (at ``t``, default the last frame's time)."""
-        t = self.last_t if t is None else t
-        return [] if t is None else self.smoother.finish(t)
+        """End of the stream: ``end`` events for every action still on (at ``t``, default the last frame's time; a
+        ``t`` that is not finite or lies before the last frame's is not taken: events never run backwards).
+        Tracks end too: people seen after this get new ids."""
+        if t is None or self.last_t is None or not self._follows(t):
+            t = self.last_t
+        if t is None:
+            return []
+        events = []
+        for person in sorted(self._people, key=lambda p: -1 if p is None else p):
+            events += [e if person is None else replace(e, person=person)
+                       for e in self._people[person].smoother.finish(t)]
+        if self._mode == "update_people":
+            self.tracker.finish()
+            for person in list(self._people):
+                self.windows.clear(self._people[person].slot)
+                self._free_slots.append(self._people.pop(person).slot)
+            self.in_view = []
+        return events
 
     def reset(self) -> None:
-        """Forget the stream (a new video): empty window, no action on, frame counter at 0."""
-        self.window.clear()
-        self.smoother.finish(0.0)
-        self.frames_seen, self.last_t = 0, None
+        """Forget the stream (a new video): empty windows, no people, no smoothing history, no action on, counters
+        at 0, and ids start again from 1."""
+        for p in self._people.values():
+            self.windows.clear(p.slot)
+        self._people.clear()
+        self._free_slots = list(range(self.windows.slots))
+        self.tracker.reset()
+        self.in_view = []
+        self._mode = None
+        self.frames_seen, self.dropped_frames, self.last_t = 0, 0, None

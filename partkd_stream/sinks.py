@@ -2,36 +2,96 @@
 
 Every file sink is safe to interrupt: JSON Lines are flushed line by line (a run killed mid-way leaves every
 line written so far complete), and the video writer is released on ``close`` so the mp4 stays playable.
+Output paths are checked before any work starts (``check_output_path``), so a bad path costs no decoding and
+leaves no empty file behind. A write that fails (disk full, a vanished folder) is a ``SinkError`` naming the
+file; closing a sink that already failed does not fail again.
 """
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Optional
 
-import cv2
 import numpy as np
 
+from .errors import PartkdError
+from .native_logs import cv2
 from .recognizer import Prediction
 from .smoothing import Event
 
 
+class SinkError(PartkdError, OSError):
+    """An output that cannot be written; the message is one line naming the file."""
+
+
+def check_output_path(path: str | os.PathLike, what: str = "output") -> Path:
+    """Fail now, not after the work, when ``path`` cannot become a file: a folder is in the way, or the nearest
+    existing parent is not a writable folder (read-only, no permission). Creates nothing."""
+    p = Path(path)
+    if p.is_dir():
+        raise SinkError(f"{p}: is a folder; give a file name for the {what}")
+    _check_creatable(p.parent, p, what)
+    if p.exists() and not os.access(p, os.W_OK):
+        raise SinkError(f"{p}: the {what} file exists and is not writable; check its permissions")
+    return p
+
+
+def check_output_folder(folder: str | os.PathLike, what: str = "output") -> Path:
+    """``folder`` exists as a writable folder, or can be created (its nearest existing parent is writable)."""
+    folder = Path(folder)
+    _check_creatable(folder, folder, what)
+    return folder
+
+
+def _check_creatable(folder: Path, target: Path, what: str) -> None:
+    probe = folder if str(folder) else Path(".")
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise SinkError(f"{target}: cannot write the {what} there ({probe} is a file, not a folder); choose another "
+                        f"path")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise SinkError(f"{target}: cannot write the {what} there ({probe} is read-only or not writable for you); "
+                        f"choose another folder")
+
+
+def _write_error(path: Path, e: OSError) -> SinkError:
+    return SinkError(f"{path}: cannot write ({e.strerror or e}); check free space and permissions")
+
+
 class JsonlSink:
-    """One line per prediction ``{t, frame, label, score, topk, person_present}`` and per event
-    ``{event, label, t}``, flushed as written."""
+    """One line per prediction ``{t, frame, person, label, score, topk, person_present, reason, held}`` and per
+    event ``{event, label, t, person}``, flushed as written. Strict JSON: a NaN or infinity is refused, never
+    written."""
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._f: Optional[IO[str]] = open(self.path, "w", encoding="utf-8", buffering=1)
+        self._failed = False
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._f: Optional[IO[str]] = open(self.path, "w", encoding="utf-8", buffering=1)
+        except OSError as e:
+            raise _write_error(self.path, e) from None
 
     def write(self, record: dict) -> None:
         assert self._f is not None, "sink closed"
-        self._f.write(json.dumps(record) + "\n")
-        self._f.flush()
+        try:
+            line = json.dumps(record, allow_nan=False)
+        except ValueError:
+            bad = [k for k, v in record.items() if isinstance(v, float) and not math.isfinite(v)]
+            raise SinkError(f"{self.path}: refusing to write a record that is not strict JSON (non-finite "
+                            f"{', '.join(bad) or 'value'} at frame {record.get('frame', '?')}); this is a bug, "
+                            f"please report it") from None
+        try:
+            self._f.write(line + "\n")
+            self._f.flush()
+        except OSError as e:
+            self._failed = True
+            raise _write_error(self.path, e) from None
 
     def prediction(self, pred: Prediction) -> None:
         self.write(pred.to_dict())
@@ -41,31 +101,158 @@ class JsonlSink:
             self.write(e.to_dict())
 
     def close(self) -> None:
-        if self._f is not None:
-            self._f.close()
-            self._f = None
+        f, self._f = self._f, None
+        if f is None:
+            return
+        try:
+            f.close()   # closes the descriptor even when the final flush fails
+        except OSError as e:
+            if not self._failed:   # the failure was already reported once
+                raise _write_error(self.path, e) from None
+
+
+# Tried in order; the first that opens is used. OpenCV's pip wheels ship FFmpeg without an H.264 encoder
+# (measured with opencv-contrib-python 4.11: 'avc1' does not open, 'mp4v' does), so there it is MPEG-4 Part 2.
+class _H264Writer:
+    """H.264 (libx264, ``yuv420p``: what browsers play) through PyAV's bundled FFmpeg, encoded on its own thread.
+
+    OpenCV's wheels carry no H.264 encoder. Encoding a 1080p frame costs about as much as MediaPipe on it, so it runs
+    beside the pose estimator instead of after it: ``write`` hands the frame to a bounded queue (8 frames), ``close``
+    drains it and writes the index. An encoding error is raised by the next ``write`` or by ``close``.
+    """
+
+    name = "H.264 (libx264)"
+
+    def __init__(self, path: Path, fps: float, size: tuple[int, int]) -> None:
+        import queue
+        import threading
+        from fractions import Fraction
+
+        import av   # a dependency; ImportError → VideoSink falls back to OpenCV's mp4v
+
+        self._av = av
+        self._container = av.open(str(path), "w")
+        rate = Fraction(fps).limit_denominator(1001)
+        self._stream = self._container.add_stream("libx264", rate=rate, options={"preset": "ultrafast", "crf": "23"})
+        self._stream.width, self._stream.height = size
+        self._stream.pix_fmt = "yuv420p"
+        self._time_base = 1 / rate
+        self._queue: "queue.Queue[Optional[np.ndarray]]" = queue.Queue(maxsize=8)
+        self._error: Optional[BaseException] = None
+        self._thread = threading.Thread(target=self._encode, name=f"h264:{path.name}", daemon=True)
+        self._thread.start()
+
+    def _encode(self) -> None:
+        index = 0
+        try:
+            while (image := self._queue.get()) is not None:
+                frame = self._av.VideoFrame.from_ndarray(image, format="bgr24")
+                frame.pts, frame.time_base = index, self._time_base
+                index += 1
+                self._container.mux(self._stream.encode(frame))
+            self._container.mux(self._stream.encode(None))   # flush the encoder's delayed frames
+        except BaseException as e:  # noqa: BLE001 - reported to the writing thread
+            self._error = e
+            while self._queue.get() is not None:             # let write() and close() go on
+                pass
+        finally:
+            try:
+                self._container.close()
+            except Exception as e:  # noqa: BLE001
+                self._error = self._error or e
+
+    def write(self, image: np.ndarray) -> None:
+        if self._error is None:
+            self._queue.put(image)
+        self._raise()
+
+    def release(self) -> None:
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+        self._raise()
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            e, self._error = self._error, None
+            raise e if isinstance(e, OSError) else OSError(str(e).splitlines()[0] if str(e) else repr(e))
+
+
+class _OpenCVWriter:
+    """MPEG-4 Part 2 through OpenCV: plays in VLC and ffmpeg, not in every browser. The fallback without PyAV."""
+
+    name = "MPEG-4 Part 2 (mp4v)"
+
+    def __init__(self, path: Path, fps: float, size: tuple[int, int]) -> None:
+        self._w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
+        if not self._w.isOpened():
+            self._w.release()
+            raise SinkError(f"{path}: cannot write a video here (OpenCV's mp4 writer does not open; check the folder)")
+
+    def write(self, image: np.ndarray) -> None:
+        self._w.write(image)
+
+    def release(self) -> None:
+        self._w.release()
 
 
 class VideoSink:
-    """Annotated frames into an mp4 (``mp4v``); frames are resized to the first frame's size."""
+    """Annotated frames into an mp4: H.264 through PyAV, else MPEG-4 Part 2 through OpenCV (``codec`` says which).
 
-    def __init__(self, path: str | os.PathLike, fps: float, size: tuple[int, int]) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.size = size
-        self._w = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"mp4v"), float(fps), size)
-        if not self._w.isOpened():
-            raise OSError(f"{self.path}: cannot write a video here (check the folder and the .mp4 extension)")
+    Frames are resized to the first frame's size (rounded down to even numbers: H.264's 4:2:0 colour needs them);
+    the writer opens at construction when ``size`` is known, else at the first frame.
+    """
+
+    def __init__(self, path: str | os.PathLike, fps: float, size: Optional[tuple[int, int]] = None) -> None:
+        self.path = check_output_path(path, "video")
+        if self.path.suffix.lower() != ".mp4":
+            raise SinkError(f"{self.path}: the annotated video is written as .mp4; give a .mp4 file name")
+        self.fps = float(fps)
+        self.size: Optional[tuple[int, int]] = None
+        self.codec = ""          # e.g. "H.264 (libx264)", set when the writer opens
+        self.frames = 0
+        self._w = None
+        if size is not None:
+            self._open(size)
+
+    def _open(self, size: tuple[int, int]) -> None:
+        size = (max(2, size[0] - size[0] % 2), max(2, size[1] - size[1] % 2))
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise _write_error(self.path, e) from None
+        try:
+            self._w = _H264Writer(self.path, self.fps, size)
+        except ImportError:
+            self._w = _OpenCVWriter(self.path, self.fps, size)
+        except OSError as e:
+            raise _write_error(self.path, e) from None
+        self.size, self.codec = size, self._w.name
 
     def write(self, image: np.ndarray) -> None:
+        if self._w is None:
+            self._open((image.shape[1], image.shape[0]))
         if (image.shape[1], image.shape[0]) != self.size:
             image = cv2.resize(image, self.size)
-        self._w.write(image)
+        try:
+            self._w.write(np.ascontiguousarray(image))
+        except OSError as e:
+            raise _write_error(self.path, e) from None
+        self.frames += 1
+
+    def describe(self) -> str:
+        """``PATH (N frames, CODEC)``, with a note when browsers will not play it."""
+        note = "" if self.codec.startswith("H.264") else "; install PyAV (pip install av) for H.264, which " \
+                                                          "browsers play"
+        return f"{self.path} ({self.frames} frames, {self.codec or 'not opened'}{note})"
 
     def close(self) -> None:
-        if self._w is not None:
-            self._w.release()
-            self._w = None
+        w, self._w = self._w, None
+        if w is not None:
+            try:
+                w.release()
+            except OSError as e:
+                raise _write_error(self.path, e) from None
 
 
 class DisplaySink:
@@ -102,7 +289,11 @@ def display_available() -> bool:
 
 @dataclass
 class RunSummary:
-    """Counts for the console summary at the end of a source: frames, speed, drops, actions with durations."""
+    """Counts for the console summary at the end of a source: frames, speed, drops, actions with durations (per
+    person when people are tracked).
+
+    ``seconds`` is the time spent on frames; the pose estimator's start-up (``startup_s``: loading MediaPipe and
+    its graph, about 1.5 s here) is reported beside it, not mixed into the frame rate."""
 
     name: str
     frames: int = 0
@@ -110,24 +301,40 @@ class RunSummary:
     person_frames: int = 0
     drops: int = 0
     seconds: float = 0.0
-    actions: list[tuple[str, float, float]] = field(default_factory=list)   # (label, start, end)
-    _open: dict[str, float] = field(default_factory=dict)
+    startup_s: Optional[float] = None
+    people: Optional[set[int]] = None   # ids tracked (several-people runs); None: one person, not tracked
+    actions: list[tuple[Optional[int], str, float, float]] = field(default_factory=list)   # (person, label, …)
+    _open: dict[tuple[Optional[int], str], float] = field(default_factory=dict)
     interrupted: bool = False
+    outputs: list[str] = field(default_factory=list)    # "predictions → PATH", "annotated video → PATH (…)"
+    warnings: list[str] = field(default_factory=list)   # one line each, also printed on stderr
 
     def add_events(self, events: list[Event]) -> None:
         for e in events:
+            key = (e.person, e.label)
             if e.event == "start":
-                self._open[e.label] = e.t
-            elif e.label in self._open:
-                self.actions.append((e.label, self._open.pop(e.label), e.t))
+                self._open[key] = e.t
+            elif key in self._open:
+                self.actions.append((e.person, e.label, self._open.pop(key), e.t))
 
     def text(self) -> str:
         fps = self.frames / self.seconds if self.seconds > 0 else 0.0
-        head = (f"{self.name}: {self.frames} frames in {self.seconds:.1f} s ({fps:.1f} fps), "
-                f"{self.predictions} predictions, {self.drops} dropped frames"
+        startup = f"; start-up {self.startup_s:.1f} s not counted" if self.startup_s is not None else ""
+        people = "" if self.people is None else \
+            f", {len(self.people)} {'person' if len(self.people) == 1 else 'people'} tracked"
+        head = (f"{self.name}: {self.frames} frames in {self.seconds:.1f} s ({fps:.1f} fps{startup}), "
+                f"{self.predictions} predictions{people}, {self.drops} dropped frames"
                 + (", interrupted" if self.interrupted else ""))
-        if not self.actions:
-            return head + "\n  no action recognised"
-        lines = [f"  {label:<20s} {start:8.2f} s → {end:8.2f} s  ({end - start:.2f} s)"
-                 for label, start, end in self.actions]
-        return head + f"\n  {len(self.actions)} action(s):\n" + "\n".join(lines)
+        lines = [head] + [f"  {o}" for o in self.outputs]
+        actions = [a for a in self.actions if a[3] > a[2]]   # no 0-s blips
+        if not actions:
+            return "\n".join(lines + ["  no action recognised"])
+        lines.append(f"  {len(actions)} action(s):")
+        if self.people is None:
+            lines += [f"  {label:<20s} {start:8.2f} s → {end:8.2f} s  ({end - start:.2f} s)"
+                      for _, label, start, end in actions]
+        else:
+            lines += [f"  {f'person {person}':<10s} {label:<20s} {start:8.2f} s → {end:8.2f} s  "
+                      f"({end - start:.2f} s)" for person, label, start, end in sorted(
+                          actions, key=lambda a: (-1 if a[0] is None else a[0], a[2]))]
+        return "\n".join(lines)

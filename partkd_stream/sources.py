@@ -1,36 +1,48 @@
-"""Where frames come from: a camera, video files (a file, a folder, a glob, a URL) or a recorded skeleton file.
+"""Where frames come from, and the one home of video input: discovery, extensions, frame rate and decoding.
 
-Every source yields ``Frame``s with a timestamp from the source itself: the container's presentation time
-(``CAP_PROP_POS_MSEC``) for video files, a monotonic clock for cameras and URLs (live), the file's ``t`` for
-skeletons. Live sources never queue unboundedly: a reader thread keeps only the newest frame, and a frame that is
-replaced before the consumer took it is counted in ``drops``.
+A camera, video files (a file, a folder, a glob, a URL) or a recorded skeleton file. Every source yields
+``Frame``s with a timestamp from the source itself: the container's presentation time (``CAP_PROP_POS_MSEC``) for
+video files, a monotonic clock for cameras and URLs (live), the file's ``t`` for skeletons. Live sources never
+queue unboundedly: a reader thread keeps only the newest frame, and a frame that is replaced before the consumer
+took it is counted in ``drops``. ``extract`` decodes through ``VideoFileSource`` too, so both modes find, read and
+time videos alike (``find_videos``, ``VIDEO_EXTENSIONS``, ``video_fps``, ``truncation_warning``).
 
 Opening a source that cannot be read raises ``SourceError`` with a one-line message (what, where, what to do).
 """
 from __future__ import annotations
 
 import glob
+import math
 import os
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Iterator, Optional, Sequence
 
 import numpy as np
 
 from .errors import PartkdError
-
-os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")         # OpenCV/FFmpeg chatter would bury our one-line errors
-os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
-import cv2  # noqa: E402
-
-if hasattr(cv2, "setLogLevel"):  # cv2 imported earlier ignores the environment: silence its logger directly
-    cv2.setLogLevel(0)
-
-from .skeleton_io import SkeletonFileError, load_sequence, read_stream  # noqa: E402
+from .native_logs import cv2
+from .skeleton_io import SkeletonFileError, load_sequence, read_stream
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv")
+DEFAULT_FPS = 30.0          # when a container or camera reports no usable frame rate
+_FPS_RANGE = (1.0, 1000.0)  # a reported rate outside it (0, NaN, 90000 time-base ticks) is not a frame rate
+
+
+def video_fps(reported: float) -> float:
+    """The nominal frame rate from what OpenCV reports: the value if it is a plausible rate, else 30."""
+    return float(reported) if math.isfinite(reported) and _FPS_RANGE[0] <= reported <= _FPS_RANGE[1] \
+        else DEFAULT_FPS
+
+
+def truncation_warning(name: str, decoded: int, reported: Optional[int]) -> Optional[str]:
+    """A one-line warning when far fewer frames decoded than the container promised (a cut or damaged file)."""
+    if reported and decoded < 0.9 * reported:
+        return (f"{name}: decoded {decoded} of the {reported} frames the container reports (truncated or "
+                f"damaged file?); kept what was decoded")
+    return None
 
 
 class SourceError(PartkdError, ValueError):
@@ -44,7 +56,7 @@ class Frame:
     t: float
     index: int
     image: Optional[np.ndarray] = None       # BGR, video sources only
-    keypoints: Optional[np.ndarray] = None   # [V, C] score last, skeleton sources only (None = no person)
+    people: Optional[list[np.ndarray]] = None   # skeleton sources only: everyone in view, [V, C] each, score last
 
 
 class Source:
@@ -53,13 +65,18 @@ class Source:
     name: str = ""
     live: bool = False
     total: Optional[int] = None
-    fps: Optional[float] = None
+    fps: Optional[float] = None    # video sources: always a rate (``video_fps``); skeleton files: their header's
+    size: Optional[tuple[int, int]] = None   # video sources: (width, height) when known before the first frame
     drops: int = 0
     layout: Optional[str] = None   # skeleton sources: the layout of their keypoints
     has_images: bool = True
 
     def __iter__(self) -> Iterator[Frame]:
         raise NotImplementedError
+
+    def warning(self) -> Optional[str]:
+        """After iterating: one line about frames the source promised but could not give, else ``None``."""
+        return None
 
     def close(self) -> None:
         pass
@@ -82,16 +99,18 @@ class VideoFileSource(Source):
         if not ok or first is None:
             self._cap.release()
             raise SourceError(f"{path}: no frame can be decoded (corrupt or empty video); check the file")
-        self._first = first
-        fps = self._cap.get(cv2.CAP_PROP_FPS)
-        self.fps = float(fps) if fps and 1.0 <= fps <= 1000.0 else 30.0
+        self._first: Optional[np.ndarray] = first
+        self.fps = video_fps(self._cap.get(cv2.CAP_PROP_FPS))
         n = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
         self.total = n if n > 0 else None
         self.size = (first.shape[1], first.shape[0])
+        self.decoded = 0   # frames yielded so far
 
     def __iter__(self) -> Iterator[Frame]:
         prev_t: Optional[float] = None
-        index, image = 0, self._first
+        index, image, self._first = 0, self._first, None
+        if image is None:
+            raise SourceError(f"{self.name}: a video file source can be read once; open it again")
         while image is not None:
             t = self._cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
             # Containers disagree on POS_MSEC (an AVI here starts at 67 ms and reads 0 at its end): keep it when
@@ -100,11 +119,15 @@ class VideoFileSource(Source):
                 t = prev_t + 1.0 / self.fps
             elif prev_t is None and not (0.0 <= t < 10.0 / self.fps):
                 t = 0.0
+            self.decoded = index + 1
             yield Frame(t=t, index=index, image=image)
             prev_t, index = t, index + 1
             ok, image = self._cap.read()
             if not ok:
                 image = None
+
+    def warning(self) -> Optional[str]:
+        return truncation_warning(self.name, self.decoded, self.total)
 
     def close(self) -> None:
         self._cap.release()
@@ -122,11 +145,11 @@ class LiveSource(Source):
             what = f"camera {target}" if isinstance(target, int) else f"stream {target}"
             raise SourceError(f"cannot open {what}; check it is connected and not used by another program"
                               + (" (list cameras with: ls /dev/video*)" if isinstance(target, int) else ""))
-        fps = self._cap.get(cv2.CAP_PROP_FPS)
-        self.fps = float(fps) if fps and 1.0 <= fps <= 1000.0 else None
+        self.fps = video_fps(self._cap.get(cv2.CAP_PROP_FPS))
+        w, h = int(self._cap.get(cv2.CAP_PROP_FRAME_WIDTH) or 0), int(self._cap.get(cv2.CAP_PROP_FRAME_HEIGHT) or 0)
+        self.size = (w, h) if w > 0 and h > 0 else None
         self._cond = threading.Condition()
         self._latest: Optional[tuple[float, np.ndarray]] = None
-        self._read = 0
         self._done = False
         self._stop = False
         self._thread = threading.Thread(target=self._reader, name=f"reader:{name}", daemon=True)
@@ -144,7 +167,6 @@ class LiveSource(Source):
                 if self._latest is not None:
                     self.drops += 1   # replaced before the consumer took it
                 self._latest = (t, image)
-                self._read += 1
                 self._cond.notify_all()
 
     def __iter__(self) -> Iterator[Frame]:
@@ -169,26 +191,31 @@ class LiveSource(Source):
 
 
 class SkeletonFileSource(Source):
-    """A recorded keypoint stream (``.jsonl``) or sequence (``.npz``), see ``partkd_stream.skeleton_io``."""
+    """A recorded keypoint stream (``.jsonl``) or sequence (``.npz``), see ``partkd_stream.skeleton_io``; each frame
+    lists everyone in it (a sequence's ``[M, T, V, C]`` entries whose scores are not all 0)."""
 
     has_images = False
 
     def __init__(self, path: str) -> None:
         self.name = path
+        self.most_people = 0     # the most people in one frame so far (a sequence: its M)
         if not os.path.isfile(path):
             raise SourceError(f"{path}: no such skeleton file; check the path")
         suffix = Path(path).suffix.lower()
         try:
             if suffix == ".jsonl":
-                header, frames = read_stream(path)
+                header, frames = read_stream(path, people=True)
                 self.layout, fps = str(header["layout"]), header.get("fps")
                 self.fps = float(fps) if fps else None
                 self._frames = frames
             elif suffix == ".npz":
                 seq = load_sequence(path)
-                data = seq.data[0] if seq.data.ndim == 4 else seq.data   # several people: the first (main) one
-                self.layout, self.fps, self.total = seq.layout, seq.fps, int(data.shape[0])
-                self._frames = ((float(t), i, kp) for i, (t, kp) in enumerate(zip(seq.timestamps, data)))
+                data = seq.data if seq.data.ndim == 4 else seq.data[None]            # [M, T, V, C]
+                self.layout, self.fps, self.total = seq.layout, seq.fps, int(data.shape[1])
+                self.most_people = data.shape[0]
+                seen = (data[..., -1] > 0).any(-1)                                  # [M, T]
+                self._frames = ((float(t), k, [data[m, k] for m in np.flatnonzero(seen[:, k])])
+                                for k, t in enumerate(seq.timestamps))
             else:
                 raise SourceError(f"{path}: unknown skeleton file type {suffix!r}; use .jsonl or .npz "
                                   f"(see partkd_stream/skeleton_io.py)")
@@ -205,8 +232,9 @@ class SkeletonFileSource(Source):
 
     def __iter__(self) -> Iterator[Frame]:
         try:
-            for t, index, kp in self._frames:
-                yield Frame(t=t, index=index, keypoints=kp)
+            for t, index, people in self._frames:
+                self.most_people = max(self.most_people, len(people))
+                yield Frame(t=t, index=index, people=people)
         except SkeletonFileError as e:
             raise SourceError(str(e)) from None
         except UnicodeDecodeError:
@@ -217,27 +245,38 @@ def is_url(s: str) -> bool:
     return "://" in s
 
 
-def expand_video_args(args: list[str]) -> list[str]:
-    """Files, folders (their videos, sorted), globs and URLs → a list of inputs; a missing path is an error."""
-    out: list[str] = []
-    for a in args:
+def find_videos(inputs: Sequence[str]) -> list[str]:
+    """Files, folders (their videos, in subfolders too, sorted), globs and URLs → inputs, each once.
+
+    A folder contributes files with a ``VIDEO_EXTENSIONS`` suffix; a file named directly or matched by a glob is
+    taken whatever its suffix (the user chose it). A path that matches nothing raises ``SourceError``.
+    """
+    found: list[str] = []
+    for a in inputs:
         if is_url(a):
-            out.append(a)
+            found.append(a)
         elif os.path.isdir(a):
-            vids = sorted(str(p) for p in Path(a).iterdir() if p.suffix.lower() in VIDEO_EXTENSIONS)
+            vids = sorted(str(p) for p in Path(a).rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS)
             if not vids:
-                raise SourceError(f"{a}: folder has no video files ({', '.join(VIDEO_EXTENSIONS[:4])}, …)")
-            out += vids
-        elif any(c in a for c in "*?["):
+                raise SourceError(f"{a}: folder has no video files ({', '.join(VIDEO_EXTENSIONS)})")
+            found += vids
+        elif glob.has_magic(a):
             hits = sorted(p for p in glob.glob(a, recursive=True) if os.path.isfile(p))
             if not hits:
                 raise SourceError(f"{a}: the pattern matches no file")
-            out += hits
+            found += hits
         elif not os.path.exists(a):
             raise SourceError(f"{a}: no such file or folder; check the path")
         else:
-            out.append(a)
-    return out
+            found.append(a)
+    seen: set[str] = set()
+    unique = []
+    for f in found:
+        key = f if is_url(f) else os.path.realpath(f)
+        if key not in seen:
+            seen.add(key)
+            unique.append(f)
+    return unique
 
 
 def open_video(target: str) -> Source:

@@ -15,7 +15,7 @@ CLASSES = [f"action_{i}" for i in range(15)]
 
 def make_checkpoint(path: Path, seed: int = 0, window: int = 64) -> Path:
     torch.manual_seed(seed)
-    model = PartGCN(ModelConfig.student(window=window)).eval()
+    model = PartGCN(ModelConfig.student(preprocess=PreprocessConfig(window=window))).eval()
     with torch.no_grad():
         for m in model.modules():
             if isinstance(m, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
@@ -26,6 +26,6 @@ def make_checkpoint(path: Path, seed: int = 0, window: int = 64) -> Path:
         for mod in model.modules():  # the learned adjacency refinement B starts at 0; make it matter
             if hasattr(mod, "B"):
                 mod.B.uniform_(-0.1, 0.1)
-    save_checkpoint(path, model, PreprocessConfig(window=window), CLASSES,
+    save_checkpoint(path, model, CLASSES,
                     meta={"dataset": "synthetic", "metrics": {"top1": 0.5}, "extra_note": "test"})
     return path

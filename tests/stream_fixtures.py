@@ -20,9 +20,8 @@ def make_model(path: Path, layout: str = "penn13", dims: int = 2, window: int = 
 
     torch.manual_seed(seed)
     pre = PreprocessConfig(layout=layout, dims=dims, window=window)
-    model = PartGCN(ModelConfig.student(layout=layout, window=window, in_channels=pre.in_channels,
-                                        num_classes=len(CLASSES)))
-    save_checkpoint(path, model, pre, CLASSES)
+    model = PartGCN(ModelConfig.student(preprocess=pre, num_classes=len(CLASSES)))
+    save_checkpoint(path, model, CLASSES)
     return path
 
 

@@ -85,3 +85,66 @@ def test_synthetic_inputs_look_like_skeletons():
     assert raw3d.shape == (1, 64, 25, 4)
     frame = synthetic_frame()
     assert frame.shape == (360, 640, 3) and frame.dtype == np.uint8
+
+
+def test_json_names_the_real_default_model_and_why_a_backend_is_missing(tmp_path, capsys, ckpt, monkeypatch):
+    from partkd_stream.card import default_model_path
+
+    export_deployable(load_checkpoint(ckpt), tmp_path, "m", save_weights=False)   # no .pt: no PyTorch backend
+    monkeypatch.setenv("PARTKD_MODEL", str(tmp_path / "m.onnx"))
+    assert main(["--json", "--pose-frames", "0", "--backends", "onnxruntime-cpu,pytorch", *TINY]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["model"]["path"] == str(default_model_path().resolve()) == str((tmp_path / "m.onnx").resolve())
+    assert r["unavailable"]["pytorch"].startswith("the PyTorch backend needs the weights m.pt")
+    cfg = json.dumps({"window": 32, "channels": [16, 16], "strides": [1, 2], "num_classes": 4})
+    assert main(["--config", cfg, "--json", "--pose-frames", "0", "--backends", "onnxruntime-cpu", *TINY]) == 0
+    assert json.loads(capsys.readouterr().out)["model"]["path"] == "random weights from --config"
+
+
+def test_people_section_times_pose_and_recognition_per_people_count(ckpt, capsys):
+    rc = main(["--checkpoint", str(ckpt), "--json", "--backends", "onnxruntime-cpu", "--people", "1,2",
+               "--people-repeats", "1", "--pose-frames", "2", *TINY])
+    assert rc == 0
+    p = json.loads(capsys.readouterr().out)["people"]
+    assert p["stride"] == 6 and p["threads"] == 1 and p["backend"] == "onnxruntime-cpu"
+    one, two = p["recognition"]
+    assert (one["people"], two["people"]) == (1, 2)
+    for r in (one, two):
+        assert r["ms_per_frame"] > 0 and r["model_ms_per_stride"] > 0 and r["around_ms_per_stride"] > 0
+        assert r["around_ms_per_person"] == pytest.approx(r["around_ms_per_stride"] / r["people"])
+        assert r["ms_per_frame"] * 6 == pytest.approx(r["model_ms_per_stride"] + r["around_ms_per_stride"]
+                                                      + 6 * r["tracking_ms_per_frame"], rel=1e-6)
+    assert one["tracking_ms_per_frame"] == 0 and two["tracking_ms_per_frame"] > 0
+    rows = {r["people"]: r for r in p["pose"]["rows"]}
+    assert rows[1]["estimator"] == "MediaPipePose" and rows[2]["estimator"] == "MediaPipeMultiPose(2)"
+    assert rows[2]["ms_per_frame"] > 0 and rows[2]["ms_per_frame_one_in_view"] > 0
+    assert "ms_per_frame_one_in_view" not in rows[1] and rows[1]["frame"] != rows[2]["frame"]
+
+
+def test_people_frames_put_copies_of_the_person_side_by_side():
+    from partkd_stream.bench import people_frames
+
+    imgs = [np.full((40, 30, 3), k, np.uint8) for k in range(10)]
+    out = people_frames(imgs, (slice(5, 35), slice(10, 20)), 3)
+    assert len(out) == 10 and out[0].shape == (30, 30, 3)
+    assert [int(out[2][0, x, 0]) for x in (0, 10, 20)] == [2, 9, 6]      # copies a few frames apart
+    assert people_frames(imgs, None, 2)[0].shape == (40, 60, 3)
+
+
+@pytest.mark.parametrize("argv", [["--people", "0"], ["--people", "1,x"], ["--people-repeats", "0"]])
+def test_people_options_are_checked(argv, capsys):
+    try:
+        rc = main(argv + ["--pose-frames", "0"])
+    except SystemExit as e:                        # argparse's usage error for a malformed --people
+        rc = e.code
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert rc == 2 and "error:" in err and "people" in err, err
+
+
+def test_people_need_a_card(tmp_path, ckpt, capsys):
+    export_deployable(load_checkpoint(ckpt), tmp_path, "m", save_weights=False)
+    (tmp_path / "m.card.json").unlink()
+    assert main(["--onnx", str(tmp_path / "m.onnx"), "--people", "1", "--pose-frames", "0", *TINY]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("partkd-stream bench: error: --people times the whole recognizer") and "\n" not in err
+

@@ -1,5 +1,4 @@
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -155,3 +154,50 @@ def test_tensorrt_engine_parity(build, capsys, tmp_path):
 
     x = synthetic_windows(m.card.preprocess, 100)  # 100 > 64: split over profiles
     assert np.abs(m.predict(x) - ref.predict(x)).max() <= 1e-3, printed
+
+
+def test_a_failed_rebuild_leaves_the_model_that_was_there(build, tmp_path, monkeypatch, capsys):
+    """Parity fails on the second build: the first build's files stay byte for byte, nothing half-built stays."""
+    import train.build_engine as be
+
+    d, ckpt = build
+    out = tmp_path / "engines"
+    assert main(["--checkpoint", str(ckpt), "--out-dir", str(out), "--name", "m"]) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert {"m.onnx", "m.card.json", "m.pt"} <= set(before)
+    other = make_checkpoint(tmp_path / "other.pt", seed=7)
+    monkeypatch.setattr(be, "parity_error", lambda *a: 1.0)
+    capsys.readouterr()
+    assert main(["--checkpoint", str(other), "--out-dir", str(out), "--name", "m"]) == 2
+    err = capsys.readouterr().err
+    assert "the export is wrong" in err and "left as it was" in err and err.count("\n") == 1
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert load_model(out / "m.onnx").card.training["checkpoint_sha256"] == sha256_file(ckpt)
+
+
+def test_reject_reaches_the_card_from_a_file_or_the_checkpoint(build, tmp_path, capsys):
+    import json
+
+    from partkd_stream.checkpoint import load_checkpoint, save_checkpoint
+
+    d, ckpt = build
+    spec = {"method": "score", "score": "energy", "threshold": 2.5, "target_recall": 0.95, "calibrated_on": "val",
+            "temperature": 1.0}
+    (tmp_path / "reject_energy.json").write_text(json.dumps({"reject": spec}))
+    assert main(["--checkpoint", str(ckpt), "--out-dir", str(tmp_path / "a"), "--name", "m",
+                 "--reject", str(tmp_path / "reject_energy.json")]) == 0
+    assert ModelCard.load(tmp_path / "a" / "m.card.json").reject == spec
+    ck = load_checkpoint(ckpt)                                  # a checkpoint that carries its reject
+    model = ck.build_model()
+    save_checkpoint(tmp_path / "r.pt", model, ck.classes, meta={**ck.meta, "reject": {**spec, "threshold": 1.0}})
+    assert main(["--checkpoint", str(tmp_path / "r.pt"), "--out-dir", str(tmp_path / "b"), "--name", "m"]) == 0
+    card = ModelCard.load(tmp_path / "b" / "m.card.json")
+    assert card.reject["threshold"] == 1.0 and "reject" not in card.training
+    # a reject the classes cannot carry: one line, nothing built
+    (tmp_path / "bg.json").write_text(json.dumps({**spec, "method": "background", "score": "not_background"}))
+    capsys.readouterr()
+    assert main(["--checkpoint", str(ckpt), "--out-dir", str(tmp_path / "c"), "--name", "m",
+                 "--reject", str(tmp_path / "bg.json")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "bg.json" in err and "needs 'background' as the last class" in err
+    assert not (tmp_path / "c" / "m.onnx").exists()

@@ -6,12 +6,13 @@ import onnx
 import pytest
 
 from engine_fixtures import CLASSES, make_checkpoint
-from partkd_stream.backends import BACKENDS, LoadedModel, ModelLoadError, load_model, tensorrt_unavailable_reason
+from partkd_stream.backends import BACKENDS, LoadedModel, ModelLoadError, load_model
 from partkd_stream.bench import synthetic_windows
 from partkd_stream.card import (CardMismatch, ModelCard, card_path_for, default_model_path, export_deployable,
                                 sha256_file)
-from partkd_stream.checkpoint import load_checkpoint
-from partkd_stream.preprocess import PreprocessConfig
+from partkd_stream.checkpoint import CheckpointError, load_checkpoint
+from partkd_stream.model import ModelConfig
+from partkd_stream.preprocess import PREPROCESS_VERSION, PreprocessConfig
 
 
 @pytest.fixture(scope="module")
@@ -66,14 +67,16 @@ def test_check_source_accepts_convertible_and_refuses_the_rest(built):
         card.check_source("openpose25", 2)
 
 
-def test_auto_selection_here_is_onnxruntime_cpu(built):
+def test_auto_selection_picks_the_best_backend_this_machine_has(built):
+    """No plan was built for this model, so TensorRT is passed over (and says why) on any machine; then ONNX
+    Runtime takes its CUDA provider where it has one, else the CPU."""
     import onnxruntime as ort
 
-    if not tensorrt_unavailable_reason() or "CUDAExecutionProvider" in ort.get_available_providers():
-        pytest.skip("a GPU backend is available here")
     m = load_model(built / "student.onnx")
-    assert isinstance(m, LoadedModel) and m.backend.name == "onnxruntime-cpu"
-    assert any(n.startswith("tensorrt:") for n in m.notes)
+    assert isinstance(m, LoadedModel)
+    assert any(n.startswith("tensorrt: no TensorRT plan student.plan") for n in m.notes), m.notes
+    has_cuda = "CUDAExecutionProvider" in ort.get_available_providers()
+    assert m.backend.name == ("onnxruntime-cuda" if has_cuda else "onnxruntime-cpu")
 
 
 def test_onnxruntime_and_pytorch_agree(built):
@@ -156,9 +159,6 @@ def test_missing_card_and_unknown_files(model_dir):
 
 
 def test_forced_backends_that_cannot_run_say_why(model_dir):
-    reason = tensorrt_unavailable_reason()
-    if reason is None:
-        pytest.skip("TensorRT is available here")
     with pytest.raises(ModelLoadError, match="backend tensorrt is not available") as e:
         load_model(model_dir / "student.onnx", backend="tensorrt")
     one_line(e.value)
@@ -178,4 +178,149 @@ def test_default_model_path_and_missing_default(monkeypatch, tmp_path):
     assert default_model_path() == tmp_path / "none.onnx"
     with pytest.raises(ModelLoadError, match="no default model") as e:
         load_model()
+    one_line(e.value)
+
+
+# --- one model-input contract ------------------------------------------------------------------------------------
+def test_the_model_config_holds_its_preprocessing(built):
+    ckpt = load_checkpoint(built / "ckpt.pt")
+    cfg = ckpt.model_config
+    assert ckpt.preprocess is cfg.preprocess
+    assert (cfg.layout, cfg.window, cfg.in_channels) == ("penn13", 64, 5)
+    assert ModelConfig.from_dict(cfg.to_dict()) == cfg
+    card = ModelCard.load(built / "student.card.json")
+    assert card.preprocess == cfg.preprocess and card.input_shape == ["batch", 5, 64, 13]
+
+
+def _v1_payload(ckpt_path, **model_overrides) -> dict:
+    """What a format-1 checkpoint held: the model's own layout/in_channels/window beside ``preprocess``."""
+    ck = load_checkpoint(ckpt_path)
+    mc = ck.model_config.to_dict()
+    pre = mc.pop("preprocess")
+    pre.pop("version")
+    mc.update({"layout": pre["layout"], "in_channels": 5, "window": pre["window"], **model_overrides})
+    return {"format": "partkd-stream/1", "model_config": mc, "preprocess": pre, "classes": ck.classes,
+            "state_dict": {k: v.clone() for k, v in ck.state_dict.items()}, "meta": {}}
+
+
+def test_format_1_checkpoints_convert_on_load(built, tmp_path):
+    import torch
+
+    torch.save(_v1_payload(built / "ckpt.pt"), tmp_path / "old.pt")
+    old = load_checkpoint(tmp_path / "old.pt")
+    assert old.model_config == load_checkpoint(built / "ckpt.pt").model_config
+    x = synthetic_windows(old.preprocess, 2, seed=1)
+    assert np.abs(load_model(tmp_path / "old.pt").predict(x) - load_model(built / "ckpt.pt").predict(x)).max() == 0
+    torch.save(_v1_payload(built / "ckpt.pt", window=32), tmp_path / "bad.pt")
+    with pytest.raises(CheckpointError, match="contradicts its preprocessing") as e:
+        load_checkpoint(tmp_path / "bad.pt")
+    one_line(e.value)
+
+
+def test_the_shipped_card_and_weights_load_on_both_cpu_backends():
+    path = default_model_path()
+    if not path.exists():
+        pytest.skip(f"no shipped model at {path}")
+    x = synthetic_windows(ModelCard.load(card_path_for(path)).preprocess, 3, seed=2)
+    a = load_model(path, backend="onnxruntime")
+    b = load_model(path, backend="pytorch")
+    assert a.card.preprocess == b.backend.checkpoint.preprocess
+    assert np.abs(a.predict(x) - b.predict(x)).max() <= 1e-4
+
+
+def _edit_card(model_dir, edit) -> None:
+    card_file = model_dir / "student.card.json"
+    d = json.loads(card_file.read_text())
+    edit(d)
+    card_file.write_text(json.dumps(d))
+
+
+def test_a_card_of_another_preprocessing_version_is_refused(model_dir):
+    _edit_card(model_dir, lambda d: d["preprocess"].update(version=PREPROCESS_VERSION + 1))
+    with pytest.raises(ModelLoadError, match=f"preprocessing version {PREPROCESS_VERSION + 1}") as e:
+        load_model(model_dir / "student.onnx")
+    assert "retrain" in one_line(e.value) and "rebuild the card" not in str(e.value)   # a new card cannot help
+    _edit_card(model_dir, lambda d: d["preprocess"].pop("version"))      # cards from before the version: v1
+    assert load_model(model_dir / "student.onnx").card.preprocess.version == 1
+
+
+@pytest.mark.parametrize("edit,match", [
+    (lambda d: d["preprocess"].update(fps=0), "fps must be a finite number > 0"),
+    (lambda d: d["preprocess"].update(fps=-5), "fps must be a finite number > 0"),
+    (lambda d: d["preprocess"].update(fps="30"), "fps must be a finite number > 0"),
+    (lambda d: d["preprocess"].update(window=0), "window must be"),
+    (lambda d: d["preprocess"].pop("layout"), "preprocess lacks layout"),
+    (lambda d: d.pop("preprocess"), "card lacks preprocess"),
+    (lambda d: d.update(classes="abc"), "classes must be a non-empty list"),
+    (lambda d: d.update(onnx_sha256=""), "no onnx_sha256"),
+], ids=["fps0", "fps-neg", "fps-str", "window0", "no-layout", "no-preprocess", "classes-str", "empty-sha"])
+def test_malformed_cards_are_one_line_errors(model_dir, edit, match):
+    _edit_card(model_dir, edit)
+    with pytest.raises(ModelLoadError, match=match) as e:
+        load_model(model_dir / "student.onnx")
+    assert str(model_dir / "student.card.json") in one_line(e.value)
+
+
+def test_random_bytes_onnx_is_refused_even_with_a_matching_or_empty_sha(model_dir):
+    path = model_dir / "student.onnx"
+    path.write_bytes(np.random.default_rng(0).bytes(4096))
+    _edit_card(model_dir, lambda d: d.update(onnx_sha256=""))
+    with pytest.raises(ModelLoadError, match="no onnx_sha256") as e:
+        load_model(path)
+    one_line(e.value)
+    _edit_card(model_dir, lambda d: d.update(onnx_sha256=sha256_file(path)))
+    with pytest.raises(ModelLoadError, match="not a readable ONNX model") as e:
+        load_model(path)
+    one_line(e.value)
+
+
+class _Code:
+    """Pickles as a call of ``os.getcwd`` (harmless if it ever ran): what a hostile checkpoint looks like."""
+
+    def __reduce__(self):
+        import os
+
+        return (os.getcwd, ())
+
+
+def test_checkpoints_that_carry_code_or_nothing_are_refused_in_our_words(model_dir):
+    import torch
+
+    (model_dir / "empty.pt").write_bytes(b"")
+    with pytest.raises(ModelLoadError, match="the file is empty") as e:
+        load_model(model_dir / "empty.pt")
+    one_line(e.value)
+    torch.save({"format": "partkd-stream/2", "payload": _Code()}, model_dir / "student.pt")
+    for call in (lambda: load_model(model_dir / "student.pt"),
+                 lambda: load_model(model_dir / "student.onnx", backend="pytorch")):   # hostile .pt beside a good ONNX
+        with pytest.raises(ModelLoadError, match="refused: the file contains code") as e:
+            call()
+        msg = one_line(e.value)
+        assert "getcwd" in msg and "weights_only" not in msg and "False" not in msg
+    assert load_model(model_dir / "student.onnx").backend.name != "pytorch"    # auto never reaches the .pt here
+
+
+REJECT = {"method": "score", "score": "energy", "threshold": 3.3, "target_recall": 0.95,
+          "calibrated_on": "validation", "temperature": 1.0}
+
+
+def test_card_reject_is_optional_and_round_trips(built):
+    card = ModelCard.load(built / "student.card.json")
+    assert card.reject is None                                     # a card without one loads as before
+    with_reject = ModelCard.from_dict({**card.to_dict(), "reject": REJECT})
+    assert ModelCard.from_json(with_reject.to_json()).reject == REJECT
+
+
+@pytest.mark.parametrize("reject, match", [
+    ({**REJECT, "threshold": float("-inf")}, "threshold must be a finite number"),
+    ({**REJECT, "method": "vote"}, "reject method 'vote'"),
+    ({**REJECT, "colour": 1}, "unknown fields"),
+    ({"method": "score", "score": "energy"}, "lacks threshold"),
+    ({**REJECT, "method": "background", "score": "not_background"}, "needs 'background' as the last class"),
+    ("energy", "reject must be an object"),
+])
+def test_a_bad_card_reject_is_one_line(built, reject, match):
+    card = ModelCard.load(built / "student.card.json")
+    with pytest.raises(CardMismatch, match=match) as e:
+        ModelCard.from_dict({**card.to_dict(), "reject": reject})
     one_line(e.value)

@@ -335,3 +335,23 @@ def test_prepare_cli_summary_json_and_errors(tmp_path):
     assert r.returncode == 2 and r.stdout == ""
     assert len(r.stderr.strip().splitlines()) == 1 and str(missing) in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "x.npz").exists()
+
+
+def test_nw_ucla_json_whose_top_level_is_a_list_is_one_line(tmp_path):
+    (tmp_path / "a01_s01_e00_v01.json").write_text(json.dumps([[[0.0, 0.0, 0.0]] * 20]))
+    with pytest.raises(DatasetError, match="the top level must be an object") as e:
+        load_dataset("nw_ucla", tmp_path)
+    assert "\n" not in str(e.value) and "a01_s01_e00_v01.json" in str(e.value)
+
+
+@pytest.mark.parametrize("opcode", [b"\x8e", b"\x8d", b"\x96", b"\x95"],      # BINBYTES8 BINUNICODE8 BYTEARRAY8 FRAME
+                         ids=["bytes8", "unicode8", "bytearray8", "frame"])
+def test_a_pickle_declaring_a_huge_object_is_refused_before_allocating(tmp_path, opcode):
+    path = tmp_path / "huge.pkl"
+    path.write_bytes(b"\x80\x05" + opcode + (1 << 40).to_bytes(8, "little") + b"abc.")   # "1 TiB" follows
+    with pytest.raises(DatasetError, match=r"declares an object of 1,099,511,627,776 bytes") as e:
+        safe_load_pickle(path)
+    assert "\n" not in str(e.value)
+    path.write_bytes(b"\x80\x05" + opcode + (10).to_bytes(8, "little") + b"abc")        # merely truncated
+    with pytest.raises(DatasetError, match="declares an object of 10 bytes"):
+        safe_load_pickle(path)

@@ -5,6 +5,10 @@ The synthetic videos show a drawn stick figure; MediaPipe may or may not detect 
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -13,8 +17,10 @@ import pytest
 cv2 = pytest.importorskip("cv2")
 pytest.importorskip("mediapipe")
 
+from stream_fixtures import REPO  # noqa: E402
+
 from partkd_stream.cli import main as cli  # noqa: E402
-from partkd_stream.extract import find_videos, output_name  # noqa: E402
+from partkd_stream.extract import output_name  # noqa: E402
 from partkd_stream.skeleton_io import load_sequence  # noqa: E402
 
 
@@ -90,12 +96,6 @@ def test_missing_path_is_a_one_line_error(tmp_path, capsys):
     assert cli(["extract", str(tmp_path / "*.avi"), "--out", str(tmp_path / "o"), "--no-progress"]) == 2
 
 
-def test_folders_and_globs_are_expanded_without_duplicates(videos):
-    folder, good = videos
-    found = find_videos([str(folder), str(folder / "*.mp4"), str(good)])
-    assert sorted(p.name for p in found) == ["broken.mp4", "clip_a_rgb.mp4"]
-
-
 def test_worker_processes_give_the_same_files(videos, tmp_path, capsys):
     folder, _ = videos
     second = write_video(tmp_path / "clip_b.avi", frames=8, fps=30.0)
@@ -123,3 +123,71 @@ def test_truncated_video_keeps_the_decoded_frames_with_a_warning(tmp_path, capsy
     assert len(warn) == 1 and "cut.avi" in warn[0] and "of the 30 frames" in warn[0]
     seq = load_sequence(tmp_path / "o" / "cut.npz")
     assert 0 < len(seq.data) < 27 and seq.meta["frames_reported_by_container"] == 30
+
+
+@pytest.fixture
+def no_mediapipe(monkeypatch):
+    """Fail the test if MediaPipe is started: the checks must come before any video is decoded."""
+    from partkd_stream import pose
+
+    def refuse(*a, **k):
+        raise AssertionError("MediaPipe was started before the output folder was checked")
+
+    monkeypatch.setattr(pose.MediaPipePose, "__init__", refuse)
+
+
+def test_unwritable_output_folder_fails_before_any_work(videos, tmp_path, capsys, no_mediapipe):
+    _, good = videos
+    targets = ["/proc/self/partkd_out"] if os.path.isdir("/proc/self") else []   # read-only even for root
+    if os.geteuid() != 0:
+        ro = tmp_path / "ro"
+        ro.mkdir()
+        ro.chmod(0o555)
+        targets.append(str(ro))
+    if not targets:
+        pytest.skip("no read-only folder available here")
+    for target in targets:
+        assert cli(["extract", str(good), "--out", target, "--no-progress"]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "cannot write" in err[0], err
+
+
+def test_an_empty_or_unreadable_output_is_not_finished(videos, tmp_path, capsys):
+    _, good = videos
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "clip_a.npz").write_bytes(b"")
+    assert cli(["extract", str(good), "--out", str(out), "--workers", "1", "--no-progress"]) == 0
+    captured = capsys.readouterr()
+    assert "1 done, 0 skipped" in captured.out and "empty or unreadable" in captured.err
+    assert load_sequence(out / "clip_a.npz").data.shape == (12, 33, 3)
+
+
+def test_sigterm_keeps_finished_files_and_leaves_no_partial_ones(videos, tmp_path):
+    _, good = videos
+    long = write_video(tmp_path / "long.mp4", frames=3000, size=(96, 72))
+    out = tmp_path / "out"
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    proc = subprocess.Popen([sys.executable, "-m", "partkd_stream.cli", "extract", str(good), str(long), "--out",
+                             str(out), "--workers", "1", "--no-progress"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env, cwd=REPO)
+    try:
+        t_end = time.monotonic() + 120
+        while not (out / "clip_a.npz").exists() and proc.poll() is None:
+            assert time.monotonic() < t_end
+            time.sleep(0.05)
+        time.sleep(0.3)                                   # inside the long video now
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 143, stderr
+    assert stderr.count("\n") == 1 and "interrupted after 1 new videos" in stderr and "Traceback" not in stderr
+    assert sorted(p.name for p in out.iterdir()) == ["clip_a.npz"]          # no long.npz, no temporary file
+    assert load_sequence(out / "clip_a.npz").data.shape == (12, 33, 3)
+
+
+def test_a_stream_url_is_refused(tmp_path, capsys, no_mediapipe):
+    assert cli(["extract", "rtsp://camera.local/live", "--out", str(tmp_path / "o"), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "not streams" in err[0] and not (tmp_path / "o").exists()

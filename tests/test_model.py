@@ -5,17 +5,21 @@ import pytest
 import torch
 
 from partkd_stream.model import ModelConfig, PartGCN, count_parameters, export_onnx
+from partkd_stream.preprocess import PreprocessConfig
+
+NTU3D = PreprocessConfig(layout="ntu25", dims=3)
 
 
 def test_sizes_of_student_and_teacher():
     student = PartGCN(ModelConfig.student())
-    teacher = PartGCN(ModelConfig.teacher(layout="ntu25", in_channels=7, num_classes=60))
+    teacher = PartGCN(ModelConfig.teacher(preprocess=NTU3D, num_classes=60))
     assert count_parameters(student) <= 500_000
     assert 2_000_000 <= count_parameters(teacher) <= 3_000_000
 
 
 def test_part_outputs_and_part_matrix():
-    cfg = ModelConfig.teacher(layout="kinect20", in_channels=7, num_classes=10, window=32, parts="fine")
+    cfg = ModelConfig.teacher(preprocess=PreprocessConfig(layout="kinect20", dims=3, window=32), num_classes=10,
+                              parts="fine")
     model = PartGCN(cfg).eval()
     out = model.forward_parts(torch.randn(3, 7, 32, 20))
     assert out["logits"].shape == (3, 10)
@@ -33,7 +37,7 @@ def test_part_outputs_and_part_matrix():
 
 def test_part_logits_come_from_the_tapped_block():
     """A part's logits see block ``part_matrix_block``'s features of that part's joints, not the last block's."""
-    cfg = ModelConfig.teacher(layout="penn13", in_channels=5, num_classes=4, window=16, channels=(8, 12, 16),
+    cfg = ModelConfig.teacher(preprocess=PreprocessConfig(window=16), num_classes=4, channels=(8, 12, 16),
                               strides=(1, 1, 2), part_matrix_block=1)
     model = PartGCN(cfg).eval()
     x = torch.randn(2, 5, 16, 13)
@@ -49,7 +53,7 @@ def test_part_logits_come_from_the_tapped_block():
 
 
 def test_part_features_pool_the_right_joints():
-    model = PartGCN(ModelConfig.student(window=16)).eval()
+    model = PartGCN(ModelConfig.student(preprocess=PreprocessConfig(window=16))).eval()
     f = torch.randn(2, 96, 4, 13)
     model.backbone = lambda x: f  # isolate pooling
     parts = model.forward_parts(torch.zeros(2, 5, 16, 13))["part_features"]

@@ -1,10 +1,14 @@
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from partkd_stream.preprocess import (PreprocessConfig, clip_windows, fit_window, normalize, preprocess_window,
-                                      resample_indices, sanitize, take_frames)
+from partkd_stream.layouts import get_layout
+from partkd_stream.preprocess import (PreprocessConfig, body_scale, clip_windows, fit_window, model_input,
+                                      nanmedian_last, normalize, preprocess_window, resample_indices, sanitize,
+                                      take_frames)
 
 CFG = PreprocessConfig(layout="penn13", dims=2, window=16, fps=30.0)
 
@@ -99,3 +103,83 @@ def test_config_round_trips_through_dict():
     cfg = PreprocessConfig(layout="ntu25", dims=3, window=32, fps=15.0)
     assert PreprocessConfig.from_dict(cfg.to_dict()) == cfg
     assert cfg.in_channels == 7
+
+
+def _reference(seq: np.ndarray, cfg: PreprocessConfig) -> np.ndarray:
+    """The model input as the module docstring defines it, written plainly (masked means, ``np.nanmedian``,
+    channels last, features concatenated): the oracle for the fast channels-first implementation."""
+    lay = get_layout(cfg.layout)
+    seq = sanitize(seq, cfg.min_score).astype(np.float64)
+    coords, score = seq[..., :-1], seq[..., -1]
+    present = score > 0
+    torso = list(lay.parts["torso"])
+    w = present[..., torso]
+    centre_torso = (coords[..., torso, :] * w[..., None]).sum((-2, -3)) / np.maximum(w.sum((-1, -2)), 1)[..., None]
+    centre_all = (coords * present[..., None]).sum((-2, -3)) / np.maximum(present.sum((-1, -2)), 1)[..., None]
+    centre = np.where((w.sum((-1, -2)) > 0)[..., None], centre_torso, centre_all)
+    coords = coords - centre[..., None, None, :]
+    (ls, rs), (lh, rh) = lay.shoulders, lay.hips
+    ok = present[..., ls] & present[..., rs] & present[..., lh] & present[..., rh]
+    length = np.linalg.norm(0.5 * (coords[..., ls, :] + coords[..., rs, :] - coords[..., lh, :] - coords[..., rh, :]),
+                            axis=-1)
+    length = np.where(ok & (length > 1e-6), length, np.nan)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        scale = np.nanmedian(length, axis=-1)
+    rms = np.sqrt((np.square(coords).sum(-1) * present).sum((-1, -2)) / np.maximum(present.sum((-1, -2)), 1))
+    scale = np.where(np.isfinite(scale), scale, 2 * rms)
+    scale = np.where(scale > 1e-6, scale, 1.0)
+    coords = coords / scale[..., None, None, None] * present[..., None]
+    parts = []
+    for f in cfg.features:
+        if f == "coords":
+            parts.append(coords)
+        elif f == "score":
+            parts.append(score[..., None])
+        else:
+            both = (present[..., 1:, :] & present[..., :-1, :])[..., None]
+            diff = np.where(both, coords[..., 1:, :, :] - coords[..., :-1, :, :], 0.0)
+            parts.append(np.concatenate([np.zeros_like(coords[..., :1, :, :]), diff], axis=-3))
+    return np.moveaxis(np.concatenate(parts, -1), -1, -3)
+
+
+@pytest.mark.parametrize("features", [("coords", "score", "motion"), ("coords",), ("motion", "coords"),
+                                      ("score", "coords")])
+def test_model_input_equals_the_plain_definition(features):
+    cfg = PreprocessConfig(layout="penn13", window=32, fps=20.0, features=features)
+    rng = np.random.default_rng(0)
+    win = rng.normal(200, 60, (7, 32, 13, 3))             # float64: room for an absurd value
+    win[..., 2] = rng.uniform(0, 1, (7, 32, 13))
+    win[1, :, [1, 2, 7, 8]] = 0.0            # torso never seen: the RMS fallback
+    win[2, :10] = np.nan                     # non-finite frames
+    win[3] = 0.0                             # nobody at all
+    win[4, :, :, 2] = 0.01                   # everything below min_score
+    win[5, :, 1, 0] = 1e300                  # an absurd coordinate: a missing joint
+    got = preprocess_window(win, cfg)
+    np.testing.assert_allclose(got, _reference(win, cfg), atol=2e-6)
+    assert got.dtype == np.float32 and np.isfinite(got).all()
+    np.testing.assert_array_equal(preprocess_window(win[None, 2:4], cfg)[0], got[2:4])   # any leading axes
+    np.testing.assert_array_equal(preprocess_window(win[5], cfg), got[5])
+    np.testing.assert_array_equal(model_input(sanitize(win, cfg.min_score), cfg), got)
+
+
+def test_body_scale_is_the_normalising_scale():
+    rng = np.random.default_rng(1)
+    seq = sanitize(_seq(rng, t=20))
+    present = (seq[..., 2] > 0).astype(np.float32)
+    s = body_scale(seq[..., :2], present, "penn13")
+    assert s.shape == () and s > 0
+    n = normalize(seq, "penn13")
+    np.testing.assert_allclose(body_scale(n[..., :2], present, "penn13"), 1.0, rtol=1e-5)
+    moved = (seq[..., :2] - 50.0) * 3.0
+    assert body_scale(moved, present, "penn13") == pytest.approx(3 * s, rel=1e-5)   # not-seen joints ignored
+
+
+def test_nanmedian_last_is_numpys():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(7, 9, 33))
+    x[rng.random(x.shape) < 0.4] = np.nan
+    x[0, 0] = np.nan
+    with np.errstate(all="ignore"), pytest.warns(RuntimeWarning):
+        want = np.nanmedian(x, axis=-1)
+    np.testing.assert_array_equal(nanmedian_last(x), want)

@@ -4,7 +4,7 @@ import signal
 
 import pytest
 
-from partkd_stream.signals import Terminated, exit_code, terminate_as_interrupt
+from partkd_stream.signals import Terminated, exit_code, raise_if_interrupted, terminate_as_interrupt
 
 
 def test_sigterm_raises_terminated_inside_and_is_restored_after():
@@ -18,3 +18,42 @@ def test_sigterm_raises_terminated_inside_and_is_restored_after():
 
 def test_ctrl_c_keeps_its_own_exit_code():
     assert exit_code(KeyboardInterrupt()) == 130
+
+
+def test_an_interrupt_disguised_by_library_code_is_raised_again():
+    """A pybind11 import interrupted by a signal reports ImportError("initialization failed"); the block knows."""
+    with pytest.raises(KeyboardInterrupt) as info:
+        with terminate_as_interrupt():
+            try:
+                try:
+                    os.kill(os.getpid(), signal.SIGTERM)
+                except KeyboardInterrupt:
+                    raise ImportError("initialization failed") from None
+            except ImportError:
+                raise_if_interrupted()
+    assert isinstance(info.value, Terminated)
+    with terminate_as_interrupt():            # a new block starts clean
+        raise_if_interrupted()
+
+
+def test_a_signal_inside_deferred_interrupts_is_raised_when_the_block_ends():
+    from partkd_stream.signals import deferred_interrupts
+
+    reached = []
+    with pytest.raises(Terminated):
+        with terminate_as_interrupt():
+            with deferred_interrupts():
+                os.kill(os.getpid(), signal.SIGTERM)
+                reached.append("rest of the block")     # not cut short: an extension's import would print it
+    assert reached == ["rest of the block"]
+
+
+def test_deferred_interrupts_outside_terminate_block_changes_nothing():
+    from partkd_stream.signals import deferred_interrupts
+
+    reached = []
+    with pytest.raises(KeyboardInterrupt):
+        with deferred_interrupts():
+            os.kill(os.getpid(), signal.SIGINT)          # Python's own handler: raised at once, as always
+            reached.append("rest of the block")
+    assert reached == []

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from partkd_stream.smoothing import ActionSmoother
 
@@ -62,3 +64,68 @@ def test_finish_closes_the_open_action():
     s = ActionSmoother(CLASSES, smooth=1, threshold=0.2, confirm=1)
     s.update(p(0.1, 0.1, 0.8), 0.0)
     assert [(e.event, e.label, e.t) for e in s.finish(3.5)] == [("end", "c", 3.5)]
+
+
+def test_a_label_kept_against_the_averages_says_held():
+    """The ta_chi case: an action held while another class is on top must say so; so must hysteresis."""
+    s = ActionSmoother(CLASSES, smooth=1, threshold=0.5, hysteresis=0.1, confirm=2)
+    s.update(p(0.9, 0.05, 0.05), 0.0)
+    st = s.update(p(0.9, 0.05, 0.05), 1.0)
+    assert st.label == "a" and not st.held and st.reason is None
+    st = s.update(p(0.21, 0.58, 0.21), 2.0)              # b on top, not yet confirmed: a is held
+    assert st.label == "a" and st.held and st.score == pytest.approx(0.21) and st.topk[0][0] == "b"
+    st = s.update(p(0.45, 0.3, 0.25), 3.0)               # a on top but under the threshold: hysteresis holds it
+    assert st.label == "a" and st.held
+
+
+def test_no_action_above_the_threshold_says_it_is_confirming():
+    s = ActionSmoother(CLASSES, smooth=1, threshold=0.5, confirm=2)
+    st = s.update(p(0.81, 0.1, 0.09), 0.0)
+    assert st.label is None and st.score == pytest.approx(0.81) and st.reason == "confirming"
+    st = s.update(p(0.3, 0.4, 0.3), 1.0)
+    assert st.label is None and st.reason == "below_threshold"
+    assert s.update(None, 2.0).reason == "no_person"
+    assert s.skip(3.0, "warming_up").reason == "warming_up"
+
+
+@settings(max_examples=60, deadline=None)
+@given(seq=st.lists(st.one_of(st.none(), st.lists(st.floats(0.01, 1.0), min_size=3, max_size=3)),
+                    min_size=1, max_size=30),
+       smooth=st.integers(1, 4), confirm=st.integers(1, 3), threshold=st.floats(0.2, 0.8),
+       hysteresis=st.floats(0.0, 0.2))
+def test_every_state_follows_the_documented_rule(seq, smooth, confirm, threshold, hysteresis):
+    s = ActionSmoother(CLASSES, smooth=smooth, threshold=threshold, hysteresis=hysteresis, confirm=confirm, topk=3)
+    history: list[np.ndarray] = []
+    on = None
+    for t, raw in enumerate(seq):
+        probs = None if raw is None else np.array(raw) / sum(raw)
+        state = s.update(probs, float(t), person_present=probs is not None)
+        for e in state.events:                                # events and labels tell the same story
+            assert (e.event, e.label) == (("end", on) if e.event == "end" else ("start", state.label))
+            on = None if e.event == "end" else e.label
+        assert on == state.label
+        if probs is None:
+            history.clear()
+            assert state.label is None and state.reason == "no_person" and state.topk == []
+            continue
+        history = (history + [probs])[-smooth:]
+        avg = np.mean(history, axis=0)
+        top = CLASSES[int(np.argmax(avg))]
+        assert state.topk[0] == (top, pytest.approx(avg.max(), abs=1e-4))
+        if state.label is None:
+            assert state.score == pytest.approx(avg.max()) and not state.held
+            assert state.reason == ("confirming" if avg.max() >= threshold else "below_threshold")
+        else:
+            assert state.reason is None and state.score == pytest.approx(avg[CLASSES.index(state.label)])
+            assert state.held == (not (state.label == top and avg.max() >= threshold))
+
+
+def test_reset_forgets_history_action_and_pending():
+    s = ActionSmoother(CLASSES, smooth=3, threshold=0.5, confirm=2)
+    for t in range(3):
+        s.update(p(0.9, 0.05, 0.05), float(t))
+    s.update(p(0.05, 0.9, 0.05), 3.0)                    # b pending
+    s.reset()
+    assert s.active is None and s.finish(4.0) == []
+    st = s.update(p(0.05, 0.05, 0.9), 5.0)             # c alone: no trace of a's history
+    assert st.topk[0] == ("c", 0.9) and st.reason == "confirming"

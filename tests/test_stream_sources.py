@@ -1,4 +1,5 @@
-"""Sources: timestamps from the file, and a live reader that keeps only the newest frame and counts drops."""
+"""Sources: timestamps from the file, a live reader that keeps only the newest frame and counts drops, and the
+one home of video input (discovery, frame-rate rule, truncation warning)."""
 from __future__ import annotations
 
 import time
@@ -7,7 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-from partkd_stream.sources import LiveSource, SourceError, VideoFileSource, expand_video_args
+from partkd_stream.sources import (DEFAULT_FPS, LiveSource, SourceError, VideoFileSource, find_videos,
+                                   video_fps)
 
 
 def _video(path, n=60, fps=30.0):
@@ -40,10 +42,43 @@ def test_live_reader_drops_old_frames_instead_of_queueing(tmp_path):
 def test_folders_and_globs_expand_and_missing_paths_fail(tmp_path):
     _video(tmp_path / "b.mp4", n=2)
     _video(tmp_path / "a.avi", n=2)
+    (tmp_path / "sub").mkdir()
+    _video(tmp_path / "sub" / "c.MKV", n=2)
     (tmp_path / "notes.txt").write_text("x")
-    assert [p.split("/")[-1] for p in expand_video_args([str(tmp_path)])] == ["a.avi", "b.mp4"]
-    assert expand_video_args([str(tmp_path / "*.mp4")]) == [str(tmp_path / "b.mp4")]
+    assert [p.split("/")[-1] for p in find_videos([str(tmp_path)])] == ["a.avi", "b.mp4", "c.MKV"]   # recursive
+    assert find_videos([str(tmp_path / "*.mp4")]) == [str(tmp_path / "b.mp4")]
+    both = find_videos([str(tmp_path), str(tmp_path / "*.mp4"), str(tmp_path / "b.mp4"), "rtsp://cam/1"])
+    assert [p.split("/")[-1] for p in both] == ["a.avi", "b.mp4", "c.MKV", "1"]                  # each once
     with pytest.raises(SourceError, match="no such file"):
-        expand_video_args([str(tmp_path / "nope.mp4")])
+        find_videos([str(tmp_path / "nope.mp4")])
     with pytest.raises(SourceError, match="matches no file"):
-        expand_video_args([str(tmp_path / "*.mkv")])
+        find_videos([str(tmp_path / "*.mov")])
+    with pytest.raises(SourceError, match="no video files"):
+        find_videos([str(_empty(tmp_path))])
+
+
+def _empty(tmp_path):
+    d = tmp_path / "empty"
+    d.mkdir()
+    return d
+
+
+def test_one_frame_rate_rule():
+    assert video_fps(25.0) == 25.0 and video_fps(1.0) == 1.0
+    for bad in (0.0, -1.0, float("nan"), float("inf"), 90000.0, 0.5):
+        assert video_fps(bad) == DEFAULT_FPS == 30.0
+
+
+def test_truncated_file_warns_after_reading(tmp_path):
+    full = tmp_path / "full.avi"
+    w = cv2.VideoWriter(str(full), cv2.VideoWriter_fourcc(*"MJPG"), 25.0, (160, 120))
+    for i in range(30):
+        w.write(np.random.default_rng(i).integers(0, 255, (120, 160, 3), dtype=np.uint8))
+    w.release()
+    (tmp_path / "cut.avi").write_bytes(full.read_bytes()[: full.stat().st_size // 2])
+    whole, cut = VideoFileSource(str(full)), VideoFileSource(str(tmp_path / "cut.avi"))
+    assert len(list(whole)) == 30 and whole.warning() is None
+    n = len(list(cut))
+    assert 0 < n < 27 and f"decoded {n} of the 30 frames" in cut.warning()
+    whole.close()
+    cut.close()

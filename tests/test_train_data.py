@@ -76,3 +76,70 @@ def test_hq_rotate_needs_a_3d_teacher(tmp_path):
     root = make_penn(tmp_path / "data")
     with pytest.raises(ValueError, match="hq_rotate"):
         load_benchmark(DataConfig(root=str(root), hq_rotate=30.0), seed=0)
+
+
+def test_markov_runs_equal_the_frame_by_frame_chain():
+    """degrade.markov_runs is vectorised; it must give exactly what the two-state chain gives frame by frame."""
+    from train.degrade import markov_runs
+
+    def loop(rng, t, frac, mean_len):
+        frac = np.clip(np.asarray(frac, np.float64), 0.0, 0.999)
+        leave = 1.0 / np.maximum(np.asarray(mean_len, np.float64), 1.0)
+        enter = np.minimum(frac * leave / (1.0 - frac), 1.0)
+        u = rng.random((t, frac.size))
+        out = np.zeros((t, frac.size), dtype=bool)
+        if t and frac.any():
+            state = out[0] = u[0] < frac
+            for i in range(1, t):
+                state = out[i] = np.where(state, u[i] >= leave, u[i] < enter)
+        return out
+
+    for trial in range(200):
+        r = np.random.default_rng(trial)
+        t, k = int(r.integers(0, 300)), int(r.integers(1, 8))
+        frac, mean_len = r.uniform(0, 0.6, k) * (r.random(k) < 0.8), r.uniform(0.5, 30, k)
+        assert np.array_equal(markov_runs(np.random.default_rng(trial), t, frac, mean_len),
+                              loop(np.random.default_rng(trial), t, frac, mean_len)), trial
+
+
+def test_labelled_subset_is_class_stratified_nested_and_independent_of_the_paired_mask():
+    from train.data import labelled_subset
+
+    labels = np.repeat(np.arange(5), [40, 20, 10, 3, 1])
+    subsets = {f: labelled_subset(labels, f, seed=0) for f in (0.1, 0.25, 0.5, 1.0)}
+    for f, keep in subsets.items():
+        counts = np.bincount(labels[keep], minlength=5)
+        expected = [max(1, round(f * n)) for n in (40, 20, 10, 3, 1)]
+        assert counts.tolist() == expected, f
+    assert (subsets[0.1] <= subsets[0.25]).all() and (subsets[0.25] <= subsets[0.5]).all(), "nested"
+    assert not np.array_equal(labelled_subset(labels, 0.5, seed=1), subsets[0.5]), "each seed draws its own"
+    assert np.array_equal(labelled_subset(labels, 0.5, seed=0), subsets[0.5]), "reproducible"
+
+
+def test_lq_fraction_leaves_the_paired_mask_and_the_test_set_alone(tmp_path):
+    from test_distill import make_penn
+    from train.config import DataConfig
+    from train.data import load_benchmark
+
+    root = make_penn(tmp_path / "data")
+    full = load_benchmark(DataConfig(root=str(root)), seed=0)
+    half = load_benchmark(DataConfig(root=str(root), lq_fraction=0.5), seed=0)
+    assert half.labelled.sum() == 4 and full.labelled.all()
+    assert np.array_equal(full.paired, half.paired)
+    assert all(np.array_equal(a, b) for a, b in zip(full.test_lq, half.test_lq))
+
+
+def test_student_steps_fix_the_number_of_optimiser_steps_whatever_the_share_of_clips(tmp_path):
+    from test_distill import make_penn
+    from train.config import load_config
+    from train.data import load_benchmark
+    from train.loops import stage_epochs
+    from train.stages import STAGES
+
+    root = make_penn(tmp_path / "data")
+    for fraction, epochs in ((1.0, 5), (0.5, 10)):  # 8 clips → 2 batches of 4 per epoch; 4 clips → 1
+        cfg = load_config(None, [f"data.root={root}", f"data.lq_fraction={fraction}", "train.batch_size=4",
+                                 "train.student_steps=10", "train.epochs_teacher=3"])
+        bench = load_benchmark(cfg.data, seed=0)
+        assert stage_epochs(STAGES["baseline"], cfg, bench) == epochs
+        assert stage_epochs(STAGES["teacher"], cfg, bench) == 3

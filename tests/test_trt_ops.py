@@ -7,6 +7,7 @@ import torch
 from onnx import TensorProto, helper
 
 from partkd_stream.model import ModelConfig, PartGCN, export_onnx
+from partkd_stream.preprocess import PreprocessConfig
 from train.trt_ops import TABLE_PATH, check_onnx_ops, load_table, main, used_ops
 
 REPO = Path(__file__).resolve().parents[1]
@@ -20,8 +21,10 @@ def exported(tmp_path, cfg):
 
 
 @pytest.mark.parametrize("cfg", [ModelConfig.student(),
-                                 ModelConfig.student(layout="coco17", window=32, parts="fine"),
-                                 ModelConfig.teacher(layout="ntu25", in_channels=7, num_classes=60)],
+                                 ModelConfig.student(preprocess=PreprocessConfig(layout="coco17", window=32),
+                                                     parts="fine"),
+                                 ModelConfig.teacher(preprocess=PreprocessConfig(layout="ntu25", dims=3),
+                                                     num_classes=60)],
                          ids=["student", "student-coco17", "teacher-ntu25"])
 def test_every_op_of_the_exported_graphs_is_supported_by_tensorrt(tmp_path, cfg):
     model = exported(tmp_path, cfg)

@@ -7,13 +7,17 @@ Steps: export ONNX (dynamic batch, opset 17, checked and shape-inferred); parity
 skeleton windows (from ``--parity-data``, the checkpoint's ``meta['parity_windows']``, or synthetic skeletons through
 the real preprocessing), failing above 1e-4; card; then a TensorRT plan with one optimisation profile per batch
 range and a timing cache — only where ``tensorrt`` imports and a GPU is visible, else ``skipped: …``.
+Everything is built in a temporary folder beside the output folder and moved in (one ``os.replace`` per file)
+only after every check passed: a failed rebuild leaves the model that was there untouched.
 Errors are one line and exit code 2.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -32,7 +36,7 @@ from partkd_stream.backends import (  # noqa: E402
     tensorrt_unavailable_reason,
 )
 from partkd_stream.bench import synthetic_windows  # noqa: E402
-from partkd_stream.card import card_path_for, export_deployable, sha256_file  # noqa: E402
+from partkd_stream.card import CardMismatch, ModelCard, card_path_for, export_deployable, sha256_file  # noqa: E402
 from partkd_stream.checkpoint import Checkpoint, CheckpointError, load_checkpoint  # noqa: E402
 from partkd_stream.convert import convert  # noqa: E402
 from partkd_stream.preprocess import clip_windows  # noqa: E402
@@ -147,50 +151,14 @@ def build(args: argparse.Namespace) -> int:
     except CheckpointError as e:
         raise BuildError(str(e)) from None
     out_dir = Path(args.out_dir)
-    card = export_deployable(ckpt, out_dir, args.name, version=args.version, opset=args.opset,
-                             save_weights=not args.no_weights,
-                             training={"checkpoint": str(args.checkpoint),
-                                       "checkpoint_sha256": sha256_file(args.checkpoint)})
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out_dir, prefix=f".build-{args.name}-") as tmp:
+        built, card = build_checked(args, ckpt, batches, Path(tmp), out_dir)
+        for path in built:   # every check passed: move the new files in, each with one atomic rename
+            os.replace(path, out_dir / path.name)
     onnx_path = out_dir / f"{args.name}.onnx"
-    windows, src = parity_windows(ckpt, args.parity_data)
-    ort = OnnxRuntimeBackend(onnx_path, device="cpu", output_name=card.output_name)
-    err = parity_error(ckpt, ort.predict, windows)
-    print(f"wrote {onnx_path} ({onnx_path.stat().st_size / 1e6:.2f} MB, opset {args.opset}) and "
-          f"{onnx_path.with_suffix('').name}.card.json")
-    print(f"parity PyTorch vs ONNX Runtime on {len(windows)} windows from {src}: max abs error {err:.2e} "
-          f"(tolerance {PARITY_TOL:.0e})")
-    if not err <= PARITY_TOL:
-        for p in (onnx_path, card_path_for(onnx_path), onnx_path.with_suffix(".pt")):
-            p.unlink(missing_ok=True)  # never leave a model that failed its check where the runtime finds it
-        raise BuildError(f"ONNX Runtime differs from PyTorch by {err:.2e} > {PARITY_TOL:.0e}; the export is wrong")
-    card.metrics.setdefault("parity", {})["onnxruntime_max_abs_err"] = err
-    card.save(card_path_for(onnx_path))
-
-    from train.trt_ops import check_onnx_ops, load_table
-
-    problems = check_onnx_ops(onnx_path)
-    table = load_table()
-    print(f"TensorRT operator check ({table['pin']}): "
-          + ("every operator and data type is documented as supported" if not problems
-             else f"{len(problems)} problem(s): {problems[0]}"))
-    plan_path = None
-    reason = tensorrt_unavailable_reason()
-    if reason:
-        print(f"skipped: TensorRT engine ({reason})")
-    else:
-        plan_path = out_dir / f"{args.name}.plan"
-        info = build_tensorrt(onnx_path, plan_path, batches, args.fp16, out_dir / f"{args.name}.timing_cache",
-                              card.input_name)
-        info["onnx_sha256"] = card.onnx_sha256
-        atomic_write_bytes(out_dir / f"{args.name}{PLAN_INFO_SUFFIX}",
-                           lambda f: f.write(json.dumps(info, indent=2).encode()))
-        trt_err = parity_error(ckpt, TensorRTBackend(plan_path, card.input_name, card.output_name).predict,
-                               windows)
-        tol = 5e-2 if args.fp16 else 1e-3
-        print(f"wrote {plan_path} (TensorRT {info['tensorrt']}, {info['gpu']}, {'FP16' if args.fp16 else 'FP32'}, "
-              f"profiles {info['profiles']}); parity vs PyTorch: max abs error {trt_err:.2e} (tolerance {tol:.0e})")
-        if not trt_err <= tol:
-            raise BuildError(f"TensorRT differs from PyTorch by {trt_err:.2e} > {tol:.0e}")
+    plan_path = out_dir / f"{args.name}.plan" if any(p.suffix == ".plan" for p in built) else None
+    print(f"moved into {out_dir}: {', '.join(sorted(p.name for p in built))}")
 
     if args.triton_repo:
         from train.triton_repo import write_triton_repo
@@ -200,6 +168,77 @@ def build(args: argparse.Namespace) -> int:
         print(f"wrote Triton model repository {args.triton_repo}: {', '.join(d.name for d in dirs)}"
               + ("" if plan_path else " (no TensorRT model: no plan was built here)"))
     return 0
+
+
+def build_checked(args: argparse.Namespace, ckpt: Checkpoint, batches: list[int], tmp: Path,
+                  out_dir: Path) -> tuple[list[Path], ModelCard]:
+    """Export and check everything into ``tmp``; return the files to move into ``out_dir`` and the card."""
+    try:
+        card = export_deployable(ckpt, tmp, args.name, version=args.version, opset=args.opset,
+                                 save_weights=not args.no_weights,
+                                 training={"checkpoint": str(args.checkpoint),
+                                           "checkpoint_sha256": sha256_file(args.checkpoint)},
+                                 reject=load_reject(args.reject) if args.reject else None)
+    except CardMismatch as e:
+        raise BuildError(f"{args.reject or args.checkpoint}: {e}") from None
+    if card.reject:
+        print(f"reject: {card.reject['method']} ({card.reject['score']} ≥ {card.reject['threshold']:g})")
+    onnx_path = tmp / f"{args.name}.onnx"
+    built = [p for p in (onnx_path.with_suffix(".pt"), onnx_path) if p.exists()]
+    windows, src = parity_windows(ckpt, args.parity_data)
+    ort = OnnxRuntimeBackend(onnx_path, device="cpu", output_name=card.output_name)
+    err = parity_error(ckpt, ort.predict, windows)
+    print(f"exported {onnx_path.name} ({onnx_path.stat().st_size / 1e6:.2f} MB, opset {args.opset}) and "
+          f"{onnx_path.with_suffix('').name}.card.json")
+    print(f"parity PyTorch vs ONNX Runtime on {len(windows)} windows from {src}: max abs error {err:.2e} "
+          f"(tolerance {PARITY_TOL:.0e})")
+    if not err <= PARITY_TOL:
+        raise BuildError(f"ONNX Runtime differs from PyTorch by {err:.2e} > {PARITY_TOL:.0e}; the export is wrong "
+                         f"({out_dir} was left as it was)")
+    card.metrics.setdefault("parity", {})["onnxruntime_max_abs_err"] = err
+    card.save(card_path_for(onnx_path))
+    built.append(card_path_for(onnx_path))
+
+    from train.trt_ops import check_onnx_ops, load_table
+
+    problems = check_onnx_ops(onnx_path)
+    table = load_table()
+    print(f"TensorRT operator check ({table['pin']}): "
+          + ("every operator and data type is documented as supported" if not problems
+             else f"{len(problems)} problem(s): {problems[0]}"))
+    reason = tensorrt_unavailable_reason()
+    if reason:
+        print(f"skipped: TensorRT engine ({reason})")
+        return built, card
+    plan_path, cache = tmp / f"{args.name}.plan", tmp / f"{args.name}.timing_cache"
+    old_cache = out_dir / cache.name
+    if old_cache.exists():  # start from the timing cache of earlier builds
+        cache.write_bytes(old_cache.read_bytes())
+    info = build_tensorrt(onnx_path, plan_path, batches, args.fp16, cache, card.input_name)
+    info["onnx_sha256"] = card.onnx_sha256
+    info_path = tmp / f"{args.name}{PLAN_INFO_SUFFIX}"
+    atomic_write_bytes(info_path, lambda f: f.write(json.dumps(info, indent=2).encode()))
+    trt_err = parity_error(ckpt, TensorRTBackend(plan_path, card.input_name, card.output_name).predict, windows)
+    tol = 5e-2 if args.fp16 else 1e-3
+    print(f"built {plan_path.name} (TensorRT {info['tensorrt']}, {info['gpu']}, {'FP16' if args.fp16 else 'FP32'}, "
+          f"profiles {info['profiles']}); parity vs PyTorch: max abs error {trt_err:.2e} (tolerance {tol:.0e})")
+    if not trt_err <= tol:
+        raise BuildError(f"TensorRT differs from PyTorch by {trt_err:.2e} > {tol:.0e} ({out_dir} was left as it was)")
+    return built + [plan_path, info_path, cache], card
+
+
+def load_reject(path: str) -> dict:
+    """A reject file (``{"reject": {…}}`` or the object itself, as ``train.reject_study measure`` writes)."""
+    try:
+        d = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as e:
+        raise BuildError(f"{path}: cannot read the reject file ({type(e).__name__})") from None
+    except json.JSONDecodeError as e:
+        raise BuildError(f"{path}: not valid JSON ({e})") from None
+    d = d.get("reject", d) if isinstance(d, dict) else d
+    if not isinstance(d, dict):
+        raise BuildError(f"{path}: a reject file holds one JSON object")
+    return d
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -214,6 +253,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="TensorRT profile tops, one profile per range (default 1,16,256)")
     ap.add_argument("--triton-repo", help="also write a Triton model repository here")
     ap.add_argument("--parity-data", help=".npz with 'windows' [N,C,T,V] or a skeleton sequence (skeleton_io)")
+    ap.add_argument("--reject", metavar="JSON",
+                    help="the card's reject (default: the checkpoint's meta['reject'], if any), e.g. a "
+                         "reject_<score>.json of train.reject_study measure")
     ap.add_argument("--no-weights", action="store_true",
                     help="do not write <name>.pt (the PyTorch backend's weights) beside the ONNX")
     return ap

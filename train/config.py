@@ -1,51 +1,93 @@
 """Experiment configuration: plain dataclasses loaded from YAML, with command-line overrides.
 
 No registries, no string-to-class imports: a config names a dataset (one of ``train.datasets.DATASETS``) and sizes.
-Overrides use dotted keys: ``--set train.epochs_student=5 data.window=48``.
+Overrides use dotted keys: ``--set train.epochs_student=5 data.window=48``. Every value is checked against its
+field's type hint when the dataclass is built (``int``, ``float``, ``str``, ``bool``, ``Literal``, ``X | None``,
+``list[...]``, ``dict``), so a wrong value fails at once with the key's name, not epochs later; a misspelt key
+names the nearest known one.
 """
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Literal
 
 import yaml
 
 from partkd_stream.errors import PartkdError
 
+FillMode = Literal["pad", "hold", "loop"]  # what a window shows before a short clip (train.data.fill_before_clip)
+
+
+class ConfigError(PartkdError, ValueError):
+    """A config file or override that cannot be used; the message names the key."""
+
+
+class _Checked:
+    """Mixin: after ``__init__``, every field is checked (and ints widened to float) against its type hint."""
+
+    _where: ClassVar[str] = "config"
+
+    def __post_init__(self) -> None:
+        hints = typing.get_type_hints(type(self))
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            key = f"{self._where}.{f.name}"
+            setattr(self, f.name, check_value(getattr(self, f.name), hints[f.name], key))
+
 
 @dataclass
-class DataConfig:
+class DataConfig(_Checked):
+    _where: ClassVar[str] = "config.data"
     dataset: str = "penn_action"           # a name from train.datasets.DATASETS
     root: str = "../shared/data/penn_action/labels"  # relative paths are taken from the repository root
     protocol: str | None = None            # dataset protocol (e.g. xsub/xview); None = the dataset's default
     hq_layout: str = "penn13"              # teacher input (high quality)
-    hq_dims: int = 2
+    hq_dims: Literal[2, 3] = 2
     lq_layout: str = "penn13"              # student input (low quality, always 2D)
     window: int = 32                       # frames per window, at `fps`
     fps: float = 20.0
     paired_share: float = 0.5              # share of training clips whose HQ version enters the teacher's bank
-    teacher_clips: str = "all"             # teacher trains on "all" HQ training clips or only the "paired" ones
+    teacher_clips: Literal["all", "paired"] = "all"  # teacher trains on all HQ training clips or only the paired
     degradation: str = "calibrated"        # "calibrated" (train/calibration/mediapipe_ntu.json) or a JSON path
     hq_rotate: float = 0.0                 # teacher training: random yaw of 3D HQ clips, ±degrees (view augmentation)
     severity: float = 1.0                  # scales the degradation's random errors and rates (DegradeConfig.scaled)
-    lq_train: str = "fresh"                # "fresh": a new degradation every epoch (augmentation); "fixed": one
-                                           # LQ version per training clip, as a recorded LQ dataset has
+    lq_train: Literal["fresh", "fixed"] = "fresh"  # "fresh": a new degradation every epoch (augmentation);
+                                           # "fixed": one LQ version per training clip, as a recorded LQ dataset has
     test_seed: int = 20240429              # fixes the LQ test set
-    fill_modes: list[str] = field(default_factory=lambda: ["pad"])  # training: before short clips (data.FILL_MODES)
+    fill_modes: list[FillMode] = field(default_factory=lambda: ["pad"])  # training: before short clips
     max_samples: int | None = None         # for smoke tests: keep the first N clips of each split
+    lq_fraction: float = 1.0               # share of LQ training clips the students train on (class-stratified,
+                                           # nested across fractions; the teacher's HQ clips are unaffected)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.hq_rotate and self.hq_dims != 3:
+            raise ConfigError(f"config.data.hq_rotate={self.hq_rotate} turns 3D clips, but data.hq_dims is "
+                              f"{self.hq_dims}; set data.hq_rotate: 0 for a 2D teacher")
+        for name in ("paired_share", "lq_fraction"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ConfigError(f"config.data.{name}={getattr(self, name)}: must be in [0, 1]")
+        if self.lq_fraction == 0.0:
+            raise ConfigError("config.data.lq_fraction=0: the students need some labelled clips")
+        if not self.fill_modes:
+            raise ConfigError("config.data.fill_modes: name at least one of " + ", ".join(typing.get_args(FillMode)))
 
 
 @dataclass
-class ModelSizes:
+class ModelSizes(_Checked):
+    _where: ClassVar[str] = "config.model"
     teacher: dict[str, Any] = field(default_factory=dict)   # overrides of ModelConfig.teacher(...)
     student: dict[str, Any] = field(default_factory=dict)   # overrides of ModelConfig.student(...)
-    parts: str = "coarse"                                    # "coarse" (6 parts) or "fine" (10)
+    parts: Literal["coarse", "fine"] = "coarse"              # 6 parts or 10
 
 
 @dataclass
-class TrainConfig:
+class TrainConfig(_Checked):
+    _where: ClassVar[str] = "config.train"
     epochs_teacher: int = 30
     epochs_student: int = 30
     batch_size: int = 64
@@ -64,33 +106,107 @@ class TrainConfig:
     threads: int = 0            # torch threads; 0 = leave torch's default
     streaming_stride: int | None = None  # source frames between windows in streaming evaluation
     eval_every: int = 1         # epochs between test-accuracy points on the curves (the last epoch always)
+    device: Literal["auto", "cpu", "cuda"] = "auto"  # auto: CUDA when torch sees a GPU, else CPU
+    student_steps: int | None = None  # students: optimiser steps in all (epochs = steps / steps per epoch), so a
+                                      # student on 10 % of the clips trains as long as one on all; None: epochs
+    # --- the teacher-free control and the variants of the distillation (README, "Label efficiency") ---
+    control: Literal["prototypes", "random_teacher"] = "prototypes"  # the control's class targets: learned
+                                      # prototypes, or a frozen randomly initialised teacher-size network
+    part_weights: Literal["learned", "evidence", "uniform"] = "learned"  # KD part weights: the teacher's
+                                      # softmax(A), per-part classification evidence (part_evidence), or uniform
+    evidence_temperature: float = 0.25  # part_weights=evidence: softmax temperature over the parts' mean log-probs
+    kd_space: Literal["heads", "features"] = "heads"  # teacher targets: its projection heads' embeddings, or its
+                                      # L2-normalised part features before the heads (classes not collapsed)
+    kd_positives: Literal["class", "clip"] = "class"  # positives: every bank entry of the class, or the clip's
+                                      # own HQ partner (paired) / its kd_knn nearest same-class entries (unpaired)
+    kd_knn: int = 5
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for name in ("epochs_teacher", "epochs_student", "queue_size", "threads"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"config.train.{name}={getattr(self, name)}: must not be negative")
+        if self.student_steps is not None and self.student_steps < 1:
+            raise ConfigError(f"config.train.student_steps={self.student_steps}: must be at least 1 (or null)")
+        for name in ("batch_size", "eval_every", "kd_knn"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"config.train.{name}={getattr(self, name)}: must be at least 1")
 
 
 @dataclass
-class ExperimentConfig:
+class ExperimentConfig(_Checked):
     name: str = "penn_action"
     out: str = "runs"
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
     stages: list[str] = field(default_factory=lambda: ["teacher", "baseline", "kd", "kd_uniform", "kd_paired",
                                                          "logit_kd"])
-    teacher: str | None = None  # a trained teacher checkpoint to distil from, instead of this run's teacher stage
+    teacher: str | None = None  # a trained teacher checkpoint to distil from, instead of this run's teacher stage;
+                                # "{seed}" in it is replaced by the seed (runs/penn_action/seed{seed}/teacher.pt)
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelSizes = field(default_factory=ModelSizes)
     train: TrainConfig = field(default_factory=TrainConfig)
 
 
-class ConfigError(PartkdError, ValueError):
-    """A config file or override that cannot be used; the message names the key."""
+_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "true or false", dict: "a mapping",
+          list: "a list", type(None): "null"}
 
 
-def _build(cls, values: dict[str, Any], where: str):
+def _describe(hint: Any) -> str:
+    """What a value of type ``hint`` looks like, in a config's words."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_describe(a) for a in args)
+    if origin is Literal:
+        return "one of " + ", ".join(map(repr, args))
+    if origin is list:
+        return f"a list of {_describe(args[0]).removeprefix('a ').removeprefix('an ')}s" if args else "a list"
+    if dataclasses.is_dataclass(hint) or origin is dict:
+        return "a mapping"
+    return _NAMES.get(hint, getattr(hint, "__name__", str(hint)))
+
+
+def check_value(value: Any, hint: Any, key: str) -> Any:
+    """``value`` if it fits ``hint`` (an int is widened to float; a numeric string such as ``1e-3``, which YAML 1.1
+    leaves a string, is read as float); else a ``ConfigError`` naming ``key``, what was expected and what was given."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        for option in args:
+            try:
+                return check_value(value, option, key)
+            except ConfigError:
+                pass
+    elif origin is Literal:
+        if any(value == a and type(value) is type(a) for a in args):
+            return value
+    elif origin is list:
+        if isinstance(value, (list, tuple)):
+            return [check_value(v, args[0], f"{key}[{i}]") for i, v in enumerate(value)] if args else list(value)
+    elif origin is dict or dataclasses.is_dataclass(hint):
+        if isinstance(value, origin or hint):
+            return value
+    elif hint is Any:
+        return value
+    elif hint is float:
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                pass
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    elif isinstance(value, hint) and (hint is bool or not isinstance(value, bool)):
+        return value
+    raise ConfigError(f"{key}: expected {_describe(hint)}, got {value!r}")
+
+
+def _build(cls, values: Any, where: str):
     if not isinstance(values, dict):
-        raise ConfigError(f"{where}: expected a mapping, got {type(values).__name__}")
-    names = {f.name: f for f in dataclasses.fields(cls)}
+        raise ConfigError(f"{where}: expected a mapping, got {values!r}")
+    names = {f.name for f in dataclasses.fields(cls)}
     kwargs = {}
     for key, value in values.items():
         if key not in names:
-            raise ConfigError(f"{where}.{key}: unknown key; known: {', '.join(names)}")
+            raise ConfigError(f"{where}.{key}: unknown key. {_suggest(f'{where}.{key}', sorted(names), where)}")
         sub = _DATACLASS_FIELDS.get((cls, key))
         kwargs[key] = _build(sub, value, f"{where}.{key}") if sub else value
     return cls(**kwargs)
@@ -100,7 +216,29 @@ _DATACLASS_FIELDS = {(ExperimentConfig, "data"): DataConfig, (ExperimentConfig, 
                      (ExperimentConfig, "train"): TrainConfig}
 
 
-def load_config(path: str | Path | None, overrides: list[str] = ()) -> ExperimentConfig:
+def _all_keys() -> list[str]:
+    """Every dotted key a config can set: ``seeds``, ``data.window``, ``train.epochs_student``, …"""
+    keys = []
+    for f in dataclasses.fields(ExperimentConfig):
+        sub = _DATACLASS_FIELDS.get((ExperimentConfig, f.name))
+        keys += [f"{f.name}.{g.name}" for g in dataclasses.fields(sub)] if sub else [f.name]
+    return keys
+
+
+def _suggest(key: str, known: list[str], where: str) -> str:
+    """``Did you mean train.epochs_student?`` — the nearest key anywhere in the config — else the section's keys."""
+    dotted, keys = key.removeprefix("config."), _all_keys()
+    close = difflib.get_close_matches(dotted, keys, n=1, cutoff=0.6)
+    if not close:  # the right name in the wrong section: train.window -> data.window
+        leaves = {k.rsplit(".", 1)[-1]: k for k in keys}
+        near = difflib.get_close_matches(dotted.rsplit(".", 1)[-1], list(leaves), n=1, cutoff=0.8)
+        close = [leaves[near[0]]] if near else []
+    if close:
+        return f"Did you mean {close[0]}?"
+    return f"Known keys in {where}: {', '.join(known)}."
+
+
+def load_config(path: str | Path | None, overrides: list[str] | tuple[str, ...] = ()) -> ExperimentConfig:
     """Read a YAML config (or the defaults when ``path`` is None) and apply ``key.sub=value`` overrides."""
     raw: dict[str, Any] = {}
     if path is not None:
@@ -110,15 +248,22 @@ def load_config(path: str | Path | None, overrides: list[str] = ()) -> Experimen
             raise ConfigError(f"{path}: config file not found") from None
         except yaml.YAMLError as e:
             raise ConfigError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{path}: expected a mapping of config sections, got {type(raw).__name__}")
     for item in overrides:
         if "=" not in item:
             raise ConfigError(f"override {item!r}: expected key=value, e.g. train.epochs_student=5")
         key, value = item.split("=", 1)
         node = raw
         *parents, leaf = key.split(".")
-        for p in parents:
+        for i, p in enumerate(parents):
             node = node.setdefault(p, {})
-        node[leaf] = yaml.safe_load(value)
+            if not isinstance(node, dict):
+                raise ConfigError(f"override {item!r}: {'.'.join(parents[:i + 1])} is not a section")
+        try:
+            node[leaf] = yaml.safe_load(value)
+        except yaml.YAMLError as e:
+            raise ConfigError(f"override {item!r}: not a valid value ({str(e).splitlines()[0]})") from None
     return _build(ExperimentConfig, raw, "config")
 
 

@@ -13,7 +13,8 @@
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import typing
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,8 @@ import numpy as np
 from partkd_stream.convert import convert, project_to_2d
 from partkd_stream.preprocess import PreprocessConfig, preprocess_window, resample_indices, take_frames
 
-from .config import DataConfig
+from . import rng
+from .config import DataConfig, FillMode
 from .datasets import load_dataset, load_samples
 from .degrade import DegradeConfig, degrade, sample_rng
 
@@ -47,6 +49,12 @@ class Benchmark:
     test_hq: list[np.ndarray]
     test_lq: list[np.ndarray]
     degradation: DegradeConfig
+    labelled: np.ndarray | None = None  # bool [N_train]: LQ clips the students train on (data.lq_fraction)
+    cache: dict = field(default_factory=dict, repr=False)  # per-process memo: epoch windows shared by stages
+
+    def __post_init__(self) -> None:
+        if self.labelled is None:
+            self.labelled = np.ones(len(self.train_ids), bool)
 
 
 def resolve_root(root: str) -> Path:
@@ -55,13 +63,6 @@ def resolve_root(root: str) -> Path:
 
 
 def load_benchmark(cfg: DataConfig, seed: int) -> Benchmark:
-    if cfg.teacher_clips not in ("all", "paired"):
-        raise ValueError(f"data.teacher_clips must be 'all' or 'paired', got {cfg.teacher_clips!r}")
-    if cfg.lq_train not in ("fresh", "fixed"):
-        raise ValueError(f"data.lq_train must be 'fresh' or 'fixed', got {cfg.lq_train!r}")
-    if cfg.hq_rotate and cfg.hq_dims != 3:
-        raise ValueError(f"data.hq_rotate={cfg.hq_rotate} turns 3D clips, but data.hq_dims is {cfg.hq_dims}; "
-                         f"set data.hq_rotate: 0 for a 2D teacher")
     root = resolve_root(cfg.root)
     if root.is_file():  # a cached file from train/prepare.py
         info, samples = load_samples(root)
@@ -78,12 +79,13 @@ def load_benchmark(cfg: DataConfig, seed: int) -> Benchmark:
            else DegradeConfig.from_calibration(resolve_root(cfg.degradation))).scaled(cfg.severity)
     hq_pre = PreprocessConfig(layout=cfg.hq_layout, dims=cfg.hq_dims, window=cfg.window, fps=cfg.fps)
     lq_pre = PreprocessConfig(layout=cfg.lq_layout, dims=2, window=cfg.window, fps=cfg.fps)
-    rng = np.random.default_rng([seed, 7])
-    paired = rng.random(len(train)) < cfg.paired_share
+    paired = rng.stream(rng.PAIRED_MASK, seed).random(len(train)) < cfg.paired_share
+    labels = np.array([s.label for s in train])
+    labelled = labelled_subset(labels, cfg.lq_fraction, seed)
     test_lq = [degrade(s.data, s.layout, cfg.lq_layout, deg, sample_rng(cfg.test_seed, s.id, epoch=0)) for s in test]
     return Benchmark(
         classes=list(info.classes), hq_pre=hq_pre, lq_pre=lq_pre,
-        train_ids=[s.id for s in train], train_labels=np.array([s.label for s in train]),
+        train_ids=[s.id for s in train], train_labels=labels, labelled=labelled,
         train_fps=np.array([s.fps for s in train], float),
         train_hq=[hq_view(s.data, s.layout, cfg) for s in train],
         train_src=[(s.data, s.layout) for s in train], paired=paired,
@@ -99,16 +101,38 @@ def hq_view(seq: np.ndarray, layout: str, cfg: DataConfig) -> np.ndarray:
     return convert(seq, layout, cfg.hq_layout)
 
 
-def lq_train_views(bench: Benchmark, seed: int, epoch: int, fixed: bool = False) -> list[np.ndarray]:
-    """Degraded training clips for this epoch.
+def labelled_subset(labels: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    """Class-stratified share of the training clips: per class, ``round(fraction · n_k)`` clips (at least one).
+
+    Drawn from its own stream (``rng.LQ_FRACTION``), independent of the paired mask; per seed and class one random
+    order, of which each fraction takes a prefix — so the 10 % subset lies inside the 25 % one, and a curve over
+    fractions adds data rather than redrawing it.
+    """
+    keep = np.zeros(len(labels), bool)
+    if fraction >= 1.0:
+        keep[:] = True
+        return keep
+    gen = rng.stream(rng.LQ_FRACTION, seed)
+    for k in np.unique(labels):
+        members = np.flatnonzero(labels == k)
+        order = members[gen.permutation(len(members))]
+        keep[order[:max(1, int(round(fraction * len(members))))]] = True
+    return keep
+
+
+def lq_train_views(bench: Benchmark, seed: int, epoch: int, fixed: bool = False,
+                   idx: np.ndarray | None = None) -> list[np.ndarray]:
+    """Degraded training clips (``idx``: these clips; default all) for this epoch.
 
     ``fixed=False``: fresh every epoch — the degradation is the student's data augmentation (what the shipped
     model trains with). ``fixed=True``: the same LQ version every epoch, as a recorded LQ dataset has exactly one
     (the benchmark protocol: the student cannot average the noise away by seeing each clip degraded anew).
+    A clip's version depends only on (seed, clip id, draw), not on which other clips are degraded with it.
     """
     draw = 1 if fixed else epoch + 1
-    return [degrade(seq, layout, bench.lq_pre.layout, bench.degradation, sample_rng(seed, sid, epoch=draw))
-            for (seq, layout), sid in zip(bench.train_src, bench.train_ids)]
+    idx = np.arange(len(bench.train_ids)) if idx is None else idx
+    return [degrade(bench.train_src[i][0], bench.train_src[i][1], bench.lq_pre.layout, bench.degradation,
+                    sample_rng(seed, bench.train_ids[i], epoch=draw)) for i in idx]
 
 
 def random_yaw(seqs: list[np.ndarray], max_deg: float, rng: np.random.Generator) -> list[np.ndarray]:
@@ -148,7 +172,7 @@ def centre_ends(lengths: np.ndarray, fps: np.ndarray, pre: PreprocessConfig) -> 
     return np.minimum(lengths - 1, (lengths + span) // 2 - 1).astype(int)
 
 
-FILL_MODES = ("pad", "hold", "loop")
+FILL_MODES = typing.get_args(FillMode)
 
 
 def fill_before_clip(indices: np.ndarray, mode: str) -> np.ndarray:

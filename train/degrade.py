@@ -206,15 +206,17 @@ def markov_runs(rng: np.random.Generator, t: int, frac: np.ndarray, mean_len: np
     leave = 1.0 / mean_len
     enter = np.minimum(frac * leave / (1.0 - frac), 1.0)
     u = rng.random((t, frac.size))
-    out = np.zeros((t, frac.size), dtype=bool)
     if t == 0 or not frac.any():
-        return out
-    state = u[0] < frac
-    out[0] = state
-    for i in range(1, t):
-        state = np.where(state, u[i] >= leave, u[i] < enter)
-        out[i] = state
-    return out
+        return np.zeros((t, frac.size), dtype=bool)
+    # Vectorised form of "state = u[i] >= leave if state else u[i] < enter" (the same result, bit for bit):
+    # where both branches agree the new state is a reset; elsewhere it flips (on & ~stay) or keeps, so a
+    # state is its latest reset's value XOR the parity of the flips since.
+    on, stay = u < enter, u >= leave
+    on[0] = stay[0] = u[0] < frac                               # the stationary start
+    flips = np.cumsum(on & ~stay, axis=0)
+    last = np.maximum.accumulate(np.where(on == stay, np.arange(t)[:, None], 0), axis=0)
+    since = flips - np.take_along_axis(flips, last, axis=0)
+    return np.take_along_axis(on, last, axis=0) ^ (since % 2).astype(bool)
 
 
 def ar1_noise(rng: np.random.Generator, shape: tuple[int, ...], timescale: float) -> np.ndarray:
@@ -400,7 +402,7 @@ def desk_framing(xy: np.ndarray, score: np.ndarray, framed: np.ndarray, present:
 def sample_rng(seed: int, sample_id: str, epoch: int = 0) -> np.random.Generator:
     """Per-sample generator from (seed, epoch, crc32(id)); crc32 is stable across processes, unlike ``hash``.
 
-    Same derivation as ``train.data.sample_rng`` (epoch 0 = the fixed LQ test set).
+    ``train.data`` draws each training clip's LQ version with it (epoch ≥ 1) and the fixed LQ test set (epoch 0).
     """
     return np.random.default_rng([int(seed), int(epoch), zlib.crc32(str(sample_id).encode())])
 

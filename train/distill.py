@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -29,17 +30,19 @@ if __package__ in (None, ""):  # `python train/distill.py`: train/ is a folder o
 
 from train.config import ConfigError, ExperimentConfig, load_config, to_dict  # noqa: E402
 from train.data import load_benchmark, resolve_root  # noqa: E402
-from train.loops import STAGES, dist_info, init_distributed, train_stage  # noqa: E402
+from train.loops import dist_info, init_distributed, resolve_device, train_stage  # noqa: E402
+from train.stages import STAGES, stage_config  # noqa: E402
 from train.report import (plot_confusion, plot_curves, plot_part_matrix, results_table, write_history,  # noqa: E402
                           write_json, write_text)
 from partkd_stream.checkpoint import CheckpointError, load_checkpoint  # noqa: E402
+from partkd_stream.signals import Terminated, exit_code, terminate_as_interrupt  # noqa: E402
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="distill.py", description=__doc__.split("\n\n")[0])
     p.add_argument("--config", required=True, help="YAML config, e.g. train/configs/penn_action.yaml")
     p.add_argument("--seed", type=int, action="append", help="run only these seeds (repeatable)")
-    p.add_argument("--epochs", type=int, help="epochs for teacher and students")
+    p.add_argument("--epochs", type=int, help="epochs for teacher and students (instead of train.student_steps)")
     p.add_argument("--out", help="output folder (default: the config's 'out', usually runs/)")
     p.add_argument("--stage", default="all", help="all, or a comma-separated list of: " + ", ".join(STAGES))
     p.add_argument("--root", help="dataset root or cached file (overrides data.root)")
@@ -53,7 +56,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def resolve_config(args: argparse.Namespace) -> ExperimentConfig:
     overrides = list(args.set)
     if args.epochs is not None:
-        overrides += [f"train.epochs_teacher={args.epochs}", f"train.epochs_student={args.epochs}"]
+        overrides += [f"train.epochs_teacher={args.epochs}", f"train.epochs_student={args.epochs}",
+                      "train.student_steps=null"]
     if args.out:
         overrides.append(f"out={args.out}")
     if args.root:
@@ -75,7 +79,7 @@ def plan_tasks(cfg: ExperimentConfig) -> list[tuple[int, str]]:
     order = {"teacher": 0}
     for name in cfg.stages:
         stage = STAGES[name]
-        order.setdefault(name, 1 if (stage.part_loss or stage.logit_kd) else 2)
+        order.setdefault(name, 1 if stage.needs_teacher else 2)
     return [(seed, name) for _, name in sorted((order[n], n) for n in cfg.stages) for seed in cfg.seeds]
 
 
@@ -85,7 +89,8 @@ def run_parallel(args: argparse.Namespace, cfg: ExperimentConfig, argv: list[str
     Units, not whole seeds, are scheduled: with 3 seeds on 2 cores no core idles while the last seed trains alone.
     A student that distils waits until its seed's teacher has finished (in this run), and is skipped if it failed.
     Children share the cores: a config without ``train.threads`` gets ``cpu_count // jobs`` threads per child.
-    Ctrl-C reaches every child (same process group); each checkpoints its epoch, and ``--resume`` continues.
+    Children run in their own sessions, so a signal reaches them once, from here: Ctrl-C or SIGTERM to this process
+    is passed on to every running child, each checkpoints its last finished epoch, and ``--resume`` continues.
     """
     threads = cfg.train.threads or max(1, (os.cpu_count() or 1) // args.jobs)
     base = [sys.executable, "-m", "train.distill", *argv, "--jobs", "1", "--no-summary",
@@ -99,7 +104,7 @@ def run_parallel(args: argparse.Namespace, cfg: ExperimentConfig, argv: list[str
 
     def needs_teacher(task: tuple[int, str]) -> bool:
         stage = STAGES[task[1]]
-        return teacher_here and bool(stage.part_loss or stage.logit_kd)
+        return teacher_here and stage.needs_teacher
 
     print(f"training seeds {cfg.seeds} × stages {cfg.stages}: {len(pending)} units, {args.jobs} at a time, "
           f"{threads} thread(s) each")
@@ -117,23 +122,41 @@ def run_parallel(args: argparse.Namespace, cfg: ExperimentConfig, argv: list[str
                     continue
                 pending.remove(task)
                 running.append((task, subprocess.Popen([*base, "--seed", str(seed), "--stage", name],
-                                                       env=_child_env())))
+                                                       env=_child_env(), start_new_session=True)))
             time.sleep(0.5)
             for task, proc in list(running):
                 if proc.poll() is not None:
                     running.remove((task, proc))
                     (done.add(task) if proc.returncode == 0 else failed.append(task))
-    except KeyboardInterrupt:
-        for _, proc in running:
-            proc.wait()
-        print("distill.py: interrupted; finished epochs are checkpointed — rerun with --resume", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM (Terminated): the same signal goes to every child
+        _stop_children([proc for _, proc in running], signal.SIGTERM if isinstance(e, Terminated) else signal.SIGINT)
+        _interrupted_message(e)
+        return exit_code(e)
     write_results(Path(cfg.out) / cfg.name, time.time() - t_start)
     if failed:
         units = ", ".join(f"seed {s} {n}" for s, n in failed)
         print(f"distill.py: error: {units} failed or skipped (output above); rerun with --resume", file=sys.stderr)
         return 1
     return 0
+
+
+def _stop_children(procs: list[subprocess.Popen], sig: int) -> None:
+    """Send ``sig`` to each child and wait while they checkpoint; a second Ctrl-C or SIGTERM kills them."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(sig)
+    try:
+        for proc in procs:
+            proc.wait()
+    except KeyboardInterrupt:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+
+
+def _interrupted_message(e: KeyboardInterrupt) -> None:
+    what = "terminated (SIGTERM)" if isinstance(e, Terminated) else "interrupted"
+    print(f"distill.py: {what}; finished epochs are checkpointed — rerun with --resume", file=sys.stderr)
 
 
 def _child_env() -> dict[str, str]:
@@ -184,8 +207,9 @@ def run(cfg: ExperimentConfig, resume: bool, summary: bool = True) -> dict:
         histories = {}
         for name in cfg.stages:
             stage = STAGES[name]
-            if (stage.part_loss or stage.logit_kd) and teacher is None:
-                teacher = _load_teacher(resolve_root(cfg.teacher) if cfg.teacher else seed_dir / "teacher.pt")
+            if stage.needs_teacher and teacher is None:
+                teacher = _load_teacher(resolve_root(cfg.teacher.format(seed=seed)) if cfg.teacher
+                                        else seed_dir / "teacher.pt")
             model, metrics = train_stage(stage, cfg, bench, seed, seed_dir, teacher=teacher, resume=resume, log=log)
             if stage.teacher:
                 teacher = model
@@ -201,7 +225,12 @@ def run(cfg: ExperimentConfig, resume: bool, summary: bool = True) -> dict:
                     f"top-5 {100 * metrics['test']['top5']:.1f}%, "
                     f"streaming top-1 {100 * metrics['test'].get('stream_top1', float('nan')):.1f}%")
             if stage.teacher:
-                plot_part_matrix(seed_dir, model.part_weights().detach().numpy(), bench.classes, cfg.model.parts)
+                plot_part_matrix(seed_dir, model.part_weights().detach().cpu().numpy(), bench.classes, cfg.model.parts)
+            elif "part_weights" in metrics and stage_config(stage, cfg).train.part_weights == "evidence" \
+                    and not stage.uniform_parts:
+                plot_part_matrix(seed_dir, np.array(metrics["part_weights"]["weights"]), bench.classes,
+                                 cfg.model.parts, name=f"part_weights_{name}", title="part weights from per-part "
+                                 "classification evidence")
         if rank == 0 and histories:
             plot_curves(seed_dir, {**_finished_histories(seed_dir), **histories})
     result = {}
@@ -256,6 +285,11 @@ def write_results(run_dir: Path, seconds: float) -> dict:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parse_args(argv)
+    with terminate_as_interrupt():  # SIGTERM (kill, docker stop, a --jobs parent) ends the run as Ctrl-C does
+        return _main(args, argv)
+
+
+def _main(args: argparse.Namespace, argv: list[str]) -> int:
     try:
         cfg = resolve_config(args)
         if args.jobs < 1:
@@ -264,14 +298,14 @@ def main(argv: list[str] | None = None) -> int:
             if int(os.environ.get("WORLD_SIZE", "1")) > 1:
                 raise ConfigError("--jobs > 1 runs seeds in separate processes; do not combine it with torchrun")
             return run_parallel(args, cfg, _strip_jobs_args(argv))
-        init_distributed()
+        init_distributed(resolve_device(cfg.train.device))
         run(cfg, args.resume, summary=not args.no_summary)
     except (ConfigError, CheckpointError, FileNotFoundError, ValueError) as e:
         print(f"distill.py: error: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("distill.py: interrupted; finished epochs are checkpointed — rerun with --resume", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as e:
+        _interrupted_message(e)
+        return exit_code(e)
     finally:
         if torch.distributed.is_available() and torch.distributed.is_initialized():
             torch.distributed.destroy_process_group()

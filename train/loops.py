@@ -1,15 +1,22 @@
 """Training and evaluation loops for the teacher, the LQ baseline, the distilled student and the ablations.
 
-Run hygiene lives here: per-epoch atomic checkpoints (``<stage>.last.pt``, with optimiser state) loaded with
-``weights_only=True``; ``resume`` continues from them; Ctrl-C saves the current epoch's state and re-raises;
-under ``torchrun`` the model is wrapped in DDP (gloo on CPU, NCCL on GPU) and each rank trains on its shard.
+One stage is ``train_stage``: build the model and optimiser → resume → per epoch: that epoch's windows
+(``epoch_data``), training steps (``train_step``), a test point for the curves, a checkpoint → final evaluation and
+save. Run hygiene: per-epoch atomic checkpoints (``<stage>.last.pt``) hold everything that shapes the rest of the
+run — weights, optimiser, torch RNG states (dropout), the KD memory queue, the epoch — so ``resume`` continues
+bit for bit (numpy draws come from named per-(seed, epoch) streams, ``train.rng``, so they need no saving);
+loaded with ``weights_only=True``. Ctrl-C (and SIGTERM, via ``distill.py``) keeps the last finished epoch's
+checkpoint and re-raises. ``train.device`` puts model, teacher, queue and batches on CUDA when present; under
+``torchrun`` the model is wrapped in DDP (NCCL on GPU, gloo on CPU) and each rank trains on its shard.
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import math
 import os
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,183 +30,275 @@ from torch import nn
 from tqdm import tqdm
 
 from partkd_stream.checkpoint import load_checkpoint, load_extra, save_checkpoint
-from partkd_stream.model import ModelConfig, PartGCN
-from partkd_stream.preprocess import PreprocessConfig, clip_windows
+from partkd_stream.model import PartGCN
+from partkd_stream.preprocess import PreprocessConfig
 
-from .config import ConfigError, ExperimentConfig
-from .data import Benchmark, centre_ends, lq_train_views, random_ends, random_yaw, windows
-from .losses import ClassQueue, logit_kd_loss, part_contrastive_loss, supervised_part_contrastive
+from . import rng
+from .config import ConfigError, ExperimentConfig, TrainConfig
+from .data import Benchmark, lq_train_views, random_ends, random_yaw, windows
+from .distillation import Distillation, build_distillation, kd_losses
+from .evaluation import EvalInputs, eval_inputs, evaluate, part_cosine, score
+from .losses import supervised_part_contrastive
+from .models import build_model, build_optimizer
+from .stages import STAGES, Stage, needs_hq_windows, stage_config
 
-
-@dataclass(frozen=True)
-class Stage:
-    name: str
-    title: str
-    teacher: bool = False
-    part_loss: str | None = None      # None, "multi" (multi-sample) or "single" (paired-only)
-    uniform_parts: bool = False
-    logit_kd: str | None = None       # None, "beta" (config beta) or "ablation" (config beta_ablation)
+__all__ = ["STAGES", "EpochData", "build_model", "evaluate", "epoch_data", "train_stage", "train_step"]
 
 
-STAGES: dict[str, Stage] = {s.name: s for s in (
-    Stage("teacher", "HQ teacher", teacher=True),
-    Stage("baseline", "LQ student, CE only"),
-    Stage("kd", "LQ student + part-level multi-sample KD (ours)", part_loss="multi", logit_kd="beta"),
-    Stage("kd_uniform", "ablation: part KD, uniform part weights", part_loss="multi", uniform_parts=True),
-    Stage("kd_paired", "ablation: paired-only single-sample part KD", part_loss="single"),
-    Stage("logit_kd", "ablation: logit KD only (paired)", logit_kd="ablation"),
-)}
+# --- device and distributed ---------------------------------------------------------------------------------------
+def resolve_device(name: str) -> torch.device:
+    """``train.device``: ``auto`` = CUDA when present, else CPU; ``cuda`` insists (under torchrun: cuda:LOCAL_RANK)."""
+    if name == "cpu" or (name == "auto" and not torch.cuda.is_available()):
+        return torch.device("cpu")
+    if not torch.cuda.is_available():
+        raise ConfigError(f"train.device={name}: no CUDA device is available to torch {torch.__version__}; "
+                          f"use train.device=auto or cpu")
+    device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    torch.cuda.set_device(device)
+    return device
 
 
-# --- distributed helpers ---------------------------------------------------------------------------------------
 def dist_info() -> tuple[int, int]:
     if dist.is_available() and dist.is_initialized():
         return dist.get_rank(), dist.get_world_size()
     return 0, 1
 
 
-def init_distributed() -> None:
-    """Join the process group when launched by ``torchrun`` (WORLD_SIZE > 1)."""
+def init_distributed(device: torch.device) -> None:
+    """Join the process group when launched by ``torchrun`` (WORLD_SIZE > 1): NCCL on GPU, gloo on CPU."""
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if torch.cuda.is_available() else "gloo")
+        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
 
 
 class _PartsView(nn.Module):
-    """Makes ``forward_parts`` the module's forward, so DDP synchronises the gradients it produces."""
+    """Makes ``forward_parts`` the module's forward, so DDP synchronises the gradients it produces — also those of
+    the control's learned prototypes, which therefore live here, beside (not inside) the deployable model."""
 
-    def __init__(self, model: PartGCN) -> None:
+    def __init__(self, model: PartGCN, prototypes: nn.Parameter | None = None) -> None:
         super().__init__()
         self.model = model
+        self.prototypes = prototypes
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        return self.model.forward_parts(x)
+        out = self.model.forward_parts(x)
+        if self.prototypes is not None:
+            out["prototypes"] = F.normalize(self.prototypes, dim=-1)
+        return out
 
 
-# --- models ------------------------------------------------------------------------------------------------------
-def build_model(cfg: ExperimentConfig, bench: Benchmark, teacher: bool) -> PartGCN:
-    pre = bench.hq_pre if teacher else bench.lq_pre
-    common = dict(layout=pre.layout, in_channels=pre.in_channels, num_classes=len(bench.classes), window=pre.window,
-                  parts=cfg.model.parts)
-    role = "teacher" if teacher else "student"
-    try:
-        if teacher:
-            return PartGCN(ModelConfig.teacher(**{**common, **cfg.model.teacher}))
-        return PartGCN(ModelConfig.student(**{**common, **cfg.model.student}))
-    except TypeError as e:  # an unknown key in model.teacher / model.student
-        raise ConfigError(f"model.{role}: {e}; see partkd_stream.model.ModelConfig for the options") from None
+# --- one epoch's data --------------------------------------------------------------------------------------------
+@dataclass
+class EpochData:
+    """One epoch's training windows, in ``order`` (the epoch's shuffled batch order over all windows).
+
+    ``hq_index[i]`` is the row of window i's HQ partner in ``x_hq``, or -1. Extra labelled windows (another
+    dataset's clips, a background class of negative windows) join through ``train_stage(extra_windows=…)`` →
+    ``add``; they have no HQ partner, so they train through every loss that needs no teacher view of their clip.
+    """
+
+    x: np.ndarray                 # [N, C_in, T, V] model inputs
+    labels: np.ndarray            # [N] class indices
+    hq_index: np.ndarray          # [N] row in x_hq, -1 = no HQ partner
+    x_hq: np.ndarray | None = None  # [M, C_hq, T, V] HQ windows of the paired clips (stages that distil only)
+    order: np.ndarray | None = None  # [N] this epoch's shuffled order
+
+    def add(self, x: np.ndarray, labels: np.ndarray) -> "EpochData":
+        return EpochData(np.concatenate([self.x, x]), np.concatenate([self.labels, labels]),
+                         np.concatenate([self.hq_index, np.full(len(x), -1)]), self.x_hq)
 
 
-# --- evaluation --------------------------------------------------------------------------------------------------
-@torch.no_grad()
-def predict_windows(model: PartGCN, x: np.ndarray, batch: int = 512) -> np.ndarray:
-    model.eval()
-    out = [torch.softmax(model(torch.from_numpy(x[i:i + batch])), 1).numpy() for i in range(0, len(x), batch)]
-    return np.concatenate(out) if out else np.zeros((0, model.cfg.num_classes), np.float32)
+ExtraWindows = Callable[[int, int], tuple[np.ndarray, np.ndarray]]  # (epoch, clip windows) -> (x, labels)
 
 
-def evaluate(model: PartGCN, seqs: list[np.ndarray], fps: np.ndarray, labels: np.ndarray, pre: PreprocessConfig,
-             streaming: bool = True, stride: int | None = None) -> dict[str, Any]:
-    """Clip accuracy (one centred window; top-1/top-5) and streaming accuracy (sliding windows, scores averaged)."""
-    lengths = np.array([len(s) for s in seqs])
-    probs = predict_windows(model, windows(seqs, fps, centre_ends(lengths, fps, pre), pre))
-    top5 = np.argsort(-probs, 1)[:, :5]
-    res: dict[str, Any] = {"top1": float((top5[:, 0] == labels).mean()),
-                           "top5": float((top5 == labels[:, None]).any(1).mean()),
-                           "pred": top5[:, 0].tolist()}
-    if streaming:  # all clips' windows in one pass: fixed batch shapes keep oneDNN from re-planning per clip
-        per_clip = [clip_windows(s, f, pre, stride) for s, f in zip(seqs, fps)]
-        owner = np.repeat(np.arange(len(seqs)), [len(w) for w in per_clip])
-        p = predict_windows(model, np.concatenate(per_clip))
-        mean = np.zeros((len(seqs), p.shape[1]))
-        np.add.at(mean, owner, p)
-        stream_pred = mean.argmax(1)
-        res["stream_top1"] = float((stream_pred == labels).mean())
-        res["window_top1"] = float((p.argmax(1) == labels[owner]).mean())
-        res["stream_pred"] = stream_pred.tolist()
-    return res
+def epoch_data(stage: Stage, cfg: ExperimentConfig, bench: Benchmark, seed: int, epoch: int,
+               lq_views: Callable[[], list[np.ndarray]], extra_windows: ExtraWindows | None = None) -> EpochData:
+    """The windows one epoch trains on, shuffled by the epoch's order stream.
+
+    Teacher: HQ clips (all, or only the paired ones), randomly turned when ``data.hq_rotate``. Students: this
+    epoch's LQ views of the labelled clips (``data.lq_fraction``); stages that distil also get the HQ window of
+    each paired clip, cut at the same place. Every student stage of a seed sees the same windows, so they are
+    made once per process and kept (``bench.cache``; ~1.5 MB per Penn epoch) — a run of baseline, control and KD
+    degrades each epoch's clips once, not three times.
+    """
+    if stage.teacher:
+        return _teacher_epoch(cfg, bench, seed, epoch)
+    key = ("student", seed, epoch)
+    data, made = bench.cache.get(key) or _student_epoch(cfg, bench, seed, epoch, lq_views)
+    if extra_windows is None:
+        bench.cache[key] = (data, made)
+    if needs_hq_windows(stage, cfg) and data.x_hq is None:
+        idx, ends, fill, _ = made
+        p = np.flatnonzero(data.hq_index >= 0)
+        data.x_hq = windows([bench.train_hq[idx[i]] for i in p], bench.train_fps[idx[p]], ends[p], bench.hq_pre,
+                            [fill[i] for i in p])
+    if extra_windows is not None:
+        extra = data.add(*extra_windows(epoch, len(data.x)))
+        extra.order = copy.deepcopy(made[3]).permutation(len(extra.x))
+        return extra
+    return data
 
 
-# --- training ----------------------------------------------------------------------------------------------------
+def _teacher_epoch(cfg: ExperimentConfig, bench: Benchmark, seed: int, epoch: int) -> EpochData:
+    pre = bench.hq_pre
+    order_rng = rng.stream(rng.EPOCH_ORDER, seed, epoch)
+    idx = np.arange(len(bench.paired)) if cfg.data.teacher_clips == "all" else np.flatnonzero(bench.paired)
+    seqs = [bench.train_hq[i] for i in idx]
+    if cfg.data.hq_rotate > 0 and pre.dims == 3:
+        seqs = random_yaw(seqs, cfg.data.hq_rotate, rng.stream(rng.HQ_ROTATION, seed, epoch))
+    fps = bench.train_fps[idx]
+    ends = random_ends(np.array([len(s) for s in seqs]), fps, pre, order_rng)
+    x = windows(seqs, fps, ends, pre, _fill_modes(cfg, seed, epoch, len(seqs)))
+    return EpochData(x, bench.train_labels[idx], np.full(len(x), -1), order=order_rng.permutation(len(x)))
+
+
+def _student_epoch(cfg: ExperimentConfig, bench: Benchmark, seed: int, epoch: int,
+                   lq_views: Callable[[], list[np.ndarray]]) -> tuple[EpochData, tuple]:
+    pre = bench.lq_pre
+    order_rng = rng.stream(rng.EPOCH_ORDER, seed, epoch)
+    idx = np.flatnonzero(bench.labelled)
+    seqs = lq_views()
+    fps = bench.train_fps[idx]
+    ends = random_ends(np.array([len(s) for s in seqs]), fps, pre, order_rng)
+    after_ends = copy.deepcopy(order_rng)  # extra windows: their order is drawn from here over all windows
+    fill = _fill_modes(cfg, seed, epoch, len(seqs))
+    x = windows(seqs, fps, ends, pre, fill)
+    paired = bench.paired[idx]
+    data = EpochData(x, bench.train_labels[idx], np.where(paired, np.cumsum(paired) - 1, -1),
+                     order=order_rng.permutation(len(x)))
+    return data, (idx, ends, fill, after_ends)
+
+
+def _fill_modes(cfg: ExperimentConfig, seed: int, epoch: int, n: int) -> list[str]:
+    """Per clip, what fills a window before a short clip."""
+    return list(rng.stream(rng.FILL_MODES, seed, epoch).choice(cfg.data.fill_modes, n))
+
+
+# --- one training step --------------------------------------------------------------------------------------------
+def train_step(stage: Stage, tc: TrainConfig, net: nn.Module, opt: torch.optim.Optimizer, data: EpochData,
+               b: np.ndarray, device: torch.device, kd: Distillation | None) -> dict[str, float]:
+    """One optimiser step on the windows ``b`` of ``data``; returns each loss term's value."""
+    yb = torch.from_numpy(data.labels[b]).long().to(device)
+    out = net(torch.from_numpy(data.x[b]).to(device))
+    losses = {"ce": F.cross_entropy(out["logits"], yb)}
+    if stage.teacher:
+        losses["part_ce"] = tc.part_score_weight * F.cross_entropy(out["part_score"], yb)
+        if tc.supcon_weight > 0:
+            losses["supcon"] = tc.supcon_weight * supervised_part_contrastive(out["part_embeddings"], yb, tc.tau)
+    elif kd is not None:
+        losses.update(kd_losses(stage, tc, kd, out, data, b, yb, device))
+    loss = sum(losses.values())
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return {name: float(v.detach()) for name, v in losses.items()}
+
+
+# --- resumable state ---------------------------------------------------------------------------------------------
+def _rng_state(device: torch.device) -> dict[str, Any]:
+    state = {"torch": torch.get_rng_state()}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def _set_rng_state(state: dict[str, Any], device: torch.device) -> None:
+    torch.set_rng_state(state["torch"])
+    if device.type == "cuda" and "cuda" in state:
+        torch.cuda.set_rng_state(state["cuda"], device)
+
+
+def save_resumable(path: Path, stage: Stage, seed: int, model: PartGCN, classes: list[str],
+                   opt: torch.optim.Optimizer, history: list[dict[str, Any]], epoch: int, device: torch.device,
+                   kd: Distillation | None, prototypes: nn.Parameter | None = None) -> None:
+    """After epoch ``epoch``: everything that shapes the rest of the run (atomic write)."""
+    extra = {"optimizer": opt.state_dict(), "history": history, "epoch": epoch, "rng": _rng_state(device)}
+    if kd is not None and kd.queue is not None:
+        extra["queue"] = kd.queue.state_dict()
+    if prototypes is not None:
+        extra["prototypes"] = prototypes.detach().cpu()
+    save_checkpoint(path, model, classes, meta={"stage": stage.name, "seed": seed}, extra=extra)
+
+
+def restore_resumable(path: Path, model: PartGCN, opt: torch.optim.Optimizer, device: torch.device,
+                      kd: Distillation | None, prototypes: nn.Parameter | None = None
+                      ) -> tuple[list[dict[str, Any]], int]:
+    """Load a ``save_resumable`` checkpoint into model, optimiser, RNGs, queue (and the control's prototypes);
+    returns (history, next epoch)."""
+    ck, extra = load_checkpoint(path), load_extra(path)
+    model.load_state_dict(ck.state_dict)
+    if prototypes is not None:
+        with torch.no_grad():
+            prototypes.copy_(extra["prototypes"])
+    opt.load_state_dict(extra["optimizer"])
+    if "rng" in extra:  # checkpoints written before RNG states were saved resume, but not bit for bit
+        _set_rng_state(extra["rng"], device)
+    if kd is not None and kd.queue is not None and "queue" in extra:
+        kd.queue.load_state_dict(extra["queue"])
+    return list(extra["history"]), int(extra["epoch"]) + 1
+
+
+# --- a stage, end to end -----------------------------------------------------------------------------------------
 def _lr_at(epoch: int, step: int, steps: int, epochs: int, base: float) -> float:
     progress = (epoch + step / max(steps, 1)) / max(epochs, 1)
     warm = min(1.0, (epoch * steps + step + 1) / max(steps, 1))  # one epoch of linear warm-up
     return base * warm * 0.5 * (1 + math.cos(math.pi * progress))
 
 
+def stage_epochs(stage: Stage, cfg: ExperimentConfig, bench: Benchmark, world: int = 1) -> int:
+    """Epochs of a stage: the config's, or for students with ``train.student_steps`` as many as give that many
+    optimiser steps on the labelled clips (a student on 10 % of the clips trains as long as one on all)."""
+    tc = cfg.train
+    if stage.teacher:
+        return tc.epochs_teacher
+    if tc.student_steps is None:
+        return tc.epochs_student
+    per_epoch = math.ceil(math.ceil(int(bench.labelled.sum()) / world) / tc.batch_size)
+    return math.ceil(tc.student_steps / per_epoch)
+
+
 def train_stage(stage: Stage, cfg: ExperimentConfig, bench: Benchmark, seed: int, out_dir: Path,
-                teacher: PartGCN | None = None, resume: bool = False,
-                log: Callable[[str], None] = print) -> tuple[PartGCN, dict[str, Any]]:
-    """Train one stage; returns the model and its metrics (also written to ``<stage>.pt``'s meta)."""
+                teacher: PartGCN | None = None, resume: bool = False, log: Callable[[str], None] = print,
+                extra_windows: ExtraWindows | None = None) -> tuple[PartGCN, dict[str, Any]]:
+    """Train one stage; returns the model (on the training device) and its metrics (also in ``<stage>.pt``'s meta).
+
+    ``extra_windows(epoch, n)`` → ``(x, labels)``: more labelled windows for a student's epoch (``n`` = the epoch's
+    clip windows), e.g. a background class of negative windows; the model's classes are ``bench.classes``.
+    """
     rank, world = dist_info()
+    cfg = stage_config(stage, cfg)
+    device = resolve_device(cfg.train.device)
     final_path, last_path = out_dir / f"{stage.name}.pt", out_dir / f"{stage.name}.last.pt"
     if resume and final_path.exists():
-        ck = load_checkpoint(final_path)
-        log(f"[{stage.name}] seed {seed}: already trained, loaded {final_path}")
-        full = out_dir / f"{stage.name}.metrics.json"  # written by distill.py beside the checkpoint
-        metrics = json.loads(full.read_text()) if full.exists() else ck.meta.get("metrics", {})
-        return ck.build_model(), metrics
+        return _load_finished(stage, seed, final_path, out_dir, device, log)
 
     torch.manual_seed(seed)
-    model = build_model(cfg, bench, teacher=stage.teacher)
+    model = build_model(cfg, bench, teacher=stage.teacher).to(device)
     pre = bench.hq_pre if stage.teacher else bench.lq_pre
     tc = cfg.train
-    epochs = tc.epochs_teacher if stage.teacher else tc.epochs_student
-    opt = torch.optim.AdamW(_param_groups(model, tc), lr=tc.lr, weight_decay=tc.weight_decay)
+    epochs = stage_epochs(stage, cfg, bench, world)
+    kd = build_distillation(stage, cfg, bench, teacher, model, device, seed)
+    prototypes = None
+    if kd is not None and kd.teacher is None:  # the control's learned class centres, one per class and part
+        prototypes = nn.Parameter(F.normalize(torch.randn(len(bench.classes), model.num_parts, model.cfg.embed_dim),
+                                              dim=-1).to(device))
+    opt = build_optimizer(model, tc, [prototypes] if prototypes is not None else [])
     history: list[dict[str, Any]] = []
     start_epoch = 0
     if resume and last_path.exists():
-        ck, extra = load_checkpoint(last_path), load_extra(last_path)
-        model.load_state_dict(ck.state_dict)
-        opt.load_state_dict(extra["optimizer"])
-        history, start_epoch = list(extra["history"]), int(extra["epoch"]) + 1
+        history, start_epoch = restore_resumable(last_path, model, opt, device, kd, prototypes)
         log(f"[{stage.name}] seed {seed}: resuming at epoch {start_epoch + 1}/{epochs}")
 
-    net = _PartsView(model)
+    net: nn.Module = _PartsView(model, prototypes)
     if world > 1:
-        net = nn.parallel.DistributedDataParallel(net, find_unused_parameters=True)
-
-    part_w = queue = None
-    if stage.part_loss or stage.logit_kd:
-        assert teacher is not None, f"stage {stage.name} needs a trained teacher"
-        teacher.eval()
-        k, p = len(bench.classes), model.num_parts
-        part_w = torch.full((k, p), 1.0 / p) if stage.uniform_parts else teacher.part_weights().detach()
-        if stage.part_loss:
-            queue = ClassQueue(k, tc.queue_size, p, model.cfg.embed_dim)
-            _fill_queue(queue, teacher, bench)
-
-    def save_last(epoch: int) -> None:
-        if rank == 0:
-            save_checkpoint(last_path, model, pre, bench.classes, meta={"stage": stage.name, "seed": seed},
-                            extra={"optimizer": opt.state_dict(), "history": history, "epoch": epoch})
-
+        net = nn.parallel.DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None,
+                                                  find_unused_parameters=True)
+    lq_views = _lq_view_source(cfg, bench, seed)
     epoch = start_epoch
-    fixed_views: list[np.ndarray] = []
     try:
         for epoch in range(start_epoch, epochs):
             t0 = time.time()
-            rng = np.random.default_rng([seed, epoch, 99])
-            if stage.teacher:
-                idx_pool = (np.arange(len(bench.paired)) if cfg.data.teacher_clips == "all"
-                            else np.flatnonzero(bench.paired))
-                seqs = [bench.train_hq[i] for i in idx_pool]
-                if cfg.data.hq_rotate > 0 and pre.dims == 3:  # own RNG stream: the rest of the epoch is unchanged
-                    seqs = random_yaw(seqs, cfg.data.hq_rotate, np.random.default_rng([seed, epoch, 11]))
-                fps, labels = bench.train_fps[idx_pool], bench.train_labels[idx_pool]
-                fill = _fill_modes(cfg, seed, epoch, len(seqs))
-                x = windows(seqs, fps, random_ends(np.array([len(s) for s in seqs]), fps, pre, rng), pre, fill)
-                x_hq, paired = None, np.zeros(len(x), bool)
-            else:
-                fixed = cfg.data.lq_train == "fixed"
-                if not (fixed and fixed_views):  # a fixed LQ set is degraded once per stage
-                    fixed_views = lq_train_views(bench, seed, epoch, fixed=fixed)
-                seqs = fixed_views
-                fps, labels, paired = bench.train_fps, bench.train_labels, bench.paired
-                ends = random_ends(np.array([len(s) for s in seqs]), fps, pre, rng)
-                fill = _fill_modes(cfg, seed, epoch, len(seqs))
-                x = windows(seqs, fps, ends, pre, fill)
-                x_hq = windows(bench.train_hq, fps, ends, bench.hq_pre, fill) if teacher is not None else None
-            order = rng.permutation(len(x))[rank::world]
+            data = epoch_data(stage, cfg, bench, seed, epoch, lambda: lq_views(epoch), extra_windows)
+            order = data.order[rank::world]
             steps = math.ceil(len(order) / tc.batch_size)
             model.train()
             sums: dict[str, float] = {}
@@ -209,74 +308,97 @@ def train_stage(stage: Stage, cfg: ExperimentConfig, bench: Benchmark, seed: int
                 for g in opt.param_groups:
                     g["lr"] = _lr_at(epoch, step, steps, epochs, tc.lr) * g["lr_scale"]
                 b = order[step * tc.batch_size:(step + 1) * tc.batch_size]
-                yb = torch.from_numpy(labels[b]).long()
-                out = net(torch.from_numpy(x[b]))
-                losses = {"ce": F.cross_entropy(out["logits"], yb)}
-                if stage.teacher:
-                    losses["part_ce"] = tc.part_score_weight * F.cross_entropy(out["part_score"], yb)
-                    if tc.supcon_weight > 0:
-                        losses["supcon"] = tc.supcon_weight * supervised_part_contrastive(
-                            out["part_embeddings"], yb, tc.tau)
-                else:
-                    losses.update(_kd_losses(stage, cfg, teacher, out, x_hq, b, yb, paired[b], queue, part_w))
-                loss = sum(losses.values())
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                for name, v in losses.items():
-                    sums[name] = sums.get(name, 0.0) + float(v.detach())
+                for name, v in train_step(stage, tc, net, opt, data, b, device, kd).items():
+                    sums[name] = sums.get(name, 0.0) + v
             row = {"epoch": epoch + 1, **{f"loss_{k}": v / max(steps, 1) for k, v in sums.items()},
                    "seconds": round(time.time() - t0, 2)}
             if rank == 0:
-                if (epoch + 1) % max(tc.eval_every, 1) == 0 or epoch + 1 == epochs:  # curves only: never selects
-                    test_seqs = bench.test_hq if stage.teacher else bench.test_lq
-                    row["test_top1"] = evaluate(model, test_seqs, bench.test_fps, bench.test_labels, pre,
-                                                streaming=False)["top1"]
+                if (epoch + 1) % tc.eval_every == 0 or epoch + 1 == epochs:  # curves only: never selects
+                    row["test_top1"] = _test(stage, model, bench, pre, streaming=False)["top1"]
                 log(f"[{stage.name}] seed {seed} epoch {epoch + 1}/{epochs} "
                     + " ".join(f"{k}={v:.4f}" for k, v in row.items() if k.startswith("loss_"))
                     + (f" test_top1={row['test_top1']:.3f}" if "test_top1" in row else "")
                     + f" ({row['seconds']:.1f}s)")
             history.append(row)
-            save_last(epoch)
+            if rank == 0:
+                save_resumable(last_path, stage, seed, model, bench.classes, opt, history, epoch, device, kd,
+                               prototypes)
     except KeyboardInterrupt:  # checkpoints are atomic: the last completed epoch's is intact
         if rank == 0:
             done = f"{last_path} (epoch {len(history)})" if history else "none yet"
             log(f"[{stage.name}] interrupted in epoch {epoch + 1}; resumable checkpoint: {done}")
         raise
-
-    metrics: dict[str, Any] = {"history": history}
-    if rank == 0:
-        test_seqs = bench.test_hq if stage.teacher else bench.test_lq
-        metrics["test"] = evaluate(model, test_seqs, bench.test_fps, bench.test_labels, pre,
-                                   stride=tc.streaming_stride)
-        if stage.teacher:  # how a teacher fares on low-quality input, for reference
-            lq_pre = bench.lq_pre
-            if lq_pre.layout == pre.layout and lq_pre.dims == pre.dims:
-                metrics["test_lq"] = evaluate(model, bench.test_lq, bench.test_fps, bench.test_labels, pre,
-                                              streaming=False)
-        save_checkpoint(final_path, model, pre, bench.classes,
-                        meta={"stage": stage.name, "title": stage.title, "seed": seed, "dataset": cfg.data.dataset,
-                              "data": dataclasses.asdict(cfg.data), "train": dataclasses.asdict(cfg.train),
-                              "metrics": summarize(metrics)})
-        last_path.unlink(missing_ok=True)
+    metrics = _finish(stage, cfg, bench, seed, model, pre, history, final_path, last_path, kd) if rank == 0 else {}
     if world > 1:
         dist.barrier()
-    return model.eval(), metrics
+    return model.eval(), {"history": history, **metrics}
 
 
-def _param_groups(model: PartGCN, tc) -> list[dict[str, Any]]:
-    """The part matrix learns faster and without weight decay (decay would pull it to uniform); the rest as set."""
-    special = [p for n, p in model.named_parameters() if n == "part_matrix"]
-    rest = [p for n, p in model.named_parameters() if n != "part_matrix"]
-    groups = [{"params": rest, "lr_scale": 1.0}]
-    if special:
-        groups.append({"params": special, "lr_scale": tc.part_matrix_lr_scale, "weight_decay": 0.0})
-    return groups
+def _lq_view_source(cfg: ExperimentConfig, bench: Benchmark, seed: int) -> Callable[[int], list[np.ndarray]]:
+    """Per epoch, the degraded training clips: fresh each epoch, or (``data.lq_train: fixed``) one draw, kept."""
+    fixed = cfg.data.lq_train == "fixed"
+    kept: list[list[np.ndarray]] = []
+
+    idx = np.flatnonzero(bench.labelled)
+
+    def views(epoch: int) -> list[np.ndarray]:
+        if not fixed:
+            return lq_train_views(bench, seed, epoch, idx=idx)
+        if not kept:  # a fixed LQ set is the same draw whatever the epoch: recomputed the same after a resume
+            kept.append(lq_train_views(bench, seed, epoch, fixed=True, idx=idx))
+        return kept[0]
+    return views
 
 
-def _fill_modes(cfg: ExperimentConfig, seed: int, epoch: int, n: int) -> list[str]:
-    """Per clip, what fills a window before a short clip (own RNG stream: the rest of the epoch is unchanged)."""
-    return list(np.random.default_rng([seed, epoch, 5]).choice(cfg.data.fill_modes, n))
+def _test_inputs(stage: Stage, bench: Benchmark, pre: PreprocessConfig, streaming: bool = True,
+                 stride: int | None = None) -> EvalInputs:
+    """The stage's test set as model inputs, made once per process (every student stage tests on the same)."""
+    key = ("test", stage.teacher, pre, streaming, stride)
+    if key not in bench.cache:
+        seqs = bench.test_hq if stage.teacher else bench.test_lq
+        bench.cache[key] = eval_inputs(seqs, bench.test_fps, bench.test_labels, pre, streaming, stride)
+    return bench.cache[key]
+
+
+def _test(stage: Stage, model: PartGCN, bench: Benchmark, pre: PreprocessConfig, streaming: bool = True,
+          stride: int | None = None) -> dict[str, Any]:
+    return score(model, _test_inputs(stage, bench, pre, streaming, stride))
+
+
+def _finish(stage: Stage, cfg: ExperimentConfig, bench: Benchmark, seed: int, model: PartGCN,
+            pre: PreprocessConfig, history: list[dict[str, Any]], final_path: Path, last_path: Path,
+            kd: Distillation | None = None) -> dict[str, Any]:
+    """Final evaluation (clip and streaming), the stage's checkpoint with its metrics; the resumable one goes.
+
+    Also what the research needs to see the mechanisms: the mean cosine between a test sample's part features
+    (are the parts distinct?) and, for distilling stages, the part weights used (are they uniform?)."""
+    metrics: dict[str, Any] = {"test": _test(stage, model, bench, pre, stride=cfg.train.streaming_stride)}
+    metrics["test"]["part_cosine"] = part_cosine(model, _test_inputs(stage, bench, pre, streaming=False).clip)
+    if stage.teacher:  # how a teacher fares on low-quality input, for reference
+        lq_pre = bench.lq_pre
+        if lq_pre.layout == pre.layout and lq_pre.dims == pre.dims:
+            metrics["test_lq"] = evaluate(model, bench.test_lq, bench.test_fps, bench.test_labels, pre,
+                                          streaming=False)
+    if kd is not None:
+        w = kd.part_w.detach().cpu()
+        entropy = -(w * w.clamp(min=1e-12).log()).sum(1) / math.log(w.shape[1])
+        metrics["part_weights"] = {"weights": w.tolist(), "entropy_ratio": float(entropy.mean()),
+                                   "min": float(w.min()), "max": float(w.max())}
+    save_checkpoint(final_path, model, bench.classes,
+                    meta={"stage": stage.name, "title": stage.title, "seed": seed, "dataset": cfg.data.dataset,
+                          "data": dataclasses.asdict(cfg.data), "train": dataclasses.asdict(cfg.train),
+                          "metrics": summarize({"history": history, **metrics})})
+    last_path.unlink(missing_ok=True)
+    return metrics
+
+
+def _load_finished(stage: Stage, seed: int, final_path: Path, out_dir: Path, device: torch.device,
+                   log: Callable[[str], None]) -> tuple[PartGCN, dict[str, Any]]:
+    ck = load_checkpoint(final_path)
+    log(f"[{stage.name}] seed {seed}: already trained, loaded {final_path}")
+    full = out_dir / f"{stage.name}.metrics.json"  # written by distill.py beside the checkpoint
+    metrics = json.loads(full.read_text()) if full.exists() else ck.meta.get("metrics", {})
+    return ck.build_model().to(device), metrics
 
 
 def summarize(metrics: dict[str, Any]) -> dict[str, Any]:
@@ -285,51 +407,6 @@ def summarize(metrics: dict[str, Any]) -> dict[str, Any]:
             for split, m in metrics.items() if isinstance(m, dict)}
 
 
-def _kd_losses(stage: Stage, cfg: ExperimentConfig, teacher: PartGCN | None, out: dict[str, torch.Tensor],
-               x_hq: np.ndarray | None, b: np.ndarray, yb: torch.Tensor, paired_b: np.ndarray,
-               queue: ClassQueue | None, part_w: torch.Tensor | None) -> dict[str, torch.Tensor]:
-    tc = cfg.train
-    losses: dict[str, torch.Tensor] = {}
-    if teacher is None or not (stage.part_loss or stage.logit_kd):
-        return losses
-    pb = np.flatnonzero(paired_b)
-    with torch.no_grad():
-        t_out = teacher.forward_parts(torch.from_numpy(x_hq[b[pb]])) if len(pb) else None
-    if stage.part_loss:
-        q_emb, q_lab = queue.contents()
-        t_emb = t_out["part_embeddings"] if t_out is not None else q_emb[:0]
-        t_lab = yb[pb]
-        bank, bank_lab = torch.cat([t_emb, q_emb]), torch.cat([t_lab, q_lab])
-        mask = None
-        if stage.part_loss == "single":  # positive = the sample's own HQ partner only
-            mask = torch.zeros(len(yb), len(bank), dtype=torch.bool)
-            mask[torch.from_numpy(pb), torch.arange(len(pb))] = True
-        losses["part"] = tc.alpha * part_contrastive_loss(out["part_embeddings"], yb, bank, bank_lab, part_w,
-                                                          tc.tau, positive_mask=mask)
-        if t_out is not None:
-            queue.push(t_emb, t_lab)
-    beta = {"beta": tc.beta, "ablation": tc.beta_ablation, None: 0.0}[stage.logit_kd]
-    if beta > 0 and t_out is not None:
-        losses["logit_kd"] = beta * logit_kd_loss(out["logits"][torch.from_numpy(pb)], t_out["logits"],
-                                                  tc.kd_temperature)
-    return losses
-
-
-@torch.no_grad()
-def _fill_queue(queue: ClassQueue, teacher: PartGCN, bench: Benchmark) -> None:
-    """Start the memory queue full: teacher embeddings of the paired (HQ-available) training clips."""
-    idx = np.flatnonzero(bench.paired)
-    if len(idx) == 0:
-        return
-    seqs = [bench.train_hq[i] for i in idx]
-    fps = bench.train_fps[idx]
-    x = windows(seqs, fps, centre_ends(np.array([len(s) for s in seqs]), fps, bench.hq_pre), bench.hq_pre)
-    for i in range(0, len(x), 256):
-        emb = teacher.forward_parts(torch.from_numpy(x[i:i + 256]))["part_embeddings"]
-        queue.push(emb, torch.from_numpy(bench.train_labels[idx[i:i + 256]]))
-
-
 def _tty() -> bool:
     """Progress bars on a terminal only, and not in ``distill.py --jobs`` children (their bars would collide)."""
-    import sys
     return sys.stderr.isatty() and os.environ.get("PARTKD_PROGRESS", "1") != "0"

@@ -12,6 +12,7 @@ keeps only the sample's own HQ partner as positive and skips unpaired samples.
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -19,23 +20,44 @@ import torch.nn.functional as F
 class ClassQueue:
     """FIFO memory of teacher part embeddings, ``size`` per class: ``[K, size, P, d]`` plus a fill mask."""
 
-    def __init__(self, num_classes: int, size: int, num_parts: int, dim: int) -> None:
-        self.emb = torch.zeros(num_classes, size, num_parts, dim)
-        self.full = torch.zeros(num_classes, size, dtype=torch.bool)
-        self.ptr = torch.zeros(num_classes, dtype=torch.long)
+    def __init__(self, num_classes: int, size: int, num_parts: int, dim: int,
+                 device: torch.device | str = "cpu") -> None:
+        self.emb = torch.zeros(num_classes, size, num_parts, dim, device=device)
+        self.full = torch.zeros(num_classes, size, dtype=torch.bool, device=device)
+        self.ptr = np.zeros(num_classes, dtype=np.int64)
         self.size = size
 
     @torch.no_grad()
     def push(self, emb: torch.Tensor, labels: torch.Tensor) -> None:
-        for e, k in zip(emb.detach().cpu(), labels.cpu().tolist()):
-            i = int(self.ptr[k])
-            self.emb[k, i], self.full[k, i] = e, True
-            self.ptr[k] = (i + 1) % self.size
+        """Append in order; per class, the oldest entries are overwritten first."""
+        if self.size == 0 or len(labels) == 0:
+            return
+        lab = labels.cpu().numpy()
+        rank = np.zeros(len(lab), np.int64)  # position of each sample among its class's samples in this batch
+        for k in np.unique(lab):
+            at = np.flatnonzero(lab == k)
+            rank[at] = np.arange(len(at))
+        count = np.bincount(lab, minlength=len(self.ptr))
+        keep = rank >= count[lab] - self.size  # more than `size` of a class at once: only its last `size` stay
+        slot = (self.ptr[lab] + rank) % self.size
+        k_idx = torch.from_numpy(lab[keep]).to(self.emb.device)
+        s_idx = torch.from_numpy(slot[keep]).to(self.emb.device)
+        self.emb[k_idx, s_idx] = emb.detach()[torch.from_numpy(np.flatnonzero(keep)).to(emb.device)].to(self.emb)
+        self.full[k_idx, s_idx] = True
+        self.ptr = (self.ptr + count) % self.size
 
     def contents(self) -> tuple[torch.Tensor, torch.Tensor]:
         """All stored embeddings ``[M, P, d]`` and their labels ``[M]``."""
         k_idx, s_idx = self.full.nonzero(as_tuple=True)
         return self.emb[k_idx, s_idx], k_idx
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return {"emb": self.emb.cpu(), "full": self.full.cpu(), "ptr": torch.from_numpy(self.ptr.copy())}
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        self.emb.copy_(state["emb"])
+        self.full.copy_(state["full"])
+        self.ptr = state["ptr"].numpy().copy()
 
 
 def part_contrastive_loss(student: torch.Tensor, labels: torch.Tensor, bank: torch.Tensor,
@@ -73,8 +95,8 @@ def supervised_part_contrastive(emb: torch.Tensor, labels: torch.Tensor, tau: fl
     class in the batch.
     """
     n, p = emb.shape[0], emb.shape[1]
-    weights = torch.full((int(labels.max()) + 1, p), 1.0 / p)
-    eye = torch.eye(n, dtype=torch.bool)
+    weights = torch.full((int(labels.max()) + 1, p), 1.0 / p, device=emb.device)
+    eye = torch.eye(n, dtype=torch.bool, device=emb.device)
     return part_contrastive_loss(emb, labels, emb, labels, weights, tau, exclude=eye)
 
 

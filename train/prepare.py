@@ -61,6 +61,15 @@ def format_summary(s: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _error(msg: str) -> int:
+    """One line on stderr, on a line of its own even if a progress bar is still drawn there (``tqdm.write`` clears
+    it first)."""
+    from tqdm import tqdm
+
+    tqdm.write(f"error: {msg}", file=sys.stderr)
+    return 2
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--dataset", required=True, choices=DATASETS)
@@ -72,20 +81,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = ap.parse_args(argv)
     kw = {} if args.seed is None else {"seed": args.seed}
     if kw and args.dataset != "sysu":
-        print("error: --seed applies to --dataset sysu only", file=sys.stderr)
-        return 2
+        return _error("--seed applies to --dataset sysu only")
     t0 = time.perf_counter()
+    failure = ""
     try:
         info, samples = load_dataset(args.dataset, args.root, protocol=args.protocol, progress=True, **kw)
         if not samples:
             raise DatasetError(f"{args.root}: no usable samples found")
         save_samples(args.out, info, samples)
     except DatasetError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        failure = str(e)
     except OSError as e:
-        print(f"error: {e.filename or args.out}: {e.strerror or e}", file=sys.stderr)
-        return 2
+        failure = f"{e.filename or args.out}: {e.strerror or e}"
+    if failure:   # reported after the handler: the loader's progress bar, freed with the exception, has ended its line
+        return _error(failure)
     summary = summarize(info, samples)
     summary["out"] = str(args.out)
     summary["out_bytes"] = Path(args.out).stat().st_size

@@ -49,7 +49,7 @@ def plot_curves(out_dir: Path, histories: dict[str, list[dict[str, Any]]]) -> Pa
     for ax in (ax_l, ax_a):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    return _save(fig, out_dir / "curves.png")
+    return save_figure(fig, out_dir / "curves.png")
 
 
 def plot_confusion(out_dir: Path, name: str, labels: np.ndarray, pred: list[int], classes: list[str]) -> Path:
@@ -57,32 +57,37 @@ def plot_confusion(out_dir: Path, name: str, labels: np.ndarray, pred: list[int]
     cm = np.zeros((k, k), int)
     np.add.at(cm, (labels, np.asarray(pred)), 1)
     norm = cm / np.maximum(cm.sum(1, keepdims=True), 1)
-    fig, ax = plt.subplots(figsize=(0.45 * k + 3, 0.45 * k + 2.5))
+    size = min(0.45 * k, 14)  # NTU-120's 120 classes: a readable 14-inch square, not a 57-inch one
+    fig, ax = plt.subplots(figsize=(size + 3, size + 2.5))
     im = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
-    ax.set_xticks(range(k), classes, rotation=90, fontsize=7)
-    ax.set_yticks(range(k), classes, fontsize=7)
+    font = 7 if k <= 31 else max(2, 7 * 31 / k)
+    ax.set_xticks(range(k), classes, rotation=90, fontsize=font)
+    ax.set_yticks(range(k), classes, fontsize=font)
     ax.set(xlabel="predicted", ylabel="true", title=f"confusion: {name}")
     fig.colorbar(im, ax=ax, fraction=0.04)
-    return _save(fig, out_dir / f"confusion_{name}.png")
+    return save_figure(fig, out_dir / f"confusion_{name}.png")
 
 
-def plot_part_matrix(out_dir: Path, weights: np.ndarray, classes: list[str], parts: str = "coarse") -> Path:
-    """Heat-map of the action-specific part matrix ``softmax(A)`` (classes × parts)."""
+def plot_part_matrix(out_dir: Path, weights: np.ndarray, classes: list[str], parts: str = "coarse",
+                     name: str = "part_matrix", title: str = "action-specific part matrix softmax(A)") -> Path:
+    """Heat-map of part weights (classes × parts): the teacher's ``softmax(A)``, or the weights a stage used."""
     names = part_names(parts)
-    fig, ax = plt.subplots(figsize=(0.7 * len(names) + 3, 0.35 * len(classes) + 1.5))
+    k = len(classes)
+    fig, ax = plt.subplots(figsize=(0.7 * len(names) + 3, min(0.35 * k, 24) + 1.5))
     im = ax.imshow(weights, cmap="magma", aspect="auto")
     ax.set_xticks(range(len(names)), names, rotation=45, ha="right", fontsize=8)
-    ax.set_yticks(range(len(classes)), classes, fontsize=7)
-    for i in range(weights.shape[0]):
-        for j in range(weights.shape[1]):
-            ax.text(j, i, f"{weights[i, j]:.2f}", ha="center", va="center", fontsize=6,
-                    color="white" if weights[i, j] < weights.max() * 0.6 else "black")
-    ax.set_title("action-specific part matrix softmax(A)")
+    ax.set_yticks(range(k), classes, fontsize=7 if k <= 60 else 4)
+    if k <= 60:  # numbers in the cells while they stay legible
+        for i in range(weights.shape[0]):
+            for j in range(weights.shape[1]):
+                ax.text(j, i, f"{weights[i, j]:.2f}", ha="center", va="center", fontsize=6,
+                        color="white" if weights[i, j] < weights.max() * 0.6 else "black")
+    ax.set_title(title)
     fig.colorbar(im, ax=ax, fraction=0.04)
-    return _save(fig, out_dir / "part_matrix.png")
+    return save_figure(fig, out_dir / f"{name}.png")
 
 
-def _save(fig, path: Path) -> Path:
+def save_figure(fig, path: Path) -> Path:
     buf = io.BytesIO()
     fig.tight_layout()
     fig.savefig(buf, format="png", dpi=110)
@@ -117,31 +122,36 @@ def results_table(results: dict[str, dict[int, dict[str, Any]]], titles: dict[st
     gap = _gap_recovered(summary)
     if gap is not None:
         summary["gap_recovered"] = gap
-    paired_lines, paired = _vs_baseline(results, titles)
-    if paired:
-        summary["vs_baseline"] = paired
-        lines += ["", *paired_lines]
+    for ref in ("baseline", "control"):
+        diff_lines, diffs = same_seed_differences(results, titles, ref)
+        if diffs:
+            summary["vs_baseline" if ref == "baseline" else f"vs_{ref}"] = diffs
+            lines += ["", *diff_lines]
     return "\n".join(lines) + "\n", summary
 
 
-def _vs_baseline(results: dict[str, dict[int, dict[str, Any]]], titles: dict[str, str]
-                 ) -> tuple[list[str], dict[str, Any]]:
-    """Each student stage minus the LQ baseline *of the same seed* (clip top-1, points).
+def same_seed_differences(results: dict[str, dict[int, dict[str, Any]]], titles: dict[str, str],
+                          reference: str = "baseline") -> tuple[list[str], dict[str, Any]]:
+    """Each student stage minus ``reference`` (the LQ baseline, or the teacher-free control) *of the same seed*
+    (clip top-1, points).
 
-    A seed fixes the split into paired / LQ-only clips, the teacher and the initialisation, so the per-seed
-    difference removes what the stages share; its spread says whether an effect is larger than seed noise.
+    A seed fixes the split into paired / LQ-only clips, the labelled subset, the teacher and the initialisation,
+    so the per-seed difference removes what the stages share; its spread says whether an effect is larger than
+    seed noise.
     """
-    base = {s: 100 * r["test"]["top1"] for s, r in results.get("baseline", {}).items() if "top1" in r.get("test", {})}
+    ref = {s: 100 * r["test"]["top1"] for s, r in results.get(reference, {}).items() if "top1" in r.get("test", {})}
+    ref_title = {"baseline": "LQ baseline", "control": "teacher-free control"}.get(reference, reference)
     out: dict[str, Any] = {}
-    lines = ["| stage − LQ baseline, same seed | seeds | Δ clip top-1 | per seed | seeds better |",
+    lines = [f"| stage − {ref_title}, same seed | seeds | Δ clip top-1 | per seed | seeds better |",
              "| --- | --- | --- | --- | --- |"]
+    skip = {"teacher", reference} | ({"baseline"} if reference == "control" else set())
     for stage, per_seed in results.items():
-        if stage in ("teacher", "baseline"):
+        if stage in skip:
             continue
-        seeds = sorted(s for s, r in per_seed.items() if s in base and "top1" in r.get("test", {}))
+        seeds = sorted(s for s, r in per_seed.items() if s in ref and "top1" in r.get("test", {}))
         if not seeds:
             continue
-        d = np.round([100 * per_seed[s]["test"]["top1"] - base[s] for s in seeds], 6) + 0.0  # no "-0.0"
+        d = np.round([100 * per_seed[s]["test"]["top1"] - ref[s] for s in seeds], 6) + 0.0  # no "-0.0"
         out[stage] = {"seeds": seeds, "diff": d.tolist(), "mean": float(d.mean()), "std": float(d.std()),
                       "better": int((d > 0).sum())}
         mean = round(float(d.mean()), 1) + 0.0

@@ -28,6 +28,9 @@ def ucla_sample(path: str | Path) -> Sample:
     try:
         with open(path, "r", encoding="utf-8") as f:
             d = json.load(f)
+        if not isinstance(d, dict):
+            raise DatasetError(f"{path}: the top level must be an object {{file_name, skeletons, label}}, got a "
+                               f"{type(d).__name__}")
         name = str(d.get("file_name", path.stem))
         xyz = np.asarray(d["skeletons"], dtype=np.float32)
         label = int(d["label"])

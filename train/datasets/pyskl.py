@@ -5,6 +5,9 @@ A pickle can run any code when loaded, so :class:`SafeUnpickler` admits only wha
 ``collections.OrderedDict`` and ``_codecs.encode`` (protocol-2 pickles spell bytes as an encoded string); plain
 dicts, lists, tuples, strings and numbers need no class lookup. Anything
 else (``os.system``, ``builtins.eval`` …) raises :class:`UnsafePickleError` before it is called.
+Sizes are capped too: the loader is pickle's pure-Python unpickler reading through :class:`_BoundedReader`, which
+refuses any read longer than what the file still holds — an object declared as 1 TiB is refused before a byte is
+allocated (the C unpickler allocates the declared size first).
 
 Format: ``{"split": {name: [frame_dir, …]}, "annotations": [{frame_dir, total_frames, img_shape, label (0-based),
 keypoint [M, T, V, C], keypoint_score [M, T, V] (2D only)}, …]}``. ``V = 17`` with ``C = 2`` → ``coco17``
@@ -20,6 +23,7 @@ NTU pickles are 30 fps; ``fps=`` overrides that for other data.
 from __future__ import annotations
 
 import pickle
+import struct
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +43,43 @@ class UnsafePickleError(DatasetError):
     """A pickle that asks for something other than numpy arrays and plain containers."""
 
 
-class SafeUnpickler(pickle.Unpickler):
+class OversizedPickleError(DatasetError):
+    """A pickle that declares an object larger than the file itself."""
+
+
+class _BoundedReader:
+    """The file's ``read``/``readline``, refusing to ask for more bytes than the file still holds."""
+
+    def __init__(self, f: Any, size: int) -> None:
+        self._f, self._left = f, size
+
+    def read(self, n: int = -1) -> bytes:
+        if n is None or n < 0:
+            n = self._left
+        if n > self._left:
+            raise OversizedPickleError(f"it declares an object of {n:,} bytes but only {self._left:,} bytes are left "
+                                       f"in the file (corrupt or hostile)")
+        data = self._f.read(n)
+        self._left -= len(data)
+        return data
+
+    def readline(self) -> bytes:
+        line = self._f.readline()
+        self._left -= len(line)
+        return line
+
+
+class SafeUnpickler(pickle._Unpickler):  # the pure-Python unpickler: every read goes through _BoundedReader
+    def __init__(self, f: Any, size: int) -> None:
+        super().__init__(_BoundedReader(f, size))
+
+    def _load_bytearray8(self) -> None:
+        """As pickle's, but read first: its own version allocates ``bytearray(declared size)`` before reading."""
+        (n,) = struct.unpack("<Q", self.read(8))
+        self.append(bytearray(self.read(n)))
+
+    dispatch = {**pickle._Unpickler.dispatch, pickle.BYTEARRAY8[0]: _load_bytearray8}
+
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) in ALLOWED:
             return super().find_class(module, name)
@@ -51,10 +91,13 @@ def safe_load_pickle(path: str | Path) -> Any:
     path = Path(path)
     try:
         with open(path, "rb") as f:
-            return SafeUnpickler(f).load()
+            return SafeUnpickler(f, path.stat().st_size).load()
     except UnsafePickleError as e:
         raise UnsafePickleError(f"{path}: {e}; refusing the whole file (it may try to run code)") from None
-    except (OSError, pickle.UnpicklingError, EOFError, ValueError, AttributeError, TypeError) as e:
+    except OversizedPickleError as e:
+        raise OversizedPickleError(f"{path}: refused: {e}") from None
+    except (OSError, pickle.UnpicklingError, EOFError, ValueError, AttributeError, TypeError, KeyError,
+            IndexError, struct.error, RecursionError) as e:
         raise DatasetError(f"{path}: not a readable skeleton pickle ({type(e).__name__}: {e})") from None
 
 

@@ -1,0 +1,143 @@
+"""Several people on real videos: who is found and kept — people found per frame, ids, id switches.
+
+    PARTKD_SHARED_DATA=../shared/data python demo/bench_people.py [--json]
+
+``MediaPipeMultiPose`` + ``PersonTracker`` (what ``partkd-stream --max-people N`` runs) on
+``two_person_hug_ntu.mp4``, ``arm_wrestling_partial_view.mp4`` and a mosaic of four small copies of NTU A001:
+people found per frame (histogram), how many of those poses show an upper body (the recognizer's
+``frame_has_person`` rule: only those are recognised), ids confirmed, frames where every person holds a confirmed
+id, and *id switches*: each person keeps a place (left/right in the two clips, a quadrant in the mosaic: nobody
+changes places there), and a switch is the id seen at a place changing — a proxy that needs no annotation.
+
+What several people cost (pose per frame, the recognizer per frame and per person) is measured by
+``partkd-stream bench --people 1,2,4``. Numbers depend on the machine and its load; this prints them, it asserts
+nothing.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+if __package__ in (None, ""):
+    sys.path.insert(0, str(REPO))
+os.environ.setdefault("GLOG_minloglevel", "2")
+DATA = Path(os.environ.get("PARTKD_SHARED_DATA", REPO.parent / "shared" / "data"))
+VIDEOS = ("videos/two_person_hug_ntu.mp4", "videos/arm_wrestling_partial_view.mp4")
+NTU_A001 = "ntu/videos/S001C001P001R001A001_rgb.avi"
+
+
+def read_frames(path: Path, limit: Optional[int] = None) -> tuple[list[np.ndarray], float]:
+    import cv2
+
+    cap = cv2.VideoCapture(str(path))
+    fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
+    frames = []
+    while limit is None or len(frames) < limit:
+        ok, f = cap.read()
+        if not ok:
+            break
+        frames.append(f)
+    cap.release()
+    return frames, fps
+
+
+def _hip(kp: np.ndarray) -> np.ndarray:
+    return kp[[23, 24], :2].mean(0)
+
+
+def small_people_mosaic(limit: Optional[int] = None) -> tuple[list[np.ndarray], float]:
+    """NTU A001 four times in a 2 × 2 mosaic at 1920×1080 (each copy 25 frames apart): 4 people, a fifth of the
+    frame tall — the size of people in a wide shot of a gym or a classroom."""
+    import cv2
+
+    frames, fps = read_frames(DATA / NTU_A001)
+    n = len(frames)
+    out = []
+    for k in range(0, n, 2):
+        q = [cv2.resize(frames[(k + o) % n], (960, 540)) for o in (0, 25, 50, 75)]
+        out.append(np.vstack([np.hstack(q[:2]), np.hstack(q[2:])]))
+    return out[:limit], fps / 2
+
+
+def people_on_video(name: str, frames: list[np.ndarray], fps: float, max_people: int,
+                    zones: str) -> dict[str, Any]:
+    """Detections per frame, confirmed ids and id switches of the pose estimator + tracker on one clip.
+
+    ``zones``: how the proxy truth tells people apart — ``"x"``: by the order of their hip centres along x (in
+    frames with two or more people), ``"quadrant"``: by the quadrant of the frame their hips are in.
+    """
+    from partkd_stream.pose_multi import MediaPipeMultiPose
+    from partkd_stream.tracking import PersonTracker
+    from partkd_stream.window import frame_has_person
+
+    tracker = PersonTracker()
+    counts, pose_ms, ids, upper_body = [], [], set(), 0
+    full, zone_id, switches = 0, {}, 0
+    with MediaPipeMultiPose(max_people=max_people) as pose:
+        for k, frame in enumerate(frames):
+            t0 = time.perf_counter()
+            people = pose.process(frame)
+            pose_ms.append((time.perf_counter() - t0) * 1e3)
+            counts.append(len(people))
+            upper_body += sum(frame_has_person(p.keypoints_2d(), "mediapipe33") for p in people)
+            upd = tracker.update([p.keypoints_2d() for p in people], k / fps)
+            ids.update(i for i, _ in upd.people)
+            if zones == "x":
+                if len(upd.people) < 2:
+                    continue
+                by_zone = dict(enumerate(pid for pid, kp in sorted(upd.people, key=lambda p: _hip(p[1])[0])))
+            else:
+                h, w = frame.shape[:2]
+                by_zone = {int(_hip(kp)[1] > h / 2) * 2 + int(_hip(kp)[0] > w / 2): pid for pid, kp in upd.people}
+            full += len(upd.people) >= min(max_people, 4 if zones == "quadrant" else 2)
+            for z, pid in by_zone.items():
+                switches += z in zone_id and zone_id[z] != pid
+                zone_id[z] = pid
+    return {"video": name, "frames": len(frames), "max_people": max_people,
+            "people_per_frame": np.bincount(counts, minlength=max_people + 1).tolist(),
+            "poses_with_upper_body": upper_body, "ids_confirmed": len(ids), "frames_all_tracked": full,
+            "id_switches": switches,
+            "pose_ms_median": float(np.median(pose_ms))}
+
+
+def people_section() -> list[dict[str, Any]]:
+    rows = []
+    for v in VIDEOS:
+        frames, fps = read_frames(DATA / v)
+        for max_people in (2, 4):
+            rows.append(people_on_video(Path(v).name, frames, fps, max_people, "x"))
+    frames, fps = small_people_mosaic()
+    rows.append(people_on_video("A001 2x2 mosaic (4 small people)", frames, fps, 4, "quadrant"))
+    return rows
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args(argv)
+    if not all((DATA / v).exists() for v in VIDEOS + (NTU_A001,)):
+        print(f"bench_people: {DATA} lacks the videos (set PARTKD_SHARED_DATA)", file=sys.stderr)
+        return 1
+    rows = people_section()
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for r in rows:
+        poses = sum(i * c for i, c in enumerate(r["people_per_frame"]))
+        print(f"{r['video']:34s} max_people={r['max_people']}  people/frame {r['people_per_frame']}  upper body "
+              f"seen {r['poses_with_upper_body']}/{poses}  ids {r['ids_confirmed']}  all tracked "
+              f"{r['frames_all_tracked']}/{r['frames']}  id switches {r['id_switches']}  "
+              f"pose {r['pose_ms_median']:.0f} ms/frame")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

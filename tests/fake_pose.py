@@ -1,0 +1,68 @@
+"""A pose estimator without MediaPipe: the demo's jumping-jacks figure on every frame, scaled to the frame.
+
+Used in-process (``app.main(argv, estimator_factory=FakePose)``) and as a script, so a test can send a real
+signal to a run that uses it:
+
+    PYTHONPATH=<repo> python tests/fake_pose.py [--delay S] -- <partkd-stream run-mode arguments>
+"""
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from stream_fixtures import demo_module  # noqa: E402
+
+from partkd_stream.pose import PoseResult  # noqa: E402
+
+_DEMO = demo_module()
+
+
+class FakePose:
+    """``PoseEstimator`` protocol: one fully visible person per frame (``person=False``: nobody, ever); with
+    ``people=N``, N of them side by side (the k-th shifted right by k / N of the frame's width)."""
+
+    layout = "mediapipe33"
+    instances: list["FakePose"] = []
+
+    def __init__(self, delay: float = 0.0, person: bool = True, startup: float = 0.0, people: int = 1) -> None:
+        time.sleep(startup)
+        self.delay, self.person, self.people = delay, person, people
+        self.frames, self.closed = 0, False
+        FakePose.instances.append(self)
+
+    def process(self, frame_bgr: np.ndarray) -> list[PoseResult]:
+        assert not self.closed, "process() after close()"
+        self.frames += 1
+        if self.delay:
+            time.sleep(self.delay)
+        if not self.person:
+            return []
+        width = frame_bgr.shape[1] / self.people
+        xy = _DEMO.pose_frame("jumping_jacks", self.frames / 30.0) * (width / 640.0)
+        return [PoseResult(image_xy=(xy + [k * width, 0]).astype(np.float32),
+                           visibility=np.full(33, 0.95, np.float32)) for k in range(self.people)]
+
+    def close(self) -> None:
+        self.closed = True
+
+    def __enter__(self) -> "FakePose":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+if __name__ == "__main__":
+    from partkd_stream import app
+
+    args = sys.argv[1:]
+    delay = 0.0
+    if args[:1] == ["--delay"]:
+        delay, args = float(args[1]), args[2:]
+    if args[:1] == ["--"]:
+        args = args[1:]
+    sys.exit(app.main(args, estimator_factory=lambda: FakePose(delay=delay)))

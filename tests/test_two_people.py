@@ -1,0 +1,133 @@
+"""The two-person synthetic stream, and each tracked person's own action events through a swap of places — through
+the Python API and through the run mode, on the shipped model."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from people_fixtures import two_people_module
+
+from partkd_stream.card import default_model_path
+
+
+def test_stream_swaps_places_hides_b_behind_a_and_shuffles_entries():
+    mod = two_people_module()
+    s = mod.make_stream(seed=0)
+    assert len(s.frames) == 300 and s.actions == ("jumping_jacks", "jump_rope")
+    data = s.person_major()                                   # [2, T, 33, 3]
+    hip_x = data[..., 23:25, 0].mean(-1)                      # [2, T]
+    a_seen, b_seen = data[0, :, 0, 2] > 0, data[1, :, 0, 2] > 0
+    assert a_seen.all() and 5 < (~b_seen).sum() < 20          # B hidden for a moment while crossing
+    assert hip_x[0, 0] < hip_x[1, 0] and hip_x[0, -1] > hip_x[1, -1]
+    firsts = [who[0] for who in s.who if len(who) == 2]
+    assert 0.3 < np.mean(firsts) < 0.7                         # entry order says nothing about identity
+    assert np.array_equal(mod.make_stream(seed=0).person_major(), data)
+
+
+def test_writes_a_person_major_sequence_and_a_shuffled_stream(tmp_path):
+    from partkd_stream.skeleton_io import load_sequence, read_stream
+
+    mod = two_people_module()
+    assert mod.main(["--out", str(tmp_path / "two.npz")]) == 0
+    seq = load_sequence(tmp_path / "two.npz")
+    assert seq.data.shape == (2, 300, 33, 3) and seq.layout == "mediapipe33"
+    assert seq.meta["actions"] == ["jumping_jacks", "jump_rope"]
+    assert mod.main(["--out", str(tmp_path / "two.jsonl")]) == 0
+    header, frames = read_stream(tmp_path / "two.jsonl", people=True)
+    s = mod.make_stream(seed=0)
+    got = list(frames)
+    assert header == {"layout": "mediapipe33", "fps": 30.0} and len(got) == 300
+    for (t, k, people), (t0, want) in zip(got, s.frames):     # the stream's own order, to the 4 decimals written
+        assert t == pytest.approx(t0, abs=1e-6) and len(people) == len(want)
+        np.testing.assert_allclose(np.stack(people), np.stack(want), atol=1e-4)
+    assert mod.main(["--out", str(tmp_path / "two.txt")]) == 2
+
+
+def _model():
+    if not default_model_path().exists():
+        pytest.skip(f"the shipped default model {default_model_path()} is not built")
+    from partkd_stream.backends import load_model
+
+    return load_model(backend="onnxruntime", threads=1)
+
+
+def _check_own_actions(starts: dict[int, list[tuple[str, float]]], owner: dict[int, int], actions) -> None:
+    """Each id: its own person's action before the swap (< 4 s) and after it (> 6 s), never the other's."""
+    assert sorted(starts) == sorted(owner) and len(owner) == 2 and sorted(owner.values()) == [0, 1]
+    for pid, person in owner.items():
+        own, other = actions[person], actions[1 - person]
+        labels = [label for label, _ in starts[pid]]
+        assert other not in labels, (pid, starts[pid])
+        assert any(label == own and t < 4.0 for label, t in starts[pid]), (pid, starts[pid])
+        assert any(label == own and t > 6.0 for label, t in starts[pid]), (pid, starts[pid])
+
+
+def test_each_tracked_person_gets_own_action_events_through_the_swap():
+    from partkd_stream.recognizer import Recognizer
+
+    s = two_people_module().make_stream(seed=0)
+    rec = Recognizer(_model())
+    owner: dict[int, set[int]] = {}
+    starts: dict[int, list[tuple[str, float]]] = {}
+    calls = []
+    real = rec.model.predict_proba
+    rec.model = type("Counted", (), {"card": rec.card, "predict_proba": lambda _, x: calls.append(len(x)) or real(x)})()
+    judged = []
+    for (t, people), who in zip(s.frames, s.who):
+        preds = rec.update_people(people, t)
+        for pred in preds:
+            starts.setdefault(pred.person, []).extend((e.label, e.t) for e in pred.events if e.event == "start")
+            assert all(e.person == pred.person for e in pred.events)
+        n = sum(p.reason not in ("warming_up", "no_person") for p in preds)
+        judged += [n] if n else []
+        for pid, kp in rec.in_view:
+            owner.setdefault(pid, set()).update(w for w, p in zip(who, people) if p is kp)
+    ends = rec.finish()
+    assert sorted(e.person for e in ends) == [1, 2] and all(e.event == "end" for e in ends)
+    assert all(len(v) == 1 for v in owner.values())
+    _check_own_actions(starts, {pid: next(iter(v)) for pid, v in owner.items()}, s.actions)
+    assert calls == judged and calls.count(2) > 40       # one model call per stride for everyone judged
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".npz"])
+def test_run_mode_tracks_both_people_through_the_swap(tmp_path, suffix, capsys):
+    """``partkd-stream --skeletons two_people.jsonl --max-people 2``: records and events carry each person's id;
+    the summary lists actions per person. In the ``.jsonl`` each frame lists the two people in random order."""
+    from partkd_stream import app
+
+    _model()
+    src = tmp_path / f"two{suffix}"
+    assert two_people_module().main(["--out", str(src)]) == 0
+    out = tmp_path / "preds.jsonl"
+    capsys.readouterr()
+    assert app.main(["--skeletons", str(src), "--max-people", "2", "--out", str(out), "--backend",
+                     "onnxruntime"]) == 0
+    recs = [json.loads(line) for line in out.read_text().splitlines()]
+    preds = [r for r in recs if "event" not in r]
+    assert {r["person"] for r in preds} == {1, 2}
+    assert [r["frame"] for r in preds if r["person"] == 1][:3] == [5, 11, 17]     # every stride, for each id
+    starts: dict[int, list[tuple[str, float]]] = {1: [], 2: []}
+    for r in recs:
+        if r.get("event") == "start":
+            starts[r["person"]].append((r["label"], r["t"]))
+    jj = [pid for pid, st in starts.items() if "jumping_jacks" in [label for label, _ in st]]
+    assert len(jj) == 1
+    _check_own_actions(starts, {jj[0]: 0, 3 - jj[0]: 1}, ("jumping_jacks", "jump_rope"))
+    text = capsys.readouterr().out
+    assert "2 people tracked" in text and "person 1" in text and "person 2" in text
+
+
+def test_one_person_mode_on_a_two_person_file_says_what_it_follows(tmp_path, capsys):
+    from partkd_stream import app
+
+    _model()
+    src = tmp_path / "two.npz"
+    assert two_people_module().main(["--out", str(src)]) == 0
+    out = tmp_path / "preds.jsonl"
+    capsys.readouterr()
+    assert app.main(["--skeletons", str(src), "--out", str(out), "--quiet", "--backend", "onnxruntime"]) == 0
+    assert {json.loads(line)["person"] for line in out.read_text().splitlines()} == {None}
+    err = capsys.readouterr().err.strip()
+    assert err == (f"partkd-stream: warning: {src}: up to 2 people per frame; followed the first 1 of each frame "
+                   f"(recognise everyone with --max-people 2)")

@@ -1,0 +1,292 @@
+"""Measure open-set students on what they never saw: held-out negative families, Penn test clips, streams.
+
+    python -m train.reject_study measure --model runs/openset/bg_look_kin/student.pt [--model engines/penn_student.pt]
+        [--root PENN] [--shared DATA] [--out runs/openset]
+    python -m train.reject_study idle-streams [--out runs/openset/idle]
+
+Training and validation are ``train.openset_train`` (its docstring has the splits). ``measure`` evaluates a model
+on the negative family it did *not* train on (a model without negatives: on every family), built the way its
+training negatives were built (with the dataset look taken away when it trained so, ``train.dataset_look``), plus
+idle people and transitions of other seeds, and on the Penn LQ test clips as annotated and with their hidden joints
+shown (the runtime's look); ``--sets recorded|matched`` evaluates any model on the other version of the sets.
+Scores: every logit score with a threshold calibrated on the validation windows to 95 % recall
+(``reject_<score>.json``), and for a background model the class itself (``background_argmax``, its validation
+offset already in the weights). The **shortcut check**: UTD-MHAD's own Penn actions (known actions in
+the Kinect look; the even subjects, never trained on) against UTD-MHAD's other actions in the same look — a model
+that rejects by dataset look rather than by action cannot separate them. It also writes the held-out sets as
+streams for ``train.evaluate_stream``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .config import ConfigError, load_config
+from .data import Benchmark
+from .dataset_look import Look
+from .negatives import NegativeWindows, dataset_clips, idle_clips, transition_clips
+from .openset import BACKGROUND
+from .openset_train import (CONFIG, FAMILIES, OpensetConfig, revealed, sliding, source_root, split_validation,
+                            subject)
+
+
+# --- measuring -----------------------------------------------------------------------------------------------------
+def eval_negative_sets(model_family: str | None, shared: Path, bench: Benchmark, look: Look | None,
+                       seed: int = 1000) -> dict[str, NegativeWindows]:
+    """Held-out negative sets for a model trained on ``model_family`` (None: no negatives → every set), built with
+    the model's ``look``. Idle people and transitions are drawn with another seed, transitions from the Penn *test*
+    clips."""
+    held = (list(FAMILIES[model_family]["eval"]) if model_family is not None
+            else sorted({s for spec in FAMILIES.values() for s in spec["eval"]}))
+    pre, deg = bench.lq_pre, bench.degradation
+    sets = {src: NegativeWindows(dataset_clips(src, source_root(shared, src)), pre, deg, seed, look=look)
+            for src in held}
+    sets["idle"] = NegativeWindows(idle_clips(60, seed=seed, seconds=10.0), pre, deg, seed, look=look)
+    tests = [(h, bench.hq_pre.layout, f, i) for h, f, i in zip(bench.test_hq, bench.test_fps, bench.test_ids)]
+    sets["transition"] = NegativeWindows(transition_clips(tests, pre, seed=seed), pre, deg, seed, look=look)
+    return sets
+
+
+def utd_known_vs_unknown(shared: Path, bench: Benchmark, look: Look | None, trained_on: set[str], seed: int = 1000
+                         ) -> tuple[NegativeWindows, np.ndarray, np.ndarray]:
+    """UTD-MHAD's Penn actions not trained on (even subjects) and its other actions, in one set (same look):
+    ``(windows source, window is known, window's Penn label or -1)``."""
+    root = source_root(shared, "utd_mhad")
+    known = [c for c in dataset_clips("utd_mhad", root, penn_actions=True)
+             if c.id not in trained_on and subject("utd_mhad", c.id) % 2 == 0]
+    other = dataset_clips("utd_mhad", root)
+    nw = NegativeWindows(known + other, bench.lq_pre, bench.degradation, seed, look=look)
+    _, owner = nw.eval_windows()
+    is_known = owner < len(known)
+    labels = np.array([bench.classes.index(known[i].action) if i < len(known) else -1 for i in owner])
+    return nw, is_known, labels
+
+
+def measure(args: argparse.Namespace) -> int:
+    from partkd_stream.checkpoint import load_checkpoint
+    from partkd_stream.skeleton_io import SkeletonSequence, save_sequence
+
+    from .data import centre_ends, load_benchmark, lq_train_views, windows
+    from .openset import SCORES, FeatureDistance, calibrate, fpr_at_recall, roc_auc, score_logits, threshold_for_recall
+
+    torch.set_num_threads(1)
+    cfg = load_config(CONFIG, [f"data.root={args.root}"])
+    bench, val = split_validation(load_benchmark(cfg.data, 0))
+    pre, deg = bench.lq_pre, bench.degradation
+    shared = Path(args.shared)
+    xv, _ = sliding(val["lq"], val["fps"], pre)
+    xt, owner = sliding(bench.test_lq, bench.test_fps, pre)
+    test_revealed = revealed({"src": [(h, bench.hq_pre.layout) for h in bench.test_hq], "ids": bench.test_ids},
+                             pre, deg, seed=cfg.data.test_seed)
+    xr, owner_r = sliding(test_revealed, bench.test_fps, pre)
+    lengths = np.array([len(s) for s in bench.test_lq])
+    xc = windows(bench.test_lq, bench.test_fps, centre_ends(lengths, bench.test_fps, pre), pre)
+    labels = bench.test_labels
+    for path in args.model:
+        ck = load_checkpoint(path)
+        model, classes = ck.build_model(), list(ck.classes)
+        has_bg = classes[-1] == BACKGROUND
+        family = ck.meta.get("negatives")
+        family = family if family in FAMILIES else None
+        oc = OpensetConfig(**ck.meta["openset"]) if "openset" in ck.meta else OpensetConfig()
+        matched = args.sets == "matched" or (args.sets == "trained" and "openset" in ck.meta and oc.look)
+        look = Look.of_known(bench.train_src, pre.layout, deg, oc.look_share) if matched else None
+        val_clean = set(ck.meta.get("validation_ids", [])) >= set(val["ids"])
+        name = Path(path).parent.name if Path(path).name == "student.pt" else Path(path).stem
+        out_dir = Path(args.out) / (name if args.sets == "trained" else f"{name}.{args.sets}")
+        out_dir.mkdir(parents=True, exist_ok=True)
+        print(f"{name}: classes {len(classes)}{' (with background)' if has_bg else ''}, negatives {family}, look "
+              f"{'taken away' if look else 'as recorded'}, validation {'held out' if val_clean else 'SEEN'}",
+              flush=True)
+        (zv, fv), (zt, ft), (zc, fc) = (logits_and_features(model, x) for x in (xv, xt, xc))
+        zr = logits_of(model, xr)
+        xtr, otr = sliding(lq_train_views(bench, 0, 0), bench.train_fps, pre)   # class means: training clips
+        fd = FeatureDistance(logits_and_features(model, xtr)[1], bench.train_labels[otr])
+        scores = [s for s in SCORES if s != "not_background" or has_bg] + ["feature_distance"]
+
+        def score(z: np.ndarray, f: np.ndarray, s: str) -> np.ndarray:
+            return fd(f) if s == "feature_distance" else score_logits(z, s, classes)
+
+        neg_sets = eval_negative_sets(family, shared, bench, look)
+        negf = {k: logits_and_features(model, v.eval_windows()[0]) for k, v in neg_sets.items()}
+        neg = {k: z for k, (z, _) in negf.items()}
+        k_bg = len(classes) - 1
+        res: dict[str, Any] = {
+            "model": str(path), "classes": len(classes), "background": has_bg, "negatives_trained_on": family,
+            "look": bool(look), "validation_held_out": val_clean,
+            "windows": {"val": len(xv), "test_sliding": len(xt), "test_clips": len(xc), **{k: len(v) for k, v in
+                                                                                             neg.items()}},
+            "known": {"clip_top1": float((zc.argmax(1) == labels).mean()),
+                      "stream_top1": _stream_top1(zt, owner, labels, None),
+                      "stream_top1_revealed": _stream_top1(zr, owner_r, labels, None)},
+            "scores": {}}
+        if has_bg:
+            res["known"]["clip_top1_actions"] = float((zc[:, :k_bg].argmax(1) == labels).mean())
+            res["background_argmax"] = {
+                "test_windows_called_background": float((zt.argmax(1) == k_bg).mean()),
+                "test_windows_revealed_called_background": float((zr.argmax(1) == k_bg).mean()),
+                "sets": {k: {"accepted": float((z.argmax(1) != k_bg).mean())} for k, z in neg.items()}}
+        for s in scores:
+            sv, st, sc = (score(z, f, s) for z, f in ((zv, fv), (zt, ft), (zc, fc)))
+            thr = threshold_for_recall(sv, args.recall)
+            row = {"threshold": thr, "val_recall": float((sv >= thr).mean()),
+                   "test_window_recall": float((st >= thr).mean()),
+                   "clip_top1_with_reject": float(((zc.argmax(1) == labels) & (sc >= thr)).mean()),
+                   "stream_top1_with_reject": _stream_top1(zt, owner, labels, st >= thr), "sets": {}}
+            for k, (zn, fn) in negf.items():
+                sn = score(zn, fn, s)
+                row["sets"][k] = {"auroc": roc_auc(st, sn), "fpr_at_95": fpr_at_recall(st, sn, 0.95),
+                                  "fpr_calibrated": float((sn >= thr).mean())}
+            res["scores"][s] = row
+            if s == "feature_distance":   # study only: the deployed ONNX outputs logits, not features
+                continue
+            rej = calibrate(zv, classes, s, args.recall, f"Penn Action validation clips ({len(val['ids'])}, "
+                            f"{'held out' if val_clean else 'seen in training'}), {len(xv)} windows")
+            (out_dir / f"reject_{s}.json").write_text(json.dumps({"reject": rej.to_dict()}, indent=2) + "\n")
+        res["shortcut_check"] = shortcut_check(model, classes, shared, bench, look,
+                                               set(ck.meta.get("known_extra_ids", [])))
+        streams = {}
+        for k, v in neg_sets.items():
+            if k == "transition":
+                continue
+            data, ts = v.stream()
+            f = out_dir / "streams" / f"{k}.npz"
+            save_sequence(f, SkeletonSequence(data=data, layout=pre.layout, fps=30.0, timestamps=ts, id=k))
+            streams[k] = str(f)
+        res["streams"] = streams
+        stream_annotations(list(streams.values()), out_dir / "streams.yaml")
+        (out_dir / "measure.json").write_text(json.dumps(res, indent=2) + "\n")
+        print(json.dumps({k: v for k, v in res.items() if k in ("known", "background_argmax")}), flush=True)
+        print("  shortcut check: " + json.dumps({k: v for k, v in res["shortcut_check"].items()
+                                                  if k != "per_action"}), flush=True)
+        for s, row in res["scores"].items():
+            print(f"  {s:15s} thr {row['threshold']:.3f} test recall {row['test_window_recall']:.3f} clip "
+                  f"{row['clip_top1_with_reject']:.3f} stream {row['stream_top1_with_reject']:.3f} | " +
+                  " ".join(f"{k}: auc {m['auroc']:.3f} fpr95 {m['fpr_at_95']:.3f} fpr {m['fpr_calibrated']:.3f}"
+                           for k, m in row["sets"].items()), flush=True)
+    return 0
+
+
+def shortcut_check(model: Any, classes: list[str], shared: Path, bench: Benchmark, look: Look | None,
+                   trained_on: set[str]) -> dict[str, Any]:
+    """UTD-MHAD's Penn actions (known) against its other actions (unknown), same look: the share of each called
+    background (or rejected by energy for a closed-set model), the known ones' top-1, the AUROC between them, and
+    per UTD action what it is taken for."""
+    from collections import Counter
+
+    from .openset import roc_auc, score_logits
+
+    nw, is_known, labels = utd_known_vs_unknown(shared, bench, look, trained_on)
+    x, owner = nw.eval_windows()
+    z = logits_of(model, x)
+    has_bg = classes[-1] == BACKGROUND
+    n_act = len(classes) - (1 if has_bg else 0)
+    s = score_logits(z, "not_background" if has_bg else "energy", classes)
+    out: dict[str, Any] = {"score": "not_background" if has_bg else "energy", "known_windows": int(is_known.sum()),
+                           "unknown_windows": int((~is_known).sum()),
+                           "auroc_known_vs_unknown": roc_auc(s[is_known], s[~is_known]),
+                           "known_top1_actions": float((z[is_known, :n_act].argmax(1) == labels[is_known]).mean())}
+    if has_bg:
+        bg = z.argmax(1) == len(classes) - 1
+        out["known_called_background"] = float(bg[is_known].mean())
+        out["unknown_called_background"] = float(bg[~is_known].mean())
+        acts = np.array([nw.clips[i].action for i in owner])
+        out["per_action"] = {
+            a: {"accepted": float((~bg[acts == a]).mean()),
+                "taken_for": Counter(classes[k] for k in z[(acts == a) & ~bg].argmax(1)).most_common(2)}
+            for a in dict.fromkeys(acts[~is_known])}
+    return out
+
+
+@torch.no_grad()
+def logits_and_features(model: Any, x: np.ndarray, batch: int = 512) -> tuple[np.ndarray, np.ndarray]:
+    """Logits and pooled backbone features (the input of the classifier) of windows ``x``."""
+    model.eval()
+    zs, fs = [], []
+    for i in range(0, len(x), batch):
+        f = model.backbone(torch.from_numpy(x[i:i + batch])).mean(dim=(2, 3))
+        zs.append(model.fc(f).numpy())
+        fs.append(f.numpy())
+    return (np.concatenate(zs), np.concatenate(fs)) if zs else (np.zeros((0, 0)), np.zeros((0, 0)))
+
+
+def logits_of(model: Any, x: np.ndarray) -> np.ndarray:
+    return logits_and_features(model, x)[0]
+
+
+def idle_streams(args: argparse.Namespace) -> int:
+    """Idle MediaPipe streams (standing, sitting) and an annotation file that says "no action" throughout."""
+    from partkd_stream.skeleton_io import SkeletonSequence, save_sequence
+
+    from .negatives import idle_stream
+
+    out = Path(args.out)
+    lines = ["# Generated idle people (train.negatives.idle_stream): no known action at any time.", "inputs:"]
+    for k, sitting in enumerate((False, True)):
+        for sev in args.severity:
+            data = idle_stream(args.seconds, seed=args.seed + k, severity=sev, sitting=sitting)
+            name = f"idle_{'sitting' if sitting else 'standing'}_sev{sev:g}"
+            save_sequence(out / f"{name}.npz", SkeletonSequence(data=data, layout="mediapipe33", fps=30.0,
+                                                                timestamps=np.arange(len(data)) / 30.0, id=name))
+            lines += [f"  - path: {name}.npz", "    segments: none"]
+    (out / "idle.yaml").write_text("\n".join(lines) + "\n")
+    print(f"{2 * len(args.severity)} idle streams of {args.seconds:g} s → {out}/idle.yaml")
+    return 0
+
+
+def stream_annotations(paths: list[str], out: Path) -> Path:
+    """An annotation file for streams of out-of-vocabulary clips: no known action anywhere."""
+    out.write_text("inputs:\n" + "".join(f"  - path: {Path(p).resolve()}\n    segments: none\n" for p in paths))
+    return out
+
+
+def _stream_top1(z: np.ndarray, owner: np.ndarray, labels: np.ndarray, accept: np.ndarray | None) -> float:
+    """Streaming top-1 as the recognizer averages: window probabilities (+ an unknown slot for rejected windows)
+    averaged per clip; correct when the clip's label is the top of the average."""
+    p = np.exp(z - z.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    if accept is not None:
+        p = np.concatenate([p * accept[:, None], (~accept)[:, None].astype(float)], 1)
+    mean = np.zeros((len(labels), p.shape[1]))
+    np.add.at(mean, owner, p)
+    return float((mean.argmax(1) == labels).mean())
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m train.reject_study", description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    m = sub.add_parser("measure", help="rejects of trained students on held-out negatives and known test clips")
+    m.add_argument("--model", action="append", required=True, help="checkpoint(s) (.pt)")
+    m.add_argument("--recall", type=float, default=0.95, help="target recall of known validation windows")
+    m.add_argument("--sets", choices=("trained", "recorded", "matched"), default="trained",
+                   help="held-out sets as recorded, with the dataset look taken away (matched), or as the model's "
+                        "training negatives were (trained, the default); not 'trained' → <out>/<name>.<sets>/")
+    m.add_argument("--root", default="../shared/data/penn_action/labels")
+    m.add_argument("--shared", default="../shared/data")
+    m.add_argument("--out", default="runs/openset")
+    i = sub.add_parser("idle-streams", help="idle MediaPipe streams (standing, sitting) + their annotation file")
+    i.add_argument("--out", default="runs/openset/idle")
+    i.add_argument("--seconds", type=float, default=90.0)
+    i.add_argument("--severity", type=float, nargs="+", default=[1.0, 3.0],
+                   help="degradation severities (1 = MediaPipe as calibrated)")
+    i.add_argument("--seed", type=int, default=500)
+    args = p.parse_args(argv)
+    try:
+        if args.cmd == "idle-streams":
+            return idle_streams(args)
+        if args.cmd == "measure":
+            return measure(args)
+    except (ConfigError, ValueError, FileNotFoundError) as e:
+        print(f"reject_study: error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
