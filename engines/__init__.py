@@ -1,2 +1,2 @@
-"""The shipped models (``<name>.onnx`` + ``<name>.card.json`` + ``<name>.pt``), installed as package data of
-``partkd_stream.engines``; found with ``partkd_stream.card.default_model_path``."""
+"""The shipped models (``<stem>.onnx`` + ``<stem>.card.json`` + ``<stem>.pt``), installed as package data of
+``partkd_stream.engines``; found by name with ``partkd_stream.models`` (``--model penn``)."""

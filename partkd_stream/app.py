@@ -44,8 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--skeletons", metavar="FILE",
                      help="recorded keypoints: .jsonl stream or .npz sequence (see partkd_stream/skeleton_io.py)")
     m = p.add_argument_group("model")
-    m.add_argument("--model", metavar="ONNX|PT", help="model (.onnx with its .card.json, or a checkpoint); "
-                                                      "default: the shipped engines/penn_student.onnx")
+    m.add_argument("--model", metavar="NAME|FILE",
+                   help="a shipped model by name ('partkd-stream models' lists them: penn, …) or a model file (.onnx "
+                        "with its card, or a .pt checkpoint); default: $PARTKD_MODEL, else penn")
     m.add_argument("--backend", default="auto", choices=("auto", "tensorrt", "onnxruntime", "pytorch"))
     m.add_argument("--threads", type=int, default=None, help="CPU threads for the model (default: backend's)")
     r = p.add_argument_group("recognition")
@@ -163,12 +164,10 @@ class Run:
         self.summary.person_frames += bool(people)
         for pred in preds:
             self.last[pred.person] = pred
-            self.summary.predictions += 1
-            if self.summary.people is not None and pred.person is not None:
-                self.summary.people.add(pred.person)
+            self.summary.add_prediction(pred)
             if self.jsonl:
                 self.jsonl.prediction(pred)
-            self._events(pred.events)
+                self.jsonl.events(pred.events)
         if self.max_people > 1 and preds:
             tracked = self.rec.people()
             self.last = {p: pred for p, pred in self.last.items() if p in tracked}   # ended tracks: forgotten

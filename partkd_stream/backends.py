@@ -19,8 +19,10 @@ from typing import Any, Optional, Protocol
 
 import numpy as np
 
-from .card import CardMismatch, ModelCard, card_from_checkpoint, card_path_for, default_model_path, sha256_file
+from .card import CardMismatch, ModelCard, card_from_checkpoint, card_path_for, sha256_file
 from .errors import PartkdError
+from .models import DEFAULT_MODEL, UnknownModel, engines_dir, resolve_model
+from .reject import softmax
 
 BACKENDS = ("tensorrt", "onnxruntime", "pytorch")
 # precise names a caller may also force (the bench times each ONNX Runtime provider separately)
@@ -200,22 +202,31 @@ class LoadedModel:
         return self.backend.predict(np.ascontiguousarray(x))
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
-        z = self.predict(x).astype(np.float64)
-        z = np.exp(z - z.max(axis=1, keepdims=True))
-        return (z / z.sum(axis=1, keepdims=True)).astype(np.float32)
+        """Softmax over all the card's classes (closed set; the recognizer uses ``card.open_set.probs``)."""
+        return softmax(self.predict(x)).astype(np.float32)
 
 
 def load_model(model: str | os.PathLike | None = None, backend: str = "auto",
                threads: Optional[int] = None) -> LoadedModel:
-    """Load ``model`` (``.onnx``, ``.plan`` or ``.pt``; ``None`` = the default model) on ``backend``."""
+    """Load ``model`` — a shipped model's name (``models.resolve_model``: ``penn``, ``everyday``), a ``.onnx``,
+    ``.plan`` or ``.pt`` file, or ``None`` for the default — on ``backend``."""
     choices = ("auto",) + BACKENDS + BACKEND_ALIASES
     if backend not in choices:
         raise ModelLoadError(f"unknown backend {backend!r}; choose one of: {', '.join(choices)}")
-    path = Path(model) if model is not None else default_model_path()
+    default = model is None and not os.environ.get("PARTKD_MODEL")
+    try:
+        path = resolve_model(model)
+    except UnknownModel as e:
+        if default:
+            raise ModelLoadError(f"no default model ({DEFAULT_MODEL}) in {engines_dir()}: build one with 'python -m "
+                                 f"train.build_engine --checkpoint RUN/student.pt --name penn_student' or pass --model "
+                                 f"/ set PARTKD_MODEL") from None
+        raise ModelLoadError(str(e)) from None
     if not path.exists():
         if model is None:
-            raise ModelLoadError(f"no default model at {path}: build one with 'python -m train.build_engine "
-                                 f"--checkpoint RUN/student.pt' or pass --model / set PARTKD_MODEL")
+            raise ModelLoadError(f"no default model at {path} (from $PARTKD_MODEL): build one with 'python -m "
+                                 f"train.build_engine --checkpoint RUN/student.pt' or pass --model / unset "
+                                 f"PARTKD_MODEL")
         raise ModelLoadError(f"{path}: model file not found")
     suffix = path.suffix.lower()
     if suffix == ".pt":
@@ -349,4 +360,8 @@ def _load_checkpoint_model(path: Path, backend: str, threads: Optional[int]) -> 
         raise ModelLoadError(f"{path}: a .pt checkpoint runs on the pytorch backend only; export it with "
                              f"'python -m train.build_engine --checkpoint {path}' for {backend}")
     be = _pytorch_backend(path, threads)
-    return LoadedModel(card=card_from_checkpoint(be.checkpoint, name=path.stem), backend=be, path=path)
+    try:
+        card = card_from_checkpoint(be.checkpoint, name=path.stem)
+    except CardMismatch as e:   # a reject or presence rule in its meta that does not fit the model
+        raise ModelLoadError(f"{path}: {e}") from None
+    return LoadedModel(card=card, backend=be, path=path)

@@ -249,7 +249,7 @@ def bench_recognition(model: Any, people: int, stride: int, repeats: int, frames
     runs = []
     for _ in range(repeats):
         rec = Recognizer(model, stride=stride)
-        timed_model = _CpuTimed(model.predict_proba)
+        timed_model = _CpuTimed(model.predict)
         rec.model = _ModelView(model.card, timed_model)
         timed_tracker = _CpuTimed(rec.tracker.update)
         rec.tracker.update = timed_tracker
@@ -276,10 +276,10 @@ def bench_recognition(model: Any, people: int, stride: int, repeats: int, frames
 
 @dataclass
 class _ModelView:
-    """A loaded model's card with another ``predict_proba`` (the timed one)."""
+    """A loaded model's card with another ``predict`` (the timed one)."""
 
     card: Any
-    predict_proba: Callable[[np.ndarray], np.ndarray]
+    predict: Callable[[np.ndarray], np.ndarray]
 
 
 def _model_config_from(spec: str) -> dict[str, Any]:

@@ -7,78 +7,26 @@ file swapped after the card was written — instead of printing confident nonsen
 from __future__ import annotations
 
 import hashlib
-import importlib.resources
 import json
-import math
 import os
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Optional
 
 from .convert import conversion_matrix
 from .errors import PartkdError
 from .layouts import get_layout
 from .preprocess import PreprocessConfig, PreprocessVersionError
+from .reject import OpenSet, Reject, RejectError
 from .skeleton_io import atomic_write_bytes
+from .window import PresenceRule
 
 if TYPE_CHECKING:  # pragma: no cover
     from .checkpoint import Checkpoint
 
 CARD_SUFFIX = ".card.json"
 CARD_FORMAT = "partkd-stream-card/1"
-DEFAULT_NAME = "penn_student"
-
-
-# The optional ``reject`` field: how the model says "none of these" (train.openset.Reject writes it).
-REJECT_METHODS = ("score", "background")   # a threshold on a logit score / a last class named "background"
-REJECT_SCORES = ("msp", "max_logit", "energy", "not_background")
-REJECT_FIELDS = ("method", "score", "threshold", "target_recall", "calibrated_on", "temperature")
-
-
-def check_reject(d: Any, classes: list[str]) -> None:
-    """Raise ``CardMismatch`` unless ``d`` is a usable reject for a model with these ``classes``.
-
-    ``{"method": "background", "score": "not_background", "threshold": t, …}``: the last class is ``background``
-    and a window is also rejected when 1 − p(background) < t (0: the class alone decides);
-    ``{"method": "score", "score": "energy", "threshold": t, …}``: a window is rejected when its score is below t.
-    """
-    if not isinstance(d, dict):
-        raise CardMismatch(f"invalid card: reject must be an object {{{', '.join(REJECT_FIELDS)}}}, got "
-                           f"{type(d).__name__}")
-    unknown = sorted(set(d) - set(REJECT_FIELDS))
-    missing = [k for k in ("method", "score", "threshold") if k not in d]
-    if unknown or missing:
-        raise CardMismatch(f"invalid card: reject {'has unknown fields ' + str(unknown) if unknown else ''}"
-                           f"{' and ' if unknown and missing else ''}{'lacks ' + ', '.join(missing) if missing else ''}")
-    if d["method"] not in REJECT_METHODS or d["score"] not in REJECT_SCORES:
-        raise CardMismatch(f"invalid card: reject method {d['method']!r} / score {d['score']!r}; methods: "
-                           f"{', '.join(REJECT_METHODS)}; scores: {', '.join(REJECT_SCORES)}")
-    for k in ("threshold", "target_recall", "temperature"):
-        v = d.get(k, 1.0)
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-            raise CardMismatch(f"invalid card: reject {k} must be a finite number, got {v!r}")
-    if (d["method"] == "background" or d["score"] == "not_background") and classes[-1:] != ["background"]:
-        raise CardMismatch(f"invalid card: reject method {d['method']!r} with score {d['score']!r} needs "
-                           f"'background' as the last class, the card's last class is {classes[-1]!r}")
-
-
-def engines_dir() -> Path:
-    """The shipped models: package data of ``partkd_stream.engines`` (the repository's ``engines/`` folder, mapped
-    by ``pyproject.toml``). A source tree imported without installing it has no such package: then its own
-    ``engines/`` beside the package."""
-    try:
-        return Path(str(importlib.resources.files("partkd_stream.engines")))
-    except ModuleNotFoundError:
-        return Path(__file__).resolve().parents[1] / "engines"
-
-
-def default_model_path() -> Path:
-    """``$PARTKD_MODEL`` if set, else the shipped ``penn_student.onnx`` (read at call time)."""
-    env = os.environ.get("PARTKD_MODEL")
-    return Path(env).expanduser() if env else engines_dir() / f"{DEFAULT_NAME}.onnx"
-
-
 class CardMismatch(PartkdError, ValueError):
     """A card that does not fit its model file or the skeleton source; the message is one line."""
 
@@ -104,7 +52,11 @@ def sha256_file(path: str | os.PathLike) -> str:
 @dataclass
 class ModelCard:
     """``preprocess`` is the model-input contract; the tensor shapes follow from it and from ``classes``
-    (written into the JSON for readers such as Triton, recomputed — never trusted — on load)."""
+    (written into the JSON for readers such as Triton, recomputed — never trusted — on load).
+
+    Optional, absent from older cards (which load unchanged): ``reject`` — how the model says "none of these"
+    (``reject.Reject``; ``None``: closed set, unless the last class is ``background``); ``presence`` — which
+    joints a frame must show for the model to judge it (``window.PresenceRule``; ``None``: the full-body rule)."""
 
     name: str
     version: str
@@ -116,7 +68,18 @@ class ModelCard:
     training: dict = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)
     created: str = ""
-    reject: dict | None = None      # optional (``check_reject``); None: a closed-set model
+    reject: Optional[Reject] = None
+    presence: Optional[PresenceRule] = None
+
+    @property
+    def presence_rule(self) -> PresenceRule:
+        """The rule the runtime applies: the card's, else the full-body default."""
+        return self.presence if self.presence is not None else PresenceRule()
+
+    @property
+    def open_set(self) -> OpenSet:
+        """The model's actions and how its logits become action + unknown probabilities."""
+        return OpenSet(self.classes, self.reject)
 
     @property
     def num_joints(self) -> int:
@@ -134,8 +97,15 @@ class ModelCard:
         return ["batch", len(self.classes)]
 
     def to_dict(self) -> dict[str, Any]:
+        """The JSON object; an optional field that is ``None`` is left out, so the card reads as an old one."""
         d = asdict(self)
         d["preprocess"] = self.preprocess.to_dict()
+        for k in ("reject", "presence"):
+            v = getattr(self, k)
+            if v is None:
+                del d[k]
+            else:
+                d[k] = v.to_dict()
         return {"format": CARD_FORMAT, **d, "input_shape": self.input_shape, "output_shape": self.output_shape}
 
     def to_json(self) -> str:
@@ -163,6 +133,7 @@ class ModelCard:
             raise CardVersionMismatch(str(e)) from None
         except (KeyError, TypeError, ValueError) as e:
             raise CardMismatch(f"invalid card: {e}") from None
+        card.reject, card.presence = _reject_field(card.reject), _presence_field(card.presence)
         bad = [k for k, typ in (("name", str), ("version", str), ("input_name", str), ("output_name", str),
                                 ("onnx_sha256", str), ("training", dict), ("metrics", dict), ("created", str))
                if not isinstance(getattr(card, k), typ)]
@@ -171,9 +142,18 @@ class ModelCard:
         if (not isinstance(card.classes, list) or not card.classes
                 or not all(isinstance(c, str) and c for c in card.classes)):
             raise CardMismatch("invalid card: classes must be a non-empty list of names")
-        if card.reject is not None:
-            check_reject(card.reject, card.classes)
+        card.check_optional_fields()
         return card
+
+    def check_optional_fields(self) -> None:
+        """``CardMismatch`` unless the reject fits the classes and the presence rule names known joints."""
+        try:
+            if self.reject is not None:
+                self.reject.check_classes(self.classes)
+            if self.presence is not None:
+                self.presence.check_names()
+        except ValueError as e:
+            raise CardMismatch(f"invalid card: {e}") from None
 
     @classmethod
     def from_json(cls, text: str) -> "ModelCard":
@@ -219,24 +199,46 @@ class ModelCard:
                                f"be converted to it ({msg})") from None
 
 
+def _reject_field(v: Any) -> Optional[Reject]:
+    """The card's ``reject`` JSON (or ``None``) → ``Reject``; ``CardMismatch`` for a bad one."""
+    if v is None or isinstance(v, Reject):
+        return v
+    try:
+        return Reject.from_dict(v)
+    except (RejectError, TypeError) as e:
+        raise CardMismatch(f"invalid card: {e}") from None
+
+
+def _presence_field(v: Any) -> Optional[PresenceRule]:
+    """The card's ``presence`` JSON (or ``None``) → ``PresenceRule``; ``CardMismatch`` for a bad one."""
+    if v is None or isinstance(v, PresenceRule):
+        return v
+    try:
+        return PresenceRule.from_dict(v)
+    except (TypeError, ValueError) as e:
+        raise CardMismatch(f"invalid card: {e}") from None
+
+
 def card_from_checkpoint(ckpt: "Checkpoint", name: str, onnx_sha256: str = "", version: str = "1",
                          training: dict | None = None, metrics: dict | None = None,
-                         reject: dict | None = None) -> ModelCard:
-    """The card of a checkpoint's deployed model; ``meta['metrics']``, ``meta['reject']`` (unless ``reject`` is
-    given) and the rest of ``meta`` fill the card."""
+                         reject: Optional[Reject | dict] = None,
+                         presence: Optional[PresenceRule | dict] = None) -> ModelCard:
+    """The card of a checkpoint's deployed model; ``meta['metrics']``, ``meta['reject']`` and ``meta['presence']``
+    (unless ``reject`` / ``presence`` are given) and the rest of ``meta`` fill the card. ``CardMismatch`` when the
+    reject or presence rule does not fit the model."""
     meta = dict(ckpt.meta)
     meta_metrics = meta.pop("metrics", {})
-    meta_reject = meta.pop("reject", None)
+    meta_reject, meta_presence = meta.pop("reject", None), meta.pop("presence", None)
     meta.pop("parity_windows", None)
-    reject = reject if reject is not None else meta_reject
-    if reject is not None:
-        check_reject(reject, list(ckpt.classes))
     train_info = {"model_config": ckpt.model_config.to_dict(), **_jsonable(meta), **(training or {})}
-    return ModelCard(name=name, version=str(version), classes=list(ckpt.classes), preprocess=ckpt.preprocess,
+    card = ModelCard(name=name, version=str(version), classes=list(ckpt.classes), preprocess=ckpt.preprocess,
                      onnx_sha256=onnx_sha256, training=train_info,
                      metrics={**_jsonable(meta_metrics if isinstance(meta_metrics, dict) else {}), **(metrics or {})},
                      created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                     reject=_jsonable(reject) if reject is not None else None)
+                     reject=_reject_field(reject if reject is not None else meta_reject),
+                     presence=_presence_field(presence if presence is not None else meta_presence))
+    card.check_optional_fields()
+    return card
 
 
 def _jsonable(d: dict) -> dict:
@@ -246,11 +248,13 @@ def _jsonable(d: dict) -> dict:
 
 def export_deployable(ckpt: "Checkpoint", out_dir: str | os.PathLike, name: str, version: str = "1",
                       opset: int = 17, save_weights: bool = True, training: dict | None = None,
-                      reject: dict | None = None) -> ModelCard:
+                      reject: Optional[Reject] = None, presence: Optional[PresenceRule] = None) -> ModelCard:
     """Write ``<name>.onnx`` (checked, shape-inferred), ``<name>.card.json`` and, if asked, ``<name>.pt``.
 
-    The ``.pt`` holds only what the PyTorch backend needs (no optimiser state). Used by ``train/build_engine.py``
-    and by ``partkd-stream bench --checkpoint``, so both deploy a checkpoint the same way.
+    The ``.pt`` holds only what the PyTorch backend needs (no optimiser state) and the card's reject and presence
+    rule in its meta, so it describes the same model on its own. Used by ``train/build_engine.py`` and by
+    ``partkd-stream bench --checkpoint``, so both deploy a checkpoint the same way. A reject or presence rule that
+    does not fit the model is a ``CardMismatch`` before anything is written.
     """
     import tempfile
 
@@ -259,6 +263,8 @@ def export_deployable(ckpt: "Checkpoint", out_dir: str | os.PathLike, name: str,
     from .checkpoint import save_checkpoint
     from .model import export_onnx
 
+    card = card_from_checkpoint(ckpt, name=name, version=version, training={"opset": opset, **(training or {})},
+                                reject=reject, presence=presence)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     onnx_path = out_dir / f"{name}.onnx"
@@ -271,10 +277,10 @@ def export_deployable(ckpt: "Checkpoint", out_dir: str | os.PathLike, name: str,
         graph = onnx.shape_inference.infer_shapes(graph, check_type=True, strict_mode=True)
         data = graph.SerializeToString()
     atomic_write_bytes(onnx_path, lambda f: f.write(data))
-    card = card_from_checkpoint(ckpt, name=name, onnx_sha256=hashlib.sha256(data).hexdigest(), version=version,
-                                training={"opset": opset, **(training or {})}, reject=reject)
+    card.onnx_sha256 = hashlib.sha256(data).hexdigest()
     if save_weights:
-        save_checkpoint(out_dir / f"{name}.pt", model, ckpt.classes,
-                        meta={k: v for k, v in ckpt.meta.items() if k != "parity_windows"})
+        meta = {k: v for k, v in ckpt.meta.items() if k not in ("parity_windows", "reject", "presence")}
+        meta.update({k: getattr(card, k).to_dict() for k in ("reject", "presence") if getattr(card, k) is not None})
+        save_checkpoint(out_dir / f"{name}.pt", model, ckpt.classes, meta=meta)
     card.save(card_path_for(onnx_path))
     return card

@@ -1,7 +1,8 @@
 """``partkd-stream``: a thin command line over the package.
 
 ``partkd-stream [--camera N | --video PATH… | --skeletons FILE] [options]`` recognises actions;
-``partkd-stream extract …`` turns videos into skeleton files; ``partkd-stream bench`` measures speed.
+``partkd-stream extract …`` turns videos into skeleton files; ``partkd-stream bench`` measures speed;
+``partkd-stream models`` lists the shipped models.
 Each mode lives in its own module with a ``main(argv) -> int``; this file only dispatches. Ctrl-C or SIGTERM
 while a mode is still loading (importing torch, OpenCV, MediaPipe takes a second or two) ends with one line and
 exit 130 / 143, not a traceback.
@@ -12,17 +13,20 @@ import importlib
 import sys
 from typing import Optional, Sequence
 
-from .signals import deferred_interrupts, exit_code, raise_if_interrupted, terminate_as_interrupt
+from .signals import (deferred_interrupts, exit_at_once_on_signal, exit_code, raise_if_interrupted,
+                      terminate_as_interrupt)
 
 SUBCOMMANDS = {
     "extract": ("partkd_stream.extract", "extract MediaPipe skeletons from videos (resumable, parallel)"),
     "bench": ("partkd_stream.bench", "measure model latency per backend and recognition overhead vs. pose"),
+    "models": ("partkd_stream.models", "list the shipped models (use one with --model NAME)"),
 }
 RUN_MODULE = "partkd_stream.app"
 
 USAGE = """usage: partkd-stream [--camera INDEX | --video PATH|DIR|GLOB|URL ... | --skeletons FILE] [options]
        partkd-stream extract VIDEO_OR_DIR ... --out DIR
        partkd-stream bench [--json]
+       partkd-stream models [--json]
 
 Recognise human actions from skeletons in real time.
 
@@ -32,6 +36,8 @@ modes:
   --skeletons FILE        a recorded keypoint stream (.jsonl or .npz, see partkd_stream/skeleton_io.py)
   extract                 MediaPipe skeletons from videos into .npz files (resumable, parallel workers)
   bench                   latency per backend, throughput, and recognition overhead against the pose estimator
+  models                  the shipped models: actions, input, accuracy, who counts as a person, reject;
+                          choose one with --model NAME (default: penn)
 
 run 'partkd-stream MODE --help' (e.g. 'partkd-stream --video x --help', 'partkd-stream bench --help') for options.
 """
@@ -65,5 +71,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return exit_code(e)
 
 
+def entry() -> None:
+    """The console script ``partkd-stream``: ``main``, then exit with its code. A signal that lands after the run
+    ended (its files complete), while the interpreter shuts down, exits at once with its code."""
+    code = main()
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    exit_at_once_on_signal()
+    sys.exit(code)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    entry()

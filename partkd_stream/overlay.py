@@ -1,8 +1,9 @@
 """Drawing on frames: the skeleton, the recognizer's state with its confidence, and the processing FPS.
 
-The banner reads the prediction's ``reason`` rather than re-deriving the state: ``warming_up`` (the window is
-not yet half full — also before the first prediction exists), ``no_person``, ``below_threshold`` ("no action"),
-``unknown`` (an open-set model's reject); ``reason is None`` means ``label`` is an action.
+The banner reads the prediction's ``reason`` rather than re-deriving the state (words: ``recognizer.STATE_TEXT``):
+``warming_up`` (the window is not yet half full — also before the first prediction exists), ``no_person``,
+``unknown`` ("unknown action": the model's reject says none of its actions), ``below_threshold`` ("no action"),
+``confirming``; ``reason is None`` means ``label`` is an action.
 
 One person (``annotate``): the skeleton in green (weak joints grey) and the state in the banner. Several people
 (``annotate_people``): each tracked person's skeleton in the colour of their id, with a tag ``#id state`` above
@@ -17,11 +18,10 @@ import numpy as np
 
 from .layouts import get_layout
 from .native_logs import cv2
+from .recognizer import STATE_TEXT
 
 _GOOD, _WEAK = (80, 220, 80), (90, 90, 90)   # BGR: joints seen / joints with a low score
 _ACTION, _IDLE, _ABSENT = (60, 230, 255), (200, 200, 200), (160, 160, 160)
-STATE_TEXT = {"warming_up": "warming up", "no_person": "no person", "below_threshold": "no action",
-              "unknown": "unknown action"}
 
 
 def status_text(pred: Optional[Any]) -> tuple[str, tuple[int, int, int]]:

@@ -34,6 +34,7 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
+from .card import CardMismatch
 from .skeleton_io import SkeletonFileError, check_frame_shape
 from .smoothing import ActionSmoother, Event, SmoothedState
 from .tracking import PersonTracker
@@ -44,7 +45,10 @@ DEFAULT_SMOOTH = 4
 DEFAULT_THRESHOLD = 0.5
 
 
-REASONS = ("warming_up", "no_person", "below_threshold", "confirming")
+REASONS = ("warming_up", "no_person", "unknown", "below_threshold", "confirming")
+# what each state is called where people read it (overlay banner, console summary); None = an action is on
+STATE_TEXT = {None: "action", "warming_up": "warming up", "no_person": "no person", "unknown": "unknown action",
+              "below_threshold": "no action", "confirming": "confirming"}
 
 
 @dataclass
@@ -52,7 +56,8 @@ class Prediction:
     """One prediction for one person. ``label``, ``score``, ``topk``, ``held`` and ``reason`` follow the rule in
     ``partkd_stream.smoothing``: ``label`` is the steady action or None, and when it is None ``reason`` says why
     (``REASONS``: ``"warming_up"`` — the stream holds less than half a model window; ``"no_person"``;
-    ``"below_threshold"``; ``"confirming"`` — the top class is above the threshold but not yet confirmed).
+    ``"unknown"`` — the model's reject says none of its actions (an open-set model); ``"below_threshold"``;
+    ``"confirming"`` — the top action is above the threshold but not yet confirmed). ``topk`` lists actions only.
     ``person`` is the track id from ``update_people``; ``None`` from ``update`` (one person, not tracked)."""
 
     t: float
@@ -91,18 +96,22 @@ class Recognizer:
 
     def __init__(self, model: Any, stride: int = DEFAULT_STRIDE, smooth: int = DEFAULT_SMOOTH,
                  threshold: float = DEFAULT_THRESHOLD, topk: int = 3, confirm: int = 2, hysteresis: float = 0.1,
-                 presence: PresenceRule = PresenceRule(), tracker: Optional[PersonTracker] = None) -> None:
-        """``model``: a ``backends.LoadedModel`` (``.card``, ``.predict_proba``); use ``Recognizer.load``.
+                 presence: Optional[PresenceRule] = None, tracker: Optional[PersonTracker] = None) -> None:
+        """``model``: a ``backends.LoadedModel`` (``.card``, ``.predict`` → logits); use ``Recognizer.load``.
+        ``presence``: who counts as a person (default: the model card's rule, else the full-body one).
         ``tracker``: how ``update_people`` keeps ids (default ``PersonTracker()``)."""
         if stride < 1:
             raise ValueError(f"stride must be ≥ 1, got {stride}")
         self.model = model
         self.card = model.card
-        self.classes = list(self.card.classes)
+        self.open_set = self.card.open_set        # the card's reject: logits → actions + unknown share
+        self.classes = list(self.open_set.actions)  # what a label can be (never "background")
         self.stride = stride
-        self._smoothing = dict(smooth=smooth, threshold=threshold, hysteresis=hysteresis, confirm=confirm, topk=topk)
+        self._smoothing = dict(smooth=smooth, threshold=threshold, hysteresis=hysteresis, confirm=confirm, topk=topk,
+                               open_set=True)
         ActionSmoother(self.classes, **self._smoothing)    # bad settings fail here, not at the first person
-        self.windows = TrackWindows(self.card.preprocess, presence)
+        self.presence = presence if presence is not None else self.card.presence_rule
+        self.windows = TrackWindows(self.card.preprocess, self.presence)
         self.tracker = tracker if tracker is not None else PersonTracker()
         self.in_view: list[tuple[int, np.ndarray]] = []   # (id, skeleton) of the people tracked in the last frame
         self._people: dict[Optional[int], _Person] = {}
@@ -122,10 +131,16 @@ class Recognizer:
         return cls(load_model(model=model, backend=backend, threads=threads), **kw)
 
     def check_source(self, layout: str, channels: int) -> None:
-        """Refuse skeletons the model cannot take: ``card.CardMismatch`` with a one-line message."""
+        """Refuse skeletons the model cannot take, or whose layout lacks the joints the presence rule reads:
+        ``card.CardMismatch`` with a one-line message."""
         key = (layout, channels)
         if key not in self._checked:
             self.card.check_source(layout, channels - 1)
+            try:
+                self.presence.joints(layout)
+            except ValueError as e:
+                raise CardMismatch(f"model {self.card.name!r} judges who is in view by joints the source lacks: "
+                                   f"{e}") from None
             self._checked.add(key)
 
     def people(self) -> list[int]:
@@ -192,7 +207,7 @@ class Recognizer:
         skip = [None if pr and w.warmed_up(s) else "warming_up" if pr else "no_person"
                 for s, pr in zip(slots, present)]
         judged = [i for i, why in enumerate(skip) if why is None]
-        probs = self.model.predict_proba(w.model_input([slots[i] for i in judged])) if judged else []
+        probs = self.open_set.probs(self.model.predict(w.model_input([slots[i] for i in judged]))) if judged else []
         row = dict(zip(judged, probs))
         out = []
         for i, p in enumerate(persons):
@@ -202,9 +217,9 @@ class Recognizer:
 
     def decide(self, smoother: ActionSmoother, t: float, probs: Optional[np.ndarray],
                skip: Optional[str]) -> SmoothedState:
-        """The per-window decision, the one place where a model's output becomes a person's state: class
-        probabilities ``[K]`` → smoothed label and events; ``skip`` (``"no_person"``, ``"warming_up"``) when there
-        was nothing to judge."""
+        """The per-window decision, the one place where a model's output becomes a person's state: the window's
+        probabilities ``[A + 1]`` (its actions and, last, its unknown share: ``reject.OpenSet.probs``) → smoothed
+        label and events; ``skip`` (``"no_person"``, ``"warming_up"``) when there was nothing to judge."""
         if skip is not None:
             return smoother.skip(t, skip)
         return smoother.update(probs, t)

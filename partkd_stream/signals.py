@@ -15,6 +15,7 @@ block ends.
 """
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from contextlib import contextmanager
@@ -100,3 +101,15 @@ def raise_if_interrupted() -> None:
 def exit_code(e: BaseException) -> int:
     """The conventional exit status for an interrupted run: 143 after SIGTERM, 130 after Ctrl-C."""
     return EXIT_TERMINATED if isinstance(e, Terminated) else EXIT_INTERRUPTED
+
+
+def exit_at_once_on_signal() -> None:
+    """From now on SIGINT / SIGTERM end the process at once with 130 / 143 (``os._exit``).
+
+    For the interpreter's shutdown after a finished run: every file is closed and the console flushed (the caller
+    flushes first), and tearing down torch, ONNX Runtime and OpenCV takes a while; a signal then should neither kill
+    the process with a raw −15 nor print a traceback from some module's clean-up. Main thread only (else a no-op)."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(143))
+    signal.signal(signal.SIGINT, lambda *_: os._exit(130))

@@ -20,7 +20,7 @@ import numpy as np
 
 from .errors import PartkdError
 from .native_logs import cv2
-from .recognizer import Prediction
+from .recognizer import STATE_TEXT, Prediction
 from .smoothing import Event
 
 
@@ -304,10 +304,19 @@ class RunSummary:
     startup_s: Optional[float] = None
     people: Optional[set[int]] = None   # ids tracked (several-people runs); None: one person, not tracked
     actions: list[tuple[Optional[int], str, float, float]] = field(default_factory=list)   # (person, label, …)
+    states: dict[Optional[str], int] = field(default_factory=dict)   # predictions per reason (None: an action)
     _open: dict[tuple[Optional[int], str], float] = field(default_factory=dict)
     interrupted: bool = False
     outputs: list[str] = field(default_factory=list)    # "predictions → PATH", "annotated video → PATH (…)"
     warnings: list[str] = field(default_factory=list)   # one line each, also printed on stderr
+
+    def add_prediction(self, pred: Prediction) -> None:
+        """Count one prediction and its state (why no action, when none)."""
+        self.predictions += 1
+        self.states[pred.reason] = self.states.get(pred.reason, 0) + 1
+        if self.people is not None and pred.person is not None:
+            self.people.add(pred.person)
+        self.add_events(pred.events)
 
     def add_events(self, events: list[Event]) -> None:
         for e in events:
@@ -326,6 +335,10 @@ class RunSummary:
                 f"{self.predictions} predictions{people}, {self.drops} dropped frames"
                 + (", interrupted" if self.interrupted else ""))
         lines = [head] + [f"  {o}" for o in self.outputs]
+        if self.predictions:
+            order = sorted(self.states.items(), key=lambda kv: -kv[1])
+            lines.append("  states: " + ", ".join(f"{STATE_TEXT.get(r, r)} {100 * n / self.predictions:.0f} %"
+                                                  for r, n in order))
         actions = [a for a in self.actions if a[3] > a[2]]   # no 0-s blips
         if not actions:
             return "\n".join(lines + ["  no action recognised"])

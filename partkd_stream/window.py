@@ -29,13 +29,13 @@ prediction; the conversion and the presence rule's joints are built once per sou
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Optional, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
 from .convert import Conversion, conversion
-from .layouts import get_layout
+from .layouts import LAYOUTS, get_layout
 from .preprocess import PreprocessConfig, is_number, model_input, resample_indices, sanitize
 
 MAX_TIMESTAMP_S = 1e9   # ~32 years: a stream clock beyond that is corrupt, not a long recording
@@ -43,10 +43,13 @@ MAX_TIMESTAMP_S = 1e9   # ~32 years: a stream clock beyond that is corrupt, not 
 
 @dataclass(frozen=True)
 class PresenceRule:
-    """When a skeleton is a person to recognise.
+    """When a skeleton is a person to recognise — the model card's optional ``presence`` field (``from_dict``).
 
     Per frame: every ``torso`` joint with score ≥ ``min_score``, and at least ``min_arm_joints`` of the ``arms``
     joints too. Per prediction: at least ``min_fraction`` of the frames of the last ``span_s`` seconds pass.
+    Joints are named (``layouts``), so one rule serves every source layout. The default is the full-body rule
+    (``PRESENCE_RULES["full_body"]``); an upper-body model's card names the shoulders alone as its torso
+    (``"upper_body"``), so a person at a desk, hips out of frame, counts.
     Measured with MediaPipe (model_complexity=1) and the defaults (both shoulders and hips; 2 of the 4 elbows and
     wrists): frames passing on ``no_person_pool.mp4`` 10 %, at most 33 % of any 2 s span; on the NTU A001 and
     two-person hug videos 100 % of frames.
@@ -59,15 +62,90 @@ class PresenceRule:
     torso: tuple[str, ...] = ("left_shoulder", "right_shoulder", "left_hip", "right_hip")
     arms: tuple[str, ...] = ("left_elbow", "right_elbow", "left_wrist", "right_wrist")
 
+    def __post_init__(self) -> None:
+        for k in ("torso", "arms"):
+            v = getattr(self, k)
+            if isinstance(v, str) or not all(isinstance(j, str) and j for j in v):
+                raise ValueError(f"presence {k} must be a list of joint names, got {v!r}")
+            object.__setattr__(self, k, tuple(v))
+        checks = (("min_score", 0.0, 1.0), ("min_fraction", 0.0, 1.0), ("span_s", 0.0, 60.0))
+        for k, lo, hi in checks:
+            v = getattr(self, k)
+            if not (is_number(v) and lo <= v <= hi) or (k == "span_s" and v == 0):
+                raise ValueError(f"presence {k} must be a number in {'(' if k == 'span_s' else '['}{lo:g}, {hi:g}], "
+                                 f"got {v!r}")
+        if not (is_number(self.min_arm_joints) and float(self.min_arm_joints).is_integer()
+                and 0 <= self.min_arm_joints <= len(self.arms)):
+            raise ValueError(f"presence min_arm_joints must be a whole number from 0 to {len(self.arms)} (the arms "
+                             f"joints), got {self.min_arm_joints!r}")
+        object.__setattr__(self, "min_arm_joints", int(self.min_arm_joints))
+
+    def check_names(self) -> None:
+        """``ValueError`` for a joint name that no layout has (a typo): the rule is judged in the *source* layout,
+        which the card cannot know, so a name only has to exist somewhere (``joints`` checks the source's)."""
+        known = {j for name in LAYOUTS for j in get_layout(name).joints}
+        unknown = [j for j in self.torso + self.arms if j not in known]
+        if unknown:
+            raise ValueError(f"presence joint {unknown[0]!r} is no joint of any layout (e.g. left_shoulder, "
+                             f"left_hip, left_wrist)")
+
     def joints(self, layout: str) -> tuple[np.ndarray, np.ndarray]:
-        """Indices of the ``torso`` and ``arms`` joints in ``layout``."""
+        """Indices of the ``torso`` and ``arms`` joints in ``layout`` (``ValueError`` naming a joint it lacks)."""
         lay = get_layout(layout)
-        return np.array([lay.index(j) for j in self.torso]), np.array([lay.index(j) for j in self.arms])
+        missing = [j for j in self.torso + self.arms if j not in lay.joints]
+        if missing:
+            raise ValueError(f"layout {layout} has no joint {missing[0]!r} (the presence rule needs it)")
+        return (np.array([lay.index(j) for j in self.torso], np.intp),
+                np.array([lay.index(j) for j in self.arms], np.intp))
 
     def passes(self, score: np.ndarray, torso: np.ndarray, arms: np.ndarray) -> np.ndarray:
         """Per frame of ``score [..., V]`` (NaN-free), with ``joints``' indices: does it show a person?"""
         return ((score[..., torso] >= self.min_score).all(-1)
                 & ((score[..., arms] >= self.min_score).sum(-1) >= self.min_arm_joints))
+
+    def to_dict(self) -> dict:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, d: Any) -> "PresenceRule":
+        """A rule from the card's ``presence`` object; missing fields take the full-body defaults. ``ValueError``
+        with a one-line message for anything else."""
+        if not isinstance(d, dict):
+            raise ValueError(f"presence must be an object {{{', '.join(cls.__dataclass_fields__)}}}, got "
+                             f"{type(d).__name__}")
+        unknown = sorted(set(d) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise ValueError(f"unknown presence fields {unknown}; known: {list(cls.__dataclass_fields__)}")
+        return cls(**d)
+
+    def describe(self) -> str:
+        """One short phrase, e.g. ``left_shoulder+right_shoulder, 2 of 4 arm joints ≥ 0.5; 60 % of 2 s``."""
+        arms = f", {self.min_arm_joints} of {len(self.arms)} arm joints" if self.min_arm_joints else ""
+        return (f"{'+'.join(self.torso) or 'no torso joint'}{arms} ≥ {self.min_score:g}; "
+                f"{100 * self.min_fraction:.0f} % of {self.span_s:g} s")
+
+
+PRESENCE_RULES = {
+    "full_body": PresenceRule(),                                              # both shoulders and both hips
+    "upper_body": PresenceRule(torso=("left_shoulder", "right_shoulder")),  # a desk webcam: hips out of frame
+}
+
+
+def presence_rule(spec: str) -> PresenceRule:
+    """A rule from a command line: a preset name (``PRESENCE_RULES``) or a JSON object of ``PresenceRule`` fields
+    (``ValueError`` with a one-line message otherwise)."""
+    import json
+
+    if spec in PRESENCE_RULES:
+        return PRESENCE_RULES[spec]
+    try:
+        d = json.loads(spec)
+    except json.JSONDecodeError:
+        raise ValueError(f"presence {spec!r}: give a preset ({', '.join(PRESENCE_RULES)}) or a JSON object such as "
+                         f"'{{\"torso\": [\"left_shoulder\", \"right_shoulder\"]}}'") from None
+    rule = PresenceRule.from_dict(d)
+    rule.check_names()
+    return rule
 
 
 def frame_has_person(keypoints: Optional[np.ndarray], layout: str, rule: PresenceRule = PresenceRule()) -> bool:

@@ -10,18 +10,27 @@ REPO = Path(__file__).resolve().parents[1]
 CLASSES = ["jumping_jacks", "squat", "pushup"]
 
 
-def make_model(path: Path, layout: str = "penn13", dims: int = 2, window: int = 32, seed: int = 0) -> Path:
-    """A randomly initialised student checkpoint (``.pt``): loads on the PyTorch backend, no export needed."""
+def make_model(path: Path, layout: str = "penn13", dims: int = 2, window: int = 32, seed: int = 0,
+               classes: list[str] | None = None, meta: dict | None = None, logits: list[float] | None = None) -> Path:
+    """A randomly initialised student checkpoint (``.pt``): loads on the PyTorch backend, no export needed.
+
+    ``classes`` default ``CLASSES``; ``meta`` goes into the checkpoint (e.g. ``reject``, ``presence``); ``logits``
+    makes the model answer those logits for every window (its last layer zeroed, the bias set)."""
     import torch
 
     from partkd_stream.checkpoint import save_checkpoint
     from partkd_stream.model import ModelConfig, PartGCN
     from partkd_stream.preprocess import PreprocessConfig
 
+    classes = list(CLASSES if classes is None else classes)
     torch.manual_seed(seed)
     pre = PreprocessConfig(layout=layout, dims=dims, window=window)
-    model = PartGCN(ModelConfig.student(preprocess=pre, num_classes=len(CLASSES)))
-    save_checkpoint(path, model, CLASSES)
+    model = PartGCN(ModelConfig.student(preprocess=pre, num_classes=len(classes)))
+    if logits is not None:
+        with torch.no_grad():
+            model.fc.weight.zero_()
+            model.fc.bias.copy_(torch.tensor(logits, dtype=torch.float32))
+    save_checkpoint(path, model, classes, meta=meta)
     return path
 
 

@@ -365,7 +365,7 @@ def test_sigterm_finishes_every_file_like_ctrl_c(tmp_path, models):
 
 
 _STARTED = ("import pathlib, sys; from partkd_stream import cli; pathlib.Path(sys.argv[1]).touch(); "
-            "sys.exit(cli.main(sys.argv[2:]))")
+            "sys.argv[1:] = sys.argv[2:]; cli.entry()")
 
 
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["ctrl-c", "sigterm"])

@@ -9,7 +9,7 @@ from conftest import shared_path
 from stream_fixtures import make_model
 
 from partkd_stream import app
-from partkd_stream.card import default_model_path
+from partkd_stream.models import default_model_path
 
 pytestmark = pytest.mark.realdata
 

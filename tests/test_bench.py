@@ -88,7 +88,7 @@ def test_synthetic_inputs_look_like_skeletons():
 
 
 def test_json_names_the_real_default_model_and_why_a_backend_is_missing(tmp_path, capsys, ckpt, monkeypatch):
-    from partkd_stream.card import default_model_path
+    from partkd_stream.models import default_model_path
 
     export_deployable(load_checkpoint(ckpt), tmp_path, "m", save_weights=False)   # no .pt: no PyTorch backend
     monkeypatch.setenv("PARTKD_MODEL", str(tmp_path / "m.onnx"))

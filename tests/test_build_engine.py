@@ -175,29 +175,37 @@ def test_a_failed_rebuild_leaves_the_model_that_was_there(build, tmp_path, monke
     assert load_model(out / "m.onnx").card.training["checkpoint_sha256"] == sha256_file(ckpt)
 
 
-def test_reject_reaches_the_card_from_a_file_or_the_checkpoint(build, tmp_path, capsys):
+def test_reject_and_presence_reach_the_card_from_options_or_the_checkpoint(build, tmp_path, capsys):
     import json
 
     from partkd_stream.checkpoint import load_checkpoint, save_checkpoint
+    from partkd_stream.reject import Reject
+    from partkd_stream.window import PRESENCE_RULES
 
     d, ckpt = build
     spec = {"method": "score", "score": "energy", "threshold": 2.5, "target_recall": 0.95, "calibrated_on": "val",
             "temperature": 1.0}
     (tmp_path / "reject_energy.json").write_text(json.dumps({"reject": spec}))
-    assert main(["--checkpoint", str(ckpt), "--out-dir", str(tmp_path / "a"), "--name", "m",
-                 "--reject", str(tmp_path / "reject_energy.json")]) == 0
-    assert ModelCard.load(tmp_path / "a" / "m.card.json").reject == spec
-    ck = load_checkpoint(ckpt)                                  # a checkpoint that carries its reject
-    model = ck.build_model()
-    save_checkpoint(tmp_path / "r.pt", model, ck.classes, meta={**ck.meta, "reject": {**spec, "threshold": 1.0}})
+    assert main(["--checkpoint", str(ckpt), "--out-dir", str(tmp_path / "a"), "--name", "m", "--no-weights",
+                 "--reject", str(tmp_path / "reject_energy.json"), "--presence", "upper_body"]) == 0
+    assert "reject: energy ≥ 2.5 (95 % recall); presence: left_shoulder+right_shoulder" in capsys.readouterr().out
+    card = ModelCard.load(tmp_path / "a" / "m.card.json")
+    assert card.reject == Reject(**spec) and card.presence == PRESENCE_RULES["upper_body"]
+    ck = load_checkpoint(ckpt)                                  # a checkpoint that carries both in its meta
+    save_checkpoint(tmp_path / "r.pt", ck.build_model(), ck.classes,
+                    meta={**ck.meta, "reject": {**spec, "threshold": 1.0}, "presence": {"min_fraction": 0.5}})
     assert main(["--checkpoint", str(tmp_path / "r.pt"), "--out-dir", str(tmp_path / "b"), "--name", "m"]) == 0
     card = ModelCard.load(tmp_path / "b" / "m.card.json")
-    assert card.reject["threshold"] == 1.0 and "reject" not in card.training
-    # a reject the classes cannot carry: one line, nothing built
-    (tmp_path / "bg.json").write_text(json.dumps({**spec, "method": "background", "score": "not_background"}))
+    assert card.reject.threshold == 1.0 and card.presence.min_fraction == 0.5
+    assert "reject" not in card.training and "presence" not in card.training
+    assert load_model(tmp_path / "b" / "m.onnx", backend="pytorch").card.reject == card.reject   # .pt agrees
     capsys.readouterr()
-    assert main(["--checkpoint", str(ckpt), "--out-dir", str(tmp_path / "c"), "--name", "m",
-                 "--reject", str(tmp_path / "bg.json")]) == 2
-    err = capsys.readouterr().err.strip()
-    assert "\n" not in err and "bg.json" in err and "needs 'background' as the last class" in err
+    (tmp_path / "bg.json").write_text(json.dumps({**spec, "method": "background", "score": "not_background"}))
+    for extra, needle in ((["--reject", str(tmp_path / "bg.json")], "needs 'background' as the last class"),
+                          (["--reject", str(tmp_path / "none.json")], "reject file not found"),
+                          (["--presence", "desk"], "give a preset (full_body, upper_body)"),
+                          (["--presence", '{"torso": ["nose", "tail"]}'], "joint 'tail' is no joint of any layout")):
+        assert main(["--checkpoint", str(ckpt), "--out-dir", str(tmp_path / "c"), "--name", "m"] + extra) == 2
+        err = capsys.readouterr().err.strip()
+        assert "\n" not in err and needle in err, err
     assert not (tmp_path / "c" / "m.onnx").exists()

@@ -8,10 +8,10 @@ import pytest
 from engine_fixtures import CLASSES, make_checkpoint
 from partkd_stream.backends import BACKENDS, LoadedModel, ModelLoadError, load_model
 from partkd_stream.bench import synthetic_windows
-from partkd_stream.card import (CardMismatch, ModelCard, card_path_for, default_model_path, export_deployable,
-                                sha256_file)
+from partkd_stream.card import CardMismatch, ModelCard, card_path_for, export_deployable, sha256_file
 from partkd_stream.checkpoint import CheckpointError, load_checkpoint
 from partkd_stream.model import ModelConfig
+from partkd_stream.models import default_model_path
 from partkd_stream.preprocess import PREPROCESS_VERSION, PreprocessConfig
 
 
@@ -298,29 +298,3 @@ def test_checkpoints_that_carry_code_or_nothing_are_refused_in_our_words(model_d
         msg = one_line(e.value)
         assert "getcwd" in msg and "weights_only" not in msg and "False" not in msg
     assert load_model(model_dir / "student.onnx").backend.name != "pytorch"    # auto never reaches the .pt here
-
-
-REJECT = {"method": "score", "score": "energy", "threshold": 3.3, "target_recall": 0.95,
-          "calibrated_on": "validation", "temperature": 1.0}
-
-
-def test_card_reject_is_optional_and_round_trips(built):
-    card = ModelCard.load(built / "student.card.json")
-    assert card.reject is None                                     # a card without one loads as before
-    with_reject = ModelCard.from_dict({**card.to_dict(), "reject": REJECT})
-    assert ModelCard.from_json(with_reject.to_json()).reject == REJECT
-
-
-@pytest.mark.parametrize("reject, match", [
-    ({**REJECT, "threshold": float("-inf")}, "threshold must be a finite number"),
-    ({**REJECT, "method": "vote"}, "reject method 'vote'"),
-    ({**REJECT, "colour": 1}, "unknown fields"),
-    ({"method": "score", "score": "energy"}, "lacks threshold"),
-    ({**REJECT, "method": "background", "score": "not_background"}, "needs 'background' as the last class"),
-    ("energy", "reject must be an object"),
-])
-def test_a_bad_card_reject_is_one_line(built, reject, match):
-    card = ModelCard.load(built / "student.card.json")
-    with pytest.raises(CardMismatch, match=match) as e:
-        ModelCard.from_dict({**card.to_dict(), "reject": reject})
-    one_line(e.value)

@@ -12,7 +12,6 @@ from partkd_stream.skeleton_io import stream_record, write_stream_header
 from partkd_stream.smoothing import Event
 from train.evaluate_stream import (AnnotationError, Segment, StreamRun, load_annotations, main, rates, run_stream,
                                    score_stream, total)
-from train.openset import BACKGROUND
 
 FPS = 10.0
 
@@ -79,30 +78,31 @@ def test_totals_sum_counts():
 
 
 class _Scripted:
-    """A recognizer stand-in that replays predictions: (frame, label, events)."""
+    """A recognizer stand-in that replays predictions: (frame, label, reason, events)."""
 
     def __init__(self, script):
-        self.script = {f: (lab, evs) for f, lab, evs in script}
+        self.script = {f: (lab, why, evs) for f, lab, why, evs in script}
         self.t = 0.0
 
     def update(self, kp, t, layout="mediapipe33", frame=None):
         self.t = t
         if frame not in self.script:
             return None
-        lab, evs = self.script[frame]
-        return type("P", (), {"t": t, "label": lab, "events": evs})()
+        lab, why, evs = self.script[frame]
+        return type("P", (), {"t": t, "label": lab, "reason": why, "events": evs})()
 
     def finish(self):
         return [Event("end", "squat", self.t)]
 
 
-def test_run_stream_pairs_events_and_treats_background_as_no_action():
-    rec = _Scripted([(5, "squat", [Event("start", "squat", 0.5)]),
-                     (10, BACKGROUND, [Event("end", "squat", 1.0), Event("start", BACKGROUND, 1.0)]),
-                     (15, "squat", [Event("end", BACKGROUND, 1.5), Event("start", "squat", 1.5)])])
+def test_run_stream_pairs_events_and_counts_the_reasons():
+    rec = _Scripted([(5, "squat", None, [Event("start", "squat", 0.5)]),
+                     (10, None, "unknown", [Event("end", "squat", 1.0)]),
+                     (12, None, "unknown", []),
+                     (15, "squat", None, [Event("start", "squat", 1.5)])])
     run = run_stream(rec, ((i / FPS, None, "mediapipe33") for i in range(20)))
     assert run.events == [Segment("squat", 0.5, 1.0), Segment("squat", 1.5, 1.9)]
-    assert run.pred_label == ["squat", None, "squat"] and run.reasons == {"unknown": 1}
+    assert run.pred_label == ["squat", None, None, "squat"] and run.reasons == {"unknown": 2}
 
 
 # --- end to end: the real Recognizer on a skeleton file, through the command line ------------------------------
@@ -153,3 +153,20 @@ def test_bad_annotation_files_give_one_line_errors(stream_files, text, needle, c
     assert main(["--annotations", str(f), "--model", str(model)]) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("evaluate_stream: error:") and len(err.splitlines()) == 1
+
+
+def test_reject_option_judges_the_model_as_the_runtime_would_with_that_card(stream_files, tmp_path, capsys):
+    d, model = stream_files
+    (tmp_path / "all.json").write_text(json.dumps({"reject": {"method": "score", "score": "msp", "threshold": 1.1}}))
+    assert main(["--annotations", str(d / "labels.yaml"), "--model", str(model), "--threshold", "0.0",
+                 "--reject", str(tmp_path / "all.json"), "--json", str(tmp_path / "out.json")]) == 0
+    res = json.loads((tmp_path / "out.json").read_text())
+    assert res["total"]["counts"]["events"] == 0 and res["total"]["counts"]["reasons"]["unknown"] > 0
+    assert res["settings"]["reject"]["score"] == "msp" and res["settings"]["reject_from"].endswith("all.json")
+    assert "reject msp ≥ 1.1 (from " in capsys.readouterr().out
+    (tmp_path / "bg.json").write_text(json.dumps({"method": "background", "score": "not_background",
+                                                  "threshold": 0.0}))
+    assert main(["--annotations", str(d / "labels.yaml"), "--model", str(model),
+                 "--reject", str(tmp_path / "bg.json")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "needs 'background' as the last class" in err and len(err.splitlines()) == 1

@@ -1,4 +1,4 @@
-"""Reject scores, threshold calibration, AUROC / FPR, and the rejecting model wrapper."""
+"""Reject scores, threshold calibration, AUROC / FPR (the runtime's reject itself: test_reject.py)."""
 from __future__ import annotations
 
 import itertools
@@ -6,13 +6,10 @@ import json
 
 import numpy as np
 import pytest
-from stream_fixtures import CLASSES, make_model, person_frames
 
-from partkd_stream.backends import load_model
-from partkd_stream.recognizer import Recognizer
-from train.evaluate_stream import run_stream
-from train.openset import (BACKGROUND, UNKNOWN, FeatureDistance, Reject, RejectError, RejectingModel, calibrate,
-                           fpr_at_recall, roc_auc, score_logits, threshold_for_recall)
+from partkd_stream import reject as runtime_reject
+from train.openset import (BACKGROUND, FeatureDistance, Reject, RejectError, calibrate, fpr_at_recall, roc_auc,
+                           score_logits, threshold_for_recall)
 
 
 def test_roc_auc_matches_pair_counting_with_ties():
@@ -70,16 +67,8 @@ def test_reject_round_trip_and_errors(tmp_path):
         Reject.load(tmp_path / "nope.json")
 
 
-def test_rejecting_model_moves_rejected_windows_to_unknown(tmp_path):
-    model = load_model(make_model(tmp_path / "tiny.pt"))
-    rec_all = Recognizer(RejectingModel(model, Reject(score="msp", threshold=1.1)), threshold=0.0)   # rejects all
-    rec_none = Recognizer(RejectingModel(model, Reject(score="msp", threshold=0.0)), threshold=0.0)  # rejects none
-    assert rec_all.classes == CLASSES + [UNKNOWN]
-    frames = [(t, kp, "mediapipe33") for t, kp in person_frames(120)]
-    silent, talkative = run_stream(rec_all, frames), run_stream(rec_none, frames)
-    assert silent.events == [] and all(lab is None for lab in silent.pred_label)
-    assert silent.reasons["unknown"] > 0
-    assert talkative.events and talkative.events[0].label in CLASSES
-    x = np.zeros((2,) + tuple(model.card.input_shape[1:]), np.float32)
-    p = RejectingModel(model, None).predict_proba(x)
-    assert p.shape == (2, 4) and np.allclose(p.sum(1), 1.0) and (p[:, -1] == 0).all()
+def test_the_study_uses_the_runtimes_reject_not_a_copy():
+    assert Reject is runtime_reject.Reject and score_logits is runtime_reject.score_logits
+    assert BACKGROUND == runtime_reject.BACKGROUND
+    r = calibrate(np.random.default_rng(0).normal(size=(50, 3)), ["a", "b", "c"], "energy", 0.9, "val")
+    assert isinstance(r, runtime_reject.Reject) and r.target_recall == 0.9

@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 
 from partkd_stream import app
-from partkd_stream.card import default_model_path
+from partkd_stream.models import default_model_path
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from people_fixtures import two_people_module
 
-from partkd_stream.card import default_model_path
+from partkd_stream.models import default_model_path
 
 
 def test_stream_swaps_places_hides_b_behind_a_and_shuffles_entries():
@@ -71,8 +71,8 @@ def test_each_tracked_person_gets_own_action_events_through_the_swap():
     owner: dict[int, set[int]] = {}
     starts: dict[int, list[tuple[str, float]]] = {}
     calls = []
-    real = rec.model.predict_proba
-    rec.model = type("Counted", (), {"card": rec.card, "predict_proba": lambda _, x: calls.append(len(x)) or real(x)})()
+    real = rec.model.predict
+    rec.model = type("Counted", (), {"card": rec.card, "predict": lambda _, x: calls.append(len(x)) or real(x)})()
     judged = []
     for (t, people), who in zip(s.frames, s.who):
         preds = rec.update_people(people, t)

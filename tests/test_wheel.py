@@ -38,8 +38,9 @@ def test_the_wheel_installs_the_runtime_with_its_model_and_runs_the_demo_elsewhe
     elsewhere.mkdir()
     env = {k: v for k, v in os.environ.items() if k != "PARTKD_MODEL"}
     env.update(PYTHONPATH=str(site), DISPLAY="", WAYLAND_DISPLAY="")
-    where = subprocess.run([sys.executable, "-c", "from partkd_stream.card import default_model_path as d; print(d())"],
-                           cwd=elsewhere, env=env, capture_output=True, text=True, timeout=120)
+    code = "from partkd_stream.models import default_model_path as d; print(d())"
+    where = subprocess.run([sys.executable, "-c", code], cwd=elsewhere, env=env, capture_output=True, text=True,
+                           timeout=120)
     assert where.returncode == 0 and Path(where.stdout.strip()).is_relative_to(site), where.stdout + where.stderr
     out = elsewhere / "demo.jsonl"
     r = subprocess.run([str(site / "bin" / "partkd-stream"), "--skeletons", str(REPO / "demo" / "demo_skeletons.jsonl"),

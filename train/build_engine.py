@@ -2,6 +2,11 @@
 
     python -m train.build_engine --checkpoint runs/penn_action/seed0/student_kd.pt [--name penn_student]
         [--out-dir engines] [--fp16] [--batch 1,16,256] [--triton-repo engines/triton] [--parity-data FILE.npz]
+        [--reject reject.json] [--presence upper_body|full_body|JSON]
+
+The card's optional ``reject`` (how the model says "none of these") and ``presence`` (which joints a frame must
+show) come from ``--reject`` / ``--presence``, else from the checkpoint's ``meta['reject']`` / ``meta['presence']``;
+without either the card has none (closed set; the full-body presence rule).
 
 Steps: export ONNX (dynamic batch, opset 17, checked and shape-inferred); parity PyTorch vs ONNX Runtime on
 skeleton windows (from ``--parity-data``, the checkpoint's ``meta['parity_windows']``, or synthetic skeletons through
@@ -40,7 +45,9 @@ from partkd_stream.card import CardMismatch, ModelCard, card_path_for, export_de
 from partkd_stream.checkpoint import Checkpoint, CheckpointError, load_checkpoint  # noqa: E402
 from partkd_stream.convert import convert  # noqa: E402
 from partkd_stream.preprocess import clip_windows  # noqa: E402
+from partkd_stream.reject import Reject, RejectError  # noqa: E402
 from partkd_stream.skeleton_io import SkeletonFileError, atomic_write_bytes, load_sequence  # noqa: E402
+from partkd_stream.window import PresenceRule, presence_rule  # noqa: E402
 
 PARITY_TOL = 1e-4
 REPO = Path(__file__).resolve().parents[1]
@@ -173,16 +180,17 @@ def build(args: argparse.Namespace) -> int:
 def build_checked(args: argparse.Namespace, ckpt: Checkpoint, batches: list[int], tmp: Path,
                   out_dir: Path) -> tuple[list[Path], ModelCard]:
     """Export and check everything into ``tmp``; return the files to move into ``out_dir`` and the card."""
+    reject, presence = reject_option(args.reject), presence_option(args.presence)
     try:
         card = export_deployable(ckpt, tmp, args.name, version=args.version, opset=args.opset,
                                  save_weights=not args.no_weights,
                                  training={"checkpoint": str(args.checkpoint),
                                            "checkpoint_sha256": sha256_file(args.checkpoint)},
-                                 reject=load_reject(args.reject) if args.reject else None)
+                                 reject=reject, presence=presence)
     except CardMismatch as e:
         raise BuildError(f"{args.reject or args.checkpoint}: {e}") from None
-    if card.reject:
-        print(f"reject: {card.reject['method']} ({card.reject['score']} ≥ {card.reject['threshold']:g})")
+    print(f"reject: {card.reject.describe() if card.reject else 'none (closed set)'}; presence: "
+          f"{card.presence.describe() if card.presence else 'full body (default)'}")
     onnx_path = tmp / f"{args.name}.onnx"
     built = [p for p in (onnx_path.with_suffix(".pt"), onnx_path) if p.exists()]
     windows, src = parity_windows(ckpt, args.parity_data)
@@ -227,18 +235,24 @@ def build_checked(args: argparse.Namespace, ckpt: Checkpoint, batches: list[int]
     return built + [plan_path, info_path, cache], card
 
 
-def load_reject(path: str) -> dict:
-    """A reject file (``{"reject": {…}}`` or the object itself, as ``train.reject_study measure`` writes)."""
+def reject_option(path: Optional[str]) -> Optional[Reject]:
+    """``--reject FILE``: a reject file (``{"reject": {…}}`` or the object itself)."""
+    if path is None:
+        return None
     try:
-        d = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as e:
-        raise BuildError(f"{path}: cannot read the reject file ({type(e).__name__})") from None
-    except json.JSONDecodeError as e:
-        raise BuildError(f"{path}: not valid JSON ({e})") from None
-    d = d.get("reject", d) if isinstance(d, dict) else d
-    if not isinstance(d, dict):
-        raise BuildError(f"{path}: a reject file holds one JSON object")
-    return d
+        return Reject.load(path)
+    except RejectError as e:
+        raise BuildError(str(e)) from None
+
+
+def presence_option(spec: Optional[str]) -> Optional[PresenceRule]:
+    """``--presence``: a preset name (``full_body``, ``upper_body``) or a JSON object of ``PresenceRule`` fields."""
+    if spec is None:
+        return None
+    try:
+        return presence_rule(spec)
+    except (TypeError, ValueError) as e:
+        raise BuildError(f"--presence: {e}") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -255,7 +269,11 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--parity-data", help=".npz with 'windows' [N,C,T,V] or a skeleton sequence (skeleton_io)")
     ap.add_argument("--reject", metavar="JSON",
                     help="the card's reject (default: the checkpoint's meta['reject'], if any), e.g. a "
-                         "reject_<score>.json of train.reject_study measure")
+                         "reject_<score>.json of python -m train.reject_study measure")
+    ap.add_argument("--presence", metavar="PRESET|JSON",
+                    help="who counts as a person for this model: full_body, upper_body or a JSON object of "
+                         "partkd_stream.window.PresenceRule fields (default: the checkpoint's meta['presence'], "
+                         "else the full-body rule)")
     ap.add_argument("--no-weights", action="store_true",
                     help="do not write <name>.pt (the PyTorch backend's weights) beside the ONNX")
     return ap

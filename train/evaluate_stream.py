@@ -1,7 +1,7 @@
 """Judge a model as a stream: labelled videos or skeleton files → events, false alarms, delay, per-frame accuracy.
 
-    python -m train.evaluate_stream --annotations labels.yaml [--root DIR] [--model engines/penn_student.onnx]
-        [--stride 6 --smooth 4 --threshold 0.5] [--reject reject.json] [--cache /tmp/skeletons]
+    python -m train.evaluate_stream --annotations labels.yaml [--root DIR] [--model penn|FILE]
+        [--stride 6 --smooth 4 --threshold 0.5] [--reject reject.json] [--presence PRESET|JSON] [--cache DIR]
         [--json result.json] [--markdown result.md]
 
 **Annotation file** (YAML or JSON; relative paths are taken from ``root``, itself relative to the file's folder;
@@ -35,7 +35,9 @@ the real ``Recognizer`` (window, model, smoothing, events) with the given settin
   first) against the truth (the known segment covering the frame, else "no action"); also split into frames of
   known actions and frames without one.
 
-A label in ``train.openset.NON_ACTIONS`` (an explicit ``background`` class, the ``--reject`` slot) is "no action".
+The model's reject is the card's (``partkd_stream.reject``: a ``background`` class is never an action, a rejected
+window's mass goes to the unknown share); ``--reject FILE`` judges the model with another one instead (a
+``reject_<score>.json`` of ``train.reject_study measure``), exactly as the runtime would apply it from the card.
 """
 from __future__ import annotations
 
@@ -43,15 +45,15 @@ import argparse
 import hashlib
 import json
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Optional, Sequence
 
 import numpy as np
 
+from partkd_stream.card import CardMismatch
 from partkd_stream.errors import PartkdError
-
-from .openset import NON_ACTIONS
+from partkd_stream.reject import Reject, RejectError
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
 
@@ -171,14 +173,12 @@ def video_skeletons(path: Path, cache: Optional[Path] = None):
 
 
 def run_stream(rec: Any, frames: Iterable[tuple[float, Optional[np.ndarray], str]]) -> StreamRun:
-    """Feed every frame to a ``Recognizer``; collect its states and events (non-actions are no action)."""
+    """Feed every frame to a ``Recognizer``; collect its states, events and the reasons for "no action"."""
     frame_t, pred_t, labels, events, reasons = [], [], [], [], {}
     open_: dict[str, float] = {}
 
     def take(evs) -> None:
         for ev in evs:
-            if ev.label in NON_ACTIONS:
-                continue
             if ev.event == "start":
                 open_[ev.label] = ev.t
             elif ev.label in open_:
@@ -190,12 +190,9 @@ def run_stream(rec: Any, frames: Iterable[tuple[float, Optional[np.ndarray], str
         if pred is None:
             continue
         pred_t.append(pred.t)
-        labels.append(None if pred.label in NON_ACTIONS else pred.label)
-        reason = getattr(pred, "reason", None)
-        if reason is None and pred.label in NON_ACTIONS:
-            reason = "unknown"
-        if reason is not None:
-            reasons[reason] = reasons.get(reason, 0) + 1
+        labels.append(pred.label)
+        if pred.reason is not None:
+            reasons[pred.reason] = reasons.get(pred.reason, 0) + 1
         take(pred.events)
     take(rec.finish())
     return StreamRun(np.array(frame_t, float), np.array(pred_t, float), labels,
@@ -225,8 +222,9 @@ def _union_length(segs: Sequence[Segment], lo: float, hi: float) -> float:
 
 
 def score_stream(run: StreamRun, segments: Sequence[Segment], classes: Sequence[str]) -> dict[str, Any]:
-    """The counts of the module docstring for one input (counts, not ratios, so inputs can be summed)."""
-    known_labels = set(classes) - NON_ACTIONS
+    """The counts of the module docstring for one input (counts, not ratios, so inputs can be summed);
+    ``classes``: the model's actions."""
+    known_labels = set(classes)
     ft = run.frame_t
     if len(ft) == 0:
         return {"frames": 0, "duration_s": 0.0, "segments": 0, "events": 0, "events_correct": 0, "segments_hit": 0,
@@ -309,8 +307,21 @@ def markdown(result: dict[str, Any]) -> str:
                     f"{f(r['event_precision'], True)} | {f(r['event_recall'], True)} | "
                     f"{f(r['false_events_per_min'])} | {f(r['delay_median_s'])} | {f(r['frame_accuracy'], True)} |")
     s = result["settings"]
+    rej = s["reject"]
+    rej_text = "none (the model card has none)" if rej is None else \
+        f"{Reject.from_dict(rej).describe()} (from {s['reject_from']})"
+    presence = "" if s.get("presence", "card") == "card" else f", presence {s['presence']}"
     return ("\n".join(rows) + f"\n\nModel `{s['model']}`, stride {s['stride']}, smooth {s['smooth']}, threshold "
-            f"{s['threshold']}, reject {s['reject'] or 'none (the model card has none)'}.\n")
+            f"{s['threshold']}, reject {rej_text}{presence}.\n")
+
+
+def with_reject(model: Any, reject: Any) -> Any:
+    """A loaded model whose card carries ``reject`` instead of its own (``CardMismatch`` when it does not fit)."""
+    try:
+        reject.check_classes(model.card.classes)
+    except RejectError as e:
+        raise CardMismatch(f"model {model.card.name!r}: {e}") from None
+    return replace(model, card=replace(model.card, reject=reject))
 
 
 def evaluate(inputs: Sequence[LabelledInput], rec_factory, classes: Sequence[str],
@@ -338,35 +349,43 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--stride", type=int, default=DEFAULT_STRIDE)
     p.add_argument("--smooth", type=int, default=DEFAULT_SMOOTH)
     p.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD)
-    p.add_argument("--reject", metavar="JSON", help="a reject (train.openset.Reject) to apply, until cards carry one")
+    p.add_argument("--reject", metavar="JSON", help="judge the model with this reject (partkd_stream.reject.Reject) "
+                   "instead of its card's")
+    p.add_argument("--presence", metavar="PRESET|JSON", help="judge with this presence rule instead of the card's: "
+                   "full_body, upper_body or a JSON object of partkd_stream.window.PresenceRule fields")
     p.add_argument("--cache", metavar="DIR", help="keep MediaPipe skeletons of videos here and reuse them")
     p.add_argument("--json", metavar="FILE", help="write the full result as JSON")
     p.add_argument("--markdown", metavar="FILE", help="write the table as markdown")
     args = p.parse_args(list(sys.argv[1:] if argv is None else argv))
     from partkd_stream.backends import ModelLoadError, load_model
-    from partkd_stream.card import CardMismatch
     from partkd_stream.recognizer import Recognizer
     from partkd_stream.sources import SourceError
-
-    from .openset import Reject, RejectError, RejectingModel
+    from partkd_stream.window import presence_rule
 
     try:
         if args.stride < 1 or args.smooth < 1 or not 0.0 <= args.threshold <= 1.0:
             raise AnnotationError("--stride and --smooth must be ≥ 1 and --threshold in [0, 1]")
+        try:
+            presence = presence_rule(args.presence) if args.presence else None
+        except (TypeError, ValueError) as e:
+            raise AnnotationError(f"--presence: {e}") from None
         inputs = load_annotations(args.annotations, args.root)
         model = load_model(args.model, backend=args.backend, threads=args.threads)
-        reject = Reject.load(args.reject) if args.reject else None
-        classes = list(model.card.classes)
-        if reject is not None:
-            model = RejectingModel(model, reject)
+        if args.reject:
+            model = with_reject(model, Reject.load(args.reject))
+        actions = model.card.open_set.actions
         result = evaluate(inputs, lambda: Recognizer(model, stride=args.stride, smooth=args.smooth,
-                                                     threshold=args.threshold), classes,
+                                                     threshold=args.threshold, presence=presence), actions,
                           Path(args.cache) if args.cache else None)
     except (AnnotationError, ModelLoadError, CardMismatch, SourceError, RejectError, OSError) as e:
         print(f"evaluate_stream: error: {str(e).splitlines()[0] if str(e) else type(e).__name__}", file=sys.stderr)
         return 1
+    reject = model.card.reject
     result["settings"] = {"model": str(args.model or "default"), "stride": args.stride, "smooth": args.smooth,
-                          "threshold": args.threshold, "reject": args.reject, "annotations": args.annotations}
+                          "threshold": args.threshold, "reject": reject.to_dict() if reject else None,
+                          "reject_from": args.reject or ("card" if reject else None),
+                          "presence": args.presence or "card",
+                          "annotations": args.annotations}
     table = markdown(result)
     print(table, end="")
     if args.json:

@@ -1,77 +1,26 @@
-"""Saying "none of these": reject scores, their calibration to a target recall, and how a reject is judged.
+"""Studying rejects: known-ness scores, their calibration to a target recall, and how a reject is judged.
 
-A **score** says how much a window looks like one of the model's actions (higher = more known):
+The reject itself — the scores, ``Reject`` (the model card's ``reject`` field) and what the runtime does with it
+(``OpenSet.probs``: the actions' probabilities plus an unknown share) — lives in ``partkd_stream.reject``, the one
+implementation the recognizer, the stream harness (``train.evaluate_stream``) and this module share; its names are
+re-exported here. This module adds what only the research side needs:
 
-- ``msp``: the maximum softmax probability;
-- ``max_logit``: the largest logit (Hendrycks et al. 2022: less squashed than the softmax);
-- ``energy``: ``T · logsumexp(z / T)``, the negative free energy (Liu et al. 2020);
-- ``not_background``: ``1 − p(background)`` for a model trained with an explicit background class (outlier
-  exposure; its class list ends with ``BACKGROUND``);
 - ``feature_distance`` (study only, PyTorch): minus the Mahalanobis distance of the pooled backbone feature to the
   nearest class mean (shared covariance, Lee et al. 2018). The deployed ONNX outputs logits only, so this score
-  would need a second model output.
-
-A **reject** is a score and a threshold: a window is "unknown" when its score is below the threshold. The
-threshold is calibrated on *known* validation windows only — the quantile that keeps ``target_recall`` of them —
-so no negative data is needed to set it and none leaks from the sets it is evaluated on.
-
-It is judged on known test windows against negative windows (``roc_auc``, ``fpr_at_recall``) and in streams
-(false events per minute, ``train.evaluate_stream``). ``RejectingModel`` applies a reject to a loaded model the
-way the runtime should (see ``docs`` in the README, *Open set*): the probabilities gain one last entry, ``UNKNOWN``,
-that takes all the mass of a rejected window; the smoother averages it like any class, and a state whose top is
-``UNKNOWN`` (or ``BACKGROUND``) is "no action".
+  would need a second model output;
+- ``calibrate``: a threshold is set on *known* validation windows only — the quantile that keeps ``target_recall``
+  of them — so no negative data is needed to set it and none leaks from the sets it is evaluated on;
+- judging: on known test windows against negative windows (``roc_auc``, ``fpr_at_recall``), and in streams (false
+  events per minute, ``train.evaluate_stream``).
 """
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, replace
-from pathlib import Path
-from typing import Any, Optional
-
 import numpy as np
 
-from partkd_stream.card import REJECT_METHODS, REJECT_SCORES
-from partkd_stream.errors import PartkdError
+from partkd_stream.reject import BACKGROUND, SCORES, Reject, RejectError, score_logits
 
-BACKGROUND = "background"     # the class name of an explicit background class (last class of such a model)
-UNKNOWN = "__unknown__"       # the extra probability slot a score-based reject adds
-NON_ACTIONS = frozenset({BACKGROUND, UNKNOWN})
-SCORES = REJECT_SCORES        # the card's list: what the runtime can apply
-
-
-class RejectError(PartkdError, ValueError):
-    """A reject specification that cannot be used; the message is one line."""
-
-
-# --- scores ------------------------------------------------------------------------------------------------------
-def _softmax(z: np.ndarray) -> np.ndarray:
-    z = np.asarray(z, np.float64)
-    e = np.exp(z - z.max(-1, keepdims=True))
-    return e / e.sum(-1, keepdims=True)
-
-
-def score_logits(logits: np.ndarray, score: str, classes: Optional[list[str]] = None,
-                 temperature: float = 1.0) -> np.ndarray:
-    """``[N, K]`` logits → ``[N]`` known-ness scores (higher = more like a known action).
-
-    For a model with a background class, ``msp``/``max_logit``/``energy`` look at the action logits only.
-    """
-    z = np.asarray(logits, np.float64)
-    has_bg = classes is not None and classes and classes[-1] == BACKGROUND
-    if score == "not_background":
-        if not has_bg:
-            raise RejectError(f"score 'not_background' needs a model whose last class is {BACKGROUND!r}")
-        return 1.0 - _softmax(z)[:, -1]
-    if has_bg:
-        z = z[:, :-1]
-    if score == "msp":
-        return _softmax(z).max(-1)
-    if score == "max_logit":
-        return z.max(-1)
-    if score == "energy":
-        m = (z / temperature).max(-1, keepdims=True)
-        return temperature * (m[:, 0] + np.log(np.exp(z / temperature - m).sum(-1)))
-    raise RejectError(f"unknown reject score {score!r}; choose one of {', '.join(SCORES)}")
+__all__ = ["BACKGROUND", "SCORES", "Reject", "RejectError", "score_logits", "FeatureDistance", "roc_auc",
+           "threshold_for_recall", "fpr_at_recall", "calibrate"]
 
 
 class FeatureDistance:
@@ -127,87 +76,9 @@ def fpr_at_recall(known: np.ndarray, unknown: np.ndarray, recall: float = 0.95) 
     return float((np.asarray(unknown) >= thr).mean()) if len(unknown) else float("nan")
 
 
-# --- a reject, as the model card should carry it --------------------------------------------------------------------
-@dataclass(frozen=True)
-class Reject:
-    """``{method, score, threshold, target_recall, calibrated_on}`` — the model card's ``reject`` field."""
-
-    method: str = "score"          # "score" (threshold on a logit score) or "background" (class + optional threshold)
-    score: str = "energy"
-    threshold: float = float("-inf")
-    target_recall: float = 0.95
-    calibrated_on: str = ""
-    temperature: float = 1.0
-
-    def __post_init__(self) -> None:
-        if self.score not in SCORES:
-            raise RejectError(f"unknown reject score {self.score!r}; choose one of {', '.join(SCORES)}")
-        if self.method not in REJECT_METHODS:
-            raise RejectError(f"unknown reject method {self.method!r}; use one of {', '.join(REJECT_METHODS)}")
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Reject":
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise RejectError(f"unknown reject fields {unknown}; known: {sorted(known)}")
-        try:
-            return cls(**d)
-        except TypeError as e:
-            raise RejectError(f"invalid reject ({e})") from None
-
-    @classmethod
-    def load(cls, path: str | Path) -> "Reject":
-        try:
-            d = json.loads(Path(path).read_text())
-        except FileNotFoundError:
-            raise RejectError(f"{path}: reject file not found") from None
-        except ValueError as e:
-            raise RejectError(f"{path}: not valid JSON ({e})") from None
-        if not isinstance(d, dict):
-            raise RejectError(f"{path}: a reject file holds one JSON object")
-        try:
-            return cls.from_dict(d.get("reject", d))
-        except RejectError as e:
-            raise RejectError(f"{path}: {e}") from None
-
-    def accept(self, logits: np.ndarray, classes: list[str]) -> np.ndarray:
-        """``[N]`` bool: windows the reject lets through as (possibly) known."""
-        return score_logits(logits, self.score, classes, self.temperature) >= self.threshold
-
-
 def calibrate(val_logits: np.ndarray, classes: list[str], score: str, target_recall: float, calibrated_on: str,
               method: str = "score", temperature: float = 1.0) -> Reject:
     """The reject whose threshold keeps ``target_recall`` of the known validation windows."""
     s = score_logits(val_logits, score, classes, temperature)
     return Reject(method=method, score=score, threshold=threshold_for_recall(s, target_recall),
                   target_recall=target_recall, calibrated_on=calibrated_on, temperature=temperature)
-
-
-class RejectingModel:
-    """A loaded model (``.card``, ``.predict``) whose probabilities gain a last ``UNKNOWN`` entry.
-
-    Accepted window: ``[p_1 … p_K, 0]``; rejected window: ``[0 … 0, 1]``. For a model with a background class the
-    background probability stays where it is and the reject (if any) adds on top. This is what the Recognizer is
-    meant to do once the card carries ``reject`` (README, *Open set*); the harness uses it meanwhile.
-    """
-
-    def __init__(self, model: Any, reject: Optional[Reject]) -> None:
-        self.model, self.reject = model, reject
-        self.base_classes = list(model.card.classes)
-        self.card = replace(model.card, classes=self.base_classes + [UNKNOWN])   # output shape follows the classes
-
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        return self.model.predict(x)
-
-    def predict_proba(self, x: np.ndarray) -> np.ndarray:
-        z = np.asarray(self.model.predict(x), np.float64)
-        p = _softmax(z)
-        ok = np.ones(len(z), bool) if self.reject is None else self.reject.accept(z, self.base_classes)
-        out = np.zeros((len(z), p.shape[1] + 1), np.float32)
-        out[ok, :-1] = p[ok]
-        out[~ok, -1] = 1.0
-        return out
