@@ -67,6 +67,7 @@ def test_measure_out_of_frame(tmp_path, capsys):
     data = np.zeros((10, 33, 3), np.float32)
     data[..., 0], data[..., 1], data[..., 2] = 100.0, 50.0, 0.9
     data[:, MP.index("left_knee")] = (100.0, 300.0, 0.1)   # below a 200-pixel-high image
+    data[:5, MP.index("left_hip"), 2] = 0.3                 # hip hardly visible in frames 0-4
     data[3] = 0.0                                           # a frame without a detection is skipped
     path = tmp_path / "s.npz"
     save_sequence(path, SkeletonSequence(data=data, layout="mediapipe33", fps=30.0, timestamps=np.arange(10) / 30,
@@ -77,7 +78,9 @@ def test_measure_out_of_frame(tmp_path, capsys):
     assert res["frames_with_person"] == 9
     assert res["joints"]["left_knee"] == {"out_of_image": 1.0, "visibility_out": 0.1, "visibility_in": None}
     assert res["joints"]["nose"]["out_of_image"] == 0.0
+    assert res["presence_rule_passes"] == {"full_body": round(5 / 9, 3), "upper_body": 1.0}
     save_sequence(path, SkeletonSequence(data=data[:, :13], layout="penn13", fps=30.0, timestamps=np.arange(10) / 30))
     assert measure_main([str(path)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "needs a mediapipe33 sequence with the frame size" in err
+

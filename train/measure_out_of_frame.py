@@ -5,7 +5,8 @@
 
 Reads an extracted MediaPipe sequence (``mediapipe33``, pixels, with the frame size in its meta) and prints, per
 joint, the share of detected frames in which MediaPipe placed it outside the image and its visibility there and
-inside, plus the hallucinated torso length (mid-shoulder ↔ mid-hip) in shoulder widths. ``train.degrade``'s
+inside, the hallucinated torso length (mid-shoulder ↔ mid-hip) in shoulder widths, and the share of those frames
+each preset presence rule (``partkd_stream.window.PRESENCE_RULES``) counts as a person. ``train.degrade``'s
 ``out_*`` defaults were set from this on the arm-wrestling close-up (seated people, hips below the frame).
 """
 from __future__ import annotations
@@ -23,6 +24,7 @@ if __package__ in (None, ""):  # `python train/measure_out_of_frame.py`: train/ 
 
 from partkd_stream.layouts import get_layout  # noqa: E402
 from partkd_stream.skeleton_io import SkeletonFileError, load_sequence  # noqa: E402
+from partkd_stream.window import PRESENCE_RULES  # noqa: E402
 
 JOINTS = ("nose", "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
           "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle", "left_foot_index",
@@ -45,8 +47,10 @@ def measure(data: np.ndarray, width: float, height: float) -> dict[str, Any]:
     mid_sh, mid_hip = 0.5 * (data[:, ls, :2] + data[:, rs, :2]), 0.5 * (data[:, lh, :2] + data[:, rh, :2])
     ratio = np.linalg.norm(mid_sh - mid_hip, axis=-1) / np.maximum(
         np.linalg.norm(data[:, ls, :2] - data[:, rs, :2], axis=-1), 1e-6)
+    presence = {name: round(float(rule.passes(vis, *rule.joints("mediapipe33")).mean()), 3) if len(data) else None
+                for name, rule in PRESENCE_RULES.items()}
     return {"frames_with_person": int(len(data)), "image": [width, height], "joints": joints,
-            "torso_over_shoulder_width": med(ratio)}
+            "torso_over_shoulder_width": med(ratio), "presence_rule_passes": presence}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -68,6 +72,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     print(f"{res['frames_with_person']} frames with a person, image {res['image'][0]:g} x {res['image'][1]:g}; "
           f"hallucinated torso / shoulder width {res['torso_over_shoulder_width']}")
+    print("frames a presence rule counts as a person: " + ", ".join(
+        f"{name} {100 * v:.1f} %" for name, v in res["presence_rule_passes"].items() if v is not None))
     print(f"{'joint':<18}{'out of image':>14}{'visibility out':>16}{'visibility in':>15}")
     for name, r in res["joints"].items():
         print(f"{name:<18}{100 * r['out_of_image']:>13.0f}%{str(r['visibility_out']):>16}{str(r['visibility_in']):>15}")
