@@ -107,6 +107,34 @@ def write_sysu_mat(path: str | Path, sw: np.ndarray, v73: bool = False) -> Path:
     return path
 
 
+# --- UTD-MHAD a{A}_s{S}_t{T}_skeleton.mat -------------------------------------------------------------------------
+UTD_ROWS_FROM_KINECT20 = [3, 2, 1, 0] + list(range(4, 20))  # file row k ← kinect20 joint (head, shoulder_center, …)
+
+
+def utd_d_skel(t: int = 40, wave: float = 0.0, offset: Sequence[float] = (0.0, 0.1, 2.9)) -> np.ndarray:
+    """A standing person facing the sensor as UTD-MHAD stores it: ``d_skel`` ``20 × 3 × t`` in the file's joint
+    order and Kinect's axes (x to the sensor's left, so the left shoulder has the smaller x); the right hand
+    waves with amplitude ``wave`` (metres)."""
+    frames = []
+    for k in range(t):
+        xyz = standing_body(offset=offset)[:20]              # kinect20 order = NTU joints 1-20
+        if wave:
+            xyz[[10, 11], 1] += 0.45                         # forearm raised …
+            xyz[[10, 11], 0] += wave * np.sin(0.5 * k)       # … right wrist and hand swing sideways
+        frames.append(xyz[UTD_ROWS_FROM_KINECT20])
+    return np.stack(frames, -1)
+
+
+def write_utd_mat(path: str | Path, d_skel: np.ndarray) -> Path:
+    """A UTD-MHAD skeleton file: MATLAB v5 with one float64 variable ``d_skel`` (20 × 3 × frames)."""
+    import scipy.io
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    scipy.io.savemat(str(path), {"d_skel": np.asarray(d_skel, np.float64)})
+    return path
+
+
 # --- PYSKL pickle -------------------------------------------------------------------------------------------------
 def write_pyskl_pickle(path: str | Path, annotations: list[dict[str, Any]], split: dict[str, list[str]],
                        protocol: int = 4) -> Path:

@@ -20,7 +20,8 @@ import pytest
 import torch
 
 from conftest import REPO
-from fixtures_formats import ntu_body, standing_body, write_ntu_skeleton, write_penn_mat, write_sysu_mat, write_ucla_json
+from fixtures_formats import (ntu_body, standing_body, utd_d_skel, write_ntu_skeleton, write_penn_mat, write_sysu_mat,
+                              write_ucla_json, write_utd_mat)
 from partkd_stream.checkpoint import load_checkpoint
 
 TINY = ["model.teacher={channels: [16, 16], strides: [1, 2], temporal_kernel: 3, embed_dim: 16}",
@@ -84,7 +85,15 @@ def make_sysu(root: Path) -> Path:
     return base
 
 
-FIXTURES = {"penn_action": make_penn, "nw_ucla": make_ucla, "ntu60": make_ntu, "ntu120": make_ntu, "sysu": make_sysu}
+def make_utd(root: Path) -> Path:
+    for action, wave in ((3, 0.25), (4, 0.0)):
+        for subject in range(1, 5):
+            write_utd_mat(root / f"a{action}_s{subject}_t1_skeleton.mat", utd_d_skel(30 + subject, wave=wave))
+    return root
+
+
+FIXTURES = {"penn_action": make_penn, "nw_ucla": make_ucla, "ntu60": make_ntu, "ntu120": make_ntu, "sysu": make_sysu,
+            "utd_mhad": make_utd}
 
 
 @pytest.fixture(scope="session")

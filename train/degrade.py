@@ -11,7 +11,12 @@ camera (``partkd_stream.convert.project_to_2d``), converted to the student's lay
    body scale of ``partkd_stream.preprocess``), so parameters measured on NTU transfer to any dataset;
 4. **part occlusion**: runs of frames where a whole body part gets a low visibility and a larger error;
 5. **scores**: MediaPipe-like visibility per joint; independent **joint dropout** (score 0);
-6. **missed frames**: runs of frames with no detection (all joints score 0, coordinates 0), as extraction writes.
+6. **missed frames**: runs of frames with no detection (all joints score 0, coordinates 0), as extraction writes;
+7. **desk framing** (``lower_body_out`` of the clips; 0 in the calibrated model): the image's bottom edge cuts
+   the body above the hips, as a desk webcam frames a person. Joints below the edge are out of frame: MediaPipe
+   still reports them, with a low visibility, at hallucinated positions — legs hanging below the shoulders,
+   whatever the real legs do — so that is what they get (``desk_framing``). Its random draws come after all
+   others: a config without it degrades every clip exactly as before.
 
 Joints missing in the HQ input stay missing. Output honours the contract: finite coordinates, score in [0, 1],
 missing = score 0. Default parameters are the calibrated ones (``train/calibration/mediapipe_ntu.json``, written
@@ -45,6 +50,8 @@ JOINT_ALIASES: dict[str, str] = {
     "right_index": "right_hand_tip", "left_heel": "left_ankle", "right_heel": "right_ankle",
     "left_foot_index": "left_foot", "right_foot_index": "right_foot",
 }
+
+DESK_RANGES = ("frame_cut", "out_hip_score", "out_leg_score", "out_arm_score", "out_torso_ratio")  # (lo, hi) fields
 
 
 @dataclass
@@ -84,6 +91,16 @@ class DegradeConfig:
     # missed detections: runs of frames without a person
     drop_frame_frac: float = 0.02             # prior unless measured: share of frames without a detection
     drop_frame_len: float = 3.0               # prior: mean run length
+    # desk framing (step 7): the bottom edge of the image above the hips. Visibility ranges of out-of-frame joints
+    # are MediaPipe 0.10.21's on a seated close-up (`python -m train.measure_out_of_frame`, README): median
+    # visibility of out-of-frame hips 0.23 / 0.40, knees 0.11 / 0.16, ankles 0.05 / 0.09, elbows and wrists 0.47-0.78
+    lower_body_out: float = 0.0               # share of clips framed from the waist up (not scaled by severity)
+    frame_cut: tuple[float, float] = (0.1, 0.6)        # bottom edge, torso lengths above the mid-hip ~ U(lo, hi)
+    out_hip_score: tuple[float, float] = (0.02, 0.6)   # visibility of out-of-frame hips ~ U(lo, hi) per clip
+    out_leg_score: tuple[float, float] = (0.0, 0.3)    # … knees, ankles, heels, feet
+    out_arm_score: tuple[float, float] = (0.3, 0.8)    # … any other joint below the edge (elbows, wrists, hands)
+    out_torso_ratio: tuple[float, float] = (1.3, 1.9)  # hallucinated torso length / shoulder width (measured 1.8)
+    out_drift: float = 0.1                    # smooth error of out-of-frame joints (torso lengths, AR(1) drift)
     # camera for 3D input: the Kinect v2 colour camera (1920×1080), fitted on NTU camera-space vs colour pixels
     camera_focal: float = 1056.0
     camera_principal: tuple[float, float] = (976.0, 567.0)
@@ -97,8 +114,12 @@ class DegradeConfig:
                    score_mean=1.0, score_std=0.0, dropout=0.0, drop_frame_frac=0.0)
 
     @classmethod
-    def from_calibration(cls, path: str | Path = DEFAULT_CALIBRATION) -> "DegradeConfig":
-        """Load the fitted parameters (the ``degrade_config`` object of a calibration JSON)."""
+    def from_calibration(cls, path: str | Path = DEFAULT_CALIBRATION, _depth: int = 0) -> "DegradeConfig":
+        """Load the fitted parameters (the ``degrade_config`` object of a calibration JSON).
+
+        A file with ``"extends": "<other>.json"`` is a *profile*: the other file's parameters with its own
+        ``degrade_config`` entries replacing theirs (``desk_webcam.json`` = the NTU calibration + desk framing).
+        """
         path = Path(path)
         try:
             doc = json.loads(path.read_text(encoding="utf-8"))
@@ -107,6 +128,11 @@ class DegradeConfig:
                              f"to write it") from None
         if not isinstance(doc, dict) or "degrade_config" not in doc:
             raise ValueError(f"{path}: not a calibration file (no 'degrade_config' object)")
+        if "extends" in doc:  # a profile: another calibration file (path relative to this one) plus changes
+            if _depth >= 8:
+                raise ValueError(f"{path}: 'extends' chain deeper than 8 files (a cycle?)")
+            base = cls.from_calibration(path.parent / str(doc["extends"]), _depth=_depth + 1)
+            return cls.from_dict({**base.to_dict(), **doc["degrade_config"]})
         return cls.from_dict(doc["degrade_config"])
 
     def to_dict(self) -> dict[str, Any]:
@@ -123,7 +149,7 @@ class DegradeConfig:
         if unknown:
             raise ValueError(f"unknown degradation parameters {unknown}; known: {sorted(known)}")
         d = dict(d)
-        for k in ("occlusion_parts", "occluded_score", "camera_principal"):
+        for k in ("occlusion_parts", "occluded_score", "camera_principal", *DESK_RANGES):
             if k in d:
                 d[k] = tuple(d[k])
         return cls(**d)
@@ -265,6 +291,8 @@ def corrupt(clean: np.ndarray, layout: Layout | str, cfg: DegradeConfig, rng: np
         present = present.copy()
         present[swapped] = present[swapped][:, perm]
 
+    framed = xy.copy() if cfg.lower_body_out > 0 else xy  # clean positions in the image, for step 7
+
     # 3. position error = bias + drift + jitter
     err = cfg.per_joint("bias", lay)[None].astype(np.float64) \
         + cfg.bias_random * rng.standard_normal((1, v, 2)) \
@@ -287,10 +315,88 @@ def corrupt(clean: np.ndarray, layout: Layout | str, cfg: DegradeConfig, rng: np
     score[dropped] = 0.0
     xy[dropped] = 0.0
 
+    # 7. desk framing (draws last, so the steps above are the same with or without it)
+    if cfg.lower_body_out > 0:
+        desk_framing(xy, score, framed, present & ~dropped[:, None], lay, cfg, rng, unit)
+
     out = np.empty((t, v, 3), dtype=np.float32)
     out[..., :2] = np.nan_to_num(xy, nan=0.0, posinf=0.0, neginf=0.0)
     out[..., 2] = np.clip(score, 0.0, 1.0)
     return out
+
+
+# ----- desk framing (step 7) -------------------------------------------------------------------------------------
+# Where MediaPipe puts out-of-frame legs: (across, down) in shoulder widths — across from the mid-shoulder towards
+# the joint's own side, down from the hallucinated hip line (a torso length below the shoulders, out_torso_ratio).
+LEG_TEMPLATE: dict[str, tuple[float, float]] = {
+    "hip": (0.35, 0.0), "knee": (0.3, 1.3), "ankle": (0.3, 2.6), "heel": (0.3, 2.75),
+    "foot": (0.4, 2.85), "foot_index": (0.4, 2.85),
+}
+HIP_DERIVED = ("hip_center", "spine_base", "spine", "spine_mid")  # Kinect joints MediaPipe has only via the hips
+
+
+def _leg_kind(joint: str) -> str | None:
+    side, _, rest = joint.partition("_")
+    return rest if side in ("left", "right") and rest in LEG_TEMPLATE else None
+
+
+def desk_framing(xy: np.ndarray, score: np.ndarray, framed: np.ndarray, present: np.ndarray, layout: Layout,
+                 cfg: DegradeConfig, rng: np.random.Generator, unit: float) -> None:
+    """Step 7 on one clip, in place: with probability ``lower_body_out``, joints below the image's bottom edge
+    get hallucinated positions and a low visibility.
+
+    The edge is horizontal, ``frame_cut`` torso lengths above the clip's median mid-hip (in ``framed``, the
+    positions before the position error). Out-of-frame leg joints go where MediaPipe draws legs it cannot see:
+    straight down from hips a torso length below the shoulders (``LEG_TEMPLATE``), moving with the shoulders —
+    they say nothing about the real legs; any other joint below the edge keeps its degraded position. Both get
+    a smooth extra error (``out_drift``) and a visibility from ``out_*_score`` (a level per clip and joint, ±0.05
+    per frame; a level of exactly 0 means not reported: score 0). Missing joints (``present`` false, missed
+    frames included) stay missing.
+    """
+    t, v = score.shape
+    draws = rng.random(3 + v)  # fixed count: the clip decision, the edge, the torso ratio, a level per joint
+    if draws[0] >= cfg.lower_body_out:
+        return
+    derived = [j for j in layout.joints if j in HIP_DERIVED]
+    if derived:
+        raise ValueError(f"desk framing needs a layout whose joints MediaPipe reports directly; {layout.name} has "
+                         f"{', '.join(derived)} (use coco17, penn13 or mediapipe33 for the LQ layout)")
+    (ls, rs), (lh, rh) = layout.shoulders, layout.hips
+    hips_ok = present[:, lh] & present[:, rh]
+    sh_ok = present[:, ls] & present[:, rs]
+    if not hips_ok.any() or not sh_ok.any():
+        return
+    lo, hi = cfg.frame_cut
+    edge = np.median(0.5 * (framed[hips_ok, lh, 1] + framed[hips_ok, rh, 1])) - (lo + (hi - lo) * draws[1]) * unit
+    out = (framed[..., 1] > edge) & present
+
+    mid = np.where(sh_ok[:, None], 0.5 * (framed[:, ls] + framed[:, rs]), 0.0)
+    across = np.where(sh_ok[:, None], framed[:, ls] - framed[:, rs], 0.0)
+    mid[~sh_ok] = np.median(mid[sh_ok], 0)
+    across[~sh_ok] = np.median(across[sh_ok], 0)
+    width = np.maximum(np.linalg.norm(across, axis=-1, keepdims=True), 1e-6)
+    down = np.stack([-across[:, 1], across[:, 0]], -1) / width
+    down *= np.where(down[:, 1:] < 0, -1.0, 1.0)                          # image y grows downwards
+    lo, hi = cfg.out_torso_ratio
+    hip_line = lo + (hi - lo) * draws[2]
+
+    drift = cfg.out_drift * unit * ar1_noise(rng, (t, v, 2), cfg.drift_timescale)
+    wobble = 0.05 * rng.standard_normal((t, v))
+    for j, name in enumerate(layout.joints):
+        if not out[:, j].any():
+            continue
+        kind = _leg_kind(name)
+        if kind is not None:
+            a, d = LEG_TEMPLATE[kind]
+            side = 1.0 if name.startswith("left_") else -1.0
+            hallucinated = mid + side * a * across + (hip_line + d) * width * down
+            xy[:, j] = np.where(out[:, j, None], hallucinated + drift[:, j], xy[:, j])
+        else:
+            xy[:, j] = np.where(out[:, j, None], xy[:, j] + drift[:, j], xy[:, j])
+        lo, hi = (cfg.out_hip_score if kind == "hip" else cfg.out_leg_score if kind else cfg.out_arm_score)
+        level = lo + (hi - lo) * draws[3 + j]  # a range (0, 0): not reported at all (score 0)
+        seen = np.clip(level + wobble[:, j], 0.0, 1.0) if level > 0 else 0.0
+        score[:, j] = np.where(out[:, j], seen, score[:, j])
 
 
 def sample_rng(seed: int, sample_id: str, epoch: int = 0) -> np.random.Generator:

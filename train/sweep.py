@@ -2,7 +2,7 @@
 
     python -m train.sweep --config train/configs/penn_action.yaml --config train/configs/nw_ucla.yaml \\
         --fractions 0.1,1 --seeds 0,1,2,3,4 --stages baseline,control,kd --jobs 16 --out runs/sweep \\
-        [--data runs/cache] [--set KEY=VALUE ...] [--deadline-minutes 8.5]
+        [--data runs/cache] [--set KEY=VALUE ...] [--deadline-minutes 8.5] [--split-stages]
 
 Work units, each one ``python -m train.distill`` process (one thread): a teacher per (config, seed), in
 ``<out>/<name>/seed<k>``; a group of students per (config, fraction, seed), in ``<out>/<name>_f<pct>/seed<k>``,
@@ -12,7 +12,10 @@ trained. Students train ``train.student_steps`` optimiser steps whatever their s
 configs), so a 10 % student is trained to convergence as long as a 100 % one. Units run seed by seed, so a
 sweep stopped early (``--deadline-minutes``: running units are stopped with SIGTERM, which checkpoints them, and
 ``--resume``-style reruns continue) still holds complete seeds. The summary is rewritten after every unit:
-``<out>/sweep.md`` (tables: mean ± std per fraction and stage, and same-seed differences kd − baseline,
+``--split-stages`` makes every student stage its own unit (each process degrades its own windows: more CPU in all,
+but no stage waits for another) and orders them stage by stage over the seeds — for a machine with more cores than
+groups (UTD-MHAD: 5 seeds, one fraction, many stages), where a deadline then keeps the first stages on every seed.
+The summary is rewritten after every unit: ``<out>/sweep.md`` (tables: mean ± std per fraction and stage, and same-seed differences kd − baseline,
 kd − control, control − baseline), ``sweep.json``, ``sweep.csv`` and ``label_efficiency_<name>.png``.
 """
 from __future__ import annotations
@@ -58,6 +61,18 @@ class Unit:
     def label(self) -> str:
         return f"{self.name} seed {self.seed} [{','.join(self.stages)}]"
 
+    @property
+    def key(self) -> tuple:
+        """What other units wait for (a teacher: its (config, seed)) and what a failure is recorded as."""
+        return (self.config, self.seed) if self.fraction is None else (self.config, self.seed, self.name,
+                                                                       tuple(self.stages))
+
+    @property
+    def log_name(self) -> str:
+        if self.fraction is None:
+            return f"{self.name}_seed{self.seed}_teacher.log"
+        return f"{self.name}_seed{self.seed}{'_' + self.stages[0] if len(self.stages) == 1 else ''}.log"
+
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m train.sweep", description=__doc__.split("\n\n")[0])
@@ -71,6 +86,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--data", help="folder of dataset caches named <config name>.npz (python -m train.prepare): "
                                   "each config's data.root")
     p.add_argument("--deadline-minutes", type=float, help="stop running units (SIGTERM) after this long, summarise")
+    p.add_argument("--split-stages", action="store_true",
+                   help="one unit per student stage (ordered stage by stage over the seeds) instead of one per group")
     return p.parse_args(argv)
 
 
@@ -110,13 +127,17 @@ def plan(args: argparse.Namespace) -> list[Unit]:
         cfg = load_config(config, common)  # checks the config and the overrides before anything starts
         if needs_teacher:
             teachers += [Unit(config, cfg.name, seed, ["teacher"], common) for seed in seeds]
+        groups = [[s] for s in stages] if args.split_stages else [stages]
         for seed in seeds:
             for f in fractions:
                 name = f"{cfg.name}_f{round(100 * f):03d}"
                 sets = [*common, f"name={name}", f"data.lq_fraction={f}",
                         f"teacher={out / cfg.name / 'seed{seed}' / 'teacher.pt'}"]
-                students.append(Unit(config, name, seed, stages, sets, f, (config, seed) if needs_teacher else None))
-    students.sort(key=lambda u: (u.seed, args.config.index(u.config), u.fraction))
+                for group in groups:
+                    waits = any(STAGES[s].needs_teacher for s in group)
+                    students.append(Unit(config, name, seed, group, sets, f, (config, seed) if waits else None))
+    first = (lambda u: stages.index(u.stages[0])) if args.split_stages else (lambda u: 0)
+    students.sort(key=lambda u: (first(u), u.seed, args.config.index(u.config), u.fraction))
     return teachers + students
 
 
@@ -152,12 +173,12 @@ def run(args: argparse.Namespace) -> int:
                     break
                 if unit.after and unit.after in failed:
                     pending.remove(unit)
-                    failed.append((unit.config, unit.seed, unit.name))
+                    failed.append(unit.key)
                     continue
                 if unit.after and unit.after not in done:
                     continue
                 pending.remove(unit)
-                log = open(logs / f"{unit.name}_seed{unit.seed}{'_teacher' if unit.fraction is None else ''}.log", "w")
+                log = open(logs / unit.log_name, "w")
                 unit.proc = subprocess.Popen(_command(unit, out), cwd=REPO, env=env, stdout=log,
                                              stderr=subprocess.STDOUT, start_new_session=True)
                 log.close()
@@ -169,8 +190,7 @@ def run(args: argparse.Namespace) -> int:
                     continue
                 running.remove(unit)
                 ok = unit.proc.returncode == 0
-                key = (unit.config, unit.seed) if unit.fraction is None else (unit.config, unit.seed, unit.name)
-                (done.add(key) if ok else failed.append(key))
+                (done.add(unit.key) if ok else failed.append(unit.key))
                 print(f"sweep: {'done' if ok else 'FAILED'} {unit.label} in {(time.time() - unit.started) / 60:.1f} "
                       f"min (t = {(time.time() - t0) / 60:.1f} min)", flush=True)
                 if unit.fraction is not None:
@@ -201,7 +221,8 @@ def _stop(running: list[Unit], sig: int) -> None:
 
 # --- summary -----------------------------------------------------------------------------------------------------
 COMPARISONS = (("kd", "baseline"), ("kd", "control"), ("control", "baseline"),
-               ("kd_clip", "baseline"), ("kd_clip", "control_clip"), ("kd_evidence", "kd"), ("kd_parts", "kd"))
+               ("kd_clip", "baseline"), ("kd_clip", "control_clip"), ("kd_evidence", "kd"), ("kd_parts", "kd"),
+               ("kd_uniform", "baseline"), ("kd_paired", "baseline"), ("logit_kd", "baseline"))
 
 
 def collect(out: Path, configs: list[str], sets: list[str]) -> list[dict]:

@@ -11,7 +11,7 @@ from typing import Any
 from .cache import load_samples, save_samples
 from .sample import DatasetError, DatasetInfo, Sample, split_samples
 
-DATASETS = ("penn_action", "nw_ucla", "ntu60", "ntu120", "sysu", "pyskl", "generic")
+DATASETS = ("penn_action", "nw_ucla", "ntu60", "ntu120", "sysu", "utd_mhad", "pyskl", "generic")
 
 
 def load_dataset(name: str, root: str | Path, *, protocol: str | None = None, progress: bool = False,
@@ -26,6 +26,8 @@ def load_dataset(name: str, root: str | Path, *, protocol: str | None = None, pr
         kw["dataset"] = name
     elif name == "sysu":
         from .sysu import load_sysu as load
+    elif name == "utd_mhad":
+        from .utd_mhad import load_utd_mhad as load
     elif name == "pyskl":
         from .pyskl import load_pyskl as load
     elif name == "generic":

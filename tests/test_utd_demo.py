@@ -1,0 +1,86 @@
+"""The upper-body demo stream (demo/make_upper_body_demo.py) and the out-of-frame measurement behind it."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import REPO
+from partkd_stream.layouts import get_layout
+from partkd_stream.skeleton_io import SkeletonSequence, read_stream, save_sequence
+from train.measure_out_of_frame import main as measure_main
+
+MP = get_layout("mediapipe33")
+
+
+@pytest.fixture(scope="module")
+def demo():
+    sys.path.insert(0, str(REPO / "demo"))
+    try:
+        import make_upper_body_demo
+        yield make_upper_body_demo
+    finally:
+        sys.path.remove(str(REPO / "demo"))
+
+
+def test_committed_stream_is_the_generators_output(demo, tmp_path):
+    out = tmp_path / "ub.jsonl"
+    subprocess.run([sys.executable, str(REPO / "demo" / "make_upper_body_demo.py"), "--out", str(out)], check=True,
+                   capture_output=True)
+    assert out.read_bytes() == (REPO / "demo" / "upper_body_skeletons.jsonl").read_bytes()
+    header, frames = read_stream(out)
+    assert header == {"layout": "mediapipe33", "fps": 30.0} and sum(1 for _ in frames) == 14 * 30
+
+
+def test_desk_framing_upper_body_in_view_lower_body_reported_low(demo):
+    frames, timeline = demo.make_stream()
+    kp = np.stack([f[2] for f in frames])
+    inside = (kp[..., 0] >= 0) & (kp[..., 0] < demo.WIDTH) & (kp[..., 1] >= 0) & (kp[..., 1] < demo.HEIGHT)
+    upper = [MP.index(j) for j in ("nose", "left_ear", "right_ear", "left_shoulder", "right_shoulder")]
+    lower = [MP.index(f"{s}_{j}") for s in ("left", "right") for j in ("hip", "knee", "ankle", "foot_index")]
+    assert inside[:, upper].all() and (kp[:, upper, 2] > 0.8).all()
+    assert not inside[:, lower].any() and (kp[:, lower, 2] < 0.5).all()
+    assert [k for k, _, _ in timeline] == ["idle", "wave", "idle", "clap", "idle"]
+
+
+def test_wave_is_the_right_hand_and_clap_brings_the_hands_together(demo):
+    frames, timeline = demo.make_stream()
+    t = np.array([f[0] for f in frames])
+    kp = np.stack([f[2] for f in frames])
+    seg = {k: (t >= a) & (t < b) for k, a, b in timeline if k != "idle"}
+    rw, lw, rs = MP.index("right_wrist"), MP.index("left_wrist"), MP.index("right_shoulder")
+    wave = kp[seg["wave"]]
+    assert (wave[:, rw, 1] < wave[:, rs, 1]).all(), "the waving hand is above the shoulder"
+    assert (wave[:, rw, 0] < wave[:, rs, 0]).all(), "the person's right hand is on the image's left"
+    assert np.ptp(wave[:, rw, 0]) > 80 and np.ptp(wave[:, lw, 0]) < 20, "only the right hand swings"
+    clap = kp[seg["clap"]]
+    gap = np.abs(clap[:, lw, 0] - clap[:, rw, 0])
+    assert gap.min() < 50 and gap.max() > 120, "hands meet and part"
+    crossings = np.sum(np.diff((gap < 90).astype(int)) == 1)
+    assert 8 <= crossings <= 11, "about 2.5 claps a second for 4 s"
+
+
+def test_measure_out_of_frame(tmp_path, capsys):
+    data = np.zeros((10, 33, 3), np.float32)
+    data[..., 0], data[..., 1], data[..., 2] = 100.0, 50.0, 0.9
+    data[:, MP.index("left_knee")] = (100.0, 300.0, 0.1)   # below a 200-pixel-high image
+    data[:5, MP.index("left_hip"), 2] = 0.3                 # hip hardly visible in frames 0-4
+    data[3] = 0.0                                           # a frame without a detection is skipped
+    path = tmp_path / "s.npz"
+    save_sequence(path, SkeletonSequence(data=data, layout="mediapipe33", fps=30.0, timestamps=np.arange(10) / 30,
+                                         meta={"width": 320, "height": 200}))
+    assert measure_main([str(path), "--json"]) == 0
+    out = capsys.readouterr().out
+    res = json.loads(out)
+    assert res["frames_with_person"] == 9
+    assert res["joints"]["left_knee"] == {"out_of_image": 1.0, "visibility_out": 0.1, "visibility_in": None}
+    assert res["joints"]["nose"]["out_of_image"] == 0.0
+    assert res["presence_rule_passes"] == {"full_body": round(5 / 9, 3), "upper_body": 1.0}
+    save_sequence(path, SkeletonSequence(data=data[:, :13], layout="penn13", fps=30.0, timestamps=np.arange(10) / 30))
+    assert measure_main([str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "needs a mediapipe33 sequence with the frame size" in err
+
