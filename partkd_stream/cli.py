@@ -10,6 +10,7 @@ exit 130 / 143, not a traceback.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from typing import Optional, Sequence
 
@@ -72,13 +73,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def entry() -> None:
-    """The console script ``partkd-stream``: ``main``, then exit with its code. A signal that lands after the run
-    ended (its files complete), while the interpreter shuts down, exits at once with its code."""
+    """The console script ``partkd-stream``: ``main``, then exit with its code at once.
+
+    Every file is complete when ``main`` returns; the interpreter's own shutdown (tearing down torch, ONNX Runtime,
+    OpenCV) takes a while and resets signal handlers to the default early, so a SIGTERM landing there killed the
+    process with a raw −15. A signal between ``main`` and the exit exits with 130 / 143; the exit itself skips the
+    slow teardown (``os._exit`` after flushing the console)."""
     code = main()
+    exit_at_once_on_signal()
     for stream in (sys.stdout, sys.stderr):
         stream.flush()
-    exit_at_once_on_signal()
-    sys.exit(code)
+    os._exit(code)
 
 
 if __name__ == "__main__":  # pragma: no cover
