@@ -18,7 +18,7 @@ from .convert import conversion_matrix
 from .errors import PartkdError
 from .layouts import get_layout
 from .preprocess import PreprocessConfig, PreprocessVersionError
-from .reject import OpenSet, Reject, RejectError
+from .reject import OpenSet, Reject
 from .skeleton_io import atomic_write_bytes
 from .window import PresenceRule
 
@@ -133,7 +133,8 @@ class ModelCard:
             raise CardVersionMismatch(str(e)) from None
         except (KeyError, TypeError, ValueError) as e:
             raise CardMismatch(f"invalid card: {e}") from None
-        card.reject, card.presence = _reject_field(card.reject), _presence_field(card.presence)
+        card.reject = _optional_field(Reject, card.reject)
+        card.presence = _optional_field(PresenceRule, card.presence)
         bad = [k for k, typ in (("name", str), ("version", str), ("input_name", str), ("output_name", str),
                                 ("onnx_sha256", str), ("training", dict), ("metrics", dict), ("created", str))
                if not isinstance(getattr(card, k), typ)]
@@ -199,22 +200,13 @@ class ModelCard:
                                f"be converted to it ({msg})") from None
 
 
-def _reject_field(v: Any) -> Optional[Reject]:
-    """The card's ``reject`` JSON (or ``None``) → ``Reject``; ``CardMismatch`` for a bad one."""
-    if v is None or isinstance(v, Reject):
+def _optional_field(kind: type, v: Any) -> Any:
+    """The card's ``reject`` / ``presence`` JSON (or ``None``) → ``Reject`` / ``PresenceRule`` (``kind``);
+    ``CardMismatch`` for a bad one (both raise ``ValueError`` subclasses or ``TypeError``)."""
+    if v is None or isinstance(v, kind):
         return v
     try:
-        return Reject.from_dict(v)
-    except (RejectError, TypeError) as e:
-        raise CardMismatch(f"invalid card: {e}") from None
-
-
-def _presence_field(v: Any) -> Optional[PresenceRule]:
-    """The card's ``presence`` JSON (or ``None``) → ``PresenceRule``; ``CardMismatch`` for a bad one."""
-    if v is None or isinstance(v, PresenceRule):
-        return v
-    try:
-        return PresenceRule.from_dict(v)
+        return kind.from_dict(v)
     except (TypeError, ValueError) as e:
         raise CardMismatch(f"invalid card: {e}") from None
 
@@ -235,8 +227,8 @@ def card_from_checkpoint(ckpt: "Checkpoint", name: str, onnx_sha256: str = "", v
                      onnx_sha256=onnx_sha256, training=train_info,
                      metrics={**_jsonable(meta_metrics if isinstance(meta_metrics, dict) else {}), **(metrics or {})},
                      created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                     reject=_reject_field(reject if reject is not None else meta_reject),
-                     presence=_presence_field(presence if presence is not None else meta_presence))
+                     reject=_optional_field(Reject, reject if reject is not None else meta_reject),
+                     presence=_optional_field(PresenceRule, presence if presence is not None else meta_presence))
     card.check_optional_fields()
     return card
 
