@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-
 from fixtures_formats import utd_d_skel, write_utd_mat
+from test_utd_distill import TINY
+
 from partkd_stream.checkpoint import load_checkpoint
 from partkd_stream.reject import OpenSet
-from test_utd_distill import TINY
 from train.everyday_background import main
 
 

@@ -7,8 +7,8 @@ import sys
 
 import numpy as np
 import pytest
-
 from conftest import REPO
+
 from partkd_stream.layouts import get_layout
 from partkd_stream.skeleton_io import SkeletonSequence, read_stream, save_sequence
 from train.measure_out_of_frame import main as measure_main
