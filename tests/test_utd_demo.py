@@ -7,8 +7,8 @@ import sys
 
 import numpy as np
 import pytest
-
 from conftest import REPO
+
 from partkd_stream.layouts import get_layout
 from partkd_stream.skeleton_io import SkeletonSequence, read_stream, save_sequence
 from train.measure_out_of_frame import main as measure_main
@@ -84,3 +84,33 @@ def test_measure_out_of_frame(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "needs a mediapipe33 sequence with the frame size" in err
 
+
+def test_shipped_everyday_model_waves_and_claps_at_a_desk(tmp_path, monkeypatch):
+    """``partkd-stream --model everyday`` on the upper-body demo: wave and clap events in their segments, the first
+    idle gap "no action" (its background class), and with the lower body out of frame (hips reported at visibility
+    ~0.3) the person counts as present throughout — the card's upper-body presence rule; the Penn model's
+    full-body rule sees nobody in the same stream."""
+    from partkd_stream import app, models
+    from partkd_stream.models import describe, resolve_model
+
+    monkeypatch.setattr(models, "engines_dir", lambda: REPO / "engines")   # this tree's models, installed or not
+    info = describe("everyday", resolve_model("everyday"))
+    assert info.presence["torso"] == ["left_shoulder", "right_shoulder"] and {"wave", "clap"} <= set(info.classes)
+    assert info.reject_text == "background class"
+    out = tmp_path / "ub.jsonl"
+    assert app.main(["--model", "everyday", "--skeletons", str(REPO / "demo" / "upper_body_skeletons.jsonl"),
+                     "--out", str(out), "--quiet"]) == 0
+    recs = [json.loads(line) for line in out.read_text().splitlines()]
+    preds = [r for r in recs if "event" not in r]
+    starts = [(r["label"], r["t"]) for r in recs if r.get("event") == "start"]
+    assert preds and all(p["person_present"] and p["reason"] != "no_person" for p in preds)
+    assert any(lab == "wave" and 2.0 <= t < 6.0 for lab, t in starts), starts
+    assert any(lab == "clap" and 8.0 <= t < 12.0 for lab, t in starts), starts
+    assert all(2.0 <= t < 6.0 or 8.0 <= t < 12.0 for _, t in starts), "no action starts while the person sits idle"
+    idle = [p for p in preds if 0.8 <= p["t"] < 2.0]
+    assert idle and all(p["label"] is None and p["reason"] == "unknown" for p in idle), "idle is 'no action'"
+    penn = tmp_path / "penn.jsonl"
+    assert app.main(["--model", "penn", "--skeletons", str(REPO / "demo" / "upper_body_skeletons.jsonl"),
+                     "--out", str(penn), "--quiet"]) == 0
+    assert not any(json.loads(line)["person_present"] for line in penn.read_text().splitlines()
+                   if "event" not in json.loads(line))

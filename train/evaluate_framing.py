@@ -8,7 +8,8 @@ degradation; they differ only in its desk framing (``train.degrade`` step 7): *f
 of frame* (on for every clip: hips, legs and feet below the image, reported as MediaPipe does, at hallucinated
 positions with a low visibility) and *lower body not reported* (the same joints with score 0 — what an estimator
 that drops unseen joints gives; preprocessing then has no hips to centre and scale by). Prints clip top-1 / top-5
-and streaming top-1 for each.
+and streaming top-1 for each. A model with a last ``background`` class is scored on its actions: a window it calls
+background counts as wrong.
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ if __package__ in (None, ""):  # `python train/evaluate_framing.py`: train/ is a
     sys.exit("run it as a module from the repository root: python -m train.evaluate_framing " + " ".join(sys.argv[1:]))
 
 from partkd_stream.checkpoint import CheckpointError, load_checkpoint  # noqa: E402
+from partkd_stream.reject import BACKGROUND  # noqa: E402
 from train.config import ConfigError, DataConfig, load_config  # noqa: E402
 from train.data import load_benchmark, resolve_root  # noqa: E402
 from train.degrade import DEFAULT_CALIBRATION  # noqa: E402
@@ -60,7 +62,7 @@ def evaluate_framing(cfg_path: str, checkpoint: str, overrides: Sequence[str] = 
     with tempfile.TemporaryDirectory() as tmp:
         for name, changes in CONDITIONS.items():
             bench = load_benchmark(framed(cfg.data, changes, Path(tmp), name), seed)
-            if bench.classes != ck.classes:
+            if ck.classes not in (bench.classes, [*bench.classes, BACKGROUND]):  # background: counted wrong
                 raise ConfigError(f"{checkpoint}: its classes differ from the dataset's ({len(ck.classes)} vs "
                                   f"{len(bench.classes)}); evaluate it with the config it was trained with")
             res = evaluate(model, bench.test_lq, bench.test_fps, bench.test_labels, ck.preprocess)
