@@ -90,12 +90,16 @@ def main() -> None:
     ap.add_argument("--out", default=str(Path(__file__).with_name("demo_skeletons.jsonl")))
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
-    frames = make_stream(args.seed)
-    with open(args.out, "w", encoding="utf-8") as f:
+    write_jsonl(args.out, make_stream(args.seed))
+
+
+def write_jsonl(out: str, frames: list) -> None:
+    """``frames`` ``(t, index, keypoints [33, 3])`` as a MediaPipe-layout ``.jsonl`` stream; says what it wrote."""
+    with open(out, "w", encoding="utf-8") as f:
         write_stream_header(f, "mediapipe33", FPS)
         for t, i, kp in frames:
             f.write(stream_record(t, i, kp) + "\n")
-    print(f"wrote {args.out}: {len(frames)} frames at {FPS:g} fps ({Path(args.out).stat().st_size // 1024} KB)")
+    print(f"wrote {out}: {len(frames)} frames at {FPS:g} fps ({Path(out).stat().st_size // 1024} KB)")
 
 
 if __name__ == "__main__":

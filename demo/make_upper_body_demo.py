@@ -20,9 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from make_demo_input import FPS, _rot, pose_frame  # the shared procedural figure (run from demo/ or by path)
+from make_demo_input import FPS, _rot, pose_frame, write_jsonl  # the shared procedural figure (run from demo/ or by path)
 from partkd_stream.layouts import get_layout
-from partkd_stream.skeleton_io import stream_record, write_stream_header
 
 SEGMENTS = (("idle", 2.0), ("wave", 4.0), ("idle", 2.0), ("clap", 4.0), ("idle", 2.0))
 WIDTH, HEIGHT = 640, 480
@@ -97,12 +96,7 @@ def main() -> None:
     ap.add_argument("--out", default=str(Path(__file__).with_name("upper_body_skeletons.jsonl")))
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
-    frames, _ = make_stream(args.seed)
-    with open(args.out, "w", encoding="utf-8") as f:
-        write_stream_header(f, "mediapipe33", FPS)
-        for t, i, kp in frames:
-            f.write(stream_record(t, i, kp) + "\n")
-    print(f"wrote {args.out}: {len(frames)} frames at {FPS:g} fps ({Path(args.out).stat().st_size // 1024} KB)")
+    write_jsonl(args.out, make_stream(args.seed)[0])
 
 
 if __name__ == "__main__":
