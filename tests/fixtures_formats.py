@@ -154,3 +154,12 @@ def pyskl_annotation(frame_dir: str, label: int, m: int = 1, t: int = 20, three_
         ann["keypoint"] = rng.uniform(0, 1000, size=(m, t, 17, 2)).astype(np.float16)
         ann["keypoint_score"] = rng.uniform(0, 1, size=(m, t, 17)).astype(np.float16)
     return ann
+
+
+def write_utd_tree(root, subjects: int, frames: int) -> None:
+    """A UTD-MHAD ``skeleton/`` folder: actions 3 (wave, the right wrist waving) and 4 (clap, still), one trial per
+    subject 1…``subjects``, subject s with ``frames + s`` frames."""
+    for action, wave in ((3, 0.25), (4, 0.0)):
+        for subject in range(1, subjects + 1):
+            write_utd_mat(root / f"a{action}_s{subject}_t1_skeleton.mat", utd_d_skel(frames + subject, wave=wave))
+

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from fixtures_formats import utd_d_skel, write_utd_mat
+from fixtures_formats import write_utd_tree
 from test_utd_distill import TINY
 
 from partkd_stream.checkpoint import load_checkpoint
@@ -14,9 +14,7 @@ from train.everyday_background import main
 @pytest.fixture(scope="module")
 def utd_root(tmp_path_factory):
     root = tmp_path_factory.mktemp("utd_bg") / "skeleton"
-    for action, wave in ((3, 0.25), (4, 0.0)):
-        for subject in range(1, 5):
-            write_utd_mat(root / f"a{action}_s{subject}_t1_skeleton.mat", utd_d_skel(30 + subject, wave=wave))
+    write_utd_tree(root, subjects=4, frames=30)
     return root
 
 

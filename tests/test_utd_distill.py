@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from fixtures_formats import utd_d_skel, write_utd_mat
+from fixtures_formats import write_utd_tree
 from partkd_stream.checkpoint import load_checkpoint
 from train.distill import main as distill_main
 from train.evaluate_framing import main as framing_main
@@ -20,9 +20,7 @@ TINY = ["model.teacher={channels: [16, 16], strides: [1, 2], temporal_kernel: 3,
 @pytest.fixture(scope="module")
 def utd_root(tmp_path_factory):
     root = tmp_path_factory.mktemp("utd") / "skeleton"
-    for action, wave in ((3, 0.25), (4, 0.0)):
-        for subject in range(1, 9):
-            write_utd_mat(root / f"a{action}_s{subject}_t1_skeleton.mat", utd_d_skel(36 + subject, wave=wave))
+    write_utd_tree(root, subjects=8, frames=36)
     return root
 
 
