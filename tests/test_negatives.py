@@ -3,14 +3,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import scipy.io
-from fixtures_formats import ntu_body, standing_body, write_ntu_skeleton, write_ucla_json
+from fixtures_formats import ntu_body, standing_body, utd_d_skel, write_ntu_skeleton, write_ucla_json, write_utd_mat
 
 from partkd_stream.layouts import get_layout
 from partkd_stream.preprocess import PreprocessConfig
 from partkd_stream.window import frame_has_person
 from train.degrade import DegradeConfig
-from train.negatives import (_UTD_JOINTS, NegativeClip, NegativeWindows, dataset_clips, idle_clips, idle_person,
+from train.negatives import (NegativeClip, NegativeWindows, dataset_clips, idle_clips, idle_person,
                              idle_stream, penn_overlap, transition_clips)
 
 PRE = PreprocessConfig(layout="penn13", window=32, fps=20.0)
@@ -55,11 +54,8 @@ def test_transitions_hold_still_and_let_the_action_fill_at_most_the_share():
 
 
 def _write_utd(path, action, t=40, subject=1):
-    """A UTD-MHAD file: kinect20 joints (NTU's first 20) stored in UTD's own order (head first)."""
-    k20 = get_layout("kinect20")
-    order = [k20.index(j) for j in _UTD_JOINTS]
-    xyz = np.stack([standing_body(t=i / 10)[:20][order] for i in range(t)])    # [T, 20, 3]
-    scipy.io.savemat(str(path / f"a{action}_s{subject}_t1_skeleton.mat"), {"d_skel": np.transpose(xyz, (1, 2, 0))})
+    """A UTD-MHAD file in the real format (a standing person, the file's own joint order and axes)."""
+    write_utd_mat(path / f"a{action}_s{subject}_t1_skeleton.mat", utd_d_skel(t))
 
 
 def test_dataset_sources_on_fixtures_leave_out_penn_actions(tmp_path):

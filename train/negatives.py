@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -93,45 +92,18 @@ def dataset_clips(source: str, root: str | Path, penn_actions: bool = False) -> 
     return out
 
 
-# UTD-MHAD's own joint order (skeleton/Skeleton_joint_order.txt) as kinect20 names.
-_UTD_JOINTS = ("head", "shoulder_center", "spine", "hip_center", "left_shoulder", "left_elbow", "left_wrist",
-               "left_hand", "right_shoulder", "right_elbow", "right_wrist", "right_hand", "left_hip", "left_knee",
-               "left_ankle", "left_foot", "right_hip", "right_knee", "right_ankle", "right_foot")
-_UTD_NAME = re.compile(r"^a(\d+)_s(\d+)_t(\d+)_skeleton$")
-_UTD_ACTIONS = ("swipe left", "swipe right", "wave", "clap", "throw", "arm cross", "basketball shoot", "draw x",
-                "draw circle clockwise", "draw circle counter-clockwise", "draw triangle", "bowling", "boxing",
-                "baseball swing", "tennis forehand swing", "arm curl", "tennis serve", "push", "knock on door",
-                "catch", "pick up and throw", "jog", "walk", "sit to stand", "stand to sit", "lunge", "squat")
-
-
 def _utd_clips(root: str | Path, penn_actions: bool = False) -> list[NegativeClip]:
-    """A minimal UTD-MHAD reader (``d_skel`` (20, 3, T), metres, 30 fps) until ``train.datasets`` has the loader.
-
-    Same camera conventions as NW-UCLA's Kinect v1 files (y up, z away; a facing person's *left* joints at smaller
-    x, checked on a01_s1_t1), so joints are only reordered to ``kinect20``.
-    """
-    from scipy.io import loadmat
-
-    root = Path(root)
-    files = sorted(root.rglob("a*_s*_t*_skeleton.mat"))
-    if not files:
-        raise DatasetError(f"{root}: no UTD-MHAD a*_s*_t*_skeleton.mat files; pass the utd_mhad/skeleton folder")
-    order = [_UTD_JOINTS.index(j) for j in get_layout("kinect20").joints]
+    """UTD-MHAD through its loader (``train.datasets.utd_mhad``: ``kinect20``, x towards the camera's right, as
+    checked on the data), every subject; ``id`` ``a<action>_s<subject>_t<trial>``."""
+    info, samples = load_dataset("utd_mhad", root)     # cross_subject: all eight subjects
     overlap = penn_overlap("utd_mhad")
     out = []
-    for p in files:
-        m = _UTD_NAME.match(p.stem)
-        if not m or (int(m.group(1)) in overlap) != penn_actions:
+    for s in samples:
+        number = s.label + 1
+        if (number in overlap) != penn_actions:
             continue
-        try:
-            skel = np.asarray(loadmat(p)["d_skel"], dtype=np.float32)       # [20, 3, T]
-        except (OSError, KeyError, ValueError) as e:
-            raise DatasetError(f"{p}: not a readable UTD-MHAD skeleton file ({e})") from None
-        xyz = np.transpose(skel, (2, 0, 1))[:, order]                         # [T, 20, 3]
-        score = (np.abs(xyz).sum(-1) > 0).astype(np.float32)[..., None]
-        action = overlap[int(m.group(1))] if penn_actions else _UTD_ACTIONS[int(m.group(1)) - 1]
-        out.append(NegativeClip(np.concatenate([xyz, score], -1), "kinect20", 30.0, "utd_mhad", p.stem[:-9],
-                                action=action))
+        action = overlap[number] if penn_actions else info.classes[s.label]
+        out.append(NegativeClip(s.data, s.layout, s.fps, "utd_mhad", s.id, action=action))
     return out
 
 
