@@ -140,18 +140,24 @@ class Run:
         try:
             for frame in self.frames():
                 people = self.people(frame)
-                if self.max_people == 1:
-                    pred = self.rec.update(people[0] if people else None, frame.t, layout=self.layout,
-                                           frame=frame.index)
-                    preds = [pred] if pred is not None else []
-                else:
-                    preds = self.rec.update_people(people, frame.t, layout=self.layout, frame=frame.index)
-                self.record(people, preds)
-                if frame.image is not None and not self.show(frame.image, people):
-                    return False
+                # A frame is recognised, recorded and drawn whole or not at all: a Ctrl-C / SIGTERM arriving here
+                # is raised once the frame is done, so the summary's frame count, the JSONL and the video agree.
+                with deferred_interrupts():
+                    if not self.step(frame, people):
+                        return False
             return True
         finally:
             self.summary.seconds = time.perf_counter() - t0
+
+    def step(self, frame: Frame, people: list[np.ndarray]) -> bool:
+        """Recognise, record and draw one frame; False when the window asks to quit."""
+        if self.max_people == 1:
+            pred = self.rec.update(people[0] if people else None, frame.t, layout=self.layout, frame=frame.index)
+            preds = [pred] if pred is not None else []
+        else:
+            preds = self.rec.update_people(people, frame.t, layout=self.layout, frame=frame.index)
+        self.record(people, preds)
+        return frame.image is None or self.show(frame.image, people)
 
     def people(self, frame: Frame) -> list[np.ndarray]:
         """The frame's skeletons, most prominent first, at most ``max_people``: from the estimator, or recorded."""
