@@ -127,7 +127,7 @@ def test_train_validate_measure_on_fixtures(tmp_path):
     assert "nw_ucla" not in res["streams"]
     sc = res["shortcut_check"]
     assert sc["known_windows"] > 0 and sc["unknown_windows"] > 0          # UTD's Penn actions of even subjects
-    assert set(sc["per_action"]) == {"swipe left", "wave"}
+    assert set(sc["per_action"]) == {"swipe_left", "wave"}
     for m in res["scores"]["not_background"]["sets"].values():
         assert 0.0 <= m["auroc"] <= 1.0 and 0.0 <= m["fpr_at_95"] <= 1.0
     r = Reject.load(runs / "bg_look_kin" / "reject_not_background.json")

@@ -258,11 +258,14 @@ def stage_epochs(stage: Stage, cfg: ExperimentConfig, bench: Benchmark, world: i
 
 def train_stage(stage: Stage, cfg: ExperimentConfig, bench: Benchmark, seed: int, out_dir: Path,
                 teacher: PartGCN | None = None, resume: bool = False, log: Callable[[str], None] = print,
-                extra_windows: ExtraWindows | None = None) -> tuple[PartGCN, dict[str, Any]]:
+                extra_windows: ExtraWindows | None = None,
+                lq_views: Callable[[int], list[np.ndarray]] | None = None) -> tuple[PartGCN, dict[str, Any]]:
     """Train one stage; returns the model (on the training device) and its metrics (also in ``<stage>.pt``'s meta).
 
     ``extra_windows(epoch, n)`` → ``(x, labels)``: more labelled windows for a student's epoch (``n`` = the epoch's
     clip windows), e.g. a background class of negative windows; the model's classes are ``bench.classes``.
+    ``lq_views(epoch)``: the degraded labelled training clips of an epoch, instead of ``data.lq_train``'s (e.g. the
+    open-set model's, with the dataset look taken away).
     """
     rank, world = dist_info()
     cfg = stage_config(stage, cfg)
@@ -292,7 +295,7 @@ def train_stage(stage: Stage, cfg: ExperimentConfig, bench: Benchmark, seed: int
     if world > 1:
         net = nn.parallel.DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None,
                                                   find_unused_parameters=True)
-    lq_views = _lq_view_source(cfg, bench, seed)
+    lq_views = lq_views or _lq_view_source(cfg, bench, seed)
     epoch = start_epoch
     try:
         for epoch in range(start_epoch, epochs):

@@ -15,7 +15,7 @@ variant, background offset — is chosen on validation; never on the Penn test s
 
 **Training**: the Penn benchmark's LQ student (``penn_default.yaml``: full-window training, 60 epochs,
 cross-entropy only — distillation adds nothing measurable on Penn and has no teacher target for background
-windows) through ``train.loops``' pieces (``epoch_data`` with ``extra_windows``, ``train_step``): every epoch each
+windows) through ``train.loops.train_stage`` (with ``lq_views`` and ``extra_windows``): every epoch each
 known clip gives one window, as for the shipped model, and ``share`` × as many negative windows (label K) come *on
 top*, so the known windows get the same optimiser steps. Options (``OpensetConfig``, named ``VARIANTS``): the
 negative family and share, UTD-MHAD's Penn actions of odd subjects as extra known clips (``kinect_knowns``: known
@@ -33,7 +33,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import math
 import os
 import subprocess
 import sys
@@ -57,8 +56,7 @@ from .data import Benchmark, centre_ends, load_benchmark, lq_train_views, window
 from .dataset_look import Look, clean_2d, reveal_hidden
 from .degrade import corrupt, degrade, sample_rng
 from .evaluation import evaluate
-from .loops import _lr_at, _PartsView, epoch_data, resolve_device, summarize, train_step
-from .models import build_model, build_optimizer
+from .loops import summarize, train_stage
 from .negatives import NegativeClip, NegativeWindows, dataset_clips, extracted_clips, idle_clips, transition_clips
 from .openset import BACKGROUND, Reject, fpr_at_recall, roc_auc, score_logits
 from .stages import STAGES
@@ -256,12 +254,7 @@ def train(args: argparse.Namespace) -> int:
         kin = (NegativeWindows(kc, pre, deg, seed, look=look), kl)
         print(f"{name}: {len(kc)} extra known clips (UTD-MHAD Penn actions, odd subjects)", flush=True)
 
-    device = resolve_device(cfg.train.device)
-    stage, tc = STAGES["baseline"], cfg.train
-    torch.manual_seed(seed)
-    model = build_model(cfg, dataclasses.replace(bench, classes=classes), teacher=False).to(device)
-    opt = build_optimizer(model, tc)
-    net = _PartsView(model)
+    bench_k = dataclasses.replace(bench, classes=classes, cache={})
     k_bg = len(classes) - 1
 
     def extra_windows(epoch: int, n_known: int) -> tuple[np.ndarray, np.ndarray]:
@@ -277,21 +270,12 @@ def train(args: argparse.Namespace) -> int:
             ys.append(np.full(len(xs[-1]), k_bg))
         return np.concatenate(xs), np.concatenate(ys)
 
-    for epoch in range(tc.epochs_student):
-        t0 = time.time()
-        data = epoch_data(stage, cfg, bench, seed, epoch, lambda: known_views(bench, seed, epoch, look),
-                          extra_windows if (kin is not None or neg is not None) else None)
-        order = data.order
-        steps = math.ceil(len(order) / tc.batch_size)
-        model.train()
-        total = 0.0
-        for step in range(steps):
-            for g in opt.param_groups:
-                g["lr"] = _lr_at(epoch, step, steps, tc.epochs_student, tc.lr) * g["lr_scale"]
-            b = order[step * tc.batch_size:(step + 1) * tc.batch_size]
-            total += train_step(stage, tc, net, opt, data, b, device, None)["ce"]
-        print(f"{name} epoch {epoch + 1}/{tc.epochs_student} loss {total / steps:.4f} ({time.time() - t0:.1f}s)",
-              flush=True)
+    # train.loops' own stage loop (resumable checkpoint each epoch, progress, DDP, CUDA): CE on this epoch's known
+    # views (the look taken away) with the extra windows on top; its checkpoint becomes student.pt below
+    model, _ = train_stage(STAGES["baseline"], cfg, bench_k, seed, out,
+                           extra_windows=extra_windows if (kin is not None or neg is not None) else None,
+                           lq_views=lambda epoch: known_views(bench, seed, epoch, look),
+                           log=lambda line: print(f"{name} {line}", flush=True))
     model = model.cpu().eval()
     meta = {"stage": "openset", "title": f"LQ student, CE{' + background' if neg else ''}", "seed": seed,
             "dataset": "penn_action", "variant": args.variant, "openset": dataclasses.asdict(oc),
@@ -305,6 +289,7 @@ def train(args: argparse.Namespace) -> int:
     meta["metrics"] = summarize({"test": test})
     calibrated = {"background_offset": res["background_offset"], "reject": res["reject"]} if "reject" in res else {}
     save_checkpoint(out / "student.pt", model, classes, meta={**meta, "validation": _brief(res), **calibrated})
+    (out / "baseline.pt").unlink(missing_ok=True)   # train_stage's, before the offset: student.pt is the model
     print(f"{name}: test clip top-1 {100 * test['top1']:.1f}%, streaming {100 * test['stream_top1']:.1f}% "
           f"(background counted wrong) | validation "
           f"{json.dumps(_brief(res))} ({meta['minutes']} min) → {out / 'student.pt'}", flush=True)
