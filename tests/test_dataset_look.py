@@ -100,13 +100,13 @@ def test_clean_view_projects_3d_and_converts():
     assert out.shape == (5, 13, 3) and np.isfinite(out).all()
 
 
-def test_describe_prints_missing_joints_and_proportions_per_source(tmp_path, capsys):
+def test_look_table_prints_missing_joints_and_proportions_per_source(tmp_path, capsys):
     from test_distill import make_ntu, make_penn, make_ucla
     from test_negatives import _write_utd
 
-    from train.dataset_look import describe
     from train.datasets import load_dataset
     from train.datasets.cache import save_samples
+    from train.reject_study import main as study_main
 
     info, samples = load_dataset("penn_action", make_penn(tmp_path / "penn"))
     save_samples(tmp_path / "penn.npz", info, samples)
@@ -114,7 +114,7 @@ def test_describe_prints_missing_joints_and_proportions_per_source(tmp_path, cap
     make_ntu(tmp_path / "ntu" / "skeletons")
     (tmp_path / "utd_mhad" / "skeleton").mkdir(parents=True)
     _write_utd(tmp_path / "utd_mhad" / "skeleton", 1)
-    assert describe(["--root", str(tmp_path / "penn.npz"), "--shared", str(tmp_path)]) == 0
+    assert study_main(["look", "--root", str(tmp_path / "penn.npz"), "--shared", str(tmp_path)]) == 0
     rows = {line.split("|")[1].strip(): line for line in capsys.readouterr().out.splitlines()[2:]}
     assert set(rows) == {"penn_action", "nw_ucla", "ntu", "utd_mhad", "idle (generated)"}
     assert float(rows["penn_action"].split("|")[3]) > 5.0        # the fixture hides ~10 % of Penn joints

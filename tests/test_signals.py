@@ -52,8 +52,13 @@ def test_deferred_interrupts_outside_terminate_block_changes_nothing():
     from partkd_stream.signals import deferred_interrupts
 
     reached = []
-    with pytest.raises(KeyboardInterrupt):
-        with deferred_interrupts():
-            os.kill(os.getpid(), signal.SIGINT)          # Python's own handler: raised at once, as always
-            reached.append("rest of the block")
+    # Python's own SIGINT handler (a shell starts background jobs with SIGINT ignored, and Python keeps that)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            with deferred_interrupts():
+                os.kill(os.getpid(), signal.SIGINT)      # raised at once, as always
+                reached.append("rest of the block")
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert reached == []

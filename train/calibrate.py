@@ -255,7 +255,7 @@ def build_config(meas: dict[str, Any]) -> tuple[DegradeConfig, dict[str, str]]:
         if measured > 0:
             values[k], prov[k] = round(measured, 5), "measured on the clip"
         else:
-            values[k], prov[k] = prior, f"prior: the clip shows none (measured 0), so a small prior rate is used"
+            values[k], prov[k] = prior, "prior: the clip shows none (measured 0), so a small prior rate is used"
     runs = meas["measured_rates"]["swap_runs"]
     if runs:
         values["swap_len"], prov["swap_len"] = float(np.mean(runs)), "measured on the clip (mean run length)"

@@ -205,3 +205,23 @@ def windows(seqs: list[np.ndarray], fps: np.ndarray, ends: np.ndarray, pre: Prep
     picked = [take_frames(s, fill_before_clip(resample_indices(np.arange(e + 1) / f, pre.fps, pre.window), m))
               for s, f, e, m in zip(seqs, fps, ends, fill)]
     return preprocess_window(np.stack(picked), pre)
+
+
+@dataclass
+class EpochData:
+    """One epoch's training windows, in ``order`` (the epoch's shuffled batch order over all windows).
+
+    ``hq_index[i]`` is the row of window i's HQ partner in ``x_hq``, or -1. Extra labelled windows (another
+    dataset's clips, a background class of negative windows) join through ``train_stage(extra_windows=…)`` →
+    ``add``; they have no HQ partner, so they train through every loss that needs no teacher view of their clip.
+    """
+
+    x: np.ndarray                 # [N, C_in, T, V] model inputs
+    labels: np.ndarray            # [N] class indices
+    hq_index: np.ndarray          # [N] row in x_hq, -1 = no HQ partner
+    x_hq: np.ndarray | None = None  # [M, C_hq, T, V] HQ windows of the paired clips (stages that distil only)
+    order: np.ndarray | None = None  # [N] this epoch's shuffled order
+
+    def add(self, x: np.ndarray, labels: np.ndarray) -> "EpochData":
+        return EpochData(np.concatenate([self.x, x]), np.concatenate([self.labels, labels]),
+                         np.concatenate([self.hq_index, np.full(len(x), -1)]), self.x_hq)

@@ -10,7 +10,7 @@ all of that is the action. Measured here (``README``, *Open set*) on the Penn mo
   their hidden joints were shown (8 % as annotated);
 - **body proportions**: Kinect v1 (NW-UCLA, UTD-MHAD) places the hips high, so per torso length its thighs are
   1.16 long and its head 0.8 from mid-shoulder, where Penn's annotations give 0.78 and 0.39 (NTU's Kinect v2 and
-  MediaPipe: 0.7 and 0.4–0.5). ``python -m train.dataset_look`` (``describe``) prints these numbers.
+  MediaPipe: 0.7 and 0.4–0.5). ``python -m train.reject_study look`` prints these numbers.
 
 ``Look`` takes both away, symmetrically, so neither can stand for "background": clips of other sources are
 ``retarget``-ed to the known clips' median proportions and, with probability ``share``, given the missing-joint
@@ -206,49 +206,3 @@ class Look:
         if draw:
             seq = self.masks.apply(seq, rng)
         return corrupt(seq, layout, deg, rng)
-
-
-def describe(args: list[str] | None = None) -> int:
-    """``python -m train.dataset_look``: per source, the share of missing joints and the median body proportions —
-    the numbers the module docstring quotes."""
-    import argparse
-    import sys
-    from pathlib import Path
-
-    from partkd_stream.preprocess import sanitize
-    from partkd_stream.skeleton_io import load_sequence
-
-    from .datasets import load_samples
-    from .negatives import dataset_clips, idle_clips
-    from .openset_train import source_root
-
-    p = argparse.ArgumentParser(prog="python -m train.dataset_look", description=describe.__doc__.split("\n")[0])
-    p.add_argument("--root", required=True, help="Penn Action's train.prepare cache (.npz)")
-    p.add_argument("--shared", default="../shared/data", help="folder holding nw_ucla/, ntu/, utd_mhad/")
-    p.add_argument("--skeletons", nargs="*", default=[], help="real estimator output (partkd-stream extract .npz)")
-    a = p.parse_args(args)
-    deg, layout = DegradeConfig.from_calibration(), "penn13"
-    _, penn = load_samples(a.root)
-    shared = Path(a.shared)
-    groups: dict[str, list[np.ndarray]] = {"penn_action": [convert(s.data, s.layout, layout) for s in penn]}
-    for src in ("nw_ucla", "ntu", "utd_mhad"):
-        clips = dataset_clips(src, source_root(shared, src)) + dataset_clips(src, source_root(shared, src), True)
-        groups[src] = [clean_2d(c.data, c.layout, layout, deg) for c in clips]
-    groups["idle (generated)"] = [clean_2d(c.data, c.layout, layout, deg) for c in idle_clips(60, seed=3)]
-    for f in a.skeletons:   # as the runtime sees them: scores under its floor are missing
-        seq = load_sequence(f)
-        data = seq.data[0] if seq.data.ndim == 4 else seq.data
-        conv = sanitize(convert(data, seq.layout, layout))
-        groups[Path(f).stem] = [conv[conv[..., -1].max(1) > 0]]
-    print("| source | clips | missing joints % | " + " | ".join(BONES) + " |")
-    print("|" + " --- |" * (3 + len(BONES)))
-    for name, seqs in groups.items():
-        hidden = float(np.mean(np.concatenate([(s[..., -1] <= 0).ravel() for s in seqs]))) * 100
-        props = median_proportions(seqs, layout)
-        print(f"| {name} | {len(seqs)} | {hidden:.1f} | " + " | ".join(f"{props[k]:.2f}" for k in BONES) + " |")
-    sys.stdout.flush()
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(describe())

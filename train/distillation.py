@@ -10,7 +10,6 @@ initialised teacher-size network.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -20,14 +19,11 @@ from partkd_stream.model import PartGCN
 
 from . import rng
 from .config import ConfigError, ExperimentConfig, TrainConfig
-from .data import Benchmark, centre_ends, windows
+from .data import Benchmark, EpochData, centre_ends, windows
 from .evaluation import model_device
 from .losses import ClassQueue, logit_kd_loss, part_contrastive_loss
 from .models import build_model
 from .stages import Stage
-
-if TYPE_CHECKING:
-    from .loops import EpochData
 
 
 def control_network(cfg: ExperimentConfig, bench: Benchmark, seed: int) -> PartGCN:

@@ -18,7 +18,6 @@ import math
 import os
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -35,7 +34,7 @@ from partkd_stream.preprocess import PreprocessConfig
 
 from . import rng
 from .config import ConfigError, ExperimentConfig, TrainConfig
-from .data import Benchmark, lq_train_views, random_ends, random_yaw, windows
+from .data import Benchmark, EpochData, lq_train_views, random_ends, random_yaw, windows
 from .distillation import Distillation, build_distillation, kd_losses
 from .evaluation import EvalInputs, eval_inputs, evaluate, part_cosine, score
 from .losses import supervised_part_contrastive
@@ -87,26 +86,6 @@ class _PartsView(nn.Module):
 
 
 # --- one epoch's data --------------------------------------------------------------------------------------------
-@dataclass
-class EpochData:
-    """One epoch's training windows, in ``order`` (the epoch's shuffled batch order over all windows).
-
-    ``hq_index[i]`` is the row of window i's HQ partner in ``x_hq``, or -1. Extra labelled windows (another
-    dataset's clips, a background class of negative windows) join through ``train_stage(extra_windows=…)`` →
-    ``add``; they have no HQ partner, so they train through every loss that needs no teacher view of their clip.
-    """
-
-    x: np.ndarray                 # [N, C_in, T, V] model inputs
-    labels: np.ndarray            # [N] class indices
-    hq_index: np.ndarray          # [N] row in x_hq, -1 = no HQ partner
-    x_hq: np.ndarray | None = None  # [M, C_hq, T, V] HQ windows of the paired clips (stages that distil only)
-    order: np.ndarray | None = None  # [N] this epoch's shuffled order
-
-    def add(self, x: np.ndarray, labels: np.ndarray) -> "EpochData":
-        return EpochData(np.concatenate([self.x, x]), np.concatenate([self.labels, labels]),
-                         np.concatenate([self.hq_index, np.full(len(x), -1)]), self.x_hq)
-
-
 ExtraWindows = Callable[[int, int], tuple[np.ndarray, np.ndarray]]  # (epoch, clip windows) -> (x, labels)
 
 

@@ -64,6 +64,15 @@ def penn_overlap(source: str) -> dict[int, str]:
     return {int(k): v for k, v in spec.get(source, {}).items()}
 
 
+DATA_DIRS = {"nw_ucla": "nw_ucla/all_sqe", "ntu": "ntu/skeletons", "utd_mhad": "utd_mhad/skeleton"}
+
+
+def source_root(shared: str | Path, source: str) -> Path:
+    """``<shared>/<source>.npz`` (a ``train.prepare`` cache, for NW-UCLA and NTU) if present, else the raw folder."""
+    cache = Path(shared) / f"{source}.npz"
+    return cache if cache.is_file() else Path(shared) / DATA_DIRS[source]
+
+
 def dataset_clips(source: str, root: str | Path, penn_actions: bool = False) -> list[NegativeClip]:
     """Every clip of ``source`` (``nw_ucla``, ``ntu`` or ``utd_mhad``) under ``root`` (NW-UCLA and NTU: or their
     ``train.prepare`` cache file) minus the Penn actions.

@@ -57,7 +57,8 @@ from .dataset_look import Look, clean_2d, reveal_hidden
 from .degrade import corrupt, degrade, sample_rng
 from .evaluation import evaluate
 from .loops import summarize, train_stage
-from .negatives import NegativeClip, NegativeWindows, dataset_clips, extracted_clips, idle_clips, transition_clips
+from .negatives import (NegativeClip, NegativeWindows, dataset_clips, extracted_clips, idle_clips, source_root,
+                        transition_clips)
 from .openset import BACKGROUND, Reject, fpr_at_recall, roc_auc, score_logits
 from .stages import STAGES
 
@@ -70,13 +71,6 @@ FAMILIES = {"a": {"train": ("nw_ucla",), "eval": ("utd_mhad", "ntu")},
             "b": {"train": ("utd_mhad", "ntu"), "eval": ("nw_ucla",)}}
 VAL_SUBJECTS = {"nw_ucla": {9, 10}, "utd_mhad": {8}}   # training-family subjects kept for validation
 SOURCE_WEIGHTS = {"dataset": 0.4, "idle": 0.25, "transition": 0.25, "pool": 0.1}
-DATA_DIRS = {"nw_ucla": "nw_ucla/all_sqe", "ntu": "ntu/skeletons", "utd_mhad": "utd_mhad/skeleton"}
-
-
-def source_root(shared: Path, source: str) -> Path:
-    """``<shared>/<source>.npz`` (a ``train.prepare`` cache, for NW-UCLA and NTU) if present, else the raw folder."""
-    cache = shared / f"{source}.npz"
-    return cache if cache.is_file() else shared / DATA_DIRS[source]
 REVEAL = 13                   # rng salt: which known clips show their hidden joints in an epoch (look)
 OFFSETS = np.arange(0.0, 8.01, 0.25)
 

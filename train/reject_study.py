@@ -3,6 +3,7 @@
     python -m train.reject_study measure --model runs/openset/bg_look_kin/student.pt [--model engines/penn_student.pt]
         [--root PENN] [--shared DATA] [--out runs/openset]
     python -m train.reject_study idle-streams [--out runs/openset/idle]
+    python -m train.reject_study look --root PENN.npz [--shared DATA] [--skeletons EXTRACTED.npz ...]
 
 Training and validation are ``train.openset_train`` (its docstring has the splits). ``measure`` evaluates a model
 on the negative family it did *not* train on (a model without negatives: on every family), built the way its
@@ -27,12 +28,18 @@ from typing import Any
 import numpy as np
 import torch
 
+from partkd_stream.convert import convert
+from partkd_stream.preprocess import sanitize
+from partkd_stream.skeleton_io import load_sequence
+
 from .config import ConfigError, load_config
 from .data import Benchmark
-from .dataset_look import Look
-from .negatives import NegativeWindows, dataset_clips, idle_clips, transition_clips
+from .dataset_look import BONES, Look, clean_2d, median_proportions
+from .datasets import load_samples
+from .degrade import DegradeConfig
+from .negatives import NegativeWindows, dataset_clips, idle_clips, source_root, transition_clips
 from .openset import BACKGROUND
-from .openset_train import (CONFIG, FAMILIES, OpensetConfig, revealed, sliding, source_root, split_validation,
+from .openset_train import (CONFIG, FAMILIES, OpensetConfig, revealed, sliding, split_validation,
                             subject)
 
 
@@ -258,6 +265,32 @@ def _stream_top1(z: np.ndarray, owner: np.ndarray, labels: np.ndarray, accept: n
     return float((mean.argmax(1) == labels).mean())
 
 
+def look_table(args: argparse.Namespace) -> int:
+    """``look``: per source, the share of missing joints and the median body proportions — the dataset look that
+    ``train.dataset_look`` takes away (the numbers its docstring quotes)."""
+    deg, layout = DegradeConfig.from_calibration(), "penn13"
+    _, penn = load_samples(args.root)
+    shared = Path(args.shared)
+    groups: dict[str, list[np.ndarray]] = {"penn_action": [convert(s.data, s.layout, layout) for s in penn]}
+    for src in ("nw_ucla", "ntu", "utd_mhad"):
+        clips = dataset_clips(src, source_root(shared, src)) + dataset_clips(src, source_root(shared, src), True)
+        groups[src] = [clean_2d(c.data, c.layout, layout, deg) for c in clips]
+    groups["idle (generated)"] = [clean_2d(c.data, c.layout, layout, deg) for c in idle_clips(60, seed=3)]
+    for f in args.skeletons:   # as the runtime sees them: scores under its floor are missing
+        seq = load_sequence(f)
+        data = seq.data[0] if seq.data.ndim == 4 else seq.data
+        conv = sanitize(convert(data, seq.layout, layout))
+        groups[Path(f).stem] = [conv[conv[..., -1].max(1) > 0]]
+    print("| source | clips | missing joints % | " + " | ".join(BONES) + " |")
+    print("|" + " --- |" * (3 + len(BONES)))
+    for name, seqs in groups.items():
+        hidden = float(np.mean(np.concatenate([(s[..., -1] <= 0).ravel() for s in seqs]))) * 100
+        props = median_proportions(seqs, layout)
+        print(f"| {name} | {len(seqs)} | {hidden:.1f} | " + " | ".join(f"{props[k]:.2f}" for k in BONES) + " |")
+    sys.stdout.flush()
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m train.reject_study", description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -276,8 +309,14 @@ def main(argv: list[str] | None = None) -> int:
     i.add_argument("--severity", type=float, nargs="+", default=[1.0, 3.0],
                    help="degradation severities (1 = MediaPipe as calibrated)")
     i.add_argument("--seed", type=int, default=500)
+    lk = sub.add_parser("look", help="missing joints and body proportions per source: the dataset look")
+    lk.add_argument("--root", required=True, help="Penn Action's train.prepare cache (.npz)")
+    lk.add_argument("--shared", default="../shared/data", help="folder holding nw_ucla/, ntu/, utd_mhad/")
+    lk.add_argument("--skeletons", nargs="*", default=[], help="real estimator output (partkd-stream extract .npz)")
     args = p.parse_args(argv)
     try:
+        if args.cmd == "look":
+            return look_table(args)
         if args.cmd == "idle-streams":
             return idle_streams(args)
         if args.cmd == "measure":
