@@ -30,6 +30,7 @@ import numpy as np
 
 from .errors import PartkdError
 from .preprocess import is_number
+from .spec import check_object
 
 BACKGROUND = "background"   # the class name of an explicit background class (the last class of such a model)
 METHODS = ("score", "background")
@@ -118,16 +119,7 @@ class Reject:
 
     @classmethod
     def from_dict(cls, d: Any) -> "Reject":
-        if not isinstance(d, dict):
-            raise RejectError(f"a reject is an object {{{', '.join(cls.__dataclass_fields__)}}}, got "
-                              f"{type(d).__name__}")
-        unknown = sorted(set(d) - set(cls.__dataclass_fields__))
-        if unknown:
-            raise RejectError(f"unknown reject fields {unknown}; known: {list(cls.__dataclass_fields__)}")
-        missing = [k for k in ("method", "score", "threshold") if k not in d]
-        if missing:
-            raise RejectError(f"the reject lacks {', '.join(missing)}")
-        return cls(**d)
+        return cls(**check_object(cls, d, "reject", RejectError, required=("method", "score", "threshold")))
 
     @classmethod
     def load(cls, path: str | Path) -> "Reject":

@@ -37,6 +37,7 @@ import numpy as np
 from .convert import Conversion, conversion
 from .layouts import LAYOUTS, get_layout
 from .preprocess import PreprocessConfig, is_number, model_input, resample_indices, sanitize
+from .spec import check_object
 
 MAX_TIMESTAMP_S = 1e9   # ~32 years: a stream clock beyond that is corrupt, not a long recording
 
@@ -110,13 +111,7 @@ class PresenceRule:
     def from_dict(cls, d: Any) -> "PresenceRule":
         """A rule from the card's ``presence`` object; missing fields take the full-body defaults. ``ValueError``
         with a one-line message for anything else."""
-        if not isinstance(d, dict):
-            raise ValueError(f"presence must be an object {{{', '.join(cls.__dataclass_fields__)}}}, got "
-                             f"{type(d).__name__}")
-        unknown = sorted(set(d) - set(cls.__dataclass_fields__))
-        if unknown:
-            raise ValueError(f"unknown presence fields {unknown}; known: {list(cls.__dataclass_fields__)}")
-        return cls(**d)
+        return cls(**check_object(cls, d, "presence", ValueError))
 
     def describe(self) -> str:
         """One short phrase, e.g. ``left_shoulder+right_shoulder, 2 of 4 arm joints ≥ 0.5; 60 % of 2 s``."""

@@ -60,7 +60,7 @@ def test_a_rejected_window_gives_all_its_mass_to_unknown():
     ({**ENERGY, "temperature": 0}, "temperature must be a number > 0"),
     ({**ENERGY, "colour": 1}, "unknown reject fields"),
     ({"method": "score", "score": "energy"}, "lacks threshold"),
-    ("energy", "a reject is an object"),
+    ("energy", "reject must be an object"),
 ])
 def test_a_bad_reject_is_one_line(spec, match):
     with pytest.raises(RejectError, match=match) as e:
@@ -102,7 +102,7 @@ def test_old_cards_load_unchanged_and_a_reject_round_trips(card_dict):
     ({**ENERGY, "threshold": None}, "threshold must be a finite number"),
     ({**ENERGY, "method": "background", "score": "not_background"}, "needs 'background' as the last class"),
     ({**ENERGY, "score": "not_background"}, "needs 'background' as the last class"),
-    ([1, 2], "a reject is an object"),
+    ([1, 2], "reject must be an object"),
 ])
 def test_a_bad_card_reject_is_a_one_line_card_mismatch(card_dict, reject, match):
     with pytest.raises(CardMismatch, match=match) as e:
