@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from fixtures_formats import standing_body, write_ucla_json
+from fixtures_formats import standing_body, utd_d_skel, write_ucla_json, write_utd_mat
 from test_distill import make_ntu, make_penn, make_ucla
 from test_negatives import _write_utd
 
@@ -75,6 +75,25 @@ def test_validation_subjects_are_kept_out_of_training_negatives(tmp_path):
     val = family_clips("a", "train", tmp_path, part="val")
     assert [c.id for c in val] == ["a01_s09_e00_v01"]
     assert val[0].id not in {c.id for c in train} and len(train) == 12
+
+
+def test_family_c_splits_every_dataset_by_action(tmp_path):
+    """Family c: each dataset's first actions are training negatives, its last ones held out — never both."""
+    ucla = tmp_path / "nw_ucla" / "all_sqe"
+    ucla.mkdir(parents=True)
+    body = np.stack([standing_body(t=i / 10)[:20] for i in range(30)])
+    for a in (3, 6, 8, 9):                                   # drop trash, stand up | donning, doffing
+        write_ucla_json(ucla / f"a{a:02d}_s01_e00_v01.json", body, a)
+    make_ntu(tmp_path / "ntu" / "skeletons")                 # A001, A002: both ≤ 7, training
+    utd = tmp_path / "utd_mhad" / "skeleton"
+    utd.mkdir(parents=True)
+    for a in (3, 14, 20):                                    # wave | baseball swing (a Penn action), catch
+        write_utd_mat(utd / f"a{a}_s1_t1_skeleton.mat", utd_d_skel(30))
+    train = {c.id for c in family_clips("c", "train", tmp_path)}
+    held = {c.id for c in family_clips("c", "eval", tmp_path)}
+    assert {i for i in train if i.startswith("a")} == {"a03_s01_e00_v01", "a06_s01_e00_v01", "a3_s1_t1"}
+    assert held == {"a08_s01_e00_v01", "a09_s01_e00_v01", "a20_s1_t1"} and not train & held
+    assert sum(i.startswith("S") for i in train) == 16
 
 
 def test_validation_split_is_stratified_and_disjoint(tmp_path):

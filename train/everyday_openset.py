@@ -22,7 +22,6 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-import numpy as np
 
 if __package__ in (None, ""):  # `python train/everyday_openset.py`: train/ is a folder of modules
     sys.exit("run it as a module from the repository root: python -m train.everyday_openset " + " ".join(sys.argv[1:]))
@@ -36,20 +35,13 @@ from .config import ConfigError, load_config  # noqa: E402
 from .data import load_benchmark  # noqa: E402
 from .datasets import DatasetError  # noqa: E402
 from .everyday_background import CONFIG  # noqa: E402
-from .negatives import NegativeClip, NegativeWindows, dataset_clips, source_root  # noqa: E402
+from .negatives import NegativeClip, NegativeWindows, action_number, dataset_clips, source_root  # noqa: E402
 from .openset import BACKGROUND, fpr_at_recall, roc_auc, score_logits  # noqa: E402
 from .openset_train import logits, sliding, stream_top1  # noqa: E402
 from .reject_study import stream_annotations  # noqa: E402
 
 OVERLAP_FILE = Path(__file__).resolve().parent / "datasets" / "labels" / "utd_overlap.json"
 SEED = 1000   # the held-out sets' degradation draws (as reject_study's)
-
-
-def action_number(source: str, clip_id: str) -> int:
-    """``S001C001P001R001A017`` (NTU) → 17; ``a08_s01_e00_v01`` (NW-UCLA) → 8."""
-    if source == "ntu":
-        return int(clip_id[clip_id.index("A") + 1:][:3])
-    return int(clip_id.split("_")[0][1:])
 
 
 def unknown_clips(source: str, shared: Path) -> list[NegativeClip]:

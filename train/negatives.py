@@ -73,6 +73,14 @@ def source_root(shared: str | Path, source: str) -> Path:
     return cache if cache.is_file() else Path(shared) / DATA_DIRS[source]
 
 
+def action_number(source: str, clip_id: str) -> int:
+    """A dataset clip's own 1-based action number: ``S001C001P001R001A017`` (NTU) → 17; ``a08_s01_e00_v01``
+    (NW-UCLA), ``a12_s3_t2`` (UTD-MHAD) → 8, 12."""
+    if source == "ntu":
+        return int(clip_id[clip_id.index("A") + 1:][:3])
+    return int(clip_id.split("_")[0][1:])
+
+
 def dataset_clips(source: str, root: str | Path, penn_actions: bool = False) -> list[NegativeClip]:
     """Every clip of ``source`` (``nw_ucla``, ``ntu`` or ``utd_mhad``) under ``root`` (NW-UCLA and NTU: or their
     ``train.prepare`` cache file) minus the Penn actions.

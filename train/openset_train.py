@@ -57,8 +57,8 @@ from .dataset_look import Look, clean_2d, reveal_hidden
 from .degrade import corrupt, degrade, sample_rng
 from .evaluation import evaluate
 from .loops import summarize, train_stage
-from .negatives import (NegativeClip, NegativeWindows, dataset_clips, extracted_clips, idle_clips, source_root,
-                        transition_clips)
+from .negatives import (NegativeClip, NegativeWindows, action_number, dataset_clips, extracted_clips, idle_clips,
+                        source_root, transition_clips)
 from .openset import BACKGROUND, Reject, fpr_at_recall, roc_auc, score_logits
 from .stages import STAGES
 
@@ -68,7 +68,11 @@ SPLIT_SEED = 0
 VAL_DEGRADE_SEED = 20240430   # fixes the validation clips' degradation (the Penn configs' test_seed + 1)
 VAL_NEG_SEED = 2000           # validation idle people and transitions (held-out evaluation uses 1000)
 FAMILIES = {"a": {"train": ("nw_ucla",), "eval": ("utd_mhad", "ntu")},
-            "b": {"train": ("utd_mhad", "ntu"), "eval": ("nw_ucla",)}}
+            "b": {"train": ("utd_mhad", "ntu"), "eval": ("nw_ucla",)},
+            "c": {"train": ("nw_ucla", "utd_mhad", "ntu"), "eval": ("nw_ucla", "utd_mhad", "ntu")}}
+"""Negative families. ``a`` and ``b`` split by dataset; ``c`` by action: every dataset, its first half of actions
+(``SPLIT_ACTIONS``) to train on, the second half held out — all three looks in training, unseen actions judged."""
+SPLIT_ACTIONS = {"nw_ucla": 6, "utd_mhad": 13, "ntu": 7}   # family c trains on action numbers ≤ these
 VAL_SUBJECTS = {"nw_ucla": {9, 10}, "utd_mhad": {8}}   # training-family subjects kept for validation
 SOURCE_WEIGHTS = {"dataset": 0.4, "idle": 0.25, "transition": 0.25, "pool": 0.1}
 REVEAL = 13                   # rng salt: which known clips show their hidden joints in an epoch (look)
@@ -80,7 +84,7 @@ class OpensetConfig(_Checked):
     """What a run adds to the Penn student (``--set key=value`` overrides a variant)."""
 
     _where: ClassVar[str] = "openset"
-    negatives: Literal["none", "a", "b"] = "a"   # negative family trained on (none: closed-set control)
+    negatives: Literal["none", "a", "b", "c"] = "a"   # negative family trained on (none: closed-set control)
     share: float = 0.4            # negative windows per known window, each epoch, on top of the known ones
     look: bool = False            # take the dataset look away (train.dataset_look)
     look_share: float = 0.5       # chance of a borrowed mask (other looks) / shown hidden joints (known look)
@@ -141,6 +145,8 @@ def family_clips(family: str, role: str, shared: Path, part: Literal["train", "v
     clips: list[NegativeClip] = []
     for src in FAMILIES[family][role]:
         for c in dataset_clips(src, source_root(shared, src)):
+            if family == "c" and (action_number(src, c.id) <= SPLIT_ACTIONS[src]) != (role == "train"):
+                continue
             held = subject(src, c.id) in VAL_SUBJECTS.get(src, set())
             if part == "all" or (part == "val") == held:
                 clips.append(c)

@@ -39,7 +39,7 @@ from .datasets import load_samples
 from .degrade import DegradeConfig
 from .negatives import NegativeWindows, dataset_clips, idle_clips, source_root, transition_clips
 from .openset import BACKGROUND
-from .openset_train import (CONFIG, FAMILIES, OpensetConfig, revealed, sliding, split_validation,
+from .openset_train import (CONFIG, FAMILIES, OpensetConfig, family_clips, revealed, sliding, split_validation,
                             subject)
 
 
@@ -49,11 +49,15 @@ def eval_negative_sets(model_family: str | None, shared: Path, bench: Benchmark,
     """Held-out negative sets for a model trained on ``model_family`` (None: no negatives → every set), built with
     the model's ``look``. Idle people and transitions are drawn with another seed, transitions from the Penn *test*
     clips."""
-    held = (list(FAMILIES[model_family]["eval"]) if model_family is not None
-            else sorted({s for spec in FAMILIES.values() for s in spec["eval"]}))
     pre, deg = bench.lq_pre, bench.degradation
-    sets = {src: NegativeWindows(dataset_clips(src, source_root(shared, src)), pre, deg, seed, look=look)
-            for src in held}
+    if model_family is not None:   # the family's held-out clips (family c: only the held-out actions)
+        clips = family_clips(model_family, "eval", shared)
+        sets = {src: NegativeWindows([c for c in clips if c.source == src], pre, deg, seed, look=look)
+                for src in FAMILIES[model_family]["eval"]}
+    else:
+        held = sorted({s for spec in FAMILIES.values() for s in spec["eval"]})
+        sets = {src: NegativeWindows(dataset_clips(src, source_root(shared, src)), pre, deg, seed, look=look)
+                for src in held}
     sets["idle"] = NegativeWindows(idle_clips(60, seed=seed, seconds=10.0), pre, deg, seed, look=look)
     tests = [(h, bench.hq_pre.layout, f, i) for h, f, i in zip(bench.test_hq, bench.test_fps, bench.test_ids)]
     sets["transition"] = NegativeWindows(transition_clips(tests, pre, seed=seed), pre, deg, seed, look=look)
