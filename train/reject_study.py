@@ -103,14 +103,15 @@ def measure(args: argparse.Namespace) -> int:
         ck = load_checkpoint(path)
         model, classes = ck.build_model(), list(ck.classes)
         has_bg = classes[-1] == BACKGROUND
-        family = ck.meta.get("negatives")
+        family = args.family or ck.meta.get("negatives")
         family = family if family in FAMILIES else None
         oc = OpensetConfig(**ck.meta["openset"]) if "openset" in ck.meta else OpensetConfig()
         matched = args.sets == "matched" or (args.sets == "trained" and "openset" in ck.meta and oc.look)
         look = Look.of_known(bench.train_src, pre.layout, deg, oc.look_share) if matched else None
         val_clean = set(ck.meta.get("validation_ids", [])) >= set(val["ids"])
         name = Path(path).parent.name if Path(path).name == "student.pt" else Path(path).stem
-        out_dir = Path(args.out) / (name if args.sets == "trained" else f"{name}.{args.sets}")
+        out_dir = Path(args.out) / ((name if args.sets == "trained" else f"{name}.{args.sets}")
+                                    + (f".family_{args.family}" if args.family else ""))
         out_dir.mkdir(parents=True, exist_ok=True)
         print(f"{name}: classes {len(classes)}{' (with background)' if has_bg else ''}, negatives {family}, look "
               f"{'taken away' if look else 'as recorded'}, validation {'held out' if val_clean else 'SEEN'}",
@@ -304,6 +305,9 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("--sets", choices=("trained", "recorded", "matched"), default="trained",
                    help="held-out sets as recorded, with the dataset look taken away (matched), or as the model's "
                         "training negatives were (trained, the default); not 'trained' → <out>/<name>.<sets>/")
+    m.add_argument("--family", choices=sorted(FAMILIES),
+                   help="judge on this negative family's held-out sets instead of the model's own (a control: "
+                        "another model on the sets a family-c model never saw); → <out>/<name>[.<sets>].family_<f>/")
     m.add_argument("--root", default="../shared/data/penn_action/labels")
     m.add_argument("--shared", default="../shared/data")
     m.add_argument("--out", default="runs/openset")
