@@ -155,6 +155,11 @@ def test_train_validate_measure_on_fixtures(tmp_path):
     assert evaluate_main(["--annotations", str(runs / "bg_look_kin" / "streams.yaml"),
                           "--model", str(runs / "bg_look_kin" / "student.pt"), "--json", str(tmp_path / "s.json")]) == 0
     assert json.loads((tmp_path / "s.json").read_text())["total"]["counts"]["segments"] == 0
+    # the same model judged on another family's held-out sets (a control), in its own folder
+    assert study_main(["measure", "--model", str(runs / "bg_look_kin" / "student.pt"), "--family", "b", *common]) == 0
+    res_b = json.loads((runs / "bg_look_kin.family_b" / "measure.json").read_text())
+    assert set(res_b["scores"]["energy"]["sets"]) == {"nw_ucla", "idle", "transition"}
+    assert res_b["negatives_trained_on"] == res["negatives_trained_on"] == "a" and res_b["judged_on_family"] == "b"
 
 
 @pytest.mark.slow  # ~60 s: two variants trained one epoch each by the sweep, tabulated and packed

@@ -113,7 +113,8 @@ def measure(args: argparse.Namespace) -> int:
         out_dir = Path(args.out) / ((name if args.sets == "trained" else f"{name}.{args.sets}")
                                     + (f".family_{args.family}" if args.family else ""))
         out_dir.mkdir(parents=True, exist_ok=True)
-        print(f"{name}: classes {len(classes)}{' (with background)' if has_bg else ''}, negatives {family}, look "
+        print(f"{name}: classes {len(classes)}{' (with background)' if has_bg else ''}, negatives "
+              f"{ck.meta.get('negatives')}, judged on family {family}, look "
               f"{'taken away' if look else 'as recorded'}, validation {'held out' if val_clean else 'SEEN'}",
               flush=True)
         (zv, fv), (zt, ft), (zc, fc) = (logits_and_features(model, x) for x in (xv, xt, xc))
@@ -130,7 +131,8 @@ def measure(args: argparse.Namespace) -> int:
         neg = {k: z for k, (z, _) in negf.items()}
         k_bg = len(classes) - 1
         res: dict[str, Any] = {
-            "model": str(path), "classes": len(classes), "background": has_bg, "negatives_trained_on": family,
+            "model": str(path), "classes": len(classes), "background": has_bg,
+            "negatives_trained_on": ck.meta.get("negatives"), "judged_on_family": family,
             "look": bool(look), "validation_held_out": val_clean,
             "windows": {"val": len(xv), "test_sliding": len(xt), "test_clips": len(xc), **{k: len(v) for k, v in
                                                                                              neg.items()}},
