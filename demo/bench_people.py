@@ -3,7 +3,8 @@
     PARTKD_SHARED_DATA=../shared/data python demo/bench_people.py [--json]
 
 ``MediaPipeMultiPose`` + ``PersonTracker`` (what ``partkd-stream --max-people N`` runs) on
-``two_person_hug_ntu.mp4``, ``arm_wrestling_partial_view.mp4`` and a mosaic of four small copies of NTU A001:
+``two_person_hug_ntu.mp4``, ``arm_wrestling_partial_view.mp4`` and a mosaic of four small copies of NTU A001
+(also with ``tiled=True``, what ``--pose-tiles`` runs):
 people found per frame (histogram), how many of those poses show an upper body (the recognizer's
 ``frame_has_person`` rule: only those are recognised), ids confirmed, frames where every person holds a confirmed
 id, and *id switches*: each person keeps a place (left/right in the two clips, a quadrant in the mosaic: nobody
@@ -68,7 +69,7 @@ def small_people_mosaic(limit: Optional[int] = None) -> tuple[list[np.ndarray], 
 
 
 def people_on_video(name: str, frames: list[np.ndarray], fps: float, max_people: int,
-                    zones: str) -> dict[str, Any]:
+                    zones: str, tiled: bool = False) -> dict[str, Any]:
     """Detections per frame, confirmed ids and id switches of the pose estimator + tracker on one clip.
 
     ``zones``: how the proxy truth tells people apart — ``"x"``: by the order of their hip centres along x (in
@@ -81,7 +82,7 @@ def people_on_video(name: str, frames: list[np.ndarray], fps: float, max_people:
     tracker = PersonTracker()
     counts, pose_ms, ids, upper_body = [], [], set(), 0
     full, zone_id, switches = 0, {}, 0
-    with MediaPipeMultiPose(max_people=max_people) as pose:
+    with MediaPipeMultiPose(max_people=max_people, tiled=tiled) as pose:
         for k, frame in enumerate(frames):
             t0 = time.perf_counter()
             people = pose.process(frame)
@@ -101,7 +102,7 @@ def people_on_video(name: str, frames: list[np.ndarray], fps: float, max_people:
             for z, pid in by_zone.items():
                 switches += z in zone_id and zone_id[z] != pid
                 zone_id[z] = pid
-    return {"video": name, "frames": len(frames), "max_people": max_people,
+    return {"video": name, "frames": len(frames), "max_people": max_people, "tiled": tiled,
             "people_per_frame": np.bincount(counts, minlength=max_people + 1).tolist(),
             "poses_with_upper_body": upper_body, "ids_confirmed": len(ids), "frames_all_tracked": full,
             "id_switches": switches,
@@ -114,8 +115,10 @@ def people_section() -> list[dict[str, Any]]:
         frames, fps = read_frames(DATA / v)
         for max_people in (2, 4):
             rows.append(people_on_video(Path(v).name, frames, fps, max_people, "x"))
+        rows.append(people_on_video(Path(v).name, frames, fps, 2, "x", tiled=True))
     frames, fps = small_people_mosaic()
-    rows.append(people_on_video("A001 2x2 mosaic (4 small people)", frames, fps, 4, "quadrant"))
+    for tiled in (False, True):
+        rows.append(people_on_video("A001 2x2 mosaic (4 small people)", frames, fps, 4, "quadrant", tiled))
     return rows
 
 
@@ -132,7 +135,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         return 0
     for r in rows:
         poses = sum(i * c for i, c in enumerate(r["people_per_frame"]))
-        print(f"{r['video']:34s} max_people={r['max_people']}  people/frame {r['people_per_frame']}  upper body "
+        print(f"{r['video']:34s} max_people={r['max_people']}{' tiled' if r['tiled'] else ''}  people/frame {r['people_per_frame']}  upper body "
               f"seen {r['poses_with_upper_body']}/{poses}  ids {r['ids_confirmed']}  all tracked "
               f"{r['frames_all_tracked']}/{r['frames']}  id switches {r['id_switches']}  "
               f"pose {r['pose_ms_median']:.0f} ms/frame")

@@ -105,18 +105,46 @@ def suppress_duplicates(poses: Sequence[np.ndarray], max_distance: float = DUPLI
     return keep
 
 
+TILE = 2 / 3          # a tile's side, as a share of the frame's: any person up to 1/3 of the frame fits in one
+TILE_EDGE = 0.02      # a tile pose within this share of an inner tile edge is cut by it: the whole one is elsewhere
+
+
+def tiles(h: int, w: int) -> list[tuple[int, int, int, int]]:
+    """The four corner tiles ``(y0, x0, y1, x1)``, each ``TILE`` of the frame, overlapping by a third."""
+    th, tw = int(round(TILE * h)), int(round(TILE * w))
+    return [(y0, x0, y0 + th, x0 + tw) for y0 in (0, h - th) for x0 in (0, w - tw)]
+
+
+def cut_by_tile(keypoints: np.ndarray, tile: tuple[int, int, int, int], h: int, w: int,
+                min_score: float = 0.5) -> bool:
+    """True when the joints seen (score ≥ ``min_score``) touch an edge of ``tile`` that is not the frame's edge."""
+    seen = keypoints[keypoints[:, -1] >= min_score, :2]
+    if len(seen) == 0:
+        return True
+    y0, x0, y1, x1 = tile
+    mx, my = TILE_EDGE * (x1 - x0), TILE_EDGE * (y1 - y0)
+    return bool((x0 > 0 and seen[:, 0].min() < x0 + mx) or (x1 < w and seen[:, 0].max() > x1 - mx)
+                or (y0 > 0 and seen[:, 1].min() < y0 + my) or (y1 < h and seen[:, 1].max() > y1 - my))
+
+
 class MediaPipeMultiPose:
     """Up to ``max_people`` people per frame, most prominent first (``PoseEstimator`` protocol).
 
     One instance per stream: the graph tracks poses from frame to frame (VIDEO mode), so frames must come in
     order. Landmarks are in pixels like ``MediaPipePose``'s; unlike the legacy solution they are not smoothed.
+
+    ``tiled``: people a fifth of the frame tall (a wide shot of a gym or a classroom) are too small for the pose
+    detector, which sees the frame at 224 × 224; so four overlapping corner tiles (``tiles``) get a landmarker each
+    too. A tile's pose cut by an inner tile edge is dropped (the whole person lies in another tile or in the frame);
+    the rest join the frame's poses and ``suppress_duplicates`` keeps each person once. Five graphs per frame: about
+    five times the pose time.
     """
 
     layout = "mediapipe33"
 
     def __init__(self, max_people: int = 2, min_detection_confidence: float = 0.5,
                  min_presence_confidence: float = 0.5, association_iou: float = 0.8,
-                 duplicate_distance: float = DUPLICATE_DISTANCE) -> None:
+                 duplicate_distance: float = DUPLICATE_DISTANCE, tiled: bool = False) -> None:
         if max_people < 1:
             raise ValueError(f"max_people must be ≥ 1, got {max_people}")
         from .native_logs import filter_native_stderr
@@ -135,8 +163,10 @@ class MediaPipeMultiPose:
                 base_options=BaseOptions(model_asset_buffer=bundle), running_mode=vision.RunningMode.VIDEO,
                 num_poses=max_people, min_pose_detection_confidence=min_detection_confidence,
                 min_pose_presence_confidence=min_presence_confidence, min_tracking_confidence=association_iou)
-            self._landmarker = vision.PoseLandmarker.create_from_options(opts)
-            self._resources.callback(self._landmarker.close)
+            self._landmarkers = [vision.PoseLandmarker.create_from_options(opts) for _ in range(5 if tiled else 1)]
+            for lm in self._landmarkers:
+                self._resources.callback(lm.close)
+            self.tiled = tiled
             self._ms = 0
             self.process(np.zeros((256, 256, 3), np.uint8))    # start-up here, not in the first frame
         except BaseException:
@@ -146,19 +176,25 @@ class MediaPipeMultiPose:
     def process(self, frame_bgr: np.ndarray) -> list[PoseResult]:
         """People in one BGR frame, most prominent first; ``[]`` when nobody is in view."""
         h, w = frame_bgr.shape[:2]
-        image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB,
-                               data=np.ascontiguousarray(frame_bgr[:, :, ::-1]))
+        rgb = frame_bgr[:, :, ::-1]
         self._ms += 1   # VIDEO mode needs increasing timestamps; the graph has no time-based filter to feed
-        res = self._landmarker.detect_for_video(image, self._ms)
-        poses = [np.array([(p.x * w, p.y * h, p.visibility) for p in lm], dtype=np.float32)
-                 for lm in res.pose_landmarks]
-        out = []
-        for i in suppress_duplicates(poses, self.duplicate_distance)[: self.max_people]:
-            world = (np.array([(p.x, p.y, p.z) for p in res.pose_world_landmarks[i]], dtype=np.float32)
-                     if i < len(res.pose_world_landmarks) else np.zeros((33, 3), np.float32))
-            out.append(PoseResult(image_xy=poses[i][:, :2], world_xyz=world,
-                                  visibility=np.clip(poses[i][:, 2], 0.0, 1.0)))
-        return out
+        regions = [(0, 0, h, w)] + (tiles(h, w) if self.tiled else [])
+        poses: list[np.ndarray] = []
+        worlds: list[np.ndarray] = []
+        for k, ((y0, x0, y1, x1), landmarker) in enumerate(zip(regions, self._landmarkers)):
+            image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB,
+                                   data=np.ascontiguousarray(rgb[y0:y1, x0:x1]))
+            res = landmarker.detect_for_video(image, self._ms)
+            for i, lm in enumerate(res.pose_landmarks):
+                pose = np.array([(x0 + p.x * (x1 - x0), y0 + p.y * (y1 - y0), p.visibility) for p in lm],
+                                dtype=np.float32)
+                if k and cut_by_tile(pose, (y0, x0, y1, x1), h, w):
+                    continue
+                poses.append(pose)
+                worlds.append(np.array([(p.x, p.y, p.z) for p in res.pose_world_landmarks[i]], dtype=np.float32)
+                              if i < len(res.pose_world_landmarks) else np.zeros((33, 3), np.float32))
+        return [PoseResult(image_xy=poses[i][:, :2], world_xyz=worlds[i], visibility=np.clip(poses[i][:, 2], 0.0, 1.0))
+                for i in suppress_duplicates(poses, self.duplicate_distance)[: self.max_people]]
 
     def close(self) -> None:
         self._resources.close()

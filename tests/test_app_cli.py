@@ -146,7 +146,9 @@ def test_card_that_does_not_fit_the_source_is_one_line(tmp_path, models):
     lambda d: ["--video", str(_write(d / "empty.mp4", b""))],
     lambda d: ["--skeletons", str(_write(d / "bad.jsonl", b"{not json\n"))],
     lambda d: ["--camera", "99"],
-], ids=["missing", "corrupt", "empty", "bad-skeletons", "camera-99"])
+    lambda d: ["--skeletons", str(write_jsonl_stream(d / "s.jsonl", n=10)), "--render", str(d / "r.mp4")],
+    lambda d: ["--skeletons", str(write_jsonl_stream(d / "s.jsonl", n=10)), "--pose-tiles"],
+], ids=["missing", "corrupt", "empty", "bad-skeletons", "camera-99", "render-skeletons", "tiles-skeletons"])
 def test_bad_inputs_give_one_line_and_nonzero_exit(tmp_path, make_args):
     r = run_cli(*make_args(tmp_path))
     assert r.returncode == 1, r.stderr
