@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from partkd_stream.layouts import get_layout
-from train.dataset_look import Look, MaskBank, clean_2d, median_proportions, proportions, retarget, reveal_hidden
-from train.degrade import DegradeConfig
+from train.lib.dataset_look import Look, MaskBank, clean_2d, median_proportions, proportions, retarget, reveal_hidden
+from train.lib.degrade import DegradeConfig
 
 PENN = get_layout("penn13")
 DEG = DegradeConfig.from_calibration()
@@ -106,7 +106,7 @@ def test_look_table_prints_missing_joints_and_proportions_per_source(tmp_path, c
 
     from train.datasets import load_dataset
     from train.datasets.cache import save_samples
-    from train.reject_study import main as study_main
+    from train.studies.reject_study import main as study_main
 
     info, samples = load_dataset("penn_action", make_penn(tmp_path / "penn"))
     save_samples(tmp_path / "penn.npz", info, samples)

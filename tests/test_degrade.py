@@ -8,7 +8,7 @@ import pytest
 
 from partkd_stream.convert import convert, project_to_2d
 from partkd_stream.layouts import get_layout
-from train.degrade import (DEFAULT_CALIBRATION, DegradeConfig, ar1_noise, degrade, degrade_dataset, markov_runs,
+from train.lib.degrade import (DEFAULT_CALIBRATION, DegradeConfig, ar1_noise, degrade, degrade_dataset, markov_runs,
                            torso_length)
 
 # A standing person in Kinect camera space (metres, y up, ~3 m from the camera), by ntu25 joint name.

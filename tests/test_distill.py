@@ -141,13 +141,13 @@ CONFIGS = sorted(p.stem for p in (REPO / "train" / "configs").glob("*.yaml"))
 def test_every_config_builds_and_trains_a_step(config, fixture_root, keep_torch_threads):
     """Each shipped config parses, loads its dataset's fixture, builds teacher and student, and takes one training
     step of the teacher and of a distilling student (the full loop runs end to end below, per code path)."""
-    from train.config import load_config
-    from train.data import load_benchmark
-    from train.data import lq_train_views
-    from train.distillation import build_distillation
-    from train.loops import epoch_data, train_step
-    from train.models import build_model, build_optimizer
-    from train.stages import STAGES
+    from train.lib.config import load_config
+    from train.lib.data import load_benchmark
+    from train.lib.data import lq_train_views
+    from train.lib.distillation import build_distillation
+    from train.lib.loops import epoch_data, train_step
+    from train.lib.models import build_model, build_optimizer
+    from train.lib.stages import STAGES
 
     cfg = load_config(REPO / "train" / "configs" / f"{config}.yaml", TINY)
     if cfg.data.dataset not in FIXTURES:
@@ -170,7 +170,7 @@ def test_every_config_builds_and_trains_a_step(config, fixture_root, keep_torch_
 
 
 def _parts(model):
-    from train.loops import _PartsView
+    from train.lib.loops import _PartsView
     return _PartsView(model)
 
 
@@ -258,10 +258,10 @@ def test_extra_labelled_windows_join_a_students_epoch(fixture_root, tmp_path, ke
     """The hook a background class of negative windows uses: one more class, windows added every epoch."""
     import dataclasses
 
-    from train.config import load_config
-    from train.data import load_benchmark
-    from train.loops import train_stage
-    from train.stages import STAGES
+    from train.lib.config import load_config
+    from train.lib.data import load_benchmark
+    from train.lib.loops import train_stage
+    from train.lib.stages import STAGES
 
     cfg = load_config(REPO / "train/configs/penn_action.yaml",
                       [*TINY, f"data.root={fixture_root('penn_action')}", "train.epochs_student=2"])
@@ -431,8 +431,8 @@ def test_errors_are_one_line(args, message, tmp_path, capsys):
 
 
 def test_device_choice(monkeypatch):
-    from train.config import ConfigError
-    from train.loops import resolve_device
+    from train.lib.config import ConfigError
+    from train.lib.loops import resolve_device
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert resolve_device("auto").type == "cpu" and resolve_device("cpu").type == "cpu"
@@ -444,10 +444,10 @@ def test_device_choice(monkeypatch):
 def test_a_tiny_teacher_and_distilled_student_train_on_cuda(fixture_root, tmp_path):
     if not torch.cuda.is_available():
         pytest.skip("no CUDA device visible to torch")
-    from train.config import load_config
-    from train.data import load_benchmark
-    from train.loops import train_stage
-    from train.stages import STAGES
+    from train.lib.config import load_config
+    from train.lib.data import load_benchmark
+    from train.lib.loops import train_stage
+    from train.lib.stages import STAGES
 
     cfg = load_config(REPO / "train/configs/penn_action.yaml",
                       [*TINY, f"data.root={fixture_root('penn_action')}", "train.epochs_teacher=2",

@@ -10,8 +10,9 @@ from stream_fixtures import CLASSES, make_model, person_frames
 from partkd_stream.recognizer import Recognizer
 from partkd_stream.skeleton_io import stream_record, write_stream_header
 from partkd_stream.smoothing import Event
-from train.evaluate_stream import (AnnotationError, Segment, StreamRun, load_annotations, main, rates, run_stream,
-                                   score_stream, total)
+from train.evaluate_stream import main
+from train.lib.annotations import AnnotationError, Segment, load_annotations
+from train.lib.stream_eval import StreamRun, rates, run_stream, score_stream, total
 
 FPS = 10.0
 

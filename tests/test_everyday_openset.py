@@ -1,4 +1,4 @@
-"""train.everyday_openset on fixtures in the real formats: the everyday model against actions outside its 27."""
+"""train.studies.everyday_openset on fixtures in the real formats: the everyday model against actions outside its 27."""
 from __future__ import annotations
 
 import json
@@ -10,7 +10,7 @@ from test_distill import make_ntu
 from test_utd_distill import TINY
 
 from train.everyday_background import main as train_main
-from train.everyday_openset import main, unknown_clips
+from train.studies.everyday_openset import main, unknown_clips
 
 
 @pytest.fixture(scope="module")

@@ -3,8 +3,8 @@ import torch
 import torch.nn.functional as F
 
 from conftest import REPO
-from train.config import ConfigError, load_config
-from train.losses import ClassQueue, logit_kd_loss, part_contrastive_loss
+from train.lib.config import ConfigError, load_config
+from train.lib.losses import ClassQueue, logit_kd_loss, part_contrastive_loss
 
 
 def _emb(*shape):
@@ -127,7 +127,7 @@ def test_config_values_are_checked_against_the_type_hints(override, message):
 
 
 def test_teacher_supervised_contrastive_rewards_class_clusters():
-    from train.losses import supervised_part_contrastive
+    from train.lib.losses import supervised_part_contrastive
     torch.manual_seed(3)
     labels = torch.tensor([0, 0, 1, 1, 2, 2])
     centres = _emb(3, 2, 8)
@@ -161,7 +161,7 @@ def test_class_queue_push_is_a_per_class_fifo_even_with_many_samples_of_a_class_
 
 
 def test_clip_positives_are_the_partner_or_the_nearest_of_the_class():
-    from train.distillation import clip_positives
+    from train.lib.distillation import clip_positives
 
     bank = F.normalize(torch.tensor([[[1.0, 0.0]], [[0.0, 1.0]], [[0.7, 0.7]], [[-1.0, 0.0]], [[1.0, 0.1]]]), dim=-1)
     bank_labels = torch.tensor([0, 0, 0, 1, 0])

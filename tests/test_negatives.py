@@ -8,8 +8,8 @@ from fixtures_formats import ntu_body, standing_body, utd_d_skel, write_ntu_skel
 from partkd_stream.layouts import get_layout
 from partkd_stream.preprocess import PreprocessConfig
 from partkd_stream.window import frame_has_person
-from train.degrade import DegradeConfig
-from train.negatives import (NegativeClip, NegativeWindows, dataset_clips, idle_clips, idle_person,
+from train.lib.degrade import DegradeConfig
+from train.lib.negatives import (NegativeClip, NegativeWindows, dataset_clips, idle_clips, idle_person,
                              idle_stream, penn_overlap, transition_clips)
 
 PRE = PreprocessConfig(layout="penn13", window=32, fps=20.0)

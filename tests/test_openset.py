@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from partkd_stream import reject as runtime_reject
-from train.openset import (BACKGROUND, FeatureDistance, Reject, RejectError, calibrate, fpr_at_recall, roc_auc,
+from train.lib.openset import (BACKGROUND, FeatureDistance, Reject, RejectError, calibrate, fpr_at_recall, roc_auc,
                            score_logits, threshold_for_recall)
 
 

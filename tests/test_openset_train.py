@@ -1,4 +1,4 @@
-"""Open-set training and validation (train.openset_train) and the held-out measure (train.reject_study), on tiny
+"""Open-set training and validation (train.openset_train) and the held-out measure (train.studies.reject_study), on tiny
 fixtures in the real formats."""
 from __future__ import annotations
 
@@ -15,10 +15,13 @@ from partkd_stream.checkpoint import load_checkpoint
 from partkd_stream.model import ModelConfig, PartGCN
 from partkd_stream.preprocess import PreprocessConfig
 from train.evaluate_stream import main as evaluate_main
-from train.openset import BACKGROUND, Reject
-from train.openset_train import (OpensetConfig, background_offset, family_clips, fold_offset, main, openset_config,
-                                 source_weights, split_validation, stream_top1, subject)
-from train.reject_study import main as study_main
+from train.lib.background import background_offset, fold_offset
+from train.lib.data import split_validation
+from train.lib.evaluation import stream_top1
+from train.lib.openset import BACKGROUND, Reject
+from train.lib.openset_training import OpensetConfig, family_clips, openset_config, source_weights, subject
+from train.openset_train import main
+from train.studies.reject_study import main as study_main
 
 
 def test_source_weights_share_the_dataset_weight():
@@ -97,8 +100,8 @@ def test_family_c_splits_every_dataset_by_action(tmp_path):
 
 
 def test_validation_split_is_stratified_and_disjoint(tmp_path):
-    from train.config import load_config
-    from train.data import load_benchmark
+    from train.lib.config import load_config
+    from train.lib.data import load_benchmark
 
     penn = make_penn(tmp_path / "penn")
     cfg = load_config("train/configs/penn_default.yaml", [f"data.root={penn}"])

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from train.report import results_table
+from train.lib.reporting import results_table
 
 
 def _m(top1: float) -> dict:

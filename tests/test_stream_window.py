@@ -93,9 +93,9 @@ def test_person_present_is_a_fraction_of_recent_frames():
 
 @pytest.mark.parametrize("src_fps", [30.0, 25.0, 60.0])
 def test_live_window_and_training_window_give_the_same_model_input(src_fps):
-    """The same frames, fed live into the window or cut from a clip by ``train.data.windows`` (how training and
+    """The same frames, fed live into the window or cut from a clip by ``train.lib.data.windows`` (how training and
     evaluation pick windows), are the same model input — also before the window is full."""
-    from train.data import windows
+    from train.lib.data import windows
 
     cfg = PreprocessConfig(layout="penn13", window=16, fps=15.0)
     frames = person_frames(70, fps=src_fps)

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from partkd_stream.preprocess import PreprocessConfig
-from train.data import centre_ends, fill_before_clip, random_ends, windows
+from train.lib.data import centre_ends, fill_before_clip, random_ends, windows
 
 
 def test_fill_modes_before_a_short_clip():
@@ -34,8 +34,8 @@ def test_windows_are_aligned_across_views_and_fill_the_window():
 
 def test_fixed_lq_training_set_is_the_same_every_epoch_and_fresh_is_not(tmp_path):
     from test_distill import make_penn
-    from train.config import DataConfig
-    from train.data import load_benchmark, lq_train_views
+    from train.lib.config import DataConfig
+    from train.lib.data import load_benchmark, lq_train_views
 
     root = make_penn(tmp_path / "data")
     bench = load_benchmark(DataConfig(root=str(root), max_samples=4), seed=0)
@@ -49,7 +49,7 @@ def test_fixed_lq_training_set_is_the_same_every_epoch_and_fresh_is_not(tmp_path
 
 
 def test_random_yaw_turns_3d_clips_about_the_vertical_and_keeps_their_shape(tmp_path):
-    from train.data import random_yaw
+    from train.lib.data import random_yaw
 
     rng = np.random.default_rng(3)
     clip = np.concatenate([rng.normal(0, 0.5, (6, 20, 3)) + [0.2, 0.1, 3.0], np.ones((6, 20, 1))], -1)
@@ -70,8 +70,8 @@ def test_random_yaw_turns_3d_clips_about_the_vertical_and_keeps_their_shape(tmp_
 
 def test_hq_rotate_needs_a_3d_teacher(tmp_path):
     from test_distill import make_penn
-    from train.config import DataConfig
-    from train.data import load_benchmark
+    from train.lib.config import DataConfig
+    from train.lib.data import load_benchmark
 
     root = make_penn(tmp_path / "data")
     with pytest.raises(ValueError, match="hq_rotate"):
@@ -80,7 +80,7 @@ def test_hq_rotate_needs_a_3d_teacher(tmp_path):
 
 def test_markov_runs_equal_the_frame_by_frame_chain():
     """degrade.markov_runs is vectorised; it must give exactly what the two-state chain gives frame by frame."""
-    from train.degrade import markov_runs
+    from train.lib.degrade import markov_runs
 
     def loop(rng, t, frac, mean_len):
         frac = np.clip(np.asarray(frac, np.float64), 0.0, 0.999)
@@ -103,7 +103,7 @@ def test_markov_runs_equal_the_frame_by_frame_chain():
 
 
 def test_labelled_subset_is_class_stratified_nested_and_independent_of_the_paired_mask():
-    from train.data import labelled_subset
+    from train.lib.data import labelled_subset
 
     labels = np.repeat(np.arange(5), [40, 20, 10, 3, 1])
     subsets = {f: labelled_subset(labels, f, seed=0) for f in (0.1, 0.25, 0.5, 1.0)}
@@ -118,8 +118,8 @@ def test_labelled_subset_is_class_stratified_nested_and_independent_of_the_paire
 
 def test_lq_fraction_leaves_the_paired_mask_and_the_test_set_alone(tmp_path):
     from test_distill import make_penn
-    from train.config import DataConfig
-    from train.data import load_benchmark
+    from train.lib.config import DataConfig
+    from train.lib.data import load_benchmark
 
     root = make_penn(tmp_path / "data")
     full = load_benchmark(DataConfig(root=str(root)), seed=0)
@@ -131,10 +131,10 @@ def test_lq_fraction_leaves_the_paired_mask_and_the_test_set_alone(tmp_path):
 
 def test_student_steps_fix_the_number_of_optimiser_steps_whatever_the_share_of_clips(tmp_path):
     from test_distill import make_penn
-    from train.config import load_config
-    from train.data import load_benchmark
-    from train.loops import stage_epochs
-    from train.stages import STAGES
+    from train.lib.config import load_config
+    from train.lib.data import load_benchmark
+    from train.lib.loops import stage_epochs
+    from train.lib.stages import STAGES
 
     root = make_penn(tmp_path / "data")
     for fraction, epochs in ((1.0, 5), (0.5, 10)):  # 8 clips → 2 batches of 4 per epoch; 4 clips → 1

@@ -8,7 +8,8 @@ from onnx import TensorProto, helper
 
 from partkd_stream.model import ModelConfig, PartGCN, export_onnx
 from partkd_stream.preprocess import PreprocessConfig
-from train.trt_ops import TABLE_PATH, check_onnx_ops, load_table, main, used_ops
+from train.lib.trt_ops import TABLE_PATH, check_onnx_ops, load_table, used_ops
+from train.trt_ops import main
 
 REPO = Path(__file__).resolve().parents[1]
 

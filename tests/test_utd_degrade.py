@@ -1,4 +1,4 @@
-"""Desk framing (train/degrade.py step 7): the lower body out of frame, as MediaPipe reports it at a desk webcam."""
+"""Desk framing (train/lib/degrade.py step 7): the lower body out of frame, as MediaPipe reports it at a desk webcam."""
 from __future__ import annotations
 
 import json
@@ -9,7 +9,7 @@ import pytest
 
 from fixtures_formats import standing_body
 from partkd_stream.layouts import get_layout
-from train.degrade import DEFAULT_CALIBRATION, DegradeConfig, degrade
+from train.lib.degrade import DEFAULT_CALIBRATION, DegradeConfig, degrade
 
 PENN = get_layout("penn13")
 LEGS = [PENN.index(f"{s}_{j}") for s in ("left", "right") for j in ("knee", "ankle")]

@@ -11,7 +11,7 @@ from conftest import REPO
 
 from partkd_stream.layouts import get_layout
 from partkd_stream.skeleton_io import SkeletonSequence, read_stream, save_sequence
-from train.measure_out_of_frame import main as measure_main
+from train.studies.measure_out_of_frame import main as measure_main
 
 MP = get_layout("mediapipe33")
 

@@ -9,7 +9,7 @@ import pytest
 from fixtures_formats import write_utd_tree
 from partkd_stream.checkpoint import load_checkpoint
 from train.distill import main as distill_main
-from train.evaluate_framing import main as framing_main
+from train.studies.evaluate_framing import main as framing_main
 
 TINY = ["model.teacher={channels: [16, 16], strides: [1, 2], temporal_kernel: 3, embed_dim: 16}",
         "model.student={channels: [8, 16], strides: [2, 1], temporal_kernel: 3, embed_dim: 16}",

@@ -18,6 +18,9 @@ Errors are one line and exit code 2.
 """
 from __future__ import annotations
 
+if __package__ in (None, ""):  # run as a file: the same as `python -m train.build_engine`
+    import _bootstrap  # noqa: F401  (train/_bootstrap.py)
+
 import argparse
 import json
 import os
@@ -28,29 +31,21 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from partkd_stream.backends import (PLAN_INFO_SUFFIX, OnnxRuntimeBackend, TensorRTBackend, gpu_name,
+                                    tensorrt_unavailable_reason)
+from partkd_stream.bench import synthetic_windows
+from partkd_stream.card import CardMismatch, ModelCard, card_path_for, export_deployable, sha256_file
+from partkd_stream.checkpoint import Checkpoint, CheckpointError, load_checkpoint
+from partkd_stream.convert import convert
 from partkd_stream.errors import PartkdError
-
-if __package__ in (None, ""):  # `python train/build_engine.py`: train/ is a folder of modules, not installed
-    sys.exit(f"run it as a module from the repository root: python -m train.build_engine {' '.join(sys.argv[1:])}")
-
-from partkd_stream.backends import (  # noqa: E402
-    PLAN_INFO_SUFFIX,
-    OnnxRuntimeBackend,
-    TensorRTBackend,
-    gpu_name,
-    tensorrt_unavailable_reason,
-)
-from partkd_stream.bench import synthetic_windows  # noqa: E402
-from partkd_stream.card import CardMismatch, ModelCard, card_path_for, export_deployable, sha256_file  # noqa: E402
-from partkd_stream.checkpoint import Checkpoint, CheckpointError, load_checkpoint  # noqa: E402
-from partkd_stream.convert import convert  # noqa: E402
-from partkd_stream.preprocess import clip_windows  # noqa: E402
-from partkd_stream.reject import Reject, RejectError  # noqa: E402
-from partkd_stream.skeleton_io import SkeletonFileError, atomic_write_bytes, load_sequence  # noqa: E402
-from partkd_stream.window import PresenceRule, presence_rule  # noqa: E402
+from partkd_stream.preprocess import clip_windows
+from partkd_stream.reject import Reject, RejectError
+from partkd_stream.skeleton_io import SkeletonFileError, atomic_write_bytes, load_sequence
+from partkd_stream.window import PresenceRule, presence_rule
+from train.lib.data import first_person
+from train.lib.paths import REPO
 
 PARITY_TOL = 1e-4
-REPO = Path(__file__).resolve().parents[1]
 
 
 class BuildError(PartkdError):
@@ -93,7 +88,7 @@ def parity_windows(ckpt: Checkpoint, parity_data: Optional[str], n: int = 16) ->
                 seq = load_sequence(parity_data)
             except SkeletonFileError as e:
                 raise BuildError(str(e)) from None
-            data = seq.data if seq.data.ndim == 3 else seq.data[0]
+            data = first_person(seq)
             if data.shape[-1] != pre.channels:
                 raise BuildError(f"{parity_data}: {data.shape[-1] - 1}D skeletons, the model takes {pre.dims}D")
             try:
@@ -168,7 +163,7 @@ def build(args: argparse.Namespace) -> int:
     print(f"moved into {out_dir}: {', '.join(sorted(p.name for p in built))}")
 
     if args.triton_repo:
-        from train.triton_repo import write_triton_repo
+        from train.lib.triton import write_triton_repo
 
         dirs = write_triton_repo(args.triton_repo, card, onnx_path, plan_path, max_batch_size=batches[-1],
                                  preferred_batch_sizes=[b for b in batches if b > 1] or [1])
@@ -207,7 +202,7 @@ def build_checked(args: argparse.Namespace, ckpt: Checkpoint, batches: list[int]
     card.save(card_path_for(onnx_path))
     built.append(card_path_for(onnx_path))
 
-    from train.trt_ops import check_onnx_ops, load_table
+    from train.lib.trt_ops import check_onnx_ops, load_table
 
     problems = check_onnx_ops(onnx_path)
     table = load_table()
@@ -269,7 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--parity-data", help=".npz with 'windows' [N,C,T,V] or a skeleton sequence (skeleton_io)")
     ap.add_argument("--reject", metavar="JSON",
                     help="the card's reject (default: the checkpoint's meta['reject'], if any), e.g. a "
-                         "reject_<score>.json of python -m train.reject_study measure")
+                         "reject_<score>.json of python -m train.studies.reject_study measure")
     ap.add_argument("--presence", metavar="PRESET|JSON",
                     help="who counts as a person for this model: full_body, upper_body or a JSON object of "
                          "partkd_stream.window.PresenceRule fields (default: the checkpoint's meta['presence'], "

@@ -11,13 +11,16 @@ does), its 33 landmarks are mapped to the 25 Kinect joints (``partkd_stream.conv
 - per joint: error in pixels and as a fraction of body height, bias (mean signed offset), jitter (std after
   removing the bias), MediaPipe's visibility; frames without a detection;
 - the position error after bias is split into smooth *drift* and white *jitter* by fitting an AR(1)-plus-white
-  model to its autocovariance; everything is expressed in torso lengths, the unit of ``train.degrade``.
+  model to its autocovariance; everything is expressed in torso lengths, the unit of ``train.lib.degrade``.
 
 It writes ``train/calibration/mediapipe_ntu.json`` (``degrade_config`` = the fitted ``DegradeConfig``, plus
 ``provenance`` saying which parameters are measured and which are documented priors, and the measurements) and
 the markdown report ``train/calibration/README.md``. The whole calibration rests on ONE clip of ONE person.
 """
 from __future__ import annotations
+
+if __package__ in (None, ""):  # run as a file: the same as `python -m train.calibrate`
+    import _bootstrap  # noqa: F401  (train/_bootstrap.py)
 
 import argparse
 import json
@@ -27,19 +30,15 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-if __package__ in (None, ""):  # `python train/calibrate.py`: train/ is a folder of modules, not installed
-    sys.exit(f"run it as a module from the repository root: python -m train.calibrate {' '.join(sys.argv[1:])}")
-
-from partkd_stream.convert import convert  # noqa: E402
-from partkd_stream.layouts import get_layout  # noqa: E402
-from partkd_stream.skeleton_io import atomic_write_bytes  # noqa: E402
-from train.degrade import DegradeConfig, torso_length  # noqa: E402
+from partkd_stream.convert import convert
+from partkd_stream.layouts import get_layout
+from partkd_stream.skeleton_io import atomic_write_bytes
+from train.lib.degrade import DegradeConfig, torso_length
+from train.lib.paths import REPO, shared_data
 
 SAMPLE = "S001C001P001R001A001"
-SHARED_NTU = REPO.parent / "shared" / "data" / "ntu"
-DEFAULT_SKELETON = SHARED_NTU / "skeletons" / f"{SAMPLE}.skeleton"
-DEFAULT_VIDEO = SHARED_NTU / "videos" / f"{SAMPLE}_rgb.avi"
+DEFAULT_SKELETON = shared_data() / "ntu" / "skeletons" / f"{SAMPLE}.skeleton"
+DEFAULT_VIDEO = shared_data() / "ntu" / "videos" / f"{SAMPLE}_rgb.avi"
 CALIB_DIR = REPO / "train" / "calibration"
 MAX_LAG = 3           # frame lags tried between the video and the skeleton
 MIN_SCORE = 0.05      # below this, preprocessing treats a joint as missing (PreprocessConfig.min_score)
@@ -278,7 +277,7 @@ def validate(kin: np.ndarray, mp33: np.ndarray, cfg: DegradeConfig, meas: dict[s
     """
     from dataclasses import replace
 
-    from train.degrade import degrade
+    from train.lib.degrade import degrade
 
     lay = get_layout("ntu25")
     s = meas["summary"]
@@ -456,8 +455,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = ap.parse_args(argv)
     for what, p in (("skeleton", args.skeleton), ("video", args.video)):
         if not p.is_file():
-            print(f"calibrate: error: {what} file not found: {p} (needs ../shared/data/ntu beside the repository, "
-                  f"or pass --{what} PATH)", file=sys.stderr)
+            print(f"calibrate: error: {what} file not found: {p} (set PARTKD_SHARED_DATA to the shared data "
+                  f"folder, or pass --{what} PATH)", file=sys.stderr)
             return 2
     from train.datasets.sample import DatasetError
 
@@ -477,7 +476,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         command += f" --model-complexity {args.model_complexity} --max-width {args.max_width}"
     doc = {
         "about": "MediaPipe Pose vs Kinect v2 colour joints on ONE NTU clip of ONE person; degrade_config = the "
-                 "fitted train.degrade.DegradeConfig (lengths in torso lengths, durations in frames); provenance "
+                 "fitted train.lib.degrade.DegradeConfig (lengths in torso lengths, durations in frames); provenance "
                  "says which values are measured and which are priors. Report: README.md beside this file.",
         "command": command,
         "data": {"sample": args.skeleton.stem, "skeleton": args.skeleton.name, "video": args.video.name,

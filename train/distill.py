@@ -1,4 +1,4 @@
-"""Part-level knowledge distillation, end to end (DESIGN §4 — our reading of Liu et al. 2024, not their code).
+"""Part-level knowledge distillation, end to end (our reading of Liu et al. 2024, not their code).
 
     python -m train.distill --config train/configs/penn_action.yaml [--seed 0] [--epochs 20] [--out runs]
                             [--stage teacher|baseline|kd|kd_uniform|kd_paired|logit_kd|all] [--resume]
@@ -13,6 +13,9 @@ use several cores well, that is the faster way to a multi-seed table.
 """
 from __future__ import annotations
 
+if __package__ in (None, ""):  # run as a file: the same as `python -m train.distill`
+    import _bootstrap  # noqa: F401  (train/_bootstrap.py)
+
 import argparse
 import os
 import signal
@@ -25,17 +28,15 @@ import numpy as np
 import torch
 import yaml
 
-if __package__ in (None, ""):  # `python train/distill.py`: train/ is a folder of modules, not installed
-    sys.exit(f"run it as a module from the repository root: python -m train.distill {' '.join(sys.argv[1:])}")
-
-from train.config import ConfigError, ExperimentConfig, load_config, to_dict  # noqa: E402
-from train.data import load_benchmark, resolve_root  # noqa: E402
-from train.loops import dist_info, init_distributed, resolve_device, train_stage  # noqa: E402
-from train.stages import STAGES, stage_config  # noqa: E402
-from train.report import (plot_confusion, plot_curves, plot_part_matrix, results_table, write_history,  # noqa: E402
-                          write_json, write_text)
-from partkd_stream.checkpoint import CheckpointError, load_checkpoint  # noqa: E402
-from partkd_stream.signals import Terminated, exit_code, terminate_as_interrupt  # noqa: E402
+from partkd_stream.checkpoint import CheckpointError, load_checkpoint
+from partkd_stream.signals import Terminated, exit_code, terminate_as_interrupt
+from train.lib.config import ConfigError, ExperimentConfig, load_config, to_dict
+from train.lib.data import load_benchmark
+from train.lib.loops import dist_info, init_distributed, resolve_device, train_stage
+from train.lib.paths import resolve_root
+from train.lib.plots import plot_confusion, plot_curves, plot_part_matrix
+from train.lib.reporting import results_table, write_history, write_json, write_text
+from train.lib.stages import STAGES, stage_config
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

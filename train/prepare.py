@@ -8,6 +8,9 @@ a corrupt file → one line on stderr naming the path, exit code 2.
 """
 from __future__ import annotations
 
+if __package__ in (None, ""):  # run as a file: the same as `python -m train.prepare`
+    import _bootstrap  # noqa: F401  (train/_bootstrap.py)
+
 import argparse
 import json
 import sys
@@ -17,9 +20,6 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
-
-if __package__ in (None, ""):  # `python train/prepare.py`: train/ is a folder of modules, not installed
-    sys.exit(f"run it as a module from the repository root: python -m train.prepare {' '.join(sys.argv[1:])}")
 
 from train.datasets import DATASETS, DatasetError, DatasetInfo, Sample, load_dataset, save_samples
 

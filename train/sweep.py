@@ -20,6 +20,9 @@ kd − control, control − baseline), ``sweep.json``, ``sweep.csv`` and ``label
 """
 from __future__ import annotations
 
+if __package__ in (None, ""):  # run as a file: the same as `python -m train.sweep`
+    import _bootstrap  # noqa: F401  (train/_bootstrap.py)
+
 import argparse
 import csv
 import io
@@ -36,11 +39,11 @@ import numpy as np
 
 from partkd_stream.signals import Terminated, exit_code, terminate_as_interrupt
 
-from .config import ConfigError, load_config
-from .stages import STAGES
-from .report import write_json, write_text
-
-REPO = Path(__file__).resolve().parents[1]
+from train.lib.config import ConfigError, load_config
+from train.lib.plots import plot_label_efficiency
+from train.lib.paths import REPO
+from train.lib.reporting import write_json, write_text
+from train.lib.stages import STAGES
 
 
 @dataclass
@@ -315,27 +318,6 @@ def tables(rows: list[dict]) -> tuple[str, dict]:
                   + "; part-weight entropy / maximum: " + (", ".join(f"{s} {np.mean(v):.3f}" for s, v in ent if v)
                                                             or "–"), ""]
     return "\n".join(lines) + "\n", summary
-
-
-def plot_label_efficiency(path: Path, dataset: str, rows: list[dict]) -> None:
-    """Fraction of labelled LQ clips → clip top-1 (mean ± std over seeds), one line per stage."""
-    from .report import plt, save_figure
-
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for stage in [s for s in STAGES if any(r["stage"] == s for r in rows)]:
-        fr = sorted({r["fraction"] for r in rows if r["stage"] == stage})
-        vals = [[r["top1"] for r in rows if r["stage"] == stage and r["fraction"] == f] for f in fr]
-        n = sorted({len(v) for v in vals})
-        ax.errorbar([100 * f for f in fr], [np.mean(v) for v in vals], yerr=[np.std(v) for v in vals],
-                    marker="o", capsize=3, label=f"{stage} (seeds: {'–'.join(map(str, n[::max(len(n) - 1, 1)]))})")
-    ax.set_xscale("log")
-    shares = sorted({100 * r["fraction"] for r in rows})
-    ax.set_xticks(shares, [f"{v:g}" for v in shares])
-    ax.minorticks_off()
-    ax.set(xlabel="LQ training clips used (%)", ylabel="clip top-1 on LQ test (%)", title=f"label efficiency: {dataset}")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    save_figure(fig, path)
 
 
 def main(argv: list[str] | None = None) -> int:

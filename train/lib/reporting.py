@@ -1,26 +1,31 @@
-"""Run reports: metrics as JSON and CSV, PNG plots, and the markdown results table (mean ± std over seeds)."""
+"""Run reports: metrics as JSON and CSV files (written atomically), and markdown tables — the one table writer —
+with the results of a run (mean ± std over seeds) and same-seed differences between stages."""
 from __future__ import annotations
 
 import csv
 import io
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")  # files only; never needs a display
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from partkd_stream.layouts import part_names  # noqa: E402
-from partkd_stream.skeleton_io import atomic_write_bytes  # noqa: E402
+from partkd_stream.skeleton_io import atomic_write_bytes
 
 METRICS = (("top1", "clip top-1"), ("top5", "clip top-5"), ("stream_top1", "streaming top-1"))
 
 
 def write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, lambda f: f.write(text.encode()))
+
+
+def markdown_table(head: Sequence[str], rows: Sequence[Sequence[Any]], align: Sequence[str] | None = None) -> str:
+    """A markdown table: a header row, the separator (``align`` per column: ``---``, ``---:``, …) and ``rows``,
+    each cell written with ``str``; one line each, ending in a newline."""
+    sep = align or ["---"] * len(head)
+    lines = ["| " + " | ".join(map(str, head)) + " |", "| " + " | ".join(sep) + " |"]
+    lines += ["| " + " | ".join(map(str, row)) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
 
 
 def write_history(out_dir: Path, stage: str, history: list[dict[str, Any]]) -> None:
@@ -33,67 +38,6 @@ def write_history(out_dir: Path, stage: str, history: list[dict[str, Any]]) -> N
     w.writeheader()
     w.writerows(history)
     write_text(out_dir / f"{stage}.history.csv", buf.getvalue())
-
-
-def plot_curves(out_dir: Path, histories: dict[str, list[dict[str, Any]]]) -> Path:
-    fig, (ax_l, ax_a) = plt.subplots(1, 2, figsize=(11, 4))
-    for stage, hist in histories.items():
-        ep = [r["epoch"] for r in hist]
-        total = [sum(v for k, v in r.items() if k.startswith("loss_")) for r in hist]
-        ax_l.plot(ep, total, label=stage)
-        evaluated = [r for r in hist if r.get("test_top1") not in (None, "")]  # train.eval_every may skip epochs
-        if evaluated:
-            ax_a.plot([r["epoch"] for r in evaluated], [r["test_top1"] for r in evaluated], marker=".", label=stage)
-    ax_l.set(xlabel="epoch", ylabel="training loss (sum of terms)", title="loss")
-    ax_a.set(xlabel="epoch", ylabel="clip top-1 on test", title="accuracy (teacher: HQ test, students: LQ test)")
-    for ax in (ax_l, ax_a):
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    return save_figure(fig, out_dir / "curves.png")
-
-
-def plot_confusion(out_dir: Path, name: str, labels: np.ndarray, pred: list[int], classes: list[str]) -> Path:
-    k = len(classes)
-    cm = np.zeros((k, k), int)
-    np.add.at(cm, (labels, np.asarray(pred)), 1)
-    norm = cm / np.maximum(cm.sum(1, keepdims=True), 1)
-    size = min(0.45 * k, 14)  # NTU-120's 120 classes: a readable 14-inch square, not a 57-inch one
-    fig, ax = plt.subplots(figsize=(size + 3, size + 2.5))
-    im = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
-    font = 7 if k <= 31 else max(2, 7 * 31 / k)
-    ax.set_xticks(range(k), classes, rotation=90, fontsize=font)
-    ax.set_yticks(range(k), classes, fontsize=font)
-    ax.set(xlabel="predicted", ylabel="true", title=f"confusion: {name}")
-    fig.colorbar(im, ax=ax, fraction=0.04)
-    return save_figure(fig, out_dir / f"confusion_{name}.png")
-
-
-def plot_part_matrix(out_dir: Path, weights: np.ndarray, classes: list[str], parts: str = "coarse",
-                     name: str = "part_matrix", title: str = "action-specific part matrix softmax(A)") -> Path:
-    """Heat-map of part weights (classes × parts): the teacher's ``softmax(A)``, or the weights a stage used."""
-    names = part_names(parts)
-    k = len(classes)
-    fig, ax = plt.subplots(figsize=(0.7 * len(names) + 3, min(0.35 * k, 24) + 1.5))
-    im = ax.imshow(weights, cmap="magma", aspect="auto")
-    ax.set_xticks(range(len(names)), names, rotation=45, ha="right", fontsize=8)
-    ax.set_yticks(range(k), classes, fontsize=7 if k <= 60 else 4)
-    if k <= 60:  # numbers in the cells while they stay legible
-        for i in range(weights.shape[0]):
-            for j in range(weights.shape[1]):
-                ax.text(j, i, f"{weights[i, j]:.2f}", ha="center", va="center", fontsize=6,
-                        color="white" if weights[i, j] < weights.max() * 0.6 else "black")
-    ax.set_title(title)
-    fig.colorbar(im, ax=ax, fraction=0.04)
-    return save_figure(fig, out_dir / f"{name}.png")
-
-
-def save_figure(fig, path: Path) -> Path:
-    buf = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    atomic_write_bytes(path, lambda f: f.write(buf.getvalue()))
-    return path
 
 
 def results_table(results: dict[str, dict[int, dict[str, Any]]], titles: dict[str, str]) -> tuple[str, dict]:

@@ -1,10 +1,11 @@
 """A student's test accuracy with the full body in view and with the lower body out of frame (a desk webcam).
 
-    python -m train.evaluate_framing --config train/configs/everyday.yaml --checkpoint runs/everyday/seed0/kd.pt \
+    python -m train.studies.evaluate_framing --config train/configs/everyday.yaml \
+        --checkpoint runs/everyday/seed0/kd.pt \
         [--root runs/data/utd_mhad.npz] [--seed 0] [--set data.severity=2 …] [--json]
 
 Every condition degrades the *same* LQ test clips with the same seeds (``data.test_seed``) and the config's
-degradation; they differ only in its desk framing (``train.degrade`` step 7): *full body* (off), *lower body out
+degradation; they differ only in its desk framing (``train.lib.degrade`` step 7): *full body* (off), *lower body out
 of frame* (on for every clip: hips, legs and feet below the image, reported as MediaPipe does, at hallucinated
 positions with a low visibility) and *lower body not reported* (the same joints with score 0 — what an estimator
 that drops unseen joints gives; preprocessing then has no hips to centre and scale by). Prints clip top-1 / top-5
@@ -21,19 +22,21 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Sequence
 
+if __package__ in (None, ""):  # run as a file: the same as `python -m train.studies.evaluate_framing`
+    sys.path[0] = str(Path(__file__).resolve().parents[1])   # train/, which holds _bootstrap
+    import _bootstrap  # noqa: F401  (train/_bootstrap.py)
+
 import numpy as np
 
-if __package__ in (None, ""):  # `python train/evaluate_framing.py`: train/ is a folder of modules
-    sys.exit("run it as a module from the repository root: python -m train.evaluate_framing " + " ".join(sys.argv[1:]))
+from partkd_stream.checkpoint import CheckpointError, load_checkpoint
+from partkd_stream.reject import BACKGROUND
+from train.lib.config import ConfigError, DataConfig, load_config
+from train.lib.data import load_benchmark
+from train.lib.degrade import DEFAULT_CALIBRATION
+from train.lib.evaluation import evaluate
+from train.lib.paths import resolve_root
 
-from partkd_stream.checkpoint import CheckpointError, load_checkpoint  # noqa: E402
-from partkd_stream.reject import BACKGROUND  # noqa: E402
-from train.config import ConfigError, DataConfig, load_config  # noqa: E402
-from train.data import load_benchmark, resolve_root  # noqa: E402
-from train.degrade import DEFAULT_CALIBRATION  # noqa: E402
-from train.loops import evaluate  # noqa: E402
-
-# condition → changes to the config's degradation (train.degrade.DegradeConfig fields)
+# condition → changes to the config's degradation (train.lib.degrade.DegradeConfig fields)
 CONDITIONS: dict[str, dict[str, Any]] = {
     "full body": {"lower_body_out": 0.0},
     "lower body out of frame": {"lower_body_out": 1.0},
@@ -72,7 +75,8 @@ def evaluate_framing(cfg_path: str, checkpoint: str, overrides: Sequence[str] = 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m train.studies.evaluate_framing",
+                                 description=__doc__.split("\n\n")[0])
     ap.add_argument("--config", required=True, help="the experiment config the student was trained with")
     ap.add_argument("--checkpoint", required=True, help="a student checkpoint (.pt)")
     ap.add_argument("--root", help="dataset root or cached file (overrides data.root)")

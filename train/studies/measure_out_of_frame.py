@@ -1,12 +1,12 @@
 """What MediaPipe reports for joints outside the image: the evidence behind the degradation's desk framing.
 
     partkd-stream extract ../shared/data/videos/arm_wrestling_partial_view.mp4 --out runs/mp/
-    python -m train.measure_out_of_frame runs/mp/arm_wrestling_partial_view.npz [--json]
+    python -m train.studies.measure_out_of_frame runs/mp/arm_wrestling_partial_view.npz [--json]
 
 Reads an extracted MediaPipe sequence (``mediapipe33``, pixels, with the frame size in its meta) and prints, per
 joint, the share of detected frames in which MediaPipe placed it outside the image and its visibility there and
 inside, the hallucinated torso length (mid-shoulder ↔ mid-hip) in shoulder widths, and the share of those frames
-each preset presence rule (``partkd_stream.window.PRESENCE_RULES``) counts as a person. ``train.degrade``'s
+each preset presence rule (``partkd_stream.window.PRESENCE_RULES``) counts as a person. ``train.lib.degrade``'s
 ``out_*`` defaults were set from this on the arm-wrestling close-up (seated people, hips below the frame).
 """
 from __future__ import annotations
@@ -16,15 +16,17 @@ import json
 import sys
 from typing import Any, Sequence
 
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a file: the same as `python -m train.studies.measure_out_of_frame`
+    sys.path[0] = str(Path(__file__).resolve().parents[1])   # train/, which holds _bootstrap
+    import _bootstrap  # noqa: F401  (train/_bootstrap.py)
+
 import numpy as np
 
-if __package__ in (None, ""):  # `python train/measure_out_of_frame.py`: train/ is a folder of modules
-    sys.exit("run it as a module from the repository root: python -m train.measure_out_of_frame "
-             + " ".join(sys.argv[1:]))
-
-from partkd_stream.layouts import get_layout  # noqa: E402
-from partkd_stream.skeleton_io import SkeletonFileError, load_sequence  # noqa: E402
-from partkd_stream.window import PRESENCE_RULES  # noqa: E402
+from partkd_stream.layouts import get_layout
+from partkd_stream.skeleton_io import SkeletonFileError, load_sequence
+from partkd_stream.window import PRESENCE_RULES
 
 JOINTS = ("nose", "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
           "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle", "left_foot_index",
@@ -54,7 +56,8 @@ def measure(data: np.ndarray, width: float, height: float) -> dict[str, Any]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m train.studies.measure_out_of_frame",
+                                 description=__doc__.split("\n\n")[0])
     ap.add_argument("sequence", help="a .npz written by partkd-stream extract (mediapipe33, pixels)")
     ap.add_argument("--json", action="store_true", help="print the summary as JSON")
     args = ap.parse_args(argv)

@@ -4,7 +4,7 @@ One stage is ``train_stage``: build the model and optimiser → resume → per e
 (``epoch_data``), training steps (``train_step``), a test point for the curves, a checkpoint → final evaluation and
 save. Run hygiene: per-epoch atomic checkpoints (``<stage>.last.pt``) hold everything that shapes the rest of the
 run — weights, optimiser, torch RNG states (dropout), the KD memory queue, the epoch — so ``resume`` continues
-bit for bit (numpy draws come from named per-(seed, epoch) streams, ``train.rng``, so they need no saving);
+bit for bit (numpy draws come from named per-(seed, epoch) streams, ``train.lib.rng``, so they need no saving);
 loaded with ``weights_only=True``. Ctrl-C (and SIGTERM, via ``distill.py``) keeps the last finished epoch's
 checkpoint and re-raises. ``train.device`` puts model, teacher, queue and batches on CUDA when present; under
 ``torchrun`` the model is wrapped in DDP (NCCL on GPU, gloo on CPU) and each rank trains on its shard.

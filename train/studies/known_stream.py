@@ -1,6 +1,6 @@
 """Known actions as a labelled stream for the harness: a benchmark's LQ test clips back to back.
 
-    python -m train.known_stream --config train/configs/penn_action.yaml --out runs/known/penn_test \
+    python -m train.studies.known_stream --config train/configs/penn_action.yaml --out runs/known/penn_test \
         [--min-seconds 4] [--gap 0]
     python -m train.evaluate_stream --annotations runs/known/penn_test.yaml [--model M] [--reject R.json]
 
@@ -21,9 +21,17 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
+if __package__ in (None, ""):  # run as a file: the same as `python -m train.studies.known_stream`
+    sys.path[0] = str(Path(__file__).resolve().parents[1])   # train/, which holds _bootstrap
+    import _bootstrap  # noqa: F401  (train/_bootstrap.py)
+
 import numpy as np
 
+from partkd_stream.errors import PartkdError
 from partkd_stream.skeleton_io import SkeletonSequence, save_sequence
+from train.lib.annotations import write_annotations
+from train.lib.config import load_config
+from train.lib.data import load_benchmark
 
 
 def known_stream(clips: Sequence[np.ndarray], fps: Sequence[float], labels: Sequence[str], layout: str,
@@ -59,14 +67,8 @@ def mixed_order(labels: Sequence[int], seed: int = 0) -> np.ndarray:
     return np.array(order, int)
 
 
-def annotation_yaml(npz_name: str, segments: list[tuple[str, float, float]]) -> str:
-    rows = "".join(f"      - [{label}, {start}, {end}]\n" for label, start, end in segments)
-    return (f"# {len(segments)} known test clips back to back (python -m train.known_stream)\n"
-            f"inputs:\n  - path: {npz_name}\n    segments:\n{rows}")
-
-
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m train.known_stream", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m train.studies.known_stream", description=__doc__.split("\n\n")[0])
     ap.add_argument("--config", required=True, help="an experiment config (its data section: dataset, LQ layout)")
     ap.add_argument("--out", required=True, help="output path without suffix: writes OUT.npz and OUT.yaml")
     ap.add_argument("--min-seconds", type=float, default=4.0,
@@ -76,11 +78,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap.add_argument("--seed", type=int, default=0, help="benchmark seed (default %(default)s)")
     ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="config overrides, e.g. data.root=…")
     args = ap.parse_args(list(sys.argv[1:] if argv is None else argv))
-    from partkd_stream.errors import PartkdError
-
-    from .config import load_config
-    from .data import load_benchmark
-
     try:
         if args.gap < 0 or args.min_seconds < 0:
             raise ValueError(f"--gap and --min-seconds must be ≥ 0, got {args.gap} and {args.min_seconds}")
@@ -99,7 +96,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     save_sequence(out.with_suffix(".npz"), seq)
-    out.with_suffix(".yaml").write_text(annotation_yaml(out.with_suffix(".npz").name, segments))
+    write_annotations(out.with_suffix(".yaml"), [(out.with_suffix(".npz").name, segments)],
+                      f"{n} known test clips back to back (python -m train.studies.known_stream)")
     print(f"wrote {out.with_suffix('.npz')} ({n} clips, {len(seq.data)} frames, {seq.timestamps[-1] / 60:.1f} min) "
           f"and {out.with_suffix('.yaml')}")
     return 0

@@ -10,7 +10,7 @@ all of that is the action. Measured here (``README``, *Open set*) on the Penn mo
   their hidden joints were shown (8 % as annotated);
 - **body proportions**: Kinect v1 (NW-UCLA, UTD-MHAD) places the hips high, so per torso length its thighs are
   1.16 long and its head 0.8 from mid-shoulder, where Penn's annotations give 0.78 and 0.39 (NTU's Kinect v2 and
-  MediaPipe: 0.7 and 0.4–0.5). ``python -m train.reject_study look`` prints these numbers.
+  MediaPipe: 0.7 and 0.4–0.5). ``python -m train.studies.reject_study look`` prints these numbers.
 
 ``Look`` takes both away, symmetrically, so neither can stand for "background": clips of other sources are
 ``retarget``-ed to the known clips' median proportions and, with probability ``share``, given the missing-joint
@@ -39,7 +39,7 @@ _CHAINS = (("shoulder", "elbow", "upper_arm"), ("elbow", "wrist", "forearm"), ("
 
 
 def clean_2d(seq: np.ndarray, layout: str, dst_layout: str, deg: DegradeConfig) -> np.ndarray:
-    """A clean clip in ``dst_layout`` 2D, as ``train.degrade.degrade`` sees it before corrupting it."""
+    """A clean clip in ``dst_layout`` 2D, as ``train.lib.degrade.degrade`` sees it before corrupting it."""
     seq = np.asarray(seq, np.float32)
     bad = ~np.isfinite(seq).all(-1)
     if bad.any():

@@ -1,8 +1,9 @@
 """The everyday model on actions outside its 27: everyday distractors it never saw, held out.
 
-    python -m train.everyday_openset --model engines/everyday_student.pt [--root runs/data/utd_mhad.npz]
-        [--shared ../shared/data] [--out runs/everyday_openset]
-    python -m train.evaluate_stream --annotations runs/everyday_openset/streams.yaml --model engines/everyday_student.onnx
+    python -m train.studies.everyday_openset --model engines/everyday_student.pt [--root runs/data/utd_mhad.npz]
+        [--shared DATA] [--out runs/everyday_openset]
+    python -m train.evaluate_stream --annotations runs/everyday_openset/streams.yaml \
+        --model engines/everyday_student.onnx
 
 Known: UTD-MHAD's test clips (even subjects), degraded like the model's training data (the everyday config's desk
 profile: half of them framed from the waist up), every sliding window. Unknown — never trained on, calibrated on or
@@ -22,25 +23,26 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+if __package__ in (None, ""):  # run as a file: the same as `python -m train.studies.everyday_openset`
+    sys.path[0] = str(Path(__file__).resolve().parents[1])   # train/, which holds _bootstrap
+    import _bootstrap  # noqa: F401  (train/_bootstrap.py)
 
-if __package__ in (None, ""):  # `python train/everyday_openset.py`: train/ is a folder of modules
-    sys.exit("run it as a module from the repository root: python -m train.everyday_openset " + " ".join(sys.argv[1:]))
+import torch
 
-import torch  # noqa: E402
+from partkd_stream.checkpoint import load_checkpoint
+from partkd_stream.skeleton_io import SkeletonSequence, save_sequence
+from train.datasets import DatasetError
+from train.datasets.sample import LABELS_DIR
+from train.lib.annotations import write_annotations
+from train.lib.config import ConfigError, load_config
+from train.lib.data import load_benchmark
+from train.lib.everyday import CONFIG
+from train.lib.evaluation import logits, sliding_windows, stream_top1
+from train.lib.negatives import NegativeClip, NegativeWindows, action_number, dataset_clips, source_root
+from train.lib.openset import BACKGROUND, fpr_at_recall, roc_auc, score_logits
+from train.lib.paths import shared_data
 
-from partkd_stream.checkpoint import load_checkpoint  # noqa: E402
-from partkd_stream.skeleton_io import SkeletonSequence, save_sequence  # noqa: E402
-
-from .config import ConfigError, load_config  # noqa: E402
-from .data import load_benchmark  # noqa: E402
-from .datasets import DatasetError  # noqa: E402
-from .everyday_background import CONFIG  # noqa: E402
-from .negatives import NegativeClip, NegativeWindows, action_number, dataset_clips, source_root  # noqa: E402
-from .openset import BACKGROUND, fpr_at_recall, roc_auc, score_logits  # noqa: E402
-from .openset_train import logits, sliding, stream_top1  # noqa: E402
-from .reject_study import stream_annotations  # noqa: E402
-
-OVERLAP_FILE = Path(__file__).resolve().parent / "datasets" / "labels" / "utd_overlap.json"
+OVERLAP_FILE = LABELS_DIR / "utd_overlap.json"
 SEED = 1000   # the held-out sets' degradation draws (as reject_study's)
 
 
@@ -61,7 +63,7 @@ def measure(model_path: str, root: str | None, shared: Path, out: Path) -> dict:
         raise ConfigError(f"{model_path}: its classes are not UTD-MHAD's 27 actions + {BACKGROUND!r}")
     pre, deg = ck.preprocess, bench.degradation       # windows as the model was trained on them
     k = len(classes) - 1
-    xt, owner = sliding(bench.test_lq, bench.test_fps, pre)
+    xt, owner = sliding_windows(bench.test_lq, bench.test_fps, pre)
     zt = logits(model, xt)
     s_known = score_logits(zt, "not_background", classes)
     res: dict = {"model": str(model_path), "known": {
@@ -83,16 +85,18 @@ def measure(model_path: str, root: str | None, shared: Path, out: Path) -> dict:
         f = out / "streams" / f"{src}.npz"
         save_sequence(f, SkeletonSequence(data=data, layout=pre.layout, fps=30.0, timestamps=ts, id=src))
         streams.append(str(f))
-    stream_annotations(streams, out / "streams.yaml")
+    write_annotations(out / "streams.yaml", [(Path(f).resolve(), []) for f in streams],
+                      "unknown actions back to back: no known action anywhere")
     (out / "measure.json").write_text(json.dumps(res, indent=2) + "\n")
     return res
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m train.everyday_openset", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m train.studies.everyday_openset",
+                                 description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", default="engines/everyday_student.pt", help="the everyday checkpoint (.pt)")
     ap.add_argument("--root", help="UTD-MHAD (raw folder or train.prepare cache) instead of the config's")
-    ap.add_argument("--shared", default="../shared/data", help="folder holding ntu/ and nw_ucla/")
+    ap.add_argument("--shared", default=str(shared_data()), help="folder holding ntu/ and nw_ucla/")
     ap.add_argument("--out", default="runs/everyday_openset")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)

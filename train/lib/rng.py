@@ -5,7 +5,7 @@ subset) leaves every other draw of the run unchanged — a comparison between tw
 what was changed. Streams are derived afresh from their key, never carried over, so a run resumed at an epoch
 boundary draws exactly what an uninterrupted one draws. The salts are the values the published runs used; changing
 one changes every result that depends on it. (The degradation has its own per-clip stream,
-``train.degrade.sample_rng(seed, clip id, epoch)``, so each clip's LQ version is independent of the others.)
+``train.lib.degrade.sample_rng(seed, clip id, epoch)``, so each clip's LQ version is independent of the others.)
 """
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ A closed-set model names one of its classes for anything it sees. To teach or te
 are *not* any of its actions, looking the way a live stream looks. Sources (each gives ``NegativeClip``s):
 
 - **other datasets' actions** (``dataset_clips``): NW-UCLA, NTU RGB+D samples, UTD-MHAD — Kinect 3D, projected,
-  converted and degraded exactly as the student's training data (``train.degrade``). Actions that *are* Penn
+  converted and degraded exactly as the student's training data (``degrade``). Actions that *are* Penn
   actions (UTD's bowling, baseball swing, tennis forehand, tennis serve, squat) are left out
   (``labels/penn_overlap.json``);
 - **idle** (``idle_clips``): a generated 3D person standing or sitting still — slow sway, breathing-size drifts of
@@ -18,7 +18,7 @@ are *not* any of its actions, looking the way a live stream looks. Sources (each
 
 ``NegativeWindows`` turns clips into model windows: random windows per training epoch (the "extra labelled windows
 per epoch" a background class trains on) or every sliding window of a fixed degradation (evaluation), as recorded
-or with the dataset look taken away (``train.dataset_look``).
+or with the dataset look taken away (``dataset_look``).
 """
 from __future__ import annotations
 
@@ -34,13 +34,14 @@ from partkd_stream.convert import convert
 from partkd_stream.layouts import get_layout
 from partkd_stream.preprocess import PreprocessConfig, clip_windows, preprocess_window, resample_indices, take_frames
 
-from .data import FILL_MODES, fill_before_clip, random_ends
+from ..datasets import DatasetError, load_dataset, load_samples
+from ..datasets.sample import LABELS_DIR
+from .data import FILL_MODES, fill_before_clip, first_person, random_ends
 from .dataset_look import Look, clean_2d, median_proportions
-from .datasets import DatasetError, load_dataset, load_samples
 from .degrade import DegradeConfig, degrade, sample_rng
 
 SOURCES = ("nw_ucla", "ntu", "utd_mhad", "idle", "transition", "pool")
-OVERLAP_FILE = Path(__file__).resolve().parent / "datasets" / "labels" / "penn_overlap.json"
+OVERLAP_FILE = LABELS_DIR / "penn_overlap.json"
 
 
 @dataclass
@@ -267,8 +268,7 @@ def extracted_clips(path: str | Path, source: str = "pool") -> list[NegativeClip
     from partkd_stream.skeleton_io import load_sequence
 
     seq = load_sequence(path)
-    data = seq.data[0] if seq.data.ndim == 4 else seq.data
-    return [NegativeClip(data, seq.layout, seq.fps, source, Path(path).stem, action="no person", lq=True)]
+    return [NegativeClip(first_person(seq), seq.layout, seq.fps, source, Path(path).stem, action="no person", lq=True)]
 
 
 # --- windows -----------------------------------------------------------------------------------------------------
@@ -279,7 +279,7 @@ class NegativeWindows:
     (default: equally often), then a clip, a degradation draw (``draws`` fixed versions per clip, cycled over
     epochs, so the cost is paid ``draws`` times) and a random span (the clip's end for transitions), filled before
     short clips like the known clips (``data.FILL_MODES``). ``eval_windows()``: every sliding window of one fixed
-    degradation per clip. With a ``look`` (``train.dataset_look``) each view is retargeted and masked so that
+    degradation per clip. With a ``look`` (``dataset_look``) each view is retargeted and masked so that
     missing joints and body proportions cannot tell the source from the known clips.
     """
 

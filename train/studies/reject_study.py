@@ -1,46 +1,54 @@
 """Measure open-set students on what they never saw: held-out negative families, Penn test clips, streams.
 
-    python -m train.reject_study measure --model runs/openset/bg_look_kin/student.pt [--model engines/penn_student.pt]
-        [--root PENN] [--shared DATA] [--out runs/openset]
-    python -m train.reject_study idle-streams [--out runs/openset/idle]
-    python -m train.reject_study look --root PENN.npz [--shared DATA] [--skeletons EXTRACTED.npz ...]
+    python -m train.studies.reject_study measure --model runs/openset/bg_look_kin/student.pt
+        [--model engines/penn_student.pt] [--root PENN] [--shared DATA] [--out runs/openset]
+    python -m train.studies.reject_study idle-streams [--out runs/openset/idle]
+    python -m train.studies.reject_study look --root PENN.npz [--shared DATA] [--skeletons EXTRACTED.npz ...]
 
-Training and validation are ``train.openset_train`` (its docstring has the splits). ``measure`` evaluates a model
-on the negative family it did *not* train on (a model without negatives: on every family), built the way its
-training negatives were built (with the dataset look taken away when it trained so, ``train.dataset_look``), plus
-idle people and transitions of other seeds, and on the Penn LQ test clips as annotated and with their hidden joints
-shown (the runtime's look); ``--sets recorded|matched`` evaluates any model on the other version of the sets.
-Scores: every logit score with a threshold calibrated on the validation windows to 95 % recall
-(``reject_<score>.json``), and for a background model the class itself (``background_argmax``, its validation
-offset already in the weights). The **shortcut check**: UTD-MHAD's own Penn actions (known actions in
-the Kinect look; the even subjects, never trained on) against UTD-MHAD's other actions in the same look — a model
-that rejects by dataset look rather than by action cannot separate them. It also writes the held-out sets as
-streams for ``train.evaluate_stream``.
+Training and validation are ``train.openset_train`` (``train.lib.openset_training`` has the splits). ``measure``
+evaluates a model on the negative family it did *not* train on (a model without negatives: on every family), built
+the way its training negatives were built (with the dataset look taken away when it trained so,
+``train.lib.dataset_look``), plus idle people and transitions of other seeds, and on the Penn LQ test clips as
+annotated and with their hidden joints shown (the runtime's look); ``--sets recorded|matched`` evaluates any model
+on the other version of the sets. Scores: every logit score with a threshold calibrated on the validation windows to
+95 % recall (``reject_<score>.json``), and for a background model the class itself (``background_argmax``, its
+validation offset already in the weights). The **shortcut check**: UTD-MHAD's own Penn actions (known actions in the
+Kinect look; the even subjects, never trained on) against UTD-MHAD's other actions in the same look — a model that
+rejects by dataset look rather than by action cannot separate them. It also writes the held-out sets as streams for
+``train.evaluate_stream``.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
+
+if __package__ in (None, ""):  # run as a file: the same as `python -m train.studies.reject_study`
+    sys.path[0] = str(Path(__file__).resolve().parents[1])   # train/, which holds _bootstrap
+    import _bootstrap  # noqa: F401  (train/_bootstrap.py)
 
 import numpy as np
 import torch
 
+from partkd_stream.checkpoint import load_checkpoint
 from partkd_stream.convert import convert
 from partkd_stream.preprocess import sanitize
-from partkd_stream.skeleton_io import load_sequence
-
-from .config import ConfigError, load_config
-from .data import Benchmark
-from .dataset_look import BONES, Look, clean_2d, median_proportions
-from .datasets import load_samples
-from .degrade import DegradeConfig
-from .negatives import NegativeWindows, dataset_clips, idle_clips, source_root, transition_clips
-from .openset import BACKGROUND
-from .openset_train import (CONFIG, FAMILIES, OpensetConfig, family_clips, revealed, sliding, split_validation,
-                            subject)
+from partkd_stream.skeleton_io import SkeletonSequence, load_sequence, save_sequence
+from train.datasets import load_samples
+from train.lib.annotations import write_annotations
+from train.lib.config import ConfigError, load_config
+from train.lib.data import Benchmark, first_person, load_benchmark, lq_train_views, split_validation
+from train.lib.dataset_look import BONES, Look, clean_2d, median_proportions
+from train.lib.degrade import DegradeConfig
+from train.lib.evaluation import centre_windows, logits_and_features, sliding_windows, stream_top1
+from train.lib.negatives import NegativeWindows, dataset_clips, idle_clips, idle_stream, source_root, transition_clips
+from train.lib.openset import (BACKGROUND, SCORES, FeatureDistance, calibrate, fpr_at_recall, roc_auc, score_logits,
+                               threshold_for_recall)
+from train.lib.openset_training import CONFIG, FAMILIES, OpensetConfig, family_clips, revealed, subject
+from train.lib.paths import shared_data
 
 
 # --- measuring -----------------------------------------------------------------------------------------------------
@@ -80,24 +88,17 @@ def utd_known_vs_unknown(shared: Path, bench: Benchmark, look: Look | None, trai
 
 
 def measure(args: argparse.Namespace) -> int:
-    from partkd_stream.checkpoint import load_checkpoint
-    from partkd_stream.skeleton_io import SkeletonSequence, save_sequence
-
-    from .data import centre_ends, load_benchmark, lq_train_views, windows
-    from .openset import SCORES, FeatureDistance, calibrate, fpr_at_recall, roc_auc, score_logits, threshold_for_recall
-
     torch.set_num_threads(1)
     cfg = load_config(CONFIG, [f"data.root={args.root}"])
     bench, val = split_validation(load_benchmark(cfg.data, 0))
     pre, deg = bench.lq_pre, bench.degradation
     shared = Path(args.shared)
-    xv, _ = sliding(val["lq"], val["fps"], pre)
-    xt, owner = sliding(bench.test_lq, bench.test_fps, pre)
+    xv, _ = sliding_windows(val["lq"], val["fps"], pre)
+    xt, owner = sliding_windows(bench.test_lq, bench.test_fps, pre)
     test_revealed = revealed({"src": [(h, bench.hq_pre.layout) for h in bench.test_hq], "ids": bench.test_ids},
                              pre, deg, seed=cfg.data.test_seed)
-    xr, owner_r = sliding(test_revealed, bench.test_fps, pre)
-    lengths = np.array([len(s) for s in bench.test_lq])
-    xc = windows(bench.test_lq, bench.test_fps, centre_ends(lengths, bench.test_fps, pre), pre)
+    xr, owner_r = sliding_windows(test_revealed, bench.test_fps, pre)
+    xc = centre_windows(bench.test_lq, bench.test_fps, pre)
     labels = bench.test_labels
     for path in args.model:
         ck = load_checkpoint(path)
@@ -118,8 +119,8 @@ def measure(args: argparse.Namespace) -> int:
               f"{'taken away' if look else 'as recorded'}, validation {'held out' if val_clean else 'SEEN'}",
               flush=True)
         (zv, fv), (zt, ft), (zc, fc) = (logits_and_features(model, x) for x in (xv, xt, xc))
-        zr = logits_of(model, xr)
-        xtr, otr = sliding(lq_train_views(bench, 0, 0), bench.train_fps, pre)   # class means: training clips
+        zr = logits_and_features(model, xr)[0]
+        xtr, otr = sliding_windows(lq_train_views(bench, 0, 0), bench.train_fps, pre)   # class means: training clips
         fd = FeatureDistance(logits_and_features(model, xtr)[1], bench.train_labels[otr])
         scores = [s for s in SCORES if s != "not_background" or has_bg] + ["feature_distance"]
 
@@ -137,8 +138,8 @@ def measure(args: argparse.Namespace) -> int:
             "windows": {"val": len(xv), "test_sliding": len(xt), "test_clips": len(xc), **{k: len(v) for k, v in
                                                                                              neg.items()}},
             "known": {"clip_top1": float((zc.argmax(1) == labels).mean()),
-                      "stream_top1": _stream_top1(zt, owner, labels, None),
-                      "stream_top1_revealed": _stream_top1(zr, owner_r, labels, None)},
+                      "stream_top1": stream_top1(zt, owner, labels),
+                      "stream_top1_revealed": stream_top1(zr, owner_r, labels)},
             "scores": {}}
         if has_bg:
             res["known"]["clip_top1_actions"] = float((zc[:, :k_bg].argmax(1) == labels).mean())
@@ -152,7 +153,7 @@ def measure(args: argparse.Namespace) -> int:
             row = {"threshold": thr, "val_recall": float((sv >= thr).mean()),
                    "test_window_recall": float((st >= thr).mean()),
                    "clip_top1_with_reject": float(((zc.argmax(1) == labels) & (sc >= thr)).mean()),
-                   "stream_top1_with_reject": _stream_top1(zt, owner, labels, st >= thr), "sets": {}}
+                   "stream_top1_with_reject": stream_top1(zt, owner, labels, st >= thr), "sets": {}}
             for k, (zn, fn) in negf.items():
                 sn = score(zn, fn, s)
                 row["sets"][k] = {"auroc": roc_auc(st, sn), "fpr_at_95": fpr_at_recall(st, sn, 0.95),
@@ -174,7 +175,8 @@ def measure(args: argparse.Namespace) -> int:
             save_sequence(f, SkeletonSequence(data=data, layout=pre.layout, fps=30.0, timestamps=ts, id=k))
             streams[k] = str(f)
         res["streams"] = streams
-        stream_annotations(list(streams.values()), out_dir / "streams.yaml")
+        write_annotations(out_dir / "streams.yaml", [(Path(f).resolve(), []) for f in streams.values()],
+                          "held-out negatives back to back: no known action anywhere")
         (out_dir / "measure.json").write_text(json.dumps(res, indent=2) + "\n")
         print(json.dumps({k: v for k, v in res.items() if k in ("known", "background_argmax")}), flush=True)
         print("  shortcut check: " + json.dumps({k: v for k, v in res["shortcut_check"].items()
@@ -192,13 +194,9 @@ def shortcut_check(model: Any, classes: list[str], shared: Path, bench: Benchmar
     """UTD-MHAD's Penn actions (known) against its other actions (unknown), same look: the share of each called
     background (or rejected by energy for a closed-set model), the known ones' top-1, the AUROC between them, and
     per UTD action what it is taken for."""
-    from collections import Counter
-
-    from .openset import roc_auc, score_logits
-
     nw, is_known, labels = utd_known_vs_unknown(shared, bench, look, trained_on)
     x, owner = nw.eval_windows()
-    z = logits_of(model, x)
+    z = logits_and_features(model, x)[0]
     has_bg = classes[-1] == BACKGROUND
     n_act = len(classes) - (1 if has_bg else 0)
     s = score_logits(z, "not_background" if has_bg else "energy", classes)
@@ -218,63 +216,26 @@ def shortcut_check(model: Any, classes: list[str], shared: Path, bench: Benchmar
     return out
 
 
-@torch.no_grad()
-def logits_and_features(model: Any, x: np.ndarray, batch: int = 512) -> tuple[np.ndarray, np.ndarray]:
-    """Logits and pooled backbone features (the input of the classifier) of windows ``x``."""
-    model.eval()
-    zs, fs = [], []
-    for i in range(0, len(x), batch):
-        f = model.backbone(torch.from_numpy(x[i:i + batch])).mean(dim=(2, 3))
-        zs.append(model.fc(f).numpy())
-        fs.append(f.numpy())
-    return (np.concatenate(zs), np.concatenate(fs)) if zs else (np.zeros((0, 0)), np.zeros((0, 0)))
-
-
-def logits_of(model: Any, x: np.ndarray) -> np.ndarray:
-    return logits_and_features(model, x)[0]
-
-
 def idle_streams(args: argparse.Namespace) -> int:
     """Idle MediaPipe streams (standing, sitting) and an annotation file that says "no action" throughout."""
-    from partkd_stream.skeleton_io import SkeletonSequence, save_sequence
-
-    from .negatives import idle_stream
-
     out = Path(args.out)
-    lines = ["# Generated idle people (train.negatives.idle_stream): no known action at any time.", "inputs:"]
+    names = []
     for k, sitting in enumerate((False, True)):
         for sev in args.severity:
             data = idle_stream(args.seconds, seed=args.seed + k, severity=sev, sitting=sitting)
             name = f"idle_{'sitting' if sitting else 'standing'}_sev{sev:g}"
             save_sequence(out / f"{name}.npz", SkeletonSequence(data=data, layout="mediapipe33", fps=30.0,
                                                                 timestamps=np.arange(len(data)) / 30.0, id=name))
-            lines += [f"  - path: {name}.npz", "    segments: none"]
-    (out / "idle.yaml").write_text("\n".join(lines) + "\n")
+            names.append(f"{name}.npz")
+    write_annotations(out / "idle.yaml", [(n, []) for n in names],
+                      "Generated idle people (train.lib.negatives.idle_stream): no known action at any time.")
     print(f"{2 * len(args.severity)} idle streams of {args.seconds:g} s → {out}/idle.yaml")
     return 0
 
 
-def stream_annotations(paths: list[str], out: Path) -> Path:
-    """An annotation file for streams of out-of-vocabulary clips: no known action anywhere."""
-    out.write_text("inputs:\n" + "".join(f"  - path: {Path(p).resolve()}\n    segments: none\n" for p in paths))
-    return out
-
-
-def _stream_top1(z: np.ndarray, owner: np.ndarray, labels: np.ndarray, accept: np.ndarray | None) -> float:
-    """Streaming top-1 as the recognizer averages: window probabilities (+ an unknown slot for rejected windows)
-    averaged per clip; correct when the clip's label is the top of the average."""
-    p = np.exp(z - z.max(1, keepdims=True))
-    p /= p.sum(1, keepdims=True)
-    if accept is not None:
-        p = np.concatenate([p * accept[:, None], (~accept)[:, None].astype(float)], 1)
-    mean = np.zeros((len(labels), p.shape[1]))
-    np.add.at(mean, owner, p)
-    return float((mean.argmax(1) == labels).mean())
-
-
 def look_table(args: argparse.Namespace) -> int:
     """``look``: per source, the share of missing joints and the median body proportions — the dataset look that
-    ``train.dataset_look`` takes away (the numbers its docstring quotes)."""
+    ``train.lib.dataset_look`` takes away (the numbers its docstring quotes)."""
     deg, layout = DegradeConfig.from_calibration(), "penn13"
     _, penn = load_samples(args.root)
     shared = Path(args.shared)
@@ -285,8 +246,7 @@ def look_table(args: argparse.Namespace) -> int:
     groups["idle (generated)"] = [clean_2d(c.data, c.layout, layout, deg) for c in idle_clips(60, seed=3)]
     for f in args.skeletons:   # as the runtime sees them: scores under its floor are missing
         seq = load_sequence(f)
-        data = seq.data[0] if seq.data.ndim == 4 else seq.data
-        conv = sanitize(convert(data, seq.layout, layout))
+        conv = sanitize(convert(first_person(seq), seq.layout, layout))
         groups[Path(f).stem] = [conv[conv[..., -1].max(1) > 0]]
     print("| source | clips | missing joints % | " + " | ".join(BONES) + " |")
     print("|" + " --- |" * (3 + len(BONES)))
@@ -299,7 +259,7 @@ def look_table(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m train.reject_study", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m train.studies.reject_study", description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
     m = sub.add_parser("measure", help="rejects of trained students on held-out negatives and known test clips")
     m.add_argument("--model", action="append", required=True, help="checkpoint(s) (.pt)")
@@ -310,8 +270,8 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("--family", choices=sorted(FAMILIES),
                    help="judge on this negative family's held-out sets instead of the model's own (a control: "
                         "another model on the sets a family-c model never saw); → <out>/<name>[.<sets>].family_<f>/")
-    m.add_argument("--root", default="../shared/data/penn_action/labels")
-    m.add_argument("--shared", default="../shared/data")
+    m.add_argument("--root", default=str(shared_data() / "penn_action" / "labels"))
+    m.add_argument("--shared", default=str(shared_data()))
     m.add_argument("--out", default="runs/openset")
     i = sub.add_parser("idle-streams", help="idle MediaPipe streams (standing, sitting) + their annotation file")
     i.add_argument("--out", default="runs/openset/idle")
@@ -321,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
     i.add_argument("--seed", type=int, default=500)
     lk = sub.add_parser("look", help="missing joints and body proportions per source: the dataset look")
     lk.add_argument("--root", required=True, help="Penn Action's train.prepare cache (.npz)")
-    lk.add_argument("--shared", default="../shared/data", help="folder holding nw_ucla/, ntu/, utd_mhad/")
+    lk.add_argument("--shared", default=str(shared_data()), help="folder holding nw_ucla/, ntu/, utd_mhad/")
     lk.add_argument("--skeletons", nargs="*", default=[], help="real estimator output (partkd-stream extract .npz)")
     args = p.parse_args(argv)
     try:

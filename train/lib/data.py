@@ -1,7 +1,7 @@
 """From dataset samples to model windows: HQ (teacher) and LQ (student) views, paired and unpaired clips.
 
 - The **HQ view** is the sample in the teacher's layout (3D data projected to 2D when the teacher is 2D).
-- The **LQ view** is the calibrated degradation (``train.degrade``) of the HQ clip into the student's layout:
+- The **LQ view** is the calibrated degradation (``train.lib.degrade``) of the HQ clip into the student's layout:
   fresh every epoch for training, fixed by ``test_seed`` for the test set (so every run sees the same LQ test).
 - A seeded ``paired_share`` of training clips keep their HQ partner; the rest are LQ-only: their HQ versions
   never enter the teacher's embedding bank nor logit KD, yet they still train the student through the
@@ -13,21 +13,26 @@
 """
 from __future__ import annotations
 
+import dataclasses
 import typing
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
 from partkd_stream.convert import convert, project_to_2d
 from partkd_stream.preprocess import PreprocessConfig, preprocess_window, resample_indices, take_frames
 
+from partkd_stream.skeleton_io import SkeletonSequence
+
+from ..datasets import load_dataset, load_samples
 from . import rng
 from .config import DataConfig, FillMode
-from .datasets import load_dataset, load_samples
 from .degrade import DegradeConfig, degrade, sample_rng
+from .paths import resolve_root
 
-REPO = Path(__file__).resolve().parents[1]
+VAL_SHARE = 0.15              # split_validation: share of each class's training clips held out
+SPLIT_SEED = 0
+VAL_DEGRADE_SEED = 20240430   # fixes the validation clips' degradation (the Penn configs' test_seed + 1)
 
 
 @dataclass
@@ -55,11 +60,6 @@ class Benchmark:
     def __post_init__(self) -> None:
         if self.labelled is None:
             self.labelled = np.ones(len(self.train_ids), bool)
-
-
-def resolve_root(root: str) -> Path:
-    p = Path(root)
-    return p if p.is_absolute() else (REPO / p).resolve()
 
 
 def load_benchmark(cfg: DataConfig, seed: int) -> Benchmark:
@@ -92,6 +92,41 @@ def load_benchmark(cfg: DataConfig, seed: int) -> Benchmark:
         test_ids=[s.id for s in test], test_labels=np.array([s.label for s in test]),
         test_fps=np.array([s.fps for s in test], float),
         test_hq=[hq_view(s.data, s.layout, cfg) for s in test], test_lq=test_lq, degradation=deg)
+
+
+def split_validation(bench: Benchmark, share: float = VAL_SHARE, seed: int = SPLIT_SEED) -> tuple[Benchmark, dict]:
+    """Carve a stratified validation split out of the training clips → (training benchmark, validation set).
+
+    The validation clips are never trained on; what a run chooses (a variant, a background offset) is chosen on
+    them, never on the test set. They are degraded once, with their own seed (``VAL_DEGRADE_SEED``)."""
+    r = np.random.default_rng([seed, 15])
+    val = np.zeros(len(bench.train_ids), bool)
+    for k in np.unique(bench.train_labels):
+        idx = np.flatnonzero(bench.train_labels == k)
+        val[r.permutation(idx)[: max(1, int(round(share * len(idx))))]] = True
+    keep = np.flatnonzero(~val)
+    train = dataclasses.replace(
+        bench, train_ids=[bench.train_ids[i] for i in keep], train_labels=bench.train_labels[keep],
+        train_fps=bench.train_fps[keep], train_hq=[bench.train_hq[i] for i in keep],
+        train_src=[bench.train_src[i] for i in keep], paired=bench.paired[keep], labelled=bench.labelled[keep],
+        cache={})
+    vi = np.flatnonzero(val)
+    lq = [degrade(*bench.train_src[i], bench.lq_pre.layout, bench.degradation,
+                  sample_rng(VAL_DEGRADE_SEED, bench.train_ids[i])) for i in vi]
+    return train, {"ids": [bench.train_ids[i] for i in vi], "labels": bench.train_labels[vi],
+                   "fps": bench.train_fps[vi], "lq": lq, "src": [bench.train_src[i] for i in vi]}
+
+
+def source_clips(src: list[tuple[np.ndarray, str]], fps: np.ndarray, ids: list[str]
+                 ) -> list[tuple[np.ndarray, str, float, str]]:
+    """``(sequence, layout, fps, id)`` per clip, from a benchmark's (or a validation set's) parallel lists — the
+    form ``negatives.transition_clips`` takes."""
+    return [(s, lay, f, i) for (s, lay), f, i in zip(src, fps, ids)]
+
+
+def first_person(seq: SkeletonSequence) -> np.ndarray:
+    """The first person's track ``[T, V, C]`` of a skeleton file (a file of several people holds ``[M, T, V, C]``)."""
+    return seq.data[0] if seq.data.ndim == 4 else seq.data
 
 
 def hq_view(seq: np.ndarray, layout: str, cfg: DataConfig) -> np.ndarray:

@@ -20,7 +20,7 @@ import yaml
 
 from partkd_stream.errors import PartkdError
 
-FillMode = Literal["pad", "hold", "loop"]  # what a window shows before a short clip (train.data.fill_before_clip)
+FillMode = Literal["pad", "hold", "loop"]  # what a window shows before a short clip (train.lib.data.fill_before_clip)
 
 
 class ConfigError(PartkdError, ValueError):
@@ -251,20 +251,27 @@ def load_config(path: str | Path | None, overrides: list[str] | tuple[str, ...] 
         if not isinstance(raw, dict):
             raise ConfigError(f"{path}: expected a mapping of config sections, got {type(raw).__name__}")
     for item in overrides:
-        if "=" not in item:
-            raise ConfigError(f"override {item!r}: expected key=value, e.g. train.epochs_student=5")
-        key, value = item.split("=", 1)
+        key, value = parse_override(item)
         node = raw
         *parents, leaf = key.split(".")
         for i, p in enumerate(parents):
             node = node.setdefault(p, {})
             if not isinstance(node, dict):
                 raise ConfigError(f"override {item!r}: {'.'.join(parents[:i + 1])} is not a section")
-        try:
-            node[leaf] = yaml.safe_load(value)
-        except yaml.YAMLError as e:
-            raise ConfigError(f"override {item!r}: not a valid value ({str(e).splitlines()[0]})") from None
+        node[leaf] = value
     return _build(ExperimentConfig, raw, "config")
+
+
+def parse_override(item: str) -> tuple[str, Any]:
+    """A command line's ``KEY=VALUE`` → ``(KEY, VALUE read as YAML)``: ``5`` an int, ``1e-3`` a float, ``null``
+    None, ``[pad, hold]`` a list. The one parser of overrides (``--set``) on the research side."""
+    if "=" not in item:
+        raise ConfigError(f"override {item!r}: expected KEY=VALUE, e.g. train.epochs_student=5")
+    key, value = item.split("=", 1)
+    try:
+        return key, yaml.safe_load(value)
+    except yaml.YAMLError as e:
+        raise ConfigError(f"override {item!r}: not a valid value ({str(e).splitlines()[0]})") from None
 
 
 def to_dict(cfg: ExperimentConfig) -> dict[str, Any]:

@@ -31,13 +31,12 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 import numpy as np
-from scipy.signal import lfilter
 
 from partkd_stream.convert import convert, project_to_2d
 from partkd_stream.layouts import Layout, get_layout
 from partkd_stream.preprocess import body_scale
 
-DEFAULT_CALIBRATION = Path(__file__).resolve().parent / "calibration" / "mediapipe_ntu.json"
+DEFAULT_CALIBRATION = Path(__file__).resolve().parents[1] / "calibration" / "mediapipe_ntu.json"
 
 # Per-joint parameters are keyed by ntu25 joint names (what the calibration measures); joints of other layouts
 # borrow the statistics of the Kinect joint nearest in meaning. Joints absent here and in ntu25 use the default.
@@ -92,7 +91,7 @@ class DegradeConfig:
     drop_frame_frac: float = 0.02             # prior unless measured: share of frames without a detection
     drop_frame_len: float = 3.0               # prior: mean run length
     # desk framing (step 7): the bottom edge of the image above the hips. Visibility ranges of out-of-frame joints
-    # are MediaPipe 0.10.21's on a seated close-up (`python -m train.measure_out_of_frame`, README): median
+    # are MediaPipe 0.10.21's on a seated close-up (`python -m train.studies.measure_out_of_frame`, README): median
     # visibility of out-of-frame hips 0.23 / 0.40, knees 0.11 / 0.16, ankles 0.05 / 0.09, elbows and wrists 0.47-0.78
     lower_body_out: float = 0.0               # share of clips framed from the waist up (not scaled by severity)
     frame_cut: tuple[float, float] = (0.1, 0.6)        # bottom edge, torso lengths above the mid-hip ~ U(lo, hi)
@@ -225,6 +224,8 @@ def ar1_noise(rng: np.random.Generator, shape: tuple[int, ...], timescale: float
     eps = rng.standard_normal(shape)
     if shape[0] <= 1:
         return eps
+    from scipy.signal import lfilter   # here, not at import: scipy.signal takes ~1 s to load
+
     x0 = eps[:1]
     rest = lfilter([np.sqrt(1.0 - a * a)], [1.0, -a], eps[1:], axis=0, zi=a * x0)[0]
     return np.concatenate([x0, rest], axis=0)
@@ -402,7 +403,7 @@ def desk_framing(xy: np.ndarray, score: np.ndarray, framed: np.ndarray, present:
 def sample_rng(seed: int, sample_id: str, epoch: int = 0) -> np.random.Generator:
     """Per-sample generator from (seed, epoch, crc32(id)); crc32 is stable across processes, unlike ``hash``.
 
-    ``train.data`` draws each training clip's LQ version with it (epoch ≥ 1) and the fixed LQ test set (epoch 0).
+    ``train.lib.data`` draws each training clip's LQ version with it (epoch ≥ 1) and the fixed LQ test set (epoch 0).
     """
     return np.random.default_rng([int(seed), int(epoch), zlib.crc32(str(sample_id).encode())])
 

@@ -1,0 +1,69 @@
+"""The commands of train/: each prints its usage run as a file or as a module, none imports another, and
+``python -m train`` lists them."""
+from __future__ import annotations
+
+import ast
+import importlib
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO
+
+TRAIN = REPO / "train"
+COMMANDS = sorted(f"train.{p.stem}" for p in TRAIN.glob("*.py") if not p.name.startswith("_"))
+STUDIES = sorted(f"train.studies.{p.stem}" for p in (TRAIN / "studies").glob("*.py") if not p.name.startswith("_"))
+
+
+@pytest.mark.parametrize("module", COMMANDS + STUDIES)
+def test_every_command_prints_its_usage(module, capsys):
+    with pytest.raises(SystemExit) as e:
+        importlib.import_module(module).main(["--help"])
+    assert e.value.code == 0
+    assert capsys.readouterr().out.startswith("usage:")
+
+
+@pytest.mark.parametrize("script, where", [("train/distill.py", "root"), ("train/prepare.py", "elsewhere"),
+                                           ("train/studies/measure_out_of_frame.py", "elsewhere")])
+def test_a_command_runs_as_a_file_from_the_root_and_from_elsewhere(script, where, tmp_path):
+    """``python train/X.py`` is ``python -m train.X`` (train/_bootstrap.py), from the repository root or elsewhere."""
+    path = script if where == "root" else str(REPO / script)
+    r = subprocess.run([sys.executable, path, "--help"], cwd=REPO if where == "root" else tmp_path,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("usage:") and not r.stderr
+
+
+def test_python_m_train_lists_every_command_with_its_first_docstring_line():
+    r = subprocess.run([sys.executable, "-m", "train"], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    listed = {line.split()[0] for line in r.stdout.splitlines() if line.startswith("  ")}
+    assert listed == {m.removeprefix("train.") for m in COMMANDS + STUDIES}
+    assert "Part-level knowledge distillation, end to end" in r.stdout
+
+
+def _imported_modules(path: Path) -> set[str]:
+    """Absolute names of the train.* modules a file imports (relative imports resolved)."""
+    package = ".".join(path.relative_to(REPO).with_suffix("").parts[:-1])
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else []))
+            out |= {base} | {f"{base}.{a.name}" for a in node.names}
+        elif isinstance(node, ast.Import):
+            out |= {a.name for a in node.names}
+    return {m for m in out if m == "train" or m.startswith("train.")}
+
+
+def test_no_module_imports_a_command():
+    """Commands and studies are leaves: the library, the loaders and other commands never import one."""
+    commands = set(COMMANDS + STUDIES)
+    offenders = {str(p.relative_to(REPO)): sorted(_imported_modules(p) & commands)
+                 for p in TRAIN.rglob("*.py") if _imported_modules(p) & commands}
+    assert offenders == {}
+    lib_imports = {m for p in (TRAIN / "lib").rglob("*.py") for m in _imported_modules(p)}
+    assert not any(m.startswith("train.studies") for m in lib_imports)
