@@ -7,24 +7,26 @@ millimetres (camera space), 15 lines per frame (``openni.read_joint_text``). Act
 
 **Joint order** (the dataset's: head, neck, right shoulder, right elbow, right hand, left shoulder, left elbow,
 left hand, torso, right hip, right knee, right foot, left hip, left knee, left foot) holds on the data: the head is
-the highest joint in 89 % of frames (a raised hand in most others), every named bone keeps its length (median,
-mm: neck–shoulder 177, upper arm 290, forearm 287, thigh 433, shin 388), the neck is exactly the shoulders'
-midpoint and the torso exactly halfway between neck and mid-hip (NITE computes both). ``tests/test_kard_
-florence_realdata.py`` re-checks all of it.
+the highest joint in 89 % of frames (a raised hand in most others), every bone keeps its length (median, mm:
+head–neck 221, neck–shoulder 173, upper arm 296, forearm 292, hip width 202, thigh 439, shin 407; left and right
+alike), the neck is exactly the shoulders' midpoint and the torso exactly halfway between neck and mid-hip (NITE
+computes both). The hand and foot are Kinect's hand and foot, not its wrist and ankle (``convert.py``).
 
 **Sides and the camera, checked on the data.** The joints the file calls *right* are the person's right: in every
-clip of the waves, high throw, draw X, draw tick, phone call and drink the right hand travels farther (30 of 30
-clips each; catch cap, toss paper and take umbrella are done with the left hand in 30, 28 and 30 of 30 — scripted
-that way), both kicks kick with the right foot (30 of 30), and — a check that does not assume right-handed
-people — the long up-stroke of a drawn tick (✓), which goes to the drawer's right, moves towards the right
-shoulder's side in 26 of 30 clips (9 of 10 subjects). People face the sensor (a hand reaching out comes closer to
-it) and the right shoulder has the smaller x: x already points to the camera's right (an unmirrored webcam's
+clip of the two one-armed waves, high throw, draw X, draw tick, phone call and drink the right hand travels
+farther (30 of 30 clips each; catch cap and take umbrella are done with the left hand in 30 of 30 — scripted that
+way), both kicks kick with the right foot (30 of 30), and — a check that does not assume right-handed people — the
+long up-stroke of a drawn tick (✓), which goes to the drawer's right, moves towards the right shoulder's side in
+26 of 30 clips (all but subjects 6 and 7). People face the sensor (a raised hand comes nearer to it than the
+torso) and the right shoulder has the smaller x: x already points to the camera's right (an unmirrored webcam's
 image right), y up, z away from the sensor — the loader keeps the axes and converts millimetres to metres.
+``tests/test_kard_florence3d_realdata.py`` re-checks all of it.
 
-**Frame rate.** Documented 30 fps. KARD's people move slowly: for the same movements (hand raised to wave or
-drink, hips dropping to sit or rising to stand, hands meeting to clap) they take 1.2–2.2× (median 1.5×) the
-frames that UTD-MHAD's and NTU's people take at 30 fps. A Kinect v1 delivers at most 30 fps, so the documented
-rate stands and KARD's actions are slow, deliberate demonstrations.
+**Frame rate.** Documented 30 fps. KARD's people move slowly: for the same movements (a hand raised to wave or
+drink, the hips dropping to sit or rising to stand) they take 1.2–2.2× (median 1.7×) the frames that UTD-MHAD's
+and NTU's people take at 30 fps. A Kinect v1 delivers at most 30 fps and a lower rate would make KARD's people
+slower still, so the documented rate stands: KARD's actions are slow, deliberate demonstrations. In the walk clips
+people turn round, the back to the sensor for part of 20 of the 30 clips.
 
 Protocols (by subject; there is no official split file): ``cross_subject`` (default): odd subjects 1, 3, 5, 7, 9
 train, even subjects 2, 4, 6, 8, 10 test — half the people, as in the literature's new-person setting, by the same
