@@ -118,7 +118,7 @@ def test_malformed_files_are_one_line_errors_naming_file_and_line(tmp_path, edit
 
 @pytest.mark.parametrize("dataset,name,message", [
     ("kard", "a1_s1_realworld.txt", "file name is not a<activity>_s<subject>_e<repetition>_realworld.txt"),
-    ("kard", "a19_s01_e01_realworld.txt", "KARD has activities 1..18 and subjects 1..10, got a19_s1"),
+    ("kard", "a19_s01_e01_realworld.txt", "KARD has actions 1..18 and subjects 1..10, got a19_s1"),
     ("florence3d", "a10_s1_id1.txt", "Florence 3D has actions 1..9 and subjects 1..10, got a10_s1"),
     ("florence3d", "a01_s11_id1.txt", "Florence 3D has actions 1..9 and subjects 1..10, got a1_s11"),
 ])

@@ -39,16 +39,11 @@ import re
 from collections import defaultdict
 from pathlib import Path
 
-from .openni import read_joint_text, subject_splits, to_openni15
-from .sample import DatasetError, DatasetInfo, Sample, find_files, read_class_names
+from .openni import parse_clip_name, read_joint_text, subject_splits, to_openni15
+from .sample import DatasetInfo, Sample, find_files, read_class_names
 
 FPS = 12.0
 NAME_RE = re.compile(r"^a(\d+)_s(\d+)_id(\d+)$")
-SUBJECTS = tuple(range(1, 11))
-PROTOCOLS = {
-    "cross_subject": {"train": (1, 3, 5, 7, 9), "test": (2, 4, 6, 8, 10)},
-    "cross_subject_val": {"train": (1, 3, 5, 7), "test": (9,)},
-}
 # Line k of each frame, by openni15 joint name: the dataset's order, its wrist/ankle being NITE's hand/foot.
 FLORENCE_JOINTS: tuple[str, ...] = (
     "head", "neck", "torso", "left_shoulder", "left_elbow", "left_hand", "right_shoulder", "right_elbow",
@@ -59,13 +54,7 @@ FLIP_X = True  # raw x points to the camera's left
 
 def parse_name(path: Path) -> tuple[int, int, int]:
     """``(action, subject, clip number)`` from ``a{AA}_s{S}_id{N}.txt``; a one-line error otherwise."""
-    m = NAME_RE.match(path.stem)
-    if not m:
-        raise DatasetError(f"{path}: file name is not a<action>_s<subject>_id<clip>.txt")
-    action, subject, clip = (int(g) for g in m.groups())
-    if not 1 <= action <= 9 or subject not in SUBJECTS:
-        raise DatasetError(f"{path}: Florence 3D has actions 1..9 and subjects 1..10, got a{action}_s{subject}")
-    return action, subject, clip
+    return parse_clip_name(path, NAME_RE, "a<action>_s<subject>_id<clip>.txt", "Florence 3D", 9)
 
 
 def florence_sample(path: str | Path, split: str, repetition: int = 1) -> Sample:
@@ -82,7 +71,7 @@ def load_florence3d(root: str | Path, *, protocol: str | None = None,
     """Every ``a*_s*_id*.txt`` under ``root`` (the ``clips`` folder), in clip-number order; subjects outside the
     protocol are left out."""
     protocol = protocol or "cross_subject"
-    split_of = subject_splits("Florence 3D", protocol, SUBJECTS, PROTOCOLS)
+    split_of = subject_splits("Florence 3D", protocol)
     from tqdm import tqdm
 
     files = find_files(root, "a*_s*_id*.txt", "Florence 3D clips folder (a01_s1_id1.txt …)")

@@ -39,16 +39,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from .openni import read_joint_text, subject_splits, to_openni15
-from .sample import DatasetError, DatasetInfo, Sample, find_files, read_class_names
+from .openni import parse_clip_name, read_joint_text, subject_splits, to_openni15
+from .sample import DatasetInfo, Sample, find_files, read_class_names
 
 FPS = 30.0
 NAME_RE = re.compile(r"^a(\d+)_s(\d+)_e(\d+)_realworld$")
-SUBJECTS = tuple(range(1, 11))
-PROTOCOLS = {
-    "cross_subject": {"train": (1, 3, 5, 7, 9), "test": (2, 4, 6, 8, 10)},
-    "cross_subject_val": {"train": (1, 3, 5, 7), "test": (9,)},
-}
 # Line k of each frame, by openni15 joint name (the dataset's documented order, verified on the data).
 KARD_JOINTS: tuple[str, ...] = (
     "head", "neck", "right_shoulder", "right_elbow", "right_hand", "left_shoulder", "left_elbow", "left_hand",
@@ -59,13 +54,7 @@ FLIP_X = False  # x already points to the camera's right
 
 def parse_name(path: Path) -> tuple[int, int, int]:
     """``(activity, subject, repetition)`` from ``a{AA}_s{SS}_e{EE}_realworld.txt``; a one-line error otherwise."""
-    m = NAME_RE.match(path.stem)
-    if not m:
-        raise DatasetError(f"{path}: file name is not a<activity>_s<subject>_e<repetition>_realworld.txt")
-    activity, subject, rep = (int(g) for g in m.groups())
-    if not 1 <= activity <= 18 or subject not in SUBJECTS:
-        raise DatasetError(f"{path}: KARD has activities 1..18 and subjects 1..10, got a{activity}_s{subject}")
-    return activity, subject, rep
+    return parse_clip_name(path, NAME_RE, "a<activity>_s<subject>_e<repetition>_realworld.txt", "KARD", 18)
 
 
 def kard_sample(path: str | Path, split: str) -> Sample:
@@ -81,7 +70,7 @@ def load_kard(root: str | Path, *, protocol: str | None = None,
               progress: bool = False) -> tuple[DatasetInfo, list[Sample]]:
     """Every ``*_realworld.txt`` under ``root`` (the ``realworld`` folder); subjects outside the protocol are left out."""
     protocol = protocol or "cross_subject"
-    split_of = subject_splits("KARD", protocol, SUBJECTS, PROTOCOLS)
+    split_of = subject_splits("KARD", protocol)
     from tqdm import tqdm
 
     files = find_files(root, "*_realworld.txt", "KARD realworld folder (a01_s01_e01_realworld.txt …)")

@@ -73,11 +73,32 @@ def to_openni15(raw_mm: np.ndarray, file_joints: Sequence[str], flip_x: bool) ->
     return np.concatenate([xyz, score[..., None]], axis=-1).astype(np.float32)
 
 
+SUBJECTS = tuple(range(1, 11))   # both datasets: subjects 1..10
+# Odd subjects train and even ones test, as in UTD-MHAD, so a model trained on several datasets keeps one rule;
+# the validation protocol trains on 1, 3, 5, 7 and puts 9 in the test split's place.
+PROTOCOLS = {
+    "cross_subject": {"train": (1, 3, 5, 7, 9), "test": (2, 4, 6, 8, 10)},
+    "cross_subject_val": {"train": (1, 3, 5, 7), "test": (9,)},
+}
 LOSO_RE = re.compile(r"^loso_(\d+)$")
 
 
-def subject_splits(dataset: str, protocol: str, subjects: Sequence[int],
-                   fixed: dict[str, dict[str, tuple[int, ...]]]) -> dict[int, str]:
+def parse_clip_name(path: Path, name_re: re.Pattern[str], form: str, dataset: str,
+                    actions: int) -> tuple[int, int, int]:
+    """``(action, subject, third number)`` from a file name ``name_re`` matches (three groups); a one-line error
+    naming the expected ``form`` otherwise, or when the action or subject is out of range."""
+    m = name_re.match(path.stem)
+    if not m:
+        raise DatasetError(f"{path}: file name is not {form}")
+    action, subject, third = (int(g) for g in m.groups())
+    if not 1 <= action <= actions or subject not in SUBJECTS:
+        raise DatasetError(f"{path}: {dataset} has actions 1..{actions} and subjects 1..{len(SUBJECTS)}, got "
+                           f"a{action}_s{subject}")
+    return action, subject, third
+
+
+def subject_splits(dataset: str, protocol: str, subjects: Sequence[int] = SUBJECTS,
+                   fixed: dict[str, dict[str, tuple[int, ...]]] = PROTOCOLS) -> dict[int, str]:
     """``{subject: "train" | "test"}`` for a fixed protocol in ``fixed`` or ``loso_<k>`` (subject k tests, the rest
     train); subjects a protocol leaves out are absent. A one-line error for an unknown protocol."""
     m = LOSO_RE.match(protocol)
