@@ -102,9 +102,9 @@ def test_joint_order_head_on_top_bones_rigid_and_nite_neck_and_torso(dataset, ka
         assert abs(left / right - 1) < 0.08, (a, b)                       # left and right limbs match
 
 
-def test_openni_hand_and_foot_are_kinects_hand_and_foot_and_the_penn13_weights(kard, florence, utd):
-    """OpenNI forearm and shin lengths match Kinect's elbow–hand and knee–foot, not elbow–wrist / knee–ankle; and
-    the weights of openni15 → penn13 put the wrist and ankle where Kinect has them."""
+def test_openni_joints_against_kinects_and_the_penn13_weights(kard, florence, utd):
+    """OpenNI forearm and shin lengths match Kinect's elbow–hand and knee–foot, not elbow–wrist / knee–ankle; the
+    weights of openni15 → penn13 put the wrist and ankle where Kinect has them; the bodies still differ."""
     k20 = get_layout("kinect20")
     kinect = [s.data[..., :3] for s in utd[1]]
     kinect += [ucla_sample(p).data[..., :3] for p in sorted(shared_path("nw_ucla", "all_sqe").glob("*.json"))[::5]]
@@ -126,6 +126,13 @@ def test_openni_hand_and_foot_are_kinects_hand_and_foot_and_the_penn13_weights(k
             shin - bone(kx, "left_knee", "left_ankle", k20))
     assert along(kx, "left_elbow", "left_wrist", "left_hand") == pytest.approx(0.77, abs=0.02)
     assert along(kx, "left_knee", "left_ankle", "left_foot") == pytest.approx(0.85, abs=0.02)
+    # Kinect's shoulder_center is no NITE neck (~10 cm above mid-shoulder); its hips are narrower than OpenNI's.
+    mid_shoulder = (kx[:, k20.index("left_shoulder")] + kx[:, k20.index("right_shoulder")]) / 2
+    assert 0.08 < np.median(kx[:, k20.index("shoulder_center"), 1] - mid_shoulder[:, 1]) < 0.12
+    assert bone(kx, "left_hip", "right_hip", k20) < 0.16
+    for _, samples in (kard, florence):
+        ox = np.concatenate([s.data[..., :3] for s in samples])
+        assert 0.19 < bone(ox, "left_hip", "right_hip", O15) < 0.21
 
 
 def _path(clip: np.ndarray, joint: str) -> float:
