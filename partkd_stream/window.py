@@ -3,9 +3,9 @@ on demand, in one preallocated ring buffer (one person = one slot).
 
 Frames arrive at the source's rate with the source's timestamps (a 60 fps camera, a 25 fps video, a stream with
 dropped frames). Each slot keeps its recent frames (``horizon_s``) in the model's layout, and ``model_input``
-builds the model input of many slots at once with the SAME steps training uses (``resample_indices`` → gather →
-``preprocess.model_input``), so a window seen live and a clip seen in training are sampled and normalised alike
-(``tests/test_stream_window.py`` checks it).
+builds the model input of many slots at once with the SAME steps training uses (``resample_indices`` →
+``blend_frames``, as ``take_frames`` does → ``preprocess.model_input``), so a window seen live and a clip seen in
+training are sampled and normalised alike (``tests/test_stream_window.py`` checks it).
 
 It also decides whether a person is in view. MediaPipe "detects" a pose in most frames of a video with no full
 person (measured on ``no_person_pool.mp4``: legs and feet at a pool's edge, a pose in 78 % of frames, and
@@ -36,7 +36,7 @@ import numpy as np
 
 from .convert import Conversion, conversion
 from .layouts import LAYOUTS, get_layout
-from .preprocess import PreprocessConfig, is_number, model_input, resample_indices, sanitize
+from .preprocess import PreprocessConfig, blend_frames, is_number, model_input, resample_indices, sanitize
 from .spec import check_object
 
 MAX_TIMESTAMP_S = 1e9   # ~32 years: a stream clock beyond that is corrupt, not a long recording
@@ -326,26 +326,32 @@ class TrackWindows:
         of a stream) is never a clip the model was trained on, so it is not judged."""
         return self.history_s(slot) >= self._half_window_s
 
-    def sample_indices(self, slot: int = 0) -> np.ndarray:
-        """Indices into ``frames(slot)`` of the ``cfg.window`` frames at the model's fps (-1 = before the first
-        frame: padding)."""
-        return resample_indices(self.t[slot, self._order(slot)], self.cfg.fps, self.cfg.window)
+    def sample_positions(self, slot: int = 0) -> np.ndarray:
+        """Positions in ``frames(slot)`` of the ``cfg.window`` instants at the model's fps (``resample_indices``:
+        fractional between two frames, -1 = before the first frame: padding)."""
+        return resample_indices(self.t[slot, self._order(slot)], self.cfg.fps, self.cfg.window, self.cfg.version)
 
     def model_input(self, slots: Sequence[int] = (0,)) -> np.ndarray:
         """``[len(slots), C_in, T, V]`` float32: each slot's window resampled to the model's fps and preprocessed,
-        as one batch."""
+        as one batch (``take_frames``' steps: positions, then one gather and one ``blend_frames`` for all)."""
         self._flush()
         cfg = self.cfg
-        win = np.empty((len(slots), cfg.window) + self.kp.shape[2:], np.float32)
+        shape = (len(slots), cfg.window)
+        lo, hi = np.zeros(shape, np.intp), np.zeros(shape, np.intp)
+        w, pad = np.zeros(shape), np.ones(shape, bool)
         for b, slot in enumerate(slots):
             order = self._order(slot)
-            idx = resample_indices(self.t[slot, order], cfg.fps, cfg.window)
             if not len(order):
-                win[b] = 0.0
                 continue
-            np.take(self.kp[slot], order[np.maximum(idx, 0)], axis=0, out=win[b])
-            if idx[0] < 0:
-                win[b, idx < 0] = 0.0          # before the first frame: padding, a missing frame
+            pos = resample_indices(self.t[slot, order], cfg.fps, cfg.window, cfg.version)
+            first = np.floor(pos)
+            pad[b] = first < 0
+            i = np.maximum(first, 0).astype(np.intp)
+            lo[b], hi[b] = order[i], order[np.minimum(i + 1, len(order) - 1)]
+            w[b] = np.where(pad[b], 0.0, pos - first)
+        rows = np.asarray(slots, np.intp).reshape(-1, 1)
+        win = blend_frames(self.kp[rows, lo], self.kp[rows, hi], w, cfg.min_score)
+        win[pad] = 0.0                         # before the first frame: padding, a missing frame
         return model_input(win, cfg)
 
 

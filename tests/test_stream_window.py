@@ -31,7 +31,7 @@ def test_60fps_source_into_30fps_model_takes_every_other_frame():
         kp[:, 0] = i  # the frame number rides in x
         win.push(kp, i / 60.0, "mediapipe33")
     _, kps, _ = win.frames()
-    assert list(kps[win.sample_indices(), 0, 0]) == list(range(37, 100, 2))
+    assert list(kps[win.sample_positions().astype(int), 0, 0]) == list(range(37, 100, 2))
     x = win.model_input()
     assert x.shape == (1, cfg.in_channels, 32, 33) and np.all(np.isfinite(x))
 
@@ -41,7 +41,7 @@ def test_short_buffer_is_front_padded_and_memory_is_bounded():
     win = TrackWindows(cfg)
     for t, kp in person_frames(5):
         win.push(kp, t, "mediapipe33")
-    idx = win.sample_indices()
+    idx = win.sample_positions()
     assert (idx[:11] == -1).all() and list(idx[11:]) == [0, 1, 2, 3, 4]
     kp = person_frames(1)[0][1]
     for i in range(5, 2000):
@@ -91,7 +91,7 @@ def test_person_present_is_a_fraction_of_recent_frames():
     assert win.person_present()
 
 
-@pytest.mark.parametrize("src_fps", [30.0, 25.0, 60.0])
+@pytest.mark.parametrize("src_fps", [30.0, 25.0, 60.0, 10.0])
 def test_live_window_and_training_window_give_the_same_model_input(src_fps):
     """The same frames, fed live into the window or cut from a clip by ``train.data.windows`` (how training and
     evaluation pick windows), are the same model input — also before the window is full."""
@@ -149,7 +149,8 @@ def test_each_slot_is_what_training_makes_of_that_persons_frames(layout, fps, sr
                 seq = np.stack([np.zeros((33, 3), np.float32) if kp is None else kp
                                 for (_, kp), kept in zip(taken[p], keep) if kept])
                 seq = convert(seq, "mediapipe33", layout)
-                want.append(preprocess_window(take_frames(seq, resample_indices(ts[keep], fps, 24)), cfg))
+                want.append(preprocess_window(take_frames(seq, resample_indices(ts[keep], fps, 24), cfg.min_score),
+                                                  cfg))
             np.testing.assert_allclose(tw.model_input([2, 0, 1]), np.stack(want), atol=2e-6)
     assert tw.warmed_up(0) and tw.person_present(0) and tw.person_present(1)
 
