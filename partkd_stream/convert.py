@@ -9,6 +9,15 @@ source does not have are *synthesised* this way, and the table below is their do
 - ``mediapipe33 → penn13``: head = mean(nose, left_ear, right_ear) (Penn labels mark the head's centre).
 - ``ntu25/kinect20 → coco17``: nose, eyes and ears all = head (Kinect has no face joints).
 - ``coco17 → penn13``: head = mean(nose, left_ear, right_ear).
+- ``kinect20/ntu25 → openni15`` (one layout for every Kinect set, so a 3D teacher trains on UTD-MHAD, NW-UCLA,
+  KARD and Florence 3D together): neck = mid-shoulder and torso = mean of both shoulders and both hips, which is
+  how OpenNI/NITE computes them (KARD and Florence 3D: 0 mm off) — Kinect's own shoulder_center / neck sits
+  ~10 cm above the shoulders and its spine lower than NITE's torso, so they are not used; hand = Kinect hand and
+  foot = Kinect foot (the OpenNI joints' bone lengths match those, not the wrist or ankle). Dropped: hip_center,
+  spine, shoulder_center, wrists, ankles (NTU also spine_base, spine_mid, spine_shoulder, hand tips, thumbs).
+- ``openni15 → penn13``: wrist = 0.77·hand + 0.23·elbow and ankle = 0.85·foot + 0.15·knee (OpenNI has no wrist
+  or ankle; where Kinect has all four, the wrist lies 0.76–0.78 of the way from elbow to hand and the ankle
+  0.85–0.86 of the way from knee to foot: UTD-MHAD and NW-UCLA, every frame, median).
 
 A synthesised joint's score is the *minimum* of its sources' scores: it is only as present as its least
 present source. Coordinates may be 2D ``(x, y, score)`` or 3D ``(x, y, z, score)``; the score is always last.
@@ -34,6 +43,7 @@ _MP_TO_KINECT_COMMON: dict[str, Source] = {
 }
 _MID_HIP = ["left_hip", "right_hip"]
 _MID_SHOULDER = ["left_shoulder", "right_shoulder"]
+_OPENNI_CENTRE: dict[str, Source] = {"neck": _MID_SHOULDER, "torso": _MID_SHOULDER + _MID_HIP}
 
 # target layout name → {target joint: source joint(s)}; target joints not listed are taken by identical name.
 CONVERSIONS: dict[tuple[str, str], dict[str, Source]] = {
@@ -55,6 +65,12 @@ CONVERSIONS: dict[tuple[str, str], dict[str, Source]] = {
     ("kinect20", "penn13"): {},
     ("kinect20", "coco17"): dict(_FACE_FROM_HEAD),
     ("coco17", "penn13"): {"head": _MP_HEAD},
+    ("kinect20", "openni15"): dict(_OPENNI_CENTRE),
+    ("ntu25", "openni15"): dict(_OPENNI_CENTRE),
+    ("openni15", "penn13"): {
+        **{f"{s}_wrist": {f"{s}_hand": 0.77, f"{s}_elbow": 0.23} for s in ("left", "right")},
+        **{f"{s}_ankle": {f"{s}_foot": 0.85, f"{s}_knee": 0.15} for s in ("left", "right")},
+    },
 }
 
 

@@ -208,7 +208,25 @@ MEDIAPIPE33 = _build(
     + _limb_edges(("ankle", "foot_index")),
     "nose", _m_coarse, _m_fine)
 
-LAYOUTS: dict[str, Layout] = {lay.name: lay for lay in (NTU25, KINECT20, PENN13, COCO17, MEDIAPIPE33)}
+# --- OpenNI / NITE (KARD, Florence 3D Actions), 15 joints --------------------------------------------------------
+# NITE computes two of its joints from the others (measured on KARD and Florence 3D: 0 mm off in every frame):
+# neck = mid-shoulder and torso = the midpoint of neck and mid-hip. Its "hand" is Kinect's hand (palm), not the
+# wrist, and its "foot" is Kinect's foot, not the ankle (bone lengths; ``docs/datasets.md``).
+_OPENNI15_JOINTS = ("head", "neck", "torso") + tuple(
+    f"{s}_{j}" for s, js in (("left", ("shoulder", "elbow", "hand")), ("right", ("shoulder", "elbow", "hand")),
+                              ("left", ("hip", "knee", "foot")), ("right", ("hip", "knee", "foot"))) for j in js)
+_o_coarse, _o_fine = _limb_parts(
+    arm=("shoulder", "elbow", "hand"), leg=("hip", "knee", "foot"),
+    upper_arm=("shoulder", "elbow"), forearm=("elbow", "hand"), thigh=("hip", "knee"), shin=("knee", "foot"),
+    head=("neck", "head"), torso=("torso", "neck", "left_shoulder", "right_shoulder", "left_hip", "right_hip"))
+OPENNI15 = _build(
+    "openni15", _OPENNI15_JOINTS,
+    [("head", "neck"), ("neck", "torso"), ("neck", "left_shoulder"), ("neck", "right_shoulder"),
+     ("torso", "left_hip"), ("torso", "right_hip")]
+    + _limb_edges(("shoulder", "elbow", "hand")) + _limb_edges(("hip", "knee", "foot")),
+    "torso", _o_coarse, _o_fine)
+
+LAYOUTS: dict[str, Layout] = {lay.name: lay for lay in (NTU25, KINECT20, PENN13, COCO17, MEDIAPIPE33, OPENNI15)}
 
 
 def get_layout(name: str) -> Layout:

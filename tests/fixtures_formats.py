@@ -163,3 +163,83 @@ def write_utd_tree(root, subjects: int, frames: int) -> None:
         for subject in range(1, subjects + 1):
             write_utd_mat(root / f"a{action}_s{subject}_t1_skeleton.mat", utd_d_skel(frames + subject, wave=wave))
 
+
+
+# --- OpenNI text files: KARD a{AA}_s{SS}_e{EE}_realworld.txt, Florence 3D a{AA}_s{S}_id{N}.txt ---------------------
+# Row k of each frame in each file, by openni15 joint name (the datasets' documented orders).
+KARD_ROWS = ("head", "neck", "right_shoulder", "right_elbow", "right_hand", "left_shoulder", "left_elbow",
+             "left_hand", "torso", "right_hip", "right_knee", "right_foot", "left_hip", "left_knee", "left_foot")
+FLORENCE_ROWS = ("head", "neck", "torso", "left_shoulder", "left_elbow", "left_hand", "right_shoulder",
+                 "right_elbow", "right_hand", "left_hip", "left_knee", "left_foot", "right_hip", "right_knee",
+                 "right_foot")
+_OPENNI_BODY = {  # metres, x to the camera's right, y up: a person facing the sensor (their right on image left)
+    "head": (0.0, 0.62), "right_shoulder": (-0.18, 0.40), "left_shoulder": (0.18, 0.40),
+    "right_elbow": (-0.22, 0.12), "left_elbow": (0.22, 0.12), "right_hand": (-0.24, -0.15),
+    "left_hand": (0.24, -0.15), "right_hip": (-0.10, -0.05), "left_hip": (0.10, -0.05),
+    "right_knee": (-0.10, -0.48), "left_knee": (0.10, -0.48), "right_foot": (-0.10, -0.88),
+    "left_foot": (0.10, -0.88),
+}
+
+
+def openni_frames(t: int = 30, wave: float = 0.0, rows: Sequence[str] = KARD_ROWS, x_to_camera_left: bool = False,
+                  offset: Sequence[float] = (0.1, 0.2, 2.7)) -> np.ndarray:
+    """``[t, 15, 3]`` millimetres in a file's row order: the standing person above, the neck at mid-shoulder and
+    the torso halfway to mid-hip (as NITE writes them); with ``wave`` (metres) the right hand is raised above the
+    head and swings sideways. ``x_to_camera_left`` writes x as Florence 3D's files do (a mirror image)."""
+    frames = []
+    for k in range(t):
+        body = {j: np.array([x, y, 0.0]) for j, (x, y) in _OPENNI_BODY.items()}
+        if wave:
+            body["right_elbow"] = np.array([-0.28, 0.45, -0.05])
+            body["right_hand"] = np.array([-0.30 + wave * np.sin(0.6 * k), 0.75, -0.10])
+        body["neck"] = (body["left_shoulder"] + body["right_shoulder"]) / 2
+        body["torso"] = (body["neck"] + (body["left_hip"] + body["right_hip"]) / 2) / 2
+        xyz = np.stack([body[j] for j in rows]) + np.asarray(offset)
+        if x_to_camera_left:
+            xyz[:, 0] *= -1
+        frames.append(1000.0 * xyz)
+    return np.stack(frames)
+
+
+def write_kard_txt(path: str | Path, xyz_mm: np.ndarray) -> Path:
+    """A KARD ``*_realworld.txt``: one joint per line, ``x y z`` mm as short decimals, 15 lines per frame."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rows = np.asarray(xyz_mm, np.float32).reshape(-1, 3)
+    path.write_text("".join(f"{x:.8g} {y:.8g} {z:.8g}\n" for x, y, z in rows), encoding="ascii")
+    return path
+
+
+def write_florence_txt(path: str | Path, xyz_mm: np.ndarray) -> Path:
+    """A Florence 3D clip file: one joint per line, ``x y z`` mm in %.16e with a trailing space, 15 lines per frame."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rows = np.asarray(xyz_mm, np.float32).astype(np.float64).reshape(-1, 3)
+    path.write_text("".join(f"{x:.16e} {y:.16e} {z:.16e} \n" for x, y, z in rows), encoding="ascii")
+    return path
+
+
+def write_kard_tree(root: str | Path, subjects: Sequence[int] = range(1, 11), frames: int = 20) -> Path:
+    """A KARD ``realworld/`` folder: activities 2 (high arm wave, the right hand waving) and 13 (hand clap, still),
+    repetitions 1 and 2 of each subject, subject s with ``frames + s`` frames."""
+    root = Path(root)
+    for activity, wave in ((2, 0.25), (13, 0.0)):
+        for s in subjects:
+            for e in (1, 2):
+                write_kard_txt(root / f"a{activity:02d}_s{s:02d}_e{e:02d}_realworld.txt",
+                               openni_frames(frames + s, wave=wave, rows=KARD_ROWS))
+    return root
+
+
+def write_florence_tree(root: str | Path, subjects: Sequence[int] = range(1, 11), frames: int = 12) -> Path:
+    """A Florence 3D ``clips/`` folder: actions 1 (wave, the right hand waving) and 4 (clap, still), two clips per
+    subject numbered in the original file's order (``id`` 1, 2, …), subject s with ``frames + s`` frames."""
+    root = Path(root)
+    n = 0
+    for s in subjects:
+        for action, wave in ((1, 0.25), (4, 0.0)):
+            for _ in range(2):
+                n += 1
+                write_florence_txt(root / f"a{action:02d}_s{s}_id{n}.txt",
+                                   openni_frames(frames + s, wave=wave, rows=FLORENCE_ROWS, x_to_camera_left=True))
+    return root

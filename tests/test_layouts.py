@@ -112,3 +112,53 @@ def test_projection_pinhole_and_invalid_depth():
     out = project_to_2d(seq, focal=100.0, principal=(10.0, 20.0))
     np.testing.assert_allclose(out[0, 0], [10 + 25.0, 20 - 12.5, 1.0])
     assert out[0, 1, 2] == 0 and np.isfinite(out).all()
+
+
+def _random_seq(layout: str, t: int = 3, seed: int = 2) -> np.ndarray:
+    seq = np.random.default_rng(seed).normal(size=(t, get_layout(layout).num_joints, 4)).astype(np.float32)
+    seq[..., 3] = 1
+    return seq
+
+
+@pytest.mark.parametrize("src", ["kinect20", "ntu25"])
+def test_kinect_to_openni15_builds_neck_and_torso_as_nite_does(src):
+    """NITE's neck is the shoulders' midpoint and its torso halfway between neck and mid-hip; Kinect's own neck /
+    shoulder_center and spine are other points and must not be used."""
+    s, o = get_layout(src), get_layout("openni15")
+    seq = _random_seq(src)
+    out = convert(seq, src, "openni15")
+    j = {name: seq[:, s.index(name), :3] for name in ("left_shoulder", "right_shoulder", "left_hip", "right_hip")}
+    mid_sh, mid_hip = (j["left_shoulder"] + j["right_shoulder"]) / 2, (j["left_hip"] + j["right_hip"]) / 2
+    np.testing.assert_allclose(out[:, o.index("neck"), :3], mid_sh, atol=1e-6)
+    np.testing.assert_allclose(out[:, o.index("torso"), :3], (mid_sh + mid_hip) / 2, atol=1e-6)
+    for name in ("head", "left_elbow", "right_hand", "left_hip", "right_knee", "left_foot"):
+        np.testing.assert_array_equal(out[:, o.index(name)], seq[:, s.index(name)])
+    assert (out[..., 3] == 1).all()
+
+
+def test_openni15_to_penn13_places_wrist_and_ankle_between_their_neighbours():
+    o, p = get_layout("openni15"), get_layout("penn13")
+    seq = _random_seq("openni15")
+    seq[1, o.index("left_hand"), 3] = 0.0                     # a missing hand makes the synthesised wrist missing
+    out = convert(seq, "openni15", "penn13")
+    for side in ("left", "right"):
+        hand, elbow = seq[:, o.index(f"{side}_hand"), :3], seq[:, o.index(f"{side}_elbow"), :3]
+        foot, knee = seq[:, o.index(f"{side}_foot"), :3], seq[:, o.index(f"{side}_knee"), :3]
+        np.testing.assert_allclose(out[:, p.index(f"{side}_wrist"), :3], 0.77 * hand + 0.23 * elbow, atol=1e-6)
+        np.testing.assert_allclose(out[:, p.index(f"{side}_ankle"), :3], 0.85 * foot + 0.15 * knee, atol=1e-6)
+    np.testing.assert_array_equal(out[:, p.index("head")], seq[:, o.index("head")])
+    assert out[1, p.index("left_wrist"), 3] == 0 and out[1, p.index("left_elbow"), 3] == 1
+    assert out[1, p.index("right_wrist"), 3] == 1
+
+
+def test_openni15_person_facing_the_camera_keeps_penn_sides():
+    """Loaded OpenNI clips have x to the camera's right, so a person facing the camera shows the left shoulder on
+    the image's right; converted to penn13 that is the dataset's joints 2, 4, … on the image-left side."""
+    o = get_layout("openni15")
+    seq = np.zeros((1, 15, 4), np.float32)
+    seq[..., 2], seq[..., 3] = 3.0, 1.0
+    for name in o.joints:
+        seq[0, o.index(name), 0] = {"left": 0.2, "right": -0.2}.get(name.split("_")[0], 0.0)
+    penn = project_to_2d(convert(seq, "openni15", "penn13"))[0]
+    for k in range(1, 13, 2):
+        assert penn[k, 0] < penn[k + 1, 0], get_layout("penn13").joints[k]

@@ -11,7 +11,7 @@ from typing import Any
 from .cache import load_samples, save_samples
 from .sample import DatasetError, DatasetInfo, Sample, split_samples
 
-DATASETS = ("penn_action", "nw_ucla", "ntu60", "ntu120", "sysu", "utd_mhad", "pyskl", "generic")
+DATASETS = ("penn_action", "nw_ucla", "ntu60", "ntu120", "sysu", "utd_mhad", "kard", "florence3d", "pyskl", "generic")
 
 
 def load_dataset(name: str, root: str | Path, *, protocol: str | None = None, progress: bool = False,
@@ -28,6 +28,10 @@ def load_dataset(name: str, root: str | Path, *, protocol: str | None = None, pr
         from .sysu import load_sysu as load
     elif name == "utd_mhad":
         from .utd_mhad import load_utd_mhad as load
+    elif name == "kard":
+        from .kard import load_kard as load
+    elif name == "florence3d":
+        from .florence3d import load_florence3d as load
     elif name == "pyskl":
         from .pyskl import load_pyskl as load
     elif name == "generic":
