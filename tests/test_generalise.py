@@ -10,7 +10,7 @@ import pytest
 from fixtures_formats import utd_d_skel, write_kard_tree, write_penn_mat, write_utd_mat
 from stream_fixtures import make_model
 from train.generalise import main
-from train.lib.generalisation import clip_state
+from train.lib.generalisation import clip_state, lodo_row
 from train.lib.stream_eval import StreamRun
 
 DATA = {"dataset": "utd_mhad", "degradation": "calibrated", "severity": 1.0, "test_seed": 5}
@@ -105,6 +105,8 @@ def test_leave_one_dataset_out_maps_the_datasets_actions_through_the_vocabulary(
     assert clean["clips"] == 8                                  # both subjects, both repetitions: all clips
     assert {c[1] for c in clean["per_clip"]} == {"wave", "clap"} and clean["top1"] == 0.5
     assert res["settings"]["mode"] == "lodo" and "never saw" in res["settings"]["selection"]
+    row = lodo_row(str(model), "kard", "clean", data={"kard": str(kard)})           # the same from Python
+    assert row["per_clip"] == clean["per_clip"] and row["top1"] == 0.5
 
 
 def test_clip_state_skips_the_warm_up_and_counts_no_action_states():

@@ -24,20 +24,22 @@ its training dataset mapped there, and each clip's action is mapped likewise; cl
 left out. A mirrored clip's truth is its mirror image (``Vocabulary.mirror_names``: swipe left ↔ right, circles
 clockwise ↔ counter-clockwise; a dataset outside the vocabulary has no direction-named class).
 
-**Leave one dataset out** (the interface the multi-dataset training calls): ``mode="lodo"`` evaluates a model on
-*every* clip (all subjects, both splits: the model never saw the dataset) of the left-out dataset whose vocabulary
-class the model has. Command::
+**Leave one dataset out**: ``lodo=NAME`` evaluates a model on *every* clip (all subjects, both splits: the model
+never saw the dataset) of the left-out dataset whose vocabulary class the model has (its other clips are not
+evaluated). From Python, one row::
 
-    python -m train.generalise --model runs/X/student.pt --lodo kard [--rows in_distribution,clean,…]
-        [--data kard=runs/data/kard.npz] [--degradation FILE --severity S] [--out DIR]
+    from train.lib.generalisation import lodo_row
+    r = lodo_row("runs/X/student.pt", "kard", data={"kard": "runs/data/kard.npz"})   # or a loaded model
+    r["top1"], r["top1_labels"], r["clips"], r["per_clip"]                          # fractions; [id, truth, state]
 
-The checkpoint's ``meta["data"]`` (``degradation``, ``severity``, ``test_seed``; what ``train_stage`` writes) gives
-the in-distribution profile; ``--degradation`` / ``--severity`` / ``--test-seed`` override or supply it. The result
-is ``DIR/generalisation.json``: ``rows[i]["top1"]`` (fraction), ``clips``, ``per_clip`` ``[id, truth, state]``, and
-``DIR/generalisation.md``.
+and from the command line, ``python -m train.generalise --model runs/X/student.pt --lodo kard [--rows …]``. The
+model's card / checkpoint ``meta["data"]`` (``degradation``, ``severity``, ``test_seed``: what ``train_stage``
+writes) gives the in-distribution profile; ``degradation`` / ``severity`` / ``test_seed`` override or supply it.
+``prepare`` + ``run`` give the whole table (``train/generalise.py`` is that, plus files).
 """
 from __future__ import annotations
 
+import os
 import time
 from collections import Counter
 from dataclasses import dataclass, field, replace
@@ -45,11 +47,13 @@ from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
-from ..datasets.sample import DatasetInfo, Sample
-from ..datasets.vocabulary import Vocabulary, dataset_key
+from ..datasets import DATASETS, load_dataset, load_samples
+from ..datasets.sample import DatasetError, DatasetInfo, Sample
+from ..datasets.vocabulary import Vocabulary, dataset_key, load_vocabulary
 from .degrade import DegradeConfig, sample_rng
+from .paths import dataset_dir, resolve_root
 from .reporting import markdown_table
-from .shifts import WEBCAM_VGA, Proportions, Shift, apply_shift
+from .shifts import WEBCAM_VGA, Proportions, Shift, apply_shift, measure_proportions
 from .stream_eval import StreamRun, run_stream
 
 NO_LABEL_STATES = ("unknown", "no_person", "below_threshold", "confirming", "too_short")
@@ -294,6 +298,117 @@ def run_row(model: Any, es: EvalSet, row: Row, cond: Condition,
             "seconds": round(time.perf_counter() - t0, 1), "per_clip": per_clip}
 
 
+# ----- a whole run --------------------------------------------------------------------------------------------------
+def load_data(name: str, paths: dict[str, str] | None = None, protocol: Optional[str] = None
+              ) -> tuple[DatasetInfo, list[Sample]]:
+    """A dataset from ``paths[name]`` (its raw folder or a ``train.prepare`` cache) or its folder in the shared data."""
+    if name not in DATASETS:
+        raise DatasetError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
+    path = resolve_root(paths[name]) if paths and name in paths else dataset_dir(name)
+    return load_samples(path) if path.is_file() else load_dataset(name, path, protocol=protocol)
+
+
+def in_distribution_profile(data: dict[str, Any], degradation: Optional[str] = None,
+                            severity: Optional[float] = None, test_seed: Optional[int] = None
+                            ) -> tuple[DegradeConfig, str, int]:
+    """The model's training profile (its card's ``training.data``, unless overridden): config, text, noise seed."""
+    deg = degradation or data.get("degradation")
+    sev = severity if severity is not None else data.get("severity")
+    if deg is None or sev is None:
+        raise ValueError("the model's card names no training degradation; give degradation and severity")
+    cfg = DegradeConfig.from_calibration() if deg == "calibrated" else DegradeConfig.from_calibration(resolve_root(deg))
+    seed = test_seed if test_seed is not None else int(data.get("test_seed", 20240429))
+    return cfg.scaled(float(sev)), f"`{str(deg).rsplit('/', 1)[-1]}` × severity {float(sev):g}", seed
+
+
+@dataclass
+class Setup:
+    """A model and its evaluation set, ready to run rows (``prepare``)."""
+
+    model: Any
+    info: DatasetInfo
+    es: EvalSet
+    rows: list[Row]                          # every row this model and data allow
+    defaults: list[str]                      # the rows a run makes unless told
+    cond: Condition
+    settings: dict[str, Any]
+    paths: dict[str, str] = field(default_factory=dict)
+    bodies: dict[str, tuple[Proportions, Proportions]] = field(default_factory=dict)
+
+    def row(self, name: str) -> Row:
+        return combine(name, self.rows)
+
+    def body(self, other: str) -> tuple[Proportions, Proportions]:
+        """(``other``'s proportions, this dataset's): what a ``body_<other>`` row retargets to and from."""
+        if other not in self.bodies:
+            oinfo, oclips = load_data(other, self.paths)
+            self.bodies[other] = (measure_proportions([s.data for s in oclips], oinfo.layout, other),
+                                  measure_proportions([s.data for s in self.es.reference], self.info.layout,
+                                                      self.info.name))
+        return self.bodies[other]
+
+
+def prepare(model: Any, *, dataset: Optional[str] = None, lodo: Optional[str] = None,
+            data: Optional[dict[str, str]] = None, every: int = 1, where: Optional[dict[str, list[str]]] = None,
+            presence: Any = None, degradation: Optional[str] = None, severity: Optional[float] = None,
+            test_seed: Optional[int] = None, backend: str = "auto") -> Setup:
+    """Load ``model`` (a name, ``.onnx`` or ``.pt``, or a loaded model) and its evaluation set: ``dataset``'s test
+    split (default the model's training dataset) or, ``lodo``, every clip of that dataset."""
+    from partkd_stream.backends import load_model
+
+    if every < 1:
+        raise ValueError("every must be ≥ 1")
+    if isinstance(model, (str, bytes)) or hasattr(model, "__fspath__"):
+        model = load_model(str(model), backend=backend, threads=1)
+    card = model.card
+    training = card.training or {}
+    train_data = training.get("data") or {}
+    trained_on = training.get("dataset") or train_data.get("dataset")
+    name = lodo or dataset or trained_on
+    if not name:
+        raise ValueError(f"model {card.name!r}: its card names no training dataset; give a dataset or lodo")
+    info, samples = load_data(name, data, train_data.get("protocol") if name == trained_on and not lodo else None)
+    es = eval_set(card.open_set.actions, info, samples, load_vocabulary(), lodo=bool(lodo),
+                  training_dataset=trained_on, every=every, where=where)
+    src_fps = float(np.median([s.fps for s in es.clips]))
+    views = sorted({str(s.meta["pose"]) for s in es.clips if s.meta.get("pose")})
+    rows = standard_rows(es.clips[0].data.shape[-1] == 4, src_fps, views)
+    profile, profile_text, seed = in_distribution_profile(train_data, degradation, severity, test_seed)
+    from partkd_stream.recognizer import DEFAULT_SMOOTH, DEFAULT_STRIDE, DEFAULT_THRESHOLD
+
+    settings = {"model_name": card.name, "dataset": info.name, "mode": "lodo" if lodo else "test",
+                "selection": es.selection, "profile": profile_text, "test_seed": seed, "stride": DEFAULT_STRIDE,
+                "smooth": DEFAULT_SMOOTH, "threshold": DEFAULT_THRESHOLD,
+                "presence": presence.describe() if presence else card.presence_rule.describe() + " (the card's)",
+                "machine": f"{os.cpu_count()} CPU cores, {getattr(model.backend, 'name', type(model.backend).__name__)}"}
+    return Setup(model, info, es, rows, default_rows(rows, src_fps, bool(lodo)),
+                 Condition(profile, profile_text, seed, card.preprocess.layout, presence), settings, dict(data or {}))
+
+
+def run(setup: Setup, names: Optional[Sequence[str]] = None,
+        on_row: Optional[Callable[[dict[str, Any]], None]] = None) -> dict[str, Any]:
+    """The rows ``names`` (default ``setup.defaults``; ``a+b`` combines rows) → ``{"settings", "rows", "seconds"}``;
+    ``on_row(result so far)`` after each row. A bad name or missing body data fails before the first row."""
+    t0 = time.perf_counter()
+    chosen = [setup.row(n) for n in (names or setup.defaults)]
+    for r in chosen:
+        if r.body:
+            setup.body(r.body)
+    result: dict[str, Any] = {"settings": dict(setup.settings), "rows": [], "seconds": 0.0}
+    for r in chosen:
+        result["rows"].append(run_row(setup.model, setup.es, r, setup.cond, setup.body))
+        result["seconds"] = round(time.perf_counter() - t0, 1)
+        if on_row is not None:
+            on_row(result)
+    return result
+
+
+def lodo_row(model: Any, dataset: str, row: str = "in_distribution", **kw: Any) -> dict[str, Any]:
+    """Leave one dataset out, one row: ``model`` (path, name or loaded) on every clip of ``dataset`` whose class it
+    has (``prepare``'s keywords: ``data``, ``degradation``, ``severity``, …) → the row's result (``run_row``)."""
+    return run(prepare(model, lodo=dataset, **kw), [row])["rows"][0]
+
+
 # ----- the table -------------------------------------------------------------------------------------------------
 def pct(x: Optional[float]) -> str:
     return "–" if x is None else f"{100 * x:.1f}"
@@ -311,8 +426,11 @@ def table(result: dict[str, Any]) -> str:
     head = ["row (`--rows`)", "what changes", "clips", "clip top-1 %", "Δ points", "top-1 among action labels %",
             "clips unknown %", "clips no person %", "predictions with a person %", "s"]
     s = result["settings"]
-    text = (f"Model `{s['model']}` ({s['model_name']}), {s['dataset']}: {s['selection']}. In-distribution profile: "
-            f"{s['profile']}, clip noise seeded by {s['test_seed']}; recognizer defaults (stride {s['stride']}, smooth "
-            f"{s['smooth']}, threshold {s['threshold']}), presence rule: {s['presence']}. {result['seconds']:.0f} s on {s['machine']}.\n\nEach row: `{s['command']} --rows NAME`\n\n")
+    text = (f"Model `{s.get('model', s['model_name'])}` ({s['model_name']}), {s['dataset']}: {s['selection']}. "
+            f"In-distribution profile: {s['profile']}, clip noise seeded by {s['test_seed']}; recognizer defaults "
+            f"(stride {s['stride']}, smooth {s['smooth']}, threshold {s['threshold']}), presence rule: "
+            f"{s['presence']}. {result['seconds']:.0f} s on {s['machine']}.\n\n")
+    if s.get("command"):
+        text += f"Each row: `{s['command']} --rows NAME`\n\n"
     return text + markdown_table(head, lines, ["---", "---", "---:", "---:", "---:", "---:", "---:", "---:", "---:",
                                                "---:"])
