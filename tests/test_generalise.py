@@ -10,7 +10,7 @@ import pytest
 from fixtures_formats import utd_d_skel, write_kard_tree, write_penn_mat, write_utd_mat
 from stream_fixtures import make_model
 from train.generalise import main
-from train.lib.generalisation import clip_state, lodo_row
+from train.lib.generalisation import clip_state, combine, default_rows, lodo_row, standard_rows
 from train.lib.stream_eval import StreamRun
 
 DATA = {"dataset": "utd_mhad", "degradation": "calibrated", "severity": 1.0, "test_seed": 5}
@@ -65,7 +65,7 @@ def test_a_bad_row_or_missing_data_is_one_line_and_exit_1(utd, tmp_path, capsys)
     assert "does not exist" in capsys.readouterr().err
     assert main(["--model", str(model), "--data", f"utd_mhad={d / 'skeleton'}", "--list-rows"]) == 0
     listed = capsys.readouterr().out
-    assert "yaw+90" in listed and "body_kard" in listed and "upper_body" in listed
+    assert "yaw90" in listed and "yaw-90" in listed and "body_kard" in listed and "upper_body" in listed
 
 
 def test_penn_rows_views_and_the_share_of_predictions_with_a_person(tmp_path):
@@ -107,6 +107,13 @@ def test_leave_one_dataset_out_maps_the_datasets_actions_through_the_vocabulary(
     assert res["settings"]["mode"] == "lodo" and "never saw" in res["settings"]["selection"]
     row = lodo_row(str(model), "kard", "clean", data={"kard": str(kard)})           # the same from Python
     assert row["per_clip"] == clean["per_clip"] and row["top1"] == 0.5
+
+
+def test_every_row_name_resolves_alone():
+    for three_d in (True, False):
+        rows = standard_rows(three_d, 30.0, ["front", "back"])
+        assert [combine(r.name, rows) for r in rows] == rows and len({r.name for r in rows}) == len(rows)
+        assert "fps30" not in default_rows(rows, 30.0) and "fps15" in default_rows(rows, 30.0)
 
 
 def test_clip_state_skips_the_warm_up_and_counts_no_action_states():

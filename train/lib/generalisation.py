@@ -95,10 +95,10 @@ def standard_rows(three_d: bool, src_fps: float, views: Sequence[str] = ()) -> l
              Row("faster", "the action 1.5× as fast", Shift(speed=1.5)),
              Row("mirrored", "mirror image: a left-handed person or a mirrored webcam (label map)", Shift(mirror=True))]
     if three_d:
-        rows += [Row(f"yaw{a:+d}", f"camera yaw {a:+d}° (the person turned to their {'right' if a > 0 else 'left'})",
+        rows += [Row(f"yaw{a:d}", f"camera yaw {a:+d}° (the person turned to their {'right' if a > 0 else 'left'})",
                      Shift(yaw=float(a))) for a in (30, -30, 60, -60, 90, -90)]
         rows.append(Row("yaw180", "seen from behind (yaw 180°)", Shift(yaw=180.0)))
-        rows += [Row(f"pitch{a:+d}", f"camera pitch {a:+d}° ({'above, looking down' if a > 0 else 'below, up'})",
+        rows += [Row(f"pitch{a:d}", f"camera pitch {a:+d}° ({'above, looking down' if a > 0 else 'below, up'})",
                      Shift(pitch=float(a))) for a in (20, -20)]
         rows += [Row("side_far_hidden", "yaw +90° with the far side's arm and leg not reported (score 0)",
                      Shift(yaw=90.0, far_side_hidden=45.0)),
