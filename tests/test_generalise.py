@@ -10,7 +10,7 @@ import pytest
 from fixtures_formats import utd_d_skel, write_kard_tree, write_penn_mat, write_utd_mat
 from stream_fixtures import make_model
 from train.generalise import main
-from train.lib.generalisation import clip_state, combine, default_rows, lodo_row, standard_rows
+from train.lib.generalisation import clip_state, combine, default_rows, lodo_row, standard_rows, stream_clip
 from train.lib.stream_eval import StreamRun
 
 DATA = {"dataset": "utd_mhad", "degradation": "calibrated", "severity": 1.0, "test_seed": 5}
@@ -107,6 +107,17 @@ def test_leave_one_dataset_out_maps_the_datasets_actions_through_the_vocabulary(
     assert res["settings"]["mode"] == "lodo" and "never saw" in res["settings"]["selection"]
     row = lodo_row(str(model), "kard", "clean", data={"kard": str(kard)})           # the same from Python
     assert row["per_clip"] == clean["per_clip"] and row["top1"] == 0.5
+
+
+def test_a_short_clip_is_too_short_once_and_judged_when_looped(utd):
+    from partkd_stream.backends import load_model
+
+    _, path = utd
+    model = load_model(str(path))
+    seq = np.tile(np.array([[100.0 + 10 * j, 50.0 + 20 * j, 1.0] for j in range(13)], np.float32), (15, 1, 1))
+    assert clip_state(stream_clip(model, seq, 30.0, "penn13")) == "too_short"          # 0.5 s: still warming up
+    run = stream_clip(model, seq, 30.0, "penn13", loop_to=2.0)
+    assert len(run.frame_t) == 60 and clip_state(run) == "swipe_left"
 
 
 def test_every_row_name_resolves_alone():
