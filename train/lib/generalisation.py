@@ -201,7 +201,7 @@ def eval_set(actions: Sequence[str], info: DatasetInfo, samples: list[Sample], v
     if where:
         what += ", " + ", ".join(f"{k} in {{{', '.join(v)}}}" for k, v in where.items())
     if every > 1:
-        what += f", every {every}th clip in id order"
+        what += f", one clip in {every} (in id order)"
     if not own:
         what += ", classes the model has (everyday vocabulary)"
     return EvalSet(info.name, picked, [truth_of(s) for s in picked], keys, mirror, what, reference=samples)
@@ -388,7 +388,7 @@ def prepare(model: Any, *, dataset: Optional[str] = None, lodo: Optional[str] = 
                 "selection": es.selection, "profile": profile_text, "test_seed": seed, "stride": DEFAULT_STRIDE,
                 "smooth": DEFAULT_SMOOTH, "threshold": DEFAULT_THRESHOLD, "loop_to": loop_to,
                 "presence": presence.describe() if presence else card.presence_rule.describe() + " (the card's)",
-                "machine": f"{os.cpu_count()} CPU cores, {getattr(model.backend, 'name', type(model.backend).__name__)}"}
+                "machine": f"{os.cpu_count()} CPU cores, {getattr(model.backend, 'name', 'a model')}"}
     return Setup(model, info, es, rows, default_rows(rows, src_fps, bool(lodo)),
                  Condition(profile, profile_text, seed, card.preprocess.layout, presence, loop_to), settings,
                  dict(data or {}))
@@ -436,12 +436,11 @@ def table(result: dict[str, Any]) -> str:
     head = ["row (`--rows`)", "what changes", "clips", "clip top-1 %", "Δ points", "top-1 among action labels %",
             "clips unknown %", "clips no person %", "clips too short %", "predictions with a person %", "s"]
     s = result["settings"]
+    looped = f"; clips shorter than {s['loop_to']:g} s looped to that length" if s.get("loop_to") else ""
     text = (f"Model `{s.get('model', s['model_name'])}` ({s['model_name']}), {s['dataset']}: {s['selection']}. "
             f"In-distribution profile: {s['profile']}, clip noise seeded by {s['test_seed']}; recognizer defaults "
             f"(stride {s['stride']}, smooth {s['smooth']}, threshold {s['threshold']}), presence rule: "
-            f"{s['presence']}"
-            f"{'; clips shorter than ' + format(s['loop_to'], 'g') + ' s looped to that length' if s.get('loop_to') else ''}"
-            f". {result['seconds']:.0f} s on {s['machine']}.\n\n")
+            f"{s['presence']}{looped}. {result['seconds']:.0f} s on {s['machine']}.\n\n")
     if s.get("command"):
         text += f"Each row: `{s['command']} --rows NAME`\n\n"
     return text + markdown_table(head, lines, ["---", "---"] + ["---:"] * 9)
