@@ -129,7 +129,8 @@ def test_every_row_name_resolves_alone():
 
 def test_clip_state_skips_the_warm_up_and_counts_no_action_states():
     def stream(labels, reasons):
-        return StreamRun(np.zeros(0), np.arange(len(labels), dtype=float), labels, [], {}, reasons, [True] * len(labels))
+        n = len(labels)
+        return StreamRun(np.zeros(0), np.arange(n, dtype=float), labels, [], {}, reasons, [True] * n)
 
     assert clip_state(stream([None, None, "wave", "wave"], ["warming_up", "confirming", None, None])) == "wave"
     assert clip_state(stream([None, None, None, "wave"], ["warming_up", "unknown", "unknown", None])) == "unknown"
