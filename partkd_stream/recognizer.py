@@ -119,6 +119,7 @@ class Recognizer:
         self._mode: Optional[str] = None
         self.frames_seen = 0
         self.dropped_frames = 0   # frames refused for their timestamp (not finite, or not after the previous)
+        self.clock_back: Optional[tuple[int, float, float]] = None   # the first (frame, t, previous t) not after
         self.last_t: Optional[float] = None
         self._checked: set[tuple] = set()   # (layout, channels) and (layout, frame shape) already checked
 
@@ -164,7 +165,7 @@ class Recognizer:
             keypoints = self._frame(keypoints, layout)
         person = self._person(None)
         if not self.windows.push(keypoints, t, layout, slot=person.slot):
-            self.dropped_frames += 1
+            self._drop(t, frame)
             return None
         index = self._advance(t, frame)
         if self.frames_seen % self.stride:
@@ -183,7 +184,7 @@ class Recognizer:
         self._use("update_people")
         people = [self._frame(kp, layout) for kp in people]
         if not self._follows(t):
-            self.dropped_frames += 1
+            self._drop(t, frame)
             return []
         upd = self.tracker.update(people, t)
         for pid in upd.started:
@@ -274,6 +275,13 @@ class Recognizer:
         """A finite, sane time after the last frame's."""
         return sane_time(t) and (self.last_t is None or t > self.last_t)
 
+    def _drop(self, t: float, frame: Optional[int]) -> None:
+        """Count a frame refused for its timestamp; remember the first whose clock went back (or stood still)."""
+        self.dropped_frames += 1
+        if self.clock_back is None and self.last_t is not None and sane_time(t) and t <= self.last_t:
+            self.clock_back = (self.frames_seen + self.dropped_frames - 1 if frame is None else int(frame), float(t),
+                               self.last_t)
+
     def _advance(self, t: float, frame: Optional[int]) -> int:
         index = self.frames_seen if frame is None else int(frame)
         self.frames_seen += 1
@@ -310,4 +318,4 @@ class Recognizer:
         self.tracker.reset()
         self.in_view = []
         self._mode = None
-        self.frames_seen, self.dropped_frames, self.last_t = 0, 0, None
+        self.frames_seen, self.dropped_frames, self.last_t, self.clock_back = 0, 0, None, None

@@ -471,9 +471,21 @@ def test_video_run_with_several_people(tmp_path, models, capsys):
     assert {p["person"] for p in read_jsonl(out)} == {None}
 
 
-def test_max_people_below_one_is_a_usage_error(capsys):
-    assert app.main(["--skeletons", "x.jsonl", "--max-people", "0"]) == 2
-    assert capsys.readouterr().err.strip() == "partkd-stream: error: --max-people must be ≥ 1, got 0"
+@pytest.mark.parametrize("flag, value, message", [
+    ("--max-people", "0", "--max-people must be 1 to 1000 (people recognised per frame), got 0"),
+    ("--max-people", "2147483648", "--max-people must be 1 to 1000 (people recognised per frame), got 2147483648"),
+    ("--threads", "100000", "--threads 100000: this process can use {n} CPU core{s}; give 1 to {n} (more threads "
+                            "than cores only slow the model down)"),
+    ("--threads", "0", "--threads 0: this process can use {n} CPU core{s}; give 1 to {n} (more threads than cores "
+                       "only slow the model down)")])
+def test_max_people_and_threads_out_of_bounds_are_usage_errors(capsys, flag, value, message):
+    """Bounded before anything starts: 2147483648 people overflowed MediaPipe's 32-bit count (a ValueError), and
+    100,000 model threads took 16.9 GB and ignored SIGTERM."""
+    from partkd_stream.backends import cpu_cores
+
+    n = cpu_cores()
+    assert app.main(["--video", "x.mp4", flag, value]) == 2
+    assert capsys.readouterr().err.strip() == "partkd-stream: error: " + message.format(n=n, s="s" if n > 1 else "")
 
 
 def test_people_overlay_draws_each_id_in_its_colour_and_untracked_in_grey():
