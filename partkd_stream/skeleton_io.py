@@ -150,9 +150,13 @@ def _check_inflated_size(path: str | os.PathLike) -> None:
                 biggest = (info.filename.removesuffix(".npy"), shape, dtype)
     if total > MAX_SEQUENCE_BYTES:
         name, shape, dtype = biggest
-        raise SkeletonFileError(f"{path}: refused: it would take {total / 2**30:.1f} GiB once loaded ({name} "
-                                f"{list(shape)} {dtype}), more than the {MAX_SEQUENCE_BYTES / 2**30:g} GiB a "
-                                f"skeleton sequence may hold; split the recording into shorter files")
+        raise SkeletonFileError(f"{path}: refused: it would take {_mib_gib(total)} once loaded ({name} "
+                                f"{list(shape)} {dtype}), more than the {_mib_gib(MAX_SEQUENCE_BYTES)} a skeleton "
+                                f"sequence may hold; split the recording into shorter files")
+
+
+def _mib_gib(n: int) -> str:
+    return f"{n / 2**30:.1f} GiB" if n >= 2**30 else f"{n / 2**20:.1f} MiB"
 
 
 def _scalar(arrays: dict[str, np.ndarray], key: str, kind: type, path: str | os.PathLike) -> Any:
@@ -243,6 +247,19 @@ def read_stream(path: str | os.PathLike, people: bool = False) -> tuple[dict[str
             channels[:] = [arr.shape[1]]
             return arr
 
+        def everyone(people: list, where: str) -> list[np.ndarray]:
+            """One conversion for a frame of skeletons of one shape (a crowd: hundreds a line); any other
+            shape skeleton by skeleton, so an error names the one that is wrong."""
+            try:
+                with np.errstate(over="ignore", invalid="ignore"):
+                    arr = np.asarray(people, dtype=np.float32)
+            except (ValueError, TypeError):
+                arr = None
+            if arr is not None and arr.ndim == 3 and len(arr):
+                skeleton(arr[0], where, "people[0]")
+                return list(arr)
+            return [skeleton(kp, where, f"people[{i}]") for i, kp in enumerate(people)]
+
         with f:
             for lineno, raw in enumerate(f, start=2):
                 line = _text_line(raw, path, lineno)
@@ -269,7 +286,7 @@ def read_stream(path: str | os.PathLike, people: bool = False) -> tuple[dict[str
                     if not isinstance(rec["people"], list):
                         raise SkeletonFileError(f'{where}: "people" must be a list of skeletons (each rows of '
                                                 f"numbers), got {type(rec['people']).__name__}")
-                    found = [skeleton(kp, where, f"people[{i}]") for i, kp in enumerate(rec["people"])]
+                    found = everyone(rec["people"], where)
                 else:
                     kp = rec.get("keypoints")
                     found = [] if kp is None else [skeleton(kp, where, "keypoints")]
