@@ -215,9 +215,15 @@ def test_an_interrupted_pool_of_workers_ends_in_one_line(videos, tmp_path, sig, 
     out = tmp_path / "out"
     proc = subprocess.Popen([sys.executable, "-m", "partkd_stream.cli", "extract", *map(str, long), "--out",
                              str(out), "--workers", "2", "--no-progress"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONPATH=str(REPO)), cwd=REPO)
+                            stderr=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONPATH=str(REPO)), cwd=REPO,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))   # as in a terminal
+    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
     try:
-        time.sleep(6)                                     # the workers are extracting by now
+        t_end = time.monotonic() + 120
+        while len(children.read_text().split()) < 3 and proc.poll() is None:   # the workers (and the tracker)
+            assert time.monotonic() < t_end
+            time.sleep(0.05)
+        time.sleep(4)                                     # the workers are extracting by now
         proc.send_signal(sig)
         _, stderr = proc.communicate(timeout=60)
     finally:

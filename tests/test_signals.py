@@ -143,17 +143,28 @@ def test_a_second_signal_during_the_clean_stop_ends_it_at_once(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("mode", ["run", "extract"])
+@pytest.mark.parametrize("mode", ["run", "extract", "model"])
 def test_sigterm_ends_a_run_blocked_opening_a_fifo_ten_times_in_ten(tmp_path, mode):
     """``partkd-stream --video FIFO`` and ``partkd-stream extract FIFO``: OpenCV blocks in ``open`` until a writer
-    comes. Before, SIGTERM was ignored until SIGKILL in 4 of 6 tries; now each of 10 ends with 143 within 5 s."""
+    comes. Before, SIGTERM was ignored until SIGKILL in 4 of 6 tries; now each of 10 ends with 143 within 5 s.
+    ``model``: the model file is the FIFO, opened while the model loads (where signals are deferred)."""
+    import shutil
+
+    from partkd_stream.models import default_model_path
+
     if not Path("/proc/self/wchan").exists():
         pytest.skip("needs /proc/PID/wchan to see the process blocked in the FIFO's open")
     repo = Path(__file__).resolve().parents[1]
     fifo = tmp_path / "f.mp4"
     os.mkfifo(fifo)
-    args = (["--video", str(fifo), "--no-display"] if mode == "run"
-            else ["extract", str(fifo), "--out", str(tmp_path / "out"), "--no-progress"])
+    args = {"run": ["--video", str(fifo), "--no-display"],
+            "extract": ["extract", str(fifo), "--out", str(tmp_path / "out"), "--no-progress"],
+            "model": ["--skeletons", str(repo / "demo" / "demo_skeletons.jsonl"), "--model",
+                      str(tmp_path / "f.onnx"), "--out", str(tmp_path / "o.jsonl")]}[mode]
+    if mode == "model":
+        fifo.rename(tmp_path / "f.onnx")
+        shutil.copy(default_model_path().with_name(default_model_path().stem + ".card.json"),
+                    tmp_path / "f.card.json")
     env = dict(os.environ, PYTHONPATH=str(repo), DISPLAY="", WAYLAND_DISPLAY="")
     for attempt in range(10):
         proc = subprocess.Popen([sys.executable, "-m", "partkd_stream.cli", *args], stdout=subprocess.PIPE,
