@@ -5,9 +5,11 @@ injected (``main(..., estimator_factory=…)``, default ``MediaPipePose``, or ``
 ``--max-people`` > 1; one per video so tracking starts fresh) and ``Run`` takes the keypoint layout from it.
 ``--max-people 1`` follows the most prominent person (``Recognizer.update``; records carry ``"person": null``);
 more people are tracked, each with their own id, window, smoother and events (``Recognizer.update_people``). Every output path is checked before the model, the estimator or a
-file is touched. Bad input gives one line on stderr and exit 1 (argparse usage errors: exit 2). Ctrl-C and
+file is touched, and refused when it is one of the inputs (``sinks.check_not_inputs``). Bad input gives one line on
+stderr and exit 1 (argparse usage errors: exit 2); in a batch, a bad input is skipped and the rest run. Ctrl-C and
 SIGTERM stop the same way: the open action gets its ``end`` event, every output file is complete (the mp4
-playable), the summary is printed; exit 130 (Ctrl-C) or 143 (SIGTERM).
+playable), the summary is printed; exit 130 (Ctrl-C) or 143 (SIGTERM) — also when a blocking call never returns
+(``signals``: the watchdog).
 """
 from __future__ import annotations
 

@@ -118,7 +118,8 @@ class _Watchdog:
                 data = os.read(self._fds[0], 64)
             except OSError:   # pragma: no cover - the pipe is never closed
                 return
-            signums = [s for s in data if s in (signal.SIGINT, signal.SIGTERM)]
+            ours = (_raise_terminated, _raise_interrupt, _stop_worker)   # a caller's own handler: theirs to answer
+            signums = [s for s in data if s in (signal.SIGINT, signal.SIGTERM) and signal.getsignal(s) in ours]
             if not signums:
                 continue
             with self._cond:
@@ -214,14 +215,15 @@ def worker_stops_on_sigterm(prog: str) -> None:
     """In a worker process (``extract --workers``): Ctrl-C is the parent's to handle (ignored here); SIGTERM — what
     a pool sends when it stops — ends the worker quietly with ``SystemExit``, which unwinds its atomic writers, or,
     when it is stuck in a native call, the watchdog ends it ``GRACE_S`` later (a pool waits for its workers)."""
-    def stop(signum: int, frame: object) -> None:
-        _watchdog.handled += 1
-        _watchdog.note_raised()
-        sys.exit(128 + signum)
-
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGTERM, _stop_worker)
     _watchdog.arm(prog, quiet=True)
+
+
+def _stop_worker(signum: int, frame: object) -> None:
+    _watchdog.handled += 1
+    _watchdog.note_raised()
+    sys.exit(128 + signum)
 
 
 def exit_at_once_on_signal() -> None:

@@ -11,6 +11,8 @@ import pytest
 
 from partkd_stream.signals import Terminated, exit_code, raise_if_interrupted, terminate_as_interrupt
 
+REPO = Path(__file__).resolve().parents[1]
+
 
 def test_sigterm_raises_terminated_inside_and_is_restored_after():
     before = signal.getsignal(signal.SIGTERM)
@@ -96,9 +98,8 @@ with terminate_as_interrupt("prog"):
 
 
 def _run_script(tmp_path, mode: str, signals: list[int]) -> tuple[int, str, str, float]:
-    repo = Path(__file__).resolve().parents[1]
     proc = subprocess.Popen([sys.executable, "-c", _SCRIPT, str(tmp_path), mode], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, cwd=repo, env=dict(os.environ, PYTHONPATH=str(repo)))
+                            stderr=subprocess.PIPE, text=True, cwd=REPO, env=dict(os.environ, PYTHONPATH=str(REPO)))
     try:
         deadline = time.monotonic() + 30
         while not (tmp_path / "ready").exists() and proc.poll() is None and time.monotonic() < deadline:
@@ -142,43 +143,62 @@ def test_a_second_signal_during_the_clean_stop_ends_it_at_once(tmp_path):
     assert took < 2.5 + GRACE_S and not (tmp_path / "busy.jsonl").exists()
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("mode", ["run", "extract", "model"])
-def test_sigterm_ends_a_run_blocked_opening_a_fifo_ten_times_in_ten(tmp_path, mode):
-    """``partkd-stream --video FIFO`` and ``partkd-stream extract FIFO``: OpenCV blocks in ``open`` until a writer
-    comes. Before, SIGTERM was ignored until SIGKILL in 4 of 6 tries; now each of 10 ends with 143 within 5 s.
-    ``model``: the model file is the FIFO, opened while the model loads (where signals are deferred)."""
+def _fifo_run(tmp_path, mode: str) -> list[str]:
+    """The command line of a run that blocks opening a FIFO: the video (``run``, ``extract``) or the model file."""
     import shutil
 
     from partkd_stream.models import default_model_path
 
-    if not Path("/proc/self/wchan").exists():
-        pytest.skip("needs /proc/PID/wchan to see the process blocked in the FIFO's open")
-    repo = Path(__file__).resolve().parents[1]
-    fifo = tmp_path / "f.mp4"
+    fifo = tmp_path / ("f.onnx" if mode == "model" else "f.mp4")
     os.mkfifo(fifo)
-    args = {"run": ["--video", str(fifo), "--no-display"],
-            "extract": ["extract", str(fifo), "--out", str(tmp_path / "out"), "--no-progress"],
-            "model": ["--skeletons", str(repo / "demo" / "demo_skeletons.jsonl"), "--model",
-                      str(tmp_path / "f.onnx"), "--out", str(tmp_path / "o.jsonl")]}[mode]
     if mode == "model":
-        fifo.rename(tmp_path / "f.onnx")
-        shutil.copy(default_model_path().with_name(default_model_path().stem + ".card.json"),
-                    tmp_path / "f.card.json")
-    env = dict(os.environ, PYTHONPATH=str(repo), DISPLAY="", WAYLAND_DISPLAY="")
+        shutil.copy(default_model_path().with_name(default_model_path().stem + ".card.json"), tmp_path / "f.card.json")
+    return {"run": ["--video", str(fifo), "--no-display", "--out", str(tmp_path / "o.jsonl")],
+            "extract": ["extract", str(fifo), "--out", str(tmp_path / "out"), "--no-progress"],
+            "model": ["--skeletons", str(REPO / "demo" / "demo_skeletons.jsonl"), "--model", str(fifo), "--out",
+                      str(tmp_path / "o.jsonl")]}[mode]
+
+
+def _sigterm_while_blocked(args: list[str]) -> tuple[int, float, str]:
+    """Start the CLI, wait until it is blocked in the FIFO's ``open`` (its wchan says so), send SIGTERM: the exit
+    code, the seconds from the signal to the exit, stderr."""
+    env = dict(os.environ, PYTHONPATH=str(REPO), DISPLAY="", WAYLAND_DISPLAY="")
+    proc = subprocess.Popen([sys.executable, "-m", "partkd_stream.cli", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env, cwd=REPO)
+    try:
+        deadline = time.monotonic() + 60
+        while Path(f"/proc/{proc.pid}/wchan").read_text() != "wait_for_partner":
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            time.sleep(0.02)
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=10)
+        return proc.returncode, time.monotonic() - t0, err
+    finally:
+        proc.kill()
+
+
+needs_fifo = pytest.mark.skipif(not (hasattr(os, "mkfifo") and Path("/proc/self/wchan").exists()),
+                                reason="needs a FIFO and /proc/PID/wchan to see a process blocked in its open")
+
+
+@needs_fifo
+def test_sigterm_ends_a_run_blocked_opening_a_fifo(tmp_path):
+    """OpenCV blocks in ``open`` on a FIFO nobody writes to, where no Python signal handler runs: before, SIGTERM
+    was ignored until SIGKILL (4 of 6 tries). The watchdog ends it 1.5 s after the signal, with 143 and one line."""
+    code, took, err = _sigterm_while_blocked(_fifo_run(tmp_path, "run"))
+    assert code == 143 and took < 5, (code, took, err)
+    assert err.count("\n") == 1 and err.startswith("partkd-stream: interrupted; stopped at once"), err
+    assert not (tmp_path / "o.jsonl").exists()
+
+
+@pytest.mark.slow
+@needs_fifo
+@pytest.mark.parametrize("mode", ["run", "extract", "model"])
+def test_sigterm_ends_a_run_blocked_opening_a_fifo_ten_times_in_ten(tmp_path, mode):
+    """``partkd-stream --video FIFO``, ``partkd-stream extract FIFO``, and a model file that is a FIFO (opened
+    while the model loads, where signals are deferred): each of 10 tries ends with 143 within 5 s of SIGTERM."""
+    args = _fifo_run(tmp_path, mode)
     for attempt in range(10):
-        proc = subprocess.Popen([sys.executable, "-m", "partkd_stream.cli", *args], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, env=env, cwd=repo)
-        try:
-            deadline = time.monotonic() + 60
-            while Path(f"/proc/{proc.pid}/wchan").read_text() != "wait_for_partner":
-                assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
-                time.sleep(0.02)
-            t0 = time.monotonic()
-            proc.send_signal(signal.SIGTERM)
-            _, err = proc.communicate(timeout=10)
-            took = time.monotonic() - t0
-        finally:
-            proc.kill()
-        assert proc.returncode == 143 and took < 5 and "interrupted" in err and err.count("\n") == 1, \
-            (attempt, proc.returncode, took, err)
+        code, took, err = _sigterm_while_blocked(args)
+        assert code == 143 and took < 5 and "interrupted" in err and err.count("\n") == 1, (attempt, code, took, err)
