@@ -123,6 +123,12 @@ def assign(n: int, d: int, rows: np.ndarray, cols: np.ndarray, cost: np.ndarray)
     ``(rows, cols)``."""
     if not len(rows):
         return rows, cols
+    if n * d <= 64:                                # a few people: one small matrix is cheaper than finding groups
+        m = np.full((n, d), _UNMATCHABLE)
+        m[rows, cols] = cost
+        i, j = linear_sum_assignment(m)
+        keep = m[i, j] < _UNMATCHABLE
+        return i[keep], j[keep]
     graph = coo_matrix((np.ones(len(rows)), (rows, n + cols)), shape=(n + d, n + d))
     _, label = connected_components(graph, directed=False)
     group = label[rows]
