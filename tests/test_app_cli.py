@@ -480,7 +480,7 @@ def test_video_run_with_several_people(tmp_path, models, capsys):
                        "only slow the model down)")])
 def test_max_people_and_threads_out_of_bounds_are_usage_errors(capsys, flag, value, message):
     """Bounded before anything starts: 2147483648 people overflowed MediaPipe's 32-bit count (a ValueError), and
-    100,000 model threads took 16.9 GB and ignored SIGTERM."""
+    100,000 model threads exhausted the machine and ignored SIGTERM."""
     from partkd_stream.backends import cpu_cores
 
     n = cpu_cores()

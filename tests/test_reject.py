@@ -68,10 +68,11 @@ def test_a_bad_reject_is_one_line(spec, match):
     one_line(e.value)
 
 
-@pytest.mark.parametrize("temperature", [1e-300, 5e-324, 1e300])
+@pytest.mark.parametrize("temperature", [1e-300, 1e-308, 5e-324, 1e300])
 def test_energy_is_finite_and_warning_free_at_any_temperature(temperature):
-    """T·logsumexp(z / T) computed as max z + T·log Σ exp((z − max z) / T): with T = 1e-300 the old form overflowed
-    (RuntimeWarnings) and made inf − inf, so every window was unknown; the limit T → 0 is the largest logit."""
+    """T·logsumexp(z / T) computed as max z + T·log Σ exp((z − max z) / T): with T = 1e-308 the old form overflowed
+    in z / T (RuntimeWarnings) and made inf − inf, a NaN score, so every window was unknown; the limit T → 0 is the
+    largest logit."""
     import warnings
 
     from partkd_stream.reject import score_logits

@@ -270,7 +270,7 @@ def test_a_sequence_of_several_people_lists_who_is_in_each_frame(tmp_path):
 
 @pytest.mark.slow
 def test_a_real_zip_bomb_is_refused_in_flat_memory(tmp_path):
-    """2.3 MB on disk, 6 M frames (2.2 GiB) once inflated: before, loading it reached 4.8 GB RSS; now the run mode
+    """2.3 MB on disk, 6 M frames (2.2 GiB) once inflated: before, loading it reached 4.6 GB RSS; now the run mode
     refuses it from the zip directory and the ``.npy`` header, in a fresh process whose peak RSS stays that of its
     imports."""
     import subprocess
