@@ -32,7 +32,7 @@ if __package__ in (None, ""):
 
 from partkd_stream.errors import PartkdError  # noqa: E402
 from partkd_stream.pose import MediaPipePose  # noqa: E402
-from partkd_stream.recognizer import DEFAULT_STRIDE, Recognizer  # noqa: E402
+from partkd_stream.recognizer import DEFAULT_EVERY_S, Recognizer  # noqa: E402
 from partkd_stream.sources import VideoFileSource  # noqa: E402
 
 
@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", default=None, help="model (default: the shipped engines/penn_student.onnx)")
     ap.add_argument("--backend", default="auto")
     ap.add_argument("--threads", type=int, default=1, help="model threads (default 1: MediaPipe keeps the rest)")
-    ap.add_argument("--stride", type=int, default=DEFAULT_STRIDE)
+    ap.add_argument("--every", type=float, default=DEFAULT_EVERY_S, metavar="SECONDS")
     ap.add_argument("--repeats", type=int, default=3, help="A/B pairs (default 3)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         VideoFileSource(args.video).close()
-        rec0 = Recognizer.load(args.model, backend=args.backend, threads=args.threads, stride=args.stride)
+        rec0 = Recognizer.load(args.model, backend=args.backend, threads=args.threads, every=args.every)
     except (PartkdError, OSError) as e:
         print(f"bench_pipeline: error: {e}", file=sys.stderr)
         return 1
@@ -84,14 +84,14 @@ def main(argv: list[str] | None = None) -> int:
     pose_runs, full_runs = [], []
     for _ in range(args.repeats):  # A/B/A/B…
         pose_runs.append(one_pass(args.video, None))
-        full_runs.append(one_pass(args.video, Recognizer(rec0.model, stride=args.stride)))
+        full_runs.append(one_pass(args.video, Recognizer(rec0.model, every=args.every)))
     lat = np.array([x for r in full_runs for x in r["latency"]]) * 1e3
     rlat = np.array([x for r in full_runs for x in r["rec_latency"]]) * 1e3
     fps_a = statistics.median(r["fps"] for r in pose_runs)
     fps_b = statistics.median(r["fps"] for r in full_runs)
     result = {
         "video": args.video, "frames": pose_runs[0]["frames"], "repeats": args.repeats, "order": "A/B interleaved",
-        "model": str(rec0.model.path), "backend": rec0.model.backend.name, "stride": args.stride,
+        "model": str(rec0.model.path), "backend": rec0.model.backend.name, "every_s": args.every,
         "fps_pose_only_runs": [r["fps"] for r in pose_runs],
         "fps_with_recognition_runs": [r["fps"] for r in full_runs],
         "fps_pose_only": fps_a, "fps_with_recognition": fps_b,
@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         runs = lambda rs: " ".join(f"{r['fps']:.1f}" for r in rs)  # noqa: E731
         print(f"video {result['video']} ({result['frames']} frames), model {result['model']} on "
-              f"{result['backend']}, stride {args.stride}, {args.repeats} A/B pairs, interleaved")
+              f"{result['backend']}, a prediction every {args.every:g} s, {args.repeats} A/B pairs, interleaved")
         print(f"  A pose only            {fps_a:7.1f} frames/s median  (runs: {runs(pose_runs)})")
         print(f"  B pose + recognition   {fps_b:7.1f} frames/s median  (runs: {runs(full_runs)})")
         print(f"  throughput ratio B/A   {result['throughput_ratio']:7.3f}   (ratio of the two medians; target ≥ 0.95)")

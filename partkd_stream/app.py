@@ -28,7 +28,7 @@ from .errors import PartkdError
 from .models import UnknownModel, resolve_model
 from .overlay import FpsMeter, annotate, annotate_people
 from .pose import MediaPipePose, PoseEstimator
-from .recognizer import DEFAULT_SMOOTH, DEFAULT_STRIDE, DEFAULT_THRESHOLD, Prediction, Recognizer
+from .recognizer import DEFAULT_EVERY_S, DEFAULT_SMOOTH, DEFAULT_THRESHOLD, MAX_EVERY_S, Prediction, Recognizer
 from .signals import deferred_interrupts, exit_code, raise_if_interrupted, terminate_as_interrupt
 from .sinks import (DisplaySink, JsonlSink, RunSummary, SinkError, VideoSink, check_not_inputs, check_output_path,
                     display_available)
@@ -56,7 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--threads", type=int, default=None,
                    help="CPU threads for the model, 1 to the cores this process may use (default: backend's)")
     r = p.add_argument_group("recognition")
-    r.add_argument("--stride", type=int, default=DEFAULT_STRIDE, help="predict every N frames (default %(default)s)")
+    r.add_argument("--every", type=float, default=DEFAULT_EVERY_S, metavar="SECONDS",
+                   help="predict every SECONDS of stream time, whatever the frame rate (default %(default)s: every 6th "
+                        "frame at 30 fps)")
+    r.add_argument("--stride", type=int, help=argparse.SUPPRESS)   # frames: replaced by --every, refused with a hint
     r.add_argument("--smooth", type=int, default=DEFAULT_SMOOTH,
                    help="average the last N predictions' probabilities (default %(default)s)")
     r.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD,
@@ -247,7 +250,12 @@ class Run:
 def main(argv: Optional[Sequence[str]] = None, estimator_factory: Optional[EstimatorFactory] = None) -> int:
     """The run mode; ``estimator_factory`` makes the pose estimator for each video source (default MediaPipe)."""
     args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
-    for name, v, lo in (("--stride", args.stride, 1), ("--smooth", args.smooth, 1), ("--topk", args.topk, 1)):
+    if args.stride is not None:
+        return _error(f"--stride (frames) was replaced by --every SECONDS, a cadence in stream time: --stride "
+                      f"{args.stride} at 30 fps is --every {args.stride / 30:.4g}", 2)
+    if not 0 < args.every <= MAX_EVERY_S:
+        return _error(f"--every must be in (0, {MAX_EVERY_S:g}] seconds, got {args.every}", 2)
+    for name, v, lo in (("--smooth", args.smooth, 1), ("--topk", args.topk, 1)):
         if v < lo:
             return _error(f"{name} must be ≥ {lo}, got {v}", 2)
     if not 1 <= args.max_people <= MAX_PEOPLE:
@@ -388,7 +396,7 @@ def _start_run(args: argparse.Namespace, source: Source, model, out: Optional[st
                display: Optional[DisplaySink], make_estimator: EstimatorFactory) -> Run:
     """Recognizer, estimator (timed: its start-up is not frame time), then the files — the video first, so a
     video that cannot be written leaves no empty ``.jsonl`` behind."""
-    rec = Recognizer(model, stride=args.stride, smooth=args.smooth, threshold=args.threshold, topk=args.topk)
+    rec = Recognizer(model, every=args.every, smooth=args.smooth, threshold=args.threshold, topk=args.topk)
     estimator, startup_s = None, None
     opened: list = []
     try:

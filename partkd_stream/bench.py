@@ -248,7 +248,7 @@ def bench_recognition(model: Any, people: int, stride: int, repeats: int, frames
     warm = int(np.ceil(0.5 * pre.window / pre.fps * 30)) + 2 * stride
     runs = []
     for _ in range(repeats):
-        rec = Recognizer(model, stride=stride)
+        rec = Recognizer(model, every=stride / 30.0)   # every `stride` frames at 30 fps
         timed_model = _CpuTimed(model.predict)
         rec.model = _ModelView(model.card, timed_model)
         timed_tracker = _CpuTimed(rec.tracker.update)

@@ -63,7 +63,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
 def test_skeletons_end_to_end_writes_valid_jsonl(tmp_path, models, capsys):
     src = write_jsonl_stream(tmp_path / "poses.jsonl", n=120, gap=(60, 75))
     out = tmp_path / "out" / "preds.jsonl"
-    rc = app.main(["--skeletons", str(src), "--model", models["onnx"], "--out", str(out), "--stride", "4",
+    rc = app.main(["--skeletons", str(src), "--model", models["onnx"], "--out", str(out), "--every", str(4 / 30),
                    "--threshold", "0"])
     assert rc == 0
     recs = read_jsonl(out)
@@ -99,7 +99,7 @@ def test_video_files_one_output_each(tmp_path, models):
     a, b = tiny_video(tmp_path / "a.mp4"), tiny_video(tmp_path / "b.mp4", n=12)
     outdir, rdir = tmp_path / "preds", tmp_path / "renders"
     rc = app.main(["--video", str(a), str(b), "--model", models["onnx"], "--out", str(outdir),
-                   "--render", str(rdir), "--no-display", "--quiet", "--stride", "4"])
+                   "--render", str(rdir), "--no-display", "--quiet", "--every", str(4 / 24)])
     assert rc == 0
     pa, pb = read_jsonl(outdir / "a.jsonl"), read_jsonl(outdir / "b.jsonl")
     assert len(pa) == 24 // 4 and len(pb) == 12 // 4
@@ -123,7 +123,7 @@ def test_keyboard_interrupt_leaves_a_valid_jsonl(tmp_path, models, monkeypatch, 
     monkeypatch.setattr(SkeletonFileSource, "__iter__", interrupted)
     out = tmp_path / "run.jsonl"
     rc = app.main(["--skeletons", str(src), "--model", models["onnx"], "--out", str(out), "--threshold", "0",
-                   "--stride", "5"])
+                   "--every", str(5 / 30)])
     assert rc == 130
     recs = read_jsonl(out)                                   # every line parses
     preds = [r for r in recs if "event" not in r]
@@ -215,7 +215,7 @@ def test_video_run_with_an_injected_estimator(tmp_path, models, capsys):
     out, render = tmp_path / "v.jsonl", tmp_path / "v.mp4.d" / "v.mp4"
     FakePose.instances.clear()
     rc = app.main(["--video", str(video), "--model", models["onnx"], "--out", str(out), "--render", str(render),
-                   "--no-display", "--threshold", "0", "--stride", "3"], estimator_factory=FakePose)
+                   "--no-display", "--threshold", "0", "--every", str(3 / 24)], estimator_factory=FakePose)
     assert rc == 0
     (est,) = FakePose.instances
     assert est.frames == 60 and est.closed                        # one per video, closed by the run
@@ -343,7 +343,7 @@ def test_sigterm_finishes_every_file_like_ctrl_c(tmp_path, models):
     out, render = tmp_path / "run.jsonl", tmp_path / "run.mp4"
     proc = subprocess.Popen([sys.executable, str(REPO / "tests" / "fake_pose.py"), "--delay", "0.02", "--",
                              "--video", str(video), "--model", models["onnx"], "--out", str(out), "--render",
-                             str(render), "--no-display", "--threshold", "0", "--stride", "2"],
+                             str(render), "--no-display", "--threshold", "0", "--every", str(2 / 24)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, cwd=REPO)
     try:
         _wait_for(lambda: _has_start_event(out) or proc.poll() is not None)
@@ -410,7 +410,7 @@ def test_overlay_says_warming_up_until_the_window_is_half_full(tmp_path, models,
     monkeypatch.setattr(overlay, "status_text", lambda pred: seen.append(real(pred)[0]) or real(pred))
     video = tiny_video(tmp_path / "v.mp4", n=40)
     assert app.main(["--video", str(video), "--model", models["onnx"], "--no-display", "--quiet", "--render",
-                     str(tmp_path / "r.mp4"), "--threshold", "0", "--stride", "2"], estimator_factory=FakePose) == 0
+                     str(tmp_path / "r.mp4"), "--threshold", "0", "--every", str(2 / 24)], estimator_factory=FakePose) == 0
     # half the 32-frame window at the model's 30 fps = 0.53 s = frame 13 of this 24-fps video
     assert seen[:13] == ["warming up"] * 13 and "warming up" not in seen[13:]
     assert seen[-1] not in ("no person", "no action")
@@ -457,7 +457,7 @@ def test_video_run_with_several_people(tmp_path, models, capsys):
     video = tiny_video(tmp_path / "v.mp4", n=45, size=(320, 120))
     out, render = tmp_path / "v.jsonl", tmp_path / "r.mp4"
     assert app.main(["--video", str(video), "--model", models["onnx"], "--out", str(out), "--render", str(render),
-                     "--no-display", "--threshold", "0", "--stride", "3", "--max-people", "2"],
+                     "--no-display", "--threshold", "0", "--every", str(3 / 24), "--max-people", "2"],
                     estimator_factory=lambda: FakePose(people=2)) == 0
     recs = read_jsonl(out)
     preds = [r for r in recs if "event" not in r]
@@ -467,7 +467,7 @@ def test_video_run_with_several_people(tmp_path, models, capsys):
     assert int(cv2.VideoCapture(str(render)).get(cv2.CAP_PROP_FRAME_COUNT)) == 45
     assert "2 people tracked" in capsys.readouterr().out
     assert app.main(["--video", str(video), "--model", models["onnx"], "--out", str(out), "--no-display", "--quiet",
-                     "--stride", "3"], estimator_factory=lambda: FakePose(people=2)) == 0
+                     "--every", str(3 / 24)], estimator_factory=lambda: FakePose(people=2)) == 0
     assert {p["person"] for p in read_jsonl(out)} == {None}
 
 

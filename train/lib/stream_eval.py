@@ -226,7 +226,7 @@ def markdown(result: dict[str, Any]) -> str:
     rej_text = "none (the model card has none)" if rej is None else \
         f"{Reject.from_dict(rej).describe()} (from {s['reject_from']})"
     presence = "" if s.get("presence", "card") == "card" else f", presence {s['presence']}"
-    return ("\n".join(rows) + f"\n\nModel `{s['model']}`, stride {s['stride']}, smooth {s['smooth']}, threshold "
+    return ("\n".join(rows) + f"\n\nModel `{s['model']}`, a prediction every {s['every_s']:g} s, smooth {s['smooth']}, threshold "
             f"{s['threshold']}, reject {rej_text}{presence}.\n")
 
 

@@ -1,13 +1,13 @@
 """How the runtime's input handling (frame-rate resampling, who counts as a person) behaves on real data.
 
-    python -m train.studies.runtime_inputs rates [--fps 30 15 10] [--model everyday] [--stride-s 0.2]
+    python -m train.studies.runtime_inputs rates [--fps 30 15 10] [--model everyday] [--every-s 0.2]
     python -m train.studies.runtime_inputs presence [--every 3] [--fps 30] [--model penn] [--presence RULE]
         [SKELETONS.npz …]
     (both: [--shared ../shared/data])
 
 ``rates``: UTD-MHAD test subjects (2, 4, 6, 8; trials 1–2, 216 clips), the clean 3D skeletons projected with the
 Kinect-v2-like camera of ``train.degrade`` (scores 1), subsampled to each frame rate and streamed through the real
-``Recognizer`` with a prediction every ``--stride-s`` seconds (0.2 s: the default stride of 6 frames at 30 fps) at
+``Recognizer`` with a prediction every ``--every-s`` seconds (0.2 s, the runtime default: 6 frames at 30 fps) at
 every rate; a clip's label is the action its stream named most often (none named: missed). A rate that divides
 the source's is streamed from every starting frame (30 → 15 fps: the even frames, then the odd ones). Prints clip
 top-1 per rate, the share of streams that named no action, and the share of zero-motion joint steps in the
@@ -89,7 +89,7 @@ def rates(args: argparse.Namespace) -> None:
         right, unknown, zeros, seen, runs = 0, 0, 0, 0, 0
         for s, clip in zip(samples, clips):
             for phase in phases(s.fps, fps):
-                rec = Recognizer(rec0.model, stride=max(1, round(args.stride_s * fps)))
+                rec = Recognizer(rec0.model, every=args.every_s)
                 preds = stream_clip(rec, clip, s.fps, fps, "penn13", phase)
                 z, n = zero_motion_share(rec)
                 zeros, seen = zeros + z, seen + n
@@ -116,7 +116,7 @@ def presence(args: argparse.Namespace) -> None:
             right, present, total, runs = 0, 0, 0, 0
             for s in samples:
                 for phase in phases(s.fps, fps):
-                    rec = Recognizer(rec0.model, stride=max(1, round(args.stride_s * fps)), presence=rule)
+                    rec = Recognizer(rec0.model, every=args.every_s, presence=rule)
                     preds = stream_clip(rec, s.data, s.fps, fps, s.layout, phase)
                     present += sum(p.person_present for p in preds)
                     total += len(preds)
@@ -169,7 +169,7 @@ def main(argv: Optional[Iterable[str]] = None) -> int:
     for q in (r, p):
         q.add_argument("--shared", default="../shared/data", help="folder holding utd_mhad/ and penn_action/")
         q.add_argument("--backend", default="onnxruntime")
-        q.add_argument("--stride-s", type=float, default=0.2, help="seconds between predictions (default 0.2)")
+        q.add_argument("--every-s", type=float, default=0.2, help="seconds between predictions (default 0.2)")
     args = ap.parse_args(None if argv is None else list(argv))
     try:
         {"rates": rates, "presence": presence}[args.cmd](args)
