@@ -299,7 +299,9 @@ def test_sweep_plans_teachers_first_and_summarises_finished_units(tmp_path):
              "stream_top1": v, "part_cosine": 0.9, "part_weight_entropy": float("nan")}
             for f, st, s, v in ((0.1, "baseline", 0, 60.0), (0.1, "baseline", 1, 62.0), (0.1, "kd", 0, 63.0),
                                 (0.1, "kd", 1, 61.0), (1.0, "baseline", 0, 90.0), (1.0, "kd", 0, 91.0))]
-    md, summary = sweep.tables(rows)
+    from train.lib import sweeps
+
+    md, summary = sweeps.tables(rows)
     assert "| 10 % | 61.0 ± 1.0 (n=2) | 62.0 ± 1.0 (n=2) |" in md
     assert "| 10 % | +1.0 ± 2.0 (1 of 2) |" in md and "| 100 % | +1.0 ± 0.0 (1 of 1) |" in md
     assert summary["penn_action"]["differences"]["0.1/kd-baseline"]["diff"] == [3.0, -1.0]
