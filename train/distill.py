@@ -7,9 +7,10 @@
 Stages per seed (``train.lib.stages``): the HQ teacher (with the action-specific part matrix), the LQ student
 baseline (CE only), the distilled student (CE + part-level multi-sample contrastive loss, + optional logit KD), and
 the ablations. Writes ``<out>/<name>/seed<k>/`` (checkpoints, per-epoch CSV, metrics JSON, plots) and
-``<out>/<name>/results.md`` (mean ± std over seeds; ``train.lib.experiment``). Under ``torchrun --nproc_per_node N`` training is data-parallel (DDP); ``--jobs N`` instead
-trains N (seed, stage) units at once in separate processes — on a small CPU machine, where one small model cannot
-use several cores well, that is the faster way to a multi-seed table.
+``<out>/<name>/results.md`` (mean ± std over seeds; ``train.lib.experiment``). Under ``torchrun --nproc_per_node N``
+training is data-parallel (DDP); ``--jobs N`` instead trains N (seed, stage) units at once in separate processes —
+on a small CPU machine, where one small model cannot use several cores well, that is the faster way to a multi-seed
+table.
 """
 from __future__ import annotations
 
@@ -26,10 +27,10 @@ import numpy as np
 import torch
 
 from partkd_stream.checkpoint import CheckpointError
-from partkd_stream.signals import Terminated, exit_code, terminate_as_interrupt
+from partkd_stream.signals import exit_code, terminate_as_interrupt
 from train.lib.config import ConfigError, ExperimentConfig, load_config
 from train.lib.experiment import plan_tasks, run, write_results
-from train.lib.loops import init_distributed, resolve_device
+from train.lib.loops import init_distributed, interrupted_message, resolve_device
 from train.lib.processes import Job, run_jobs
 from train.lib.stages import STAGES
 
@@ -97,11 +98,6 @@ def run_parallel(args: argparse.Namespace, cfg: ExperimentConfig, argv: list[str
     return 0
 
 
-def _interrupted_message(e: KeyboardInterrupt) -> None:
-    what = "terminated (SIGTERM)" if isinstance(e, Terminated) else "interrupted"
-    print(f"distill.py: {what}; finished epochs are checkpointed — rerun with --resume", file=sys.stderr)
-
-
 def _strip_jobs_args(argv: list[str]) -> list[str]:
     """The command line without --seed/--stage/--jobs/--set (the parent passes its own)."""
     out, skip = [], 0
@@ -145,7 +141,7 @@ def _main(args: argparse.Namespace, argv: list[str]) -> int:
         print(f"distill.py: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as e:
-        _interrupted_message(e)
+        print(interrupted_message("distill.py", e), file=sys.stderr)
         return exit_code(e)
     finally:
         if torch.distributed.is_available() and torch.distributed.is_initialized():

@@ -17,9 +17,10 @@ import argparse
 import sys
 from typing import Sequence
 
-from partkd_stream.signals import Terminated, exit_code, terminate_as_interrupt
+from partkd_stream.signals import exit_code, terminate_as_interrupt
 from train.lib.config import ConfigError, load_config
 from train.lib.everyday import CONFIG, train_everyday_background
+from train.lib.loops import interrupted_message
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -58,9 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             train_everyday_background(cfg, args.seed, args.share, args.validation, args.offset, args.resume)
         except KeyboardInterrupt as e:
-            what = "terminated (SIGTERM)" if isinstance(e, Terminated) else "interrupted"
-            print(f"everyday_background: {what}; finished epochs are checkpointed — rerun with --resume",
-                  file=sys.stderr)
+            print(interrupted_message("everyday_background", e), file=sys.stderr)
             return exit_code(e)
     return 0
 

@@ -28,8 +28,9 @@ from pathlib import Path
 
 import torch
 
-from partkd_stream.signals import Terminated, exit_code, terminate_as_interrupt
+from partkd_stream.signals import exit_code, terminate_as_interrupt
 from train.lib.config import ConfigError
+from train.lib.loops import interrupted_message
 from train.lib.openset_training import (VARIANTS, brief, openset_config, penn_config, summary_table, train_variant,
                                         validate_checkpoint)
 from train.lib.paths import shared_data
@@ -141,8 +142,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"openset_train: error: {str(e).splitlines()[0] if str(e) else repr(e)}", file=sys.stderr)
             return 2
         except KeyboardInterrupt as e:
-            what = "terminated (SIGTERM)" if isinstance(e, Terminated) else "interrupted"
-            print(f"openset_train: {what}; finished epochs are checkpointed — rerun with --resume", file=sys.stderr)
+            print(interrupted_message("openset_train", e), file=sys.stderr)
             return exit_code(e)
 
 

@@ -4,9 +4,9 @@
     python -m train.recipe everyday [--shared DATA] [--out runs/recipes/everyday] [--engines DIR] [--dry-run]
 
 Each step is an ordinary command, printed before it runs (``$ python -m train.…``), so any one can be rerun or
-changed by hand. **penn** (``engines/penn_student.*``, the open-set Penn Action student): MediaPipe's poses on the
-empty pool video → the Penn Action cache → ``openset_train train --variant bg_look_kin`` → ``build_engine`` → the
-stream checks (the out-of-vocabulary real videos, generated idle people, the demo). **everyday**
+changed by hand. **penn** (``engines/penn_student.*``, the open-set Penn Action student): MediaPipe's poses on
+the empty pool video → the Penn Action cache → ``openset_train train --variant bg_look_kin`` → ``build_engine``
+→ the stream checks (the out-of-vocabulary real videos, generated idle people, the demo). **everyday**
 (``engines/everyday_student.*``, UTD-MHAD's 27 actions at a desk webcam): the UTD-MHAD cache →
 ``everyday_background --validation 0 --offset 0`` (the refit with the offset validation runs chose) →
 ``build_engine --presence upper_body`` → the checks (accuracy by framing, unseen actions, the upper-body demo).

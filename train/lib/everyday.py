@@ -46,8 +46,8 @@ def train_everyday_background(cfg: ExperimentConfig, seed: int, share: float, va
                               offset: float | None = None, resume: bool = False) -> Path:
     """Train the everyday student with a background class into ``<out>/<name>/seed<k>/baseline.pt`` (test metrics
     after the offset; background counts as wrong); ``validation`` > 0 holds that share out to choose the offset
-    (``validation.json``), 0 folds in ``offset`` (the refit on every clip). ``resume`` keeps a finished run and continues an interrupted one from its last
-    finished epoch. Returns the checkpoint's path."""
+    (``validation.json``), 0 folds in ``offset`` (the refit on every clip). ``resume`` keeps a finished run and
+    continues an interrupted one from its last finished epoch. Returns the checkpoint's path."""
     bench, val = load_benchmark(cfg.data, seed), None
     if validation > 0:
         bench, val = split_validation(bench, share=validation)

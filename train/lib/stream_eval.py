@@ -224,8 +224,8 @@ def markdown(result: dict[str, Any]) -> str:
     rej_text = "none (the model card has none)" if rej is None else \
         f"{Reject.from_dict(rej).describe()} (from {s['reject_from']})"
     presence = "" if s.get("presence", "card") == "card" else f", presence {s['presence']}"
-    return (markdown_table(head, rows) + f"\nModel `{s['model']}`, stride {s['stride']}, smooth {s['smooth']}, threshold "
-            f"{s['threshold']}, reject {rej_text}{presence}.\n")
+    return (markdown_table(head, rows) + f"\nModel `{s['model']}`, stride {s['stride']}, smooth {s['smooth']}, "
+            f"threshold {s['threshold']}, reject {rej_text}{presence}.\n")
 
 
 def with_reject(model: Any, reject: Any) -> Any:

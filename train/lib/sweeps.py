@@ -97,8 +97,8 @@ def tables(rows: list[dict]) -> tuple[str, dict]:
                     summary[dataset]["differences"][f"{f:g}/{a}-{b}"] = d or {"seeds": [], "diff": []}
                     cells.append(difference_text(d) if d else "–")
                 body.append([f"{100 * f:g} %", *cells])
-            parts.append("\nSame-seed differences, clip top-1 points (mean ± std; seeds where the first is better):\n\n"
-                         + markdown_table(["LQ clips", *(f"{a} − {b}" for a, b in comparisons)], body))
+            parts.append("\nSame-seed differences, clip top-1 points (mean ± std; seeds where the first is "
+                         "better):\n\n" + markdown_table(["LQ clips", *(f"{a} − {b}" for a, b in comparisons)], body))
         cos = [(s, [r["part_cosine"] for r in rs if r["stage"] == s and r["fraction"] is not None]) for s in stages]
         ent = [(s, [r["part_weight_entropy"] for r in rs if r["stage"] == s and np.isfinite(r["part_weight_entropy"])])
                for s in stages]
