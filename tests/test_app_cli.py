@@ -367,9 +367,11 @@ def test_sigterm_finishes_every_file_like_ctrl_c(tmp_path, models):
 
 
 # The entry point, started with a marker file, on a skeleton stream that never ends (the file's frames again and
-# again, later each lap): the run can only end by the signal, whenever it lands.
+# again, later each lap): the run can only end by the signal, whenever it lands. Ctrl-C is Python's default, as in
+# a terminal, also when these tests run in the background (a shell's background job starts with SIGINT ignored).
 _STARTED = """
-import itertools, pathlib, sys
+import itertools, pathlib, signal, sys
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from partkd_stream import cli, skeleton_io
 read = skeleton_io.read_stream
 def endless(path, people=False):

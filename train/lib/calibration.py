@@ -1,5 +1,6 @@
-"""The degradation model's calibration against MediaPipe's real error on a real NTU HQ/LQ pair (``python -m
-train.calibrate`` runs it and writes the files).
+"""The degradation model's calibration against MediaPipe's real error on a real NTU HQ/LQ pair.
+
+``python -m train.calibrate`` runs it and writes the files.
 
 NTU sample S001C001P001R001A001 has both a Kinect v2 skeleton whose joints carry ``colorX, colorY`` (pixels in
 the 1920×1080 RGB frame) and its RGB video. MediaPipe runs on every frame (exactly as ``partkd-stream extract``
