@@ -1,18 +1,20 @@
-"""Shared test helpers. Real-data tests use ``../shared/data`` and skip cleanly when it is absent."""
+"""Shared test helpers. Real-data tests use the shared data folder (``$PARTKD_SHARED_DATA``, else
+``../shared/data`` beside the repository) and skip cleanly when it is absent."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = Path(os.environ.get("PARTKD_SHARED_DATA", REPO.parent / "shared" / "data"))
+from train.lib.paths import REPO, shared_data
+
+SHARED_DATA = shared_data()
+__all__ = ["REPO", "SHARED_DATA", "shared_path"]
 
 
 def shared_path(*parts: str) -> Path:
-    """Path under ``../shared/data``; skips the calling test when it does not exist."""
+    """Path under the shared data folder; skips the calling test when it does not exist."""
     p = SHARED_DATA.joinpath(*parts)
     if not p.exists():
-        pytest.skip(f"real data not available: {p} (needs ../shared/data beside the repository)")
+        pytest.skip(f"real data not available: {p} (set PARTKD_SHARED_DATA, or put it in ../shared/data)")
     return p

@@ -156,12 +156,19 @@ def pyskl_annotation(frame_dir: str, label: int, m: int = 1, t: int = 20, three_
     return ann
 
 
+def write_utd_clip(root: str | Path, action: int, subject: int = 1, frames: int = 40, wave: float = 0.0,
+                   trial: int = 1) -> Path:
+    """One UTD-MHAD clip in the real format and under the real name (``a<action>_s<subject>_t<trial>_skeleton.mat``):
+    a standing person (``utd_d_skel``) whose right hand waves with amplitude ``wave``."""
+    return write_utd_mat(Path(root) / f"a{action}_s{subject}_t{trial}_skeleton.mat", utd_d_skel(frames, wave=wave))
+
+
 def write_utd_tree(root, subjects: int, frames: int) -> None:
     """A UTD-MHAD ``skeleton/`` folder: actions 3 (wave, the right wrist waving) and 4 (clap, still), one trial per
     subject 1…``subjects``, subject s with ``frames + s`` frames."""
     for action, wave in ((3, 0.25), (4, 0.0)):
         for subject in range(1, subjects + 1):
-            write_utd_mat(root / f"a{action}_s{subject}_t1_skeleton.mat", utd_d_skel(frames + subject, wave=wave))
+            write_utd_clip(root, action, subject, frames + subject, wave)
 
 
 

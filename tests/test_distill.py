@@ -20,8 +20,8 @@ import pytest
 import torch
 
 from conftest import REPO
-from fixtures_formats import (ntu_body, standing_body, utd_d_skel, write_ntu_skeleton, write_penn_mat, write_sysu_mat,
-                              write_ucla_json, write_utd_mat)
+from fixtures_formats import (ntu_body, standing_body, write_ntu_skeleton, write_penn_mat, write_sysu_mat,
+                              write_ucla_json, write_utd_tree)
 from partkd_stream.checkpoint import load_checkpoint
 
 TINY = ["model.teacher={channels: [16, 16], strides: [1, 2], temporal_kernel: 3, embed_dim: 16}",
@@ -86,9 +86,7 @@ def make_sysu(root: Path) -> Path:
 
 
 def make_utd(root: Path) -> Path:
-    for action, wave in ((3, 0.25), (4, 0.0)):
-        for subject in range(1, 5):
-            write_utd_mat(root / f"a{action}_s{subject}_t1_skeleton.mat", utd_d_skel(30 + subject, wave=wave))
+    write_utd_tree(root, subjects=4, frames=30)
     return root
 
 
@@ -279,6 +277,40 @@ def test_extra_labelled_windows_join_a_students_epoch(fixture_root, tmp_path, ke
     assert load_checkpoint(tmp_path / "baseline.pt").classes[-1] == "background"
 
 
+def test_an_interrupted_run_resumes_bit_exact(fixture_root, tmp_path, keep_torch_threads):
+    """Ctrl-C (raised where a stage logs epoch 2) in the teacher, then in KD; each resumed from its last checkpoint
+    ends with the same weights, bit for bit, as an uninterrupted run: dropout's RNG, the KD queue and the optimiser
+    carry over. (The real SIGTERM, through a --jobs parent too: ``test_sigterm_then_resume_is_bit_exact…``.)"""
+    from train.lib.config import load_config
+    from train.lib.data import load_benchmark
+    from train.lib.loops import train_stage
+    from train.lib.stages import STAGES
+
+    cfg = load_config(REPO / "train/configs/penn_action.yaml",
+                      [*TINY, f"data.root={fixture_root('penn_action')}", "train.batch_size=4", "train.queue_size=2",
+                       "train.epochs_teacher=2", "train.epochs_student=2", "train.beta=1.0", "train.eval_every=5"])
+
+    def stage(name: str, out: Path, teacher=None, stop_at: str | None = None, resume: bool = False):
+        def log(line: str) -> None:
+            if stop_at and stop_at in line:
+                raise KeyboardInterrupt
+        return train_stage(STAGES[name], cfg, load_benchmark(cfg.data, seed=0), 0, out, teacher=teacher,
+                           resume=resume, log=log)[0]
+
+    whole, cut = tmp_path / "whole", tmp_path / "cut"
+    stage("kd", whole, teacher=stage("teacher", whole))
+    with pytest.raises(KeyboardInterrupt):
+        stage("teacher", cut, stop_at="epoch 2/2")
+    assert (cut / "teacher.last.pt").exists() and not (cut / "teacher.pt").exists()
+    teacher = stage("teacher", cut, resume=True)
+    with pytest.raises(KeyboardInterrupt):
+        stage("kd", cut, teacher=teacher, stop_at="epoch 2/2")
+    stage("kd", cut, teacher=teacher, resume=True)
+    for name in ("teacher", "kd"):
+        assert _same_weights(whole / f"{name}.pt", cut / f"{name}.pt"), name
+    assert not list(cut.glob("*.last.pt"))
+
+
 def test_sweep_plans_teachers_first_and_summarises_finished_units(tmp_path):
     from train import sweep
 
@@ -299,7 +331,9 @@ def test_sweep_plans_teachers_first_and_summarises_finished_units(tmp_path):
              "stream_top1": v, "part_cosine": 0.9, "part_weight_entropy": float("nan")}
             for f, st, s, v in ((0.1, "baseline", 0, 60.0), (0.1, "baseline", 1, 62.0), (0.1, "kd", 0, 63.0),
                                 (0.1, "kd", 1, 61.0), (1.0, "baseline", 0, 90.0), (1.0, "kd", 0, 91.0))]
-    md, summary = sweep.tables(rows)
+    from train.lib import sweeps
+
+    md, summary = sweeps.tables(rows)
     assert "| 10 % | 61.0 ± 1.0 (n=2) | 62.0 ± 1.0 (n=2) |" in md
     assert "| 10 % | +1.0 ± 2.0 (1 of 2) |" in md and "| 100 % | +1.0 ± 0.0 (1 of 1) |" in md
     assert summary["penn_action"]["differences"]["0.1/kd-baseline"]["diff"] == [3.0, -1.0]
@@ -308,6 +342,7 @@ def test_sweep_plans_teachers_first_and_summarises_finished_units(tmp_path):
             sweep.plan(sweep.parse_args(["--config", "train/configs/penn_action.yaml", *bad]))
 
 
+@pytest.mark.slow
 def test_sweep_end_to_end_writes_the_summary(fixture_root, tmp_path, capsys):
     from train import sweep
 
@@ -353,6 +388,7 @@ def _same_weights(a: Path, b: Path) -> bool:
     return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
 
 
+@pytest.mark.slow
 def test_sigterm_then_resume_is_bit_exact_for_teacher_and_kd(fixture_root, tmp_path, capsys, keep_torch_threads):
     """A real run is stopped by SIGTERM in the teacher stage, and again in the KD stage through a ``--jobs`` parent
     (which must pass the signal on); resumed, it ends with the same weights, bit for bit, as an uninterrupted run.
@@ -385,6 +421,7 @@ def test_sigterm_then_resume_is_bit_exact_for_teacher_and_kd(fixture_root, tmp_p
     assert not list(seed_dir.glob("*.last.pt"))
 
 
+@pytest.mark.slow
 def test_jobs_skips_the_students_of_a_failed_teacher_and_summarises(fixture_root, tmp_path):
     root = fixture_root("penn_action")
     runs = tmp_path / "runs"
@@ -405,6 +442,7 @@ def test_jobs_skips_the_students_of_a_failed_teacher_and_summarises(fixture_root
     assert r.stdout.count("| LQ student, CE only |") == 1, "children leave the summary to the parent"
 
 
+@pytest.mark.slow
 def test_ddp_with_two_processes(fixture_root, tmp_path):
     root = fixture_root("penn_action")
     r = run_distill(["--config", "train/configs/penn_action.yaml", "--root", str(root), "--out", str(tmp_path / "runs"),

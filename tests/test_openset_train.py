@@ -7,9 +7,8 @@ import json
 import numpy as np
 import pytest
 import torch
-from fixtures_formats import standing_body, utd_d_skel, write_ucla_json, write_utd_mat
+from fixtures_formats import standing_body, write_ucla_json, write_utd_clip
 from test_distill import make_ntu, make_penn, make_ucla
-from test_negatives import _write_utd
 
 from partkd_stream.checkpoint import load_checkpoint
 from partkd_stream.model import ModelConfig, PartGCN
@@ -91,7 +90,7 @@ def test_family_c_splits_every_dataset_by_action(tmp_path):
     utd = tmp_path / "utd_mhad" / "skeleton"
     utd.mkdir(parents=True)
     for a in (3, 14, 20):                                    # wave | baseball swing (a Penn action), catch
-        write_utd_mat(utd / f"a{a}_s1_t1_skeleton.mat", utd_d_skel(30))
+        write_utd_clip(utd, a, frames=30)
     train = {c.id for c in family_clips("c", "train", tmp_path)}
     held = {c.id for c in family_clips("c", "eval", tmp_path)}
     assert {i for i in train if i.startswith("a")} == {"a03_s01_e00_v01", "a06_s01_e00_v01", "a3_s1_t1"}
@@ -122,7 +121,7 @@ def _shared(tmp_path):
     utd = shared / "utd_mhad" / "skeleton"
     utd.mkdir(parents=True)
     for a, s in ((1, 1), (3, 2), (14, 1), (14, 2), (27, 2)):   # swipe left, wave; baseball swing, squat
-        _write_utd(utd, a, subject=s)
+        write_utd_clip(utd, a, subject=s)
     return shared, penn
 
 

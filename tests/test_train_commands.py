@@ -52,7 +52,8 @@ def _imported_modules(path: Path) -> set[str]:
         if isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
-                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else []))
+                parts = package.split(".")
+                base = ".".join(parts[: len(parts) - node.level + 1] + ([base] if base else []))
             out |= {base} | {f"{base}.{a.name}" for a in node.names}
         elif isinstance(node, ast.Import):
             out |= {a.name for a in node.names}
@@ -67,3 +68,20 @@ def test_no_module_imports_a_command():
     assert offenders == {}
     lib_imports = {m for p in (TRAIN / "lib").rglob("*.py") for m in _imported_modules(p)}
     assert not any(m.startswith("train.studies") for m in lib_imports)
+
+
+@pytest.mark.parametrize("model, steps", [("penn", 8), ("everyday", 7)])
+def test_a_recipe_prints_its_steps_and_each_names_a_real_command(model, steps, tmp_path, capsys):
+    from train.recipe import main
+
+    assert main([model, "--dry-run", "--shared", str(tmp_path), "--out", str(tmp_path / "out")]) == 0
+    printed = [line[2:] for line in capsys.readouterr().out.splitlines() if line.startswith("$ ")]
+    assert len(printed) == steps and not (tmp_path / "out" / "engines").exists(), "a dry run runs nothing"
+    for line in printed:
+        words = line.split()
+        if words[0] == "partkd-stream":
+            continue
+        assert words[:2] == ["python", "-m"] and words[2] in COMMANDS + STUDIES, line
+        files = [w for w in words if w.endswith(".yaml") and w.startswith("train/")]
+        assert all((REPO / f).is_file() for f in files), line
+    assert any("train.build_engine" in line and str(tmp_path / "out" / "engines") in line for line in printed)

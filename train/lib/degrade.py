@@ -1,4 +1,4 @@
-"""HQ → LQ: a seeded degradation that makes clean skeletons look like what MediaPipe really produces (DESIGN §6).
+"""HQ → LQ: a seeded degradation that makes clean skeletons look like what MediaPipe really produces.
 
 ``degrade(seq, src_layout, dst_layout, cfg, rng)``: 3D input is projected to 2D with a Kinect-v2-like colour
 camera (``partkd_stream.convert.project_to_2d``), converted to the student's layout

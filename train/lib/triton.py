@@ -1,4 +1,4 @@
-"""Export a built model as an NVIDIA Triton Inference Server model repository (serving many streams, DESIGN §8).
+"""Export a built model as an NVIDIA Triton Inference Server model repository, to serve many streams from one GPU.
 
 Layout written (Triton's own conventions)::
 

@@ -49,6 +49,7 @@ from train.lib.openset import (BACKGROUND, SCORES, FeatureDistance, calibrate, f
                                threshold_for_recall)
 from train.lib.openset_training import CONFIG, FAMILIES, OpensetConfig, family_clips, revealed, subject
 from train.lib.paths import shared_data
+from train.lib.reporting import markdown_table
 
 
 # --- measuring -----------------------------------------------------------------------------------------------------
@@ -248,13 +249,12 @@ def look_table(args: argparse.Namespace) -> int:
         seq = load_sequence(f)
         conv = sanitize(convert(first_person(seq), seq.layout, layout))
         groups[Path(f).stem] = [conv[conv[..., -1].max(1) > 0]]
-    print("| source | clips | missing joints % | " + " | ".join(BONES) + " |")
-    print("|" + " --- |" * (3 + len(BONES)))
+    rows = []
     for name, seqs in groups.items():
         hidden = float(np.mean(np.concatenate([(s[..., -1] <= 0).ravel() for s in seqs]))) * 100
         props = median_proportions(seqs, layout)
-        print(f"| {name} | {len(seqs)} | {hidden:.1f} | " + " | ".join(f"{props[k]:.2f}" for k in BONES) + " |")
-    sys.stdout.flush()
+        rows.append([name, len(seqs), f"{hidden:.1f}", *(f"{props[k]:.2f}" for k in BONES)])
+    print(markdown_table(["source", "clips", "missing joints %", *BONES], rows), end="", flush=True)
     return 0
 
 
