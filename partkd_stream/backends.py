@@ -39,6 +39,14 @@ class BackendUnavailable(PartkdError, RuntimeError):
     """A backend that cannot run here (missing package, no GPU); the message says why."""
 
 
+class Backend(Protocol):
+    """What runs a model: a name and ``predict`` (model inputs → logits)."""
+
+    name: str
+
+    def predict(self, x: np.ndarray) -> np.ndarray: ...
+
+
 def cpu_cores() -> int:
     """The CPU cores this process may run on (its affinity mask, e.g. a container's share, else the machine's)."""
     try:
