@@ -3,7 +3,7 @@
 The figure is ``make_demo_input.pose_frame`` (the procedural MediaPipe-layout person of the default demo), framed
 as a desk webcam frames a seated person — 3 times closer, so head, shoulders and arms fill the 640×480 image and
 the hips are below its bottom edge — with our own arm motions. Joints outside the image keep MediaPipe's habit,
-measured on a real seated close-up (``python -m train.measure_out_of_frame``): they are still reported, at the
+measured on a real seated close-up (``python -m train.studies.measure_out_of_frame``): they are still reported, at the
 standing figure's hallucinated positions, with a low visibility (hips ~0.3, knees ~0.12, ankles and feet ~0.06).
 No camera, video or research data is needed:
 
