@@ -113,7 +113,7 @@ def profile(video: str, model: Any, stride: int) -> dict[str, Any]:
     cap = cv2.VideoCapture(video)
     fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
     size = f"{int(cap.get(cv2.CAP_PROP_FRAME_WIDTH))}x{int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))}"
-    pose, rec, n = RawSolutionPose(), Recognizer(model, stride=stride), 0
+    pose, rec, n, rgb = RawSolutionPose(), Recognizer(model, stride=stride), 0, None
     with tempfile.TemporaryDirectory() as tmp:
         sink = JsonlSink(Path(tmp) / "p.jsonl")
         try:
@@ -123,7 +123,7 @@ def profile(video: str, model: Any, stride: int) -> dict[str, Any]:
                 if not ok:
                     break
                 t.append(time.perf_counter())
-                rgb = bgr_to_rgb(image)
+                rgb = bgr_to_rgb(image, rgb)   # into the previous frame's buffer, as MediaPipePose does
                 t.append(time.perf_counter())
                 res = pose.solution.process(rgb)
                 t.append(time.perf_counter())

@@ -16,7 +16,10 @@ This is how a user builds the LQ side of a video dataset (e.g. NTU RGB+D from it
 without it an extracted LQ skeleton and its Kinect HQ skeleton disagree about which arm is which.
 
 Frames wider than ``--max-width`` (default 1280) are downscaled before MediaPipe and the landmarks scaled back
-to the original pixel grid: MediaPipe runs on a 256-px crop anyway, so this only saves decoding-side work.
+to the original pixel grid. The downscale saves MediaPipe nothing (its time per frame does not depend on the width,
+``docs/speed.md``) and costs 5 ms per 1080p frame; it runs on the decoding thread, beside the pose estimate of the
+previous frame. ``--max-width 0`` gives MediaPipe the frames the run mode gives it (on NTU A001: landmarks 0.4 px
+apart, median, from the default's).
 
 Videos are found and decoded by ``partkd_stream.sources`` (``find_videos``, ``VideoFileSource``), as in the run
 mode. Parallel: ``--workers N`` processes (``spawn``-safe), a progress bar over videos. Resumable: an existing
