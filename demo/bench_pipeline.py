@@ -1,6 +1,7 @@
 """Benchmark the run mode on a real video against the pose library's own call: raw MediaPipe, estimator, pipeline.
 
     python demo/bench_pipeline.py ../shared/data/ntu/videos/S001C001P001R001A001_rgb.avi [--passes 5] [--profile]
+                                  [--render] [--widths 1920,1280,640]
 
 Four arms on the same video, interleaved so that all see, on average, the same machine load
 (``partkd_stream.pose_bench``): R and E frame by frame (two graphs open side by side), then A, then P; repeated:
@@ -19,7 +20,8 @@ time in pose (all P passes), and the latency frame → label (pose + recognition
 due; median, p95).
 
 ``--profile`` adds where a frame's time goes: every stage of the run mode timed, one after another on one thread,
-frame by frame (mean ms per frame), and on which thread each runs in the run mode.
+frame by frame (mean ms per frame), and on which thread each runs in the run mode. ``--widths`` adds R on the frames
+downscaled to those widths (what ``extract --max-width`` would give MediaPipe).
 
 Prints a plain-text table, or JSON with ``--json``. Not a test: numbers depend on the machine and its load.
 """
@@ -148,6 +150,40 @@ def profile(video: str, model: Any, stride: int) -> dict[str, Any]:
     return {"frames": n, "frame_size": size, **{k: v / max(n, 1) * 1e3 for k, v in spent.items()}}
 
 
+def widths(imgs: list[np.ndarray], sizes: list[int], passes: int) -> dict[int, float]:
+    """R at several frame widths (frames downscaled with ``INTER_AREA`` beforehand, as ``extract --max-width`` does),
+    the widths frame by frame in one pass; median ms per frame over ``passes``."""
+    from partkd_stream.native_logs import cv2
+
+    def scaled(img: np.ndarray, w: int) -> np.ndarray:
+        h = round(img.shape[0] * w / img.shape[1])
+        return img if w >= img.shape[1] else cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)
+
+    sets = [[scaled(img, w) for img in imgs] for w in sizes]
+    runs: dict[int, list[float]] = {w: [] for w in sizes}
+    for _ in range(passes):
+        arms = [lambda frames=frames: _Prepared(RawSolutionPose(), frames) for frames in sets]
+        for w, r in zip(sizes, paired_pass(arms, list(range(len(imgs))))):
+            runs[w].append(r["ms"])
+    return {w: statistics.median(v) for w, v in runs.items()}
+
+
+class _Prepared:
+    """An arm fed frame k of its own frame list when asked for frame k (``paired_pass`` passes indices)."""
+
+    def __init__(self, arm: Any, frames: list[np.ndarray]) -> None:
+        self.arm, self.frames = arm, frames
+
+    def prepare(self, k: int) -> Any:
+        return self.arm.prepare(self.frames[k])
+
+    def process(self, x: Any) -> int:
+        return self.arm.process(x)
+
+    def close(self) -> None:
+        self.arm.close()
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     ap = argparse.ArgumentParser(description="The run mode against the raw pose library, on one video.")
     ap.add_argument("video")
@@ -157,7 +193,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap.add_argument("--stride", type=int, default=DEFAULT_STRIDE)
     ap.add_argument("--passes", "--repeats", type=int, default=3, help="R/E/A/P passes (default 3)")
     ap.add_argument("--render", action="store_true", help="P also draws and writes the annotated video (H.264)")
-    ap.add_argument("--profile", action="store_true", help="also time every stage of a frame alone")
+    ap.add_argument("--profile", action="store_true", help="also time every stage of a frame")
+    ap.add_argument("--widths", type=lambda t: [int(x) for x in t.split(",")], metavar="W,W,…",
+                    help="also time R on the frames downscaled to these widths (e.g. 1920,1280,640)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     if args.passes < 1:
@@ -198,6 +236,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     }
     if args.profile:
         result["profile_ms_per_frame"] = profile(args.video, model, args.stride)
+    if args.widths:
+        result["raw_ms_per_frame_by_width"] = widths(imgs, args.widths, args.passes)
     print(json.dumps(result, indent=2) if args.json else _table(result))
     return 0
 
@@ -239,6 +279,9 @@ def _table(r: dict[str, Any]) -> str:
             f"decoding keeps up on the other core",
             f"  --render        drawing (main thread)    {p['draw']:7.2f}  (encoding: its own thread)",
         ]
+    if "raw_ms_per_frame_by_width" in r:
+        lines.append("R by frame width (INTER_AREA beforehand; widths frame by frame): " + ", ".join(
+            f"{w} px {ms:.2f} ms" for w, ms in r["raw_ms_per_frame_by_width"].items()))
     return "\n".join(lines)
 
 
