@@ -69,21 +69,22 @@ class _TimedPose:
 
 def pipeline_timed(video: str, model: Any, stride: int, render: bool) -> dict[str, Any]:
     """One P pass, with the time of every pose estimate and every ``Recognizer.update`` recorded."""
-    pose, rec = _TimedPose(), Recognizer(model, stride=stride)
-    update, rec_s, due = rec.update, [], []
+    pose, rec_s, due = _TimedPose(), [], []
 
-    def timed_update(*a: Any, **k: Any) -> Any:
-        t0 = time.perf_counter()
-        pred = update(*a, **k)
-        rec_s.append(time.perf_counter() - t0)
-        due.append(pred is not None)
-        return pred
+    def instrument(run: Any) -> None:
+        update = run.rec.update
 
-    rec.update = timed_update
-    r = pipeline_pass(video, model, estimator=pose, recognizer=rec, render=render)
-    pose_s = np.array(pose.seconds)
-    rec_a = np.array(rec_s)
-    hit = np.array(due)
+        def timed_update(*a: Any, **k: Any) -> Any:
+            t0 = time.perf_counter()
+            pred = update(*a, **k)
+            rec_s.append(time.perf_counter() - t0)
+            due.append(pred is not None)
+            return pred
+
+        run.rec.update = timed_update
+
+    r = pipeline_pass(video, model, stride=stride, estimator=pose, render=render, instrument=instrument)
+    pose_s, rec_a, hit = np.array(pose.seconds), np.array(rec_s), np.array(due)
     return {**r, "pose_s": float(pose_s.sum()), "rec_s": float(rec_a.sum()),
             "latency": (pose_s[hit] + rec_a[hit]).tolist(), "rec_latency": rec_a[hit].tolist()}
 

@@ -22,7 +22,6 @@ import itertools
 import statistics
 import tempfile
 import time
-from contextlib import suppress
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional, Sequence
 
@@ -166,35 +165,32 @@ class FirstFrames(Source):
 
 def pipeline_pass(video: str, model: Any, frames: Optional[int] = None, max_people: int = 1, tiled: bool = False,
                   stride: Optional[int] = None, render: bool = False, estimator: Any = None,
-                  recognizer: Any = None) -> dict[str, float]:
-    """The run mode (``app.Run``) on ``video``'s first ``frames`` (all when None), with the estimator it picks for
-    ``max_people`` / ``tiled`` (or ``estimator``), a fresh ``Recognizer`` (or ``recognizer``) and a JSONL file (and
-    the annotated video with ``render``) in a temporary folder. Frames per second over ``Run.run``."""
-    from .app import Run, default_estimator
-    from .recognizer import DEFAULT_STRIDE, Recognizer
-    from .sinks import JsonlSink, VideoSink
+                  instrument: Optional[Callable[[Any], None]] = None) -> dict[str, float]:
+    """The run mode on ``video``'s first ``frames`` (all when None), set up by the run mode's own ``_start_run``:
+    its estimator for ``max_people`` / ``tiled`` (or ``estimator``, closed here), its ``Recognizer``, a JSONL file
+    (and the annotated video with ``render``) in a temporary folder; ``instrument(run)`` may wrap its parts before
+    it starts. Frames per second over ``Run.run``, the estimator's start-up not counted (as in the run's summary)."""
+    from .app import _start_run, build_parser, default_estimator
 
+    argv = ["--video", video, "--max-people", str(max_people), "--quiet"] + (["--pose-tiles"] if tiled else []) \
+        + (["--stride", str(stride)] if stride else [])
+    args = build_parser().parse_args(argv)
+    make = (lambda: estimator) if estimator is not None else default_estimator(max_people, tiled)
     source: Source = VideoFileSource(video)
     if frames:
         source = FirstFrames(source, frames)
-    opened: list[Any] = [source]
     with tempfile.TemporaryDirectory() as tmp:
         try:
-            est = estimator if estimator is not None else default_estimator(max_people, tiled)()
-            opened.append(est)
-            rec = recognizer if recognizer is not None else Recognizer(model, stride=stride or DEFAULT_STRIDE)
-            jsonl = JsonlSink(Path(tmp) / "predictions.jsonl")
-            opened.append(jsonl)
-            video_sink = VideoSink(Path(tmp) / "render.mp4", source.fps or 30.0, source.size) if render else None
-            opened.append(video_sink)
-            run = Run(source, rec, est, jsonl, video_sink, max_people=max_people)
+            run = _start_run(args, source, model, str(Path(tmp) / "predictions.jsonl"),
+                             str(Path(tmp) / "render.mp4") if render else None, None, make)
         except BaseException:
-            for r in reversed(opened):
-                if r is not None:
-                    with suppress(Exception):
-                        r.close()
+            source.close()
+            if estimator is not None:
+                estimator.close()
             raise
         try:
+            if instrument is not None:
+                instrument(run)
             run.run()
         finally:
             summary = run.close()
