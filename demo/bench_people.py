@@ -1,6 +1,6 @@
 """Several people on real videos: who is found and kept — people found per frame, ids, id switches.
 
-    PARTKD_SHARED_DATA=../shared/data python demo/bench_people.py [--json]
+    PARTKD_SHARED_DATA=../shared/data python demo/bench_people.py [--json] [--tiles-at-once]
 
 ``MediaPipeMultiPose`` + ``PersonTracker`` (what ``partkd-stream --max-people N`` runs) on
 ``two_person_hug_ntu.mp4``, ``arm_wrestling_partial_view.mp4`` and a mosaic of four small copies of NTU A001
@@ -11,8 +11,9 @@ id, and *id switches*: each person keeps a place (left/right in the two clips, a
 changes places there), and a switch is the id seen at a place changing — a proxy that needs no annotation.
 
 What several people cost (pose per frame, the recognizer per frame and per person) is measured by
-``partkd-stream bench --people 1,2,4``. Numbers depend on the machine and its load; this prints them, it asserts
-nothing.
+``partkd-stream bench --people 1,2,4``. ``--tiles-at-once`` times only whether ``--pose-tiles`` gains from
+estimating its five regions at once (``MediaPipeMultiPose(threads=…)``) on the mosaic. Numbers depend on the
+machine and its load; this prints them, it asserts nothing.
 """
 from __future__ import annotations
 
@@ -122,13 +123,45 @@ def people_section() -> list[dict[str, Any]]:
     return rows
 
 
+def tiles_at_once(passes: int = 3, frames: int = 26) -> dict[str, Any]:
+    """``--pose-tiles`` on the mosaic (4 small people, 1920×1080): the five landmarkers one after another
+    (``threads=1``) against on a thread per core (the default), and the raw landmarker calls one after another,
+    frame by frame (``pose_bench.paired_pass``); median ms per frame over ``passes``."""
+    from partkd_stream.pose_bench import EstimatorArm, RawLandmarkers, paired_pass
+    from partkd_stream.pose_multi import MediaPipeMultiPose, usable_cores
+
+    imgs, _ = small_people_mosaic(frames)
+    arms = {"raw calls, one after another": lambda: RawLandmarkers(4, tiled=True),
+            "MediaPipeMultiPose threads=1": lambda: EstimatorArm(MediaPipeMultiPose(4, tiled=True, threads=1)),
+            f"MediaPipeMultiPose threads={min(5, usable_cores())} (default)":
+                lambda: EstimatorArm(MediaPipeMultiPose(4, tiled=True))}
+    runs: dict[str, list[float]] = {k: [] for k in arms}
+    for _ in range(passes):
+        for k, r in zip(arms, paired_pass(list(arms.values()), imgs)):
+            runs[k].append(r["ms"])
+    return {"frames": len(imgs), "passes": passes, "ms_per_frame": {k: float(np.median(v)) for k, v in runs.items()},
+            "runs": runs}
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--tiles-at-once", action="store_true",
+                    help="only time --pose-tiles with its regions one after another against at once (tiles_at_once)")
     args = ap.parse_args(argv)
     if not all((DATA / v).exists() for v in VIDEOS + (NTU_A001,)):
         print(f"bench_people: {DATA} lacks the videos (set PARTKD_SHARED_DATA)", file=sys.stderr)
         return 1
+    if args.tiles_at_once:
+        r = tiles_at_once()
+        if args.json:
+            print(json.dumps(r, indent=2))
+            return 0
+        print(f"--pose-tiles on the mosaic ({r['frames']} frames, 1920x1080), {r['passes']} passes, arms frame by "
+              f"frame:")
+        for k, v in r["ms_per_frame"].items():
+            print(f"  {k:44s} {v:7.1f} ms/frame median  (passes: {' '.join(f'{x:.1f}' for x in r['runs'][k])})")
+        return 0
     rows = people_section()
     if args.json:
         print(json.dumps(rows, indent=2))

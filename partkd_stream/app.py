@@ -270,7 +270,7 @@ def main(argv: Optional[Sequence[str]] = None, estimator_factory: Optional[Estim
     with terminate_as_interrupt(PROG):
         try:
             try:
-                return _run_inputs(args, estimator_factory or _default_estimator(args.max_people, args.pose_tiles))
+                return _run_inputs(args, estimator_factory or default_estimator(args.max_people, args.pose_tiles))
             except Exception:
                 raise_if_interrupted()
                 raise
@@ -419,7 +419,7 @@ def _start_run(args: argparse.Namespace, source: Source, model, out: Optional[st
                max_people=args.max_people)
 
 
-def _default_estimator(max_people: int, tiled: bool = False) -> EstimatorFactory:
+def default_estimator(max_people: int, tiled: bool = False) -> EstimatorFactory:
     """MediaPipe's legacy one-person graph for one person (measured faster: see README, Several people), its
     multi-person landmarker for more or with tiles."""
     if max_people == 1 and not tiled:

@@ -16,7 +16,10 @@ This is how a user builds the LQ side of a video dataset (e.g. NTU RGB+D from it
 without it an extracted LQ skeleton and its Kinect HQ skeleton disagree about which arm is which.
 
 Frames wider than ``--max-width`` (default 1280) are downscaled before MediaPipe and the landmarks scaled back
-to the original pixel grid: MediaPipe runs on a 256-px crop anyway, so this only saves decoding-side work.
+to the original pixel grid. The downscale saves MediaPipe nothing (its time per frame does not depend on the width,
+``docs/speed.md``) and costs 5 ms per 1080p frame; it runs on the decoding thread, beside the pose estimate of the
+previous frame. ``--max-width 0`` gives MediaPipe the frames the run mode gives it (on NTU A001: landmarks 0.4 px
+apart, median, from the default's).
 
 Videos are found and decoded by ``partkd_stream.sources`` (``find_videos``, ``VideoFileSource``), as in the run
 mode. Parallel: ``--workers N`` processes (``spawn``-safe), a progress bar over videos. Resumable: an existing
@@ -92,7 +95,14 @@ def extract_video(video: str | Path, model_complexity: int = 1, max_width: int =
     from .pose import MediaPipePose
 
     flip = get_layout("mediapipe33").flip_permutation() if swap_sides else None
-    src = VideoFileSource(str(video))   # SourceError (one line) when it cannot be opened or decoded
+
+    def downscale(image: np.ndarray) -> np.ndarray:   # on the decoder's thread: overlaps with the pose estimate
+        h, w = image.shape[:2]
+        factor = min(1.0, max_width / w) if max_width > 0 else 1.0
+        return image if factor == 1.0 else cv2.resize(image, (int(round(w * factor)), int(round(h * factor))),
+                                                      interpolation=cv2.INTER_AREA)
+
+    src = VideoFileSource(str(video), prepare=downscale)   # SourceError (one line) when it cannot be opened or decoded
     own = estimator is None
     rows: list[np.ndarray] = []
     work_w = 0
@@ -102,19 +112,15 @@ def extract_video(video: str | Path, model_complexity: int = 1, max_width: int =
             if est.layout != "mediapipe33":
                 raise ExtractError(f"extract writes mediapipe33 sequences; this estimator gives {est.layout}")
             for frame in src:
-                image = frame.image
-                h, w = image.shape[:2]
-                factor = min(1.0, max_width / w) if max_width > 0 else 1.0
-                small = image if factor == 1.0 else cv2.resize(image, (int(round(w * factor)), int(round(h * factor))),
-                                                               interpolation=cv2.INTER_AREA)
+                small = frame.image
                 work_w = small.shape[1]
                 people = est.process(small)
                 if not people:
                     rows.append(np.zeros((33, 3), np.float32))
                     continue
                 kp = people[0].keypoints_2d()
-                kp[:, 0] *= image.shape[1] / small.shape[1]
-                kp[:, 1] *= image.shape[0] / small.shape[0]
+                kp[:, 0] *= src.size[0] / small.shape[1]
+                kp[:, 1] *= src.size[1] / small.shape[0]
                 rows.append(kp if flip is None else kp[flip])
         finally:
             if own:

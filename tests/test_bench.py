@@ -19,7 +19,7 @@ def ckpt(tmp_path_factory):
 
 def test_json_shape_with_pose_and_overhead(ckpt, capsys):
     rc = main(["--checkpoint", str(ckpt), "--json", "--backends", "onnxruntime-cpu,pytorch", "--pose-frames", "2",
-               *TINY])
+               "--pose-passes", "1", *TINY])
     assert rc == 0
     r = json.loads(capsys.readouterr().out)
     assert set(r["backends"]) == {"onnxruntime-cpu", "pytorch"}
@@ -31,6 +31,10 @@ def test_json_shape_with_pose_and_overhead(ckpt, capsys):
     assert r["overhead_ratio"] == pytest.approx(r["backends"]["onnxruntime-cpu"]["batch1_median_ms"]
                                                 / r["pose_ms_per_frame"])
     assert r["model"]["window"] == 64 and r["model"]["layout"] == "penn13"
+    p = r["pose"]                                  # the estimator beside the raw library call and the run mode
+    assert p["passes"] == 1 and p["frames"] == 2 and p["raw_ms"] > 0 and p["estimator_ms"] == r["pose_ms_per_frame"]
+    assert p["estimator_over_raw"] == pytest.approx(p["estimator_ms"] / p["raw_ms"])
+    assert p["pipeline_fps"] > 0 and p["pipeline_over_raw"] == pytest.approx(p["pipeline_fps"] / p["raw_fps"])
 
 
 def test_table_for_a_built_model_lists_unavailable_backends(ckpt, tmp_path, capsys):
@@ -103,7 +107,7 @@ def test_json_names_the_real_default_model_and_why_a_backend_is_missing(tmp_path
 
 def test_people_section_times_pose_and_recognition_per_people_count(ckpt, capsys):
     rc = main(["--checkpoint", str(ckpt), "--json", "--backends", "onnxruntime-cpu", "--people", "1,2",
-               "--people-repeats", "1", "--pose-frames", "2", *TINY])
+               "--people-repeats", "1", "--pose-frames", "2", "--pose-passes", "1", *TINY])
     assert rc == 0
     p = json.loads(capsys.readouterr().out)["people"]
     assert p["stride"] == 6 and p["threads"] == 1 and p["backend"] == "onnxruntime-cpu"
@@ -119,10 +123,13 @@ def test_people_section_times_pose_and_recognition_per_people_count(ckpt, capsys
     assert rows[1]["estimator"] == "MediaPipePose" and rows[2]["estimator"] == "MediaPipeMultiPose(2)"
     assert rows[2]["ms_per_frame"] > 0 and rows[2]["ms_per_frame_one_in_view"] > 0
     assert "ms_per_frame_one_in_view" not in rows[1] and rows[1]["frame"] != rows[2]["frame"]
+    for row in rows.values():                      # each beside the raw calls it makes, and the run mode
+        assert row["raw_ms"] > 0 and row["estimator_over_raw"] == pytest.approx(row["estimator_ms"] / row["raw_ms"])
+        assert row["pipeline_fps"] > 0 and not row["tiled"]
 
 
 def test_people_frames_put_copies_of_the_person_side_by_side():
-    from partkd_stream.bench import people_frames
+    from partkd_stream.pose_bench import people_frames
 
     imgs = [np.full((40, 30, 3), k, np.uint8) for k in range(10)]
     out = people_frames(imgs, (slice(5, 35), slice(10, 20)), 3)

@@ -151,3 +151,23 @@ def test_tiles_find_small_people_the_whole_frame_misses():
     with MediaPipeMultiPose(max_people=2) as plain, MediaPipeMultiPose(max_people=2, tiled=True) as tiled:
         counts = [(len(plain.process(f)), len(tiled.process(f))) for f in frames]
     assert sum(a for a, _ in counts) <= 2 and sum(b == 1 for _, b in counts) >= 8
+
+
+@pytest.mark.slow
+@pytest.mark.realdata
+def test_tiles_estimated_at_once_give_what_one_after_another_gives():
+    """The five landmarkers of ``tiled`` run on a thread pool; each keeps its own tracking, and the results are
+    merged in a fixed order, so the people found are those of the serial run, to the bit."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(shared_path("ntu", "videos", "S001C001P001R001A001_rgb.avi")))
+    frames = [cap.read()[1] for _ in range(4)]
+    cap.release()
+    with MediaPipeMultiPose(max_people=2, tiled=True, threads=1) as serial, \
+            MediaPipeMultiPose(max_people=2, tiled=True, threads=2) as pooled:
+        assert serial._pool is None and pooled._pool is not None
+        for f in frames:
+            a, b = serial.process(f), pooled.process(f)
+            assert len(a) == len(b) >= 1
+            for p, q in zip(a, b):
+                np.testing.assert_array_equal(p.keypoints_2d(), q.keypoints_2d())

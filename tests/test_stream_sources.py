@@ -1,5 +1,6 @@
-"""Sources: timestamps from the file, a live reader that keeps only the newest frame and counts drops, and the
-one home of video input (discovery, frame-rate rule, truncation warning)."""
+"""Sources: timestamps from the file, a live reader that keeps only the newest frame and counts drops, a file's
+reader thread (order, bounded, errors in place, stopped by close), and the one home of video input (discovery,
+frame-rate rule, truncation warning)."""
 from __future__ import annotations
 
 import time
@@ -8,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from partkd_stream.sources import (DEFAULT_FPS, LiveSource, SourceError, VideoFileSource, find_videos,
+from partkd_stream.sources import (DEFAULT_FPS, LiveSource, ReadAhead, SourceError, VideoFileSource, find_videos,
                                    video_fps)
 
 
@@ -82,3 +83,98 @@ def test_truncated_file_warns_after_reading(tmp_path):
     assert 0 < n < 27 and f"decoded {n} of the 30 frames" in cut.warning()
     whole.close()
     cut.close()
+
+
+def _counting(n=None, fail_at=None, closed=None):
+    """0, 1, 2, … (``n`` of them, else forever), counting what was produced; raises at ``fail_at``."""
+    made = [0]
+
+    def gen():
+        try:
+            k = 0
+            while n is None or k < n:
+                if k == fail_at:
+                    raise SourceError(f"v.mp4: frame {k} cannot be decoded")
+                made[0] += 1
+                yield k
+                k += 1
+        finally:
+            if closed is not None:
+                closed.append(True)
+    return gen(), made
+
+
+def test_read_ahead_keeps_order_and_stays_bounded():
+    items, made = _counting(200)
+    reader = ReadAhead(items, depth=3)
+    got = []
+    for k in reader:
+        got.append(k)
+        if k in (0, 50, 150):
+            time.sleep(0.05)          # a slow consumer: the producer waits instead of running ahead
+            assert made[0] <= len(got) + 3 + 1      # the queue, plus the one item in the producer's hand
+    reader.close()
+    assert got == list(range(200))
+
+
+def test_read_ahead_raises_the_producers_error_in_its_place():
+    items, _ = _counting(10, fail_at=4)
+    reader = ReadAhead(items, depth=2)
+    got = []
+    with pytest.raises(SourceError, match="^v.mp4: frame 4 cannot be decoded$"):
+        for k in reader:
+            got.append(k)
+    reader.close()
+    assert got == [0, 1, 2, 3]
+
+
+def test_read_ahead_close_stops_an_endless_producer_at_once():
+    closed = []
+    items, made = _counting(closed=closed)
+    reader = ReadAhead(items, depth=2)
+    assert next(iter(reader)) == 0
+    t0 = time.perf_counter()
+    reader.close()
+    assert time.perf_counter() - t0 < 1.0 and not reader._thread.is_alive()
+    assert closed == [True] and made[0] <= 4           # the producer's generator was closed, not left running
+
+
+def test_video_frames_come_in_order_through_the_reader(tmp_path):
+    path = tmp_path / "v.avi"
+    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25.0, (64, 48))
+    for i in range(40):
+        w.write(np.full((48, 64, 3), i * 6, np.uint8))
+    w.release()
+    src = VideoFileSource(str(path), prepare=lambda image: image[::2, ::2])
+    frames = list(src)
+    src.close()
+    assert [f.index for f in frames] == list(range(40)) == [round(f.image.mean() / 6) for f in frames]
+    assert frames[0].image.shape == (24, 32, 3) and src.size == (64, 48)     # prepared on the reader; size decoded
+    with pytest.raises(SourceError, match="can be read once"):
+        next(iter(src))
+
+
+def test_closing_a_video_mid_way_stops_its_reader(tmp_path):
+    src = VideoFileSource(str(_video(tmp_path / "v.mp4", n=60)))
+    it = iter(src)
+    assert next(it).index == 0
+    src.close()
+    assert not src._reader._thread.is_alive()
+
+
+def test_an_error_on_the_reader_reaches_the_consumer_after_the_frames_before_it(tmp_path):
+    seen = []
+
+    def prepare(image):
+        seen.append(1)
+        if len(seen) == 5:
+            raise SourceError("v.mp4: frame 4 is broken")
+        return image
+
+    src = VideoFileSource(str(_video(tmp_path / "v.mp4", n=20)), prepare=prepare)
+    got = []
+    with pytest.raises(SourceError, match="frame 4 is broken"):
+        for frame in src:
+            got.append(frame.index)
+    src.close()
+    assert got == [0, 1, 2, 3] and src.decoded == 4
