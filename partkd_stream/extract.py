@@ -15,11 +15,10 @@ This is how a user builds the LQ side of a video dataset (e.g. NTU RGB+D from it
 ``*Left`` joints coincide with MediaPipe's ``right_*`` landmarks (measured, ``train/calibration/README.md``), so
 without it an extracted LQ skeleton and its Kinect HQ skeleton disagree about which arm is which.
 
-Frames wider than ``--max-width`` (default 1280) are downscaled before MediaPipe and the landmarks scaled back
-to the original pixel grid. The downscale saves MediaPipe nothing (its time per frame does not depend on the width,
-``docs/speed.md``) and costs 5 ms per 1080p frame; it runs on the decoding thread, beside the pose estimate of the
-previous frame. ``--max-width 0`` gives MediaPipe the frames the run mode gives it (on NTU A001: landmarks 0.4 px
-apart, median, from the default's).
+MediaPipe gets the frames the run mode gives it, at full resolution: ``--max-width W`` downscales wider frames
+first (landmarks scaled back to the original pixel grid), which saves MediaPipe nothing — its time per frame does
+not depend on the width (``docs/speed.md``) — and costs 5–11 ms per 1080p frame. On NTU A001 the landmarks of
+``--max-width 1280`` (the default before) are 0.4 px apart (median) from full resolution's.
 
 Videos are found and decoded by ``partkd_stream.sources`` (``find_videos``, ``VideoFileSource``), as in the run
 mode. Parallel: ``--workers N`` processes (``spawn``-safe), a progress bar over videos. Resumable: an existing
@@ -84,7 +83,7 @@ def is_finished(path: Path) -> bool:
         return False
 
 
-def extract_video(video: str | Path, model_complexity: int = 1, max_width: int = 1280,
+def extract_video(video: str | Path, model_complexity: int = 1, max_width: int = 0,
                   estimator=None, swap_sides: bool = False) -> SkeletonSequence:
     """Run the pose estimator on every frame of one video → a ``mediapipe33`` sequence (no file written).
 
@@ -168,8 +167,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=0, help="worker processes (default: min(cores, videos))")
     p.add_argument("--overwrite", action="store_true", help="redo videos whose output already exists")
     p.add_argument("--model-complexity", type=int, default=1, choices=(0, 1, 2), help="MediaPipe model (default 1)")
-    p.add_argument("--max-width", type=int, default=1280,
-                   help="downscale wider frames before MediaPipe (landmarks are scaled back); 0 = never")
+    p.add_argument("--max-width", type=int, default=0,
+                   help="downscale wider frames before MediaPipe (landmarks are scaled back; it saves MediaPipe "
+                        "nothing); 0 = never, the default: the frames the run mode gives MediaPipe")
     p.add_argument("--swap-sides", action="store_true",
                    help="exchange MediaPipe's left/right labels; use for NTU RGB+D, whose Kinect *Left joints match "
                         "MediaPipe's right_* on the RGB videos (measured by train/calibrate.py)")

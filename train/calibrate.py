@@ -55,7 +55,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap.add_argument("--out-json", type=Path, default=CALIB_DIR / "mediapipe_ntu.json")
     ap.add_argument("--out-md", type=Path, default=CALIB_DIR / "README.md")
     ap.add_argument("--model-complexity", type=int, default=1, choices=(0, 1, 2))
-    ap.add_argument("--max-width", type=int, default=1280, help="downscale frames before MediaPipe (as extract)")
+    ap.add_argument("--max-width", type=int, default=1280, help="downscale frames before MediaPipe (default 1280: how the shipped calibration was measured)")
     args = ap.parse_args(argv)
     for what, p in (("skeleton", args.skeleton), ("video", args.video)):
         if not p.is_file():
