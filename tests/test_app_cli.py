@@ -505,12 +505,12 @@ def test_max_people_and_threads_out_of_bounds_are_usage_errors(capsys, flag, val
 
 
 def test_people_overlay_draws_each_id_in_its_colour_and_untracked_in_grey():
-    from fake_pose import _DEMO
+    from partkd_stream.synthetic import figure
 
     from partkd_stream.overlay import annotate_people, person_colour
 
     def fig(dx):
-        xy = _DEMO.pose_frame("stand", 0.0) * 0.5 + [dx, 0]
+        xy = figure("stand", 0.0) * 0.5 + [dx, 0]
         return np.concatenate([xy, np.full((33, 1), 0.95)], 1).astype(np.float32)
 
     image = np.zeros((240, 960, 3), np.uint8)

@@ -50,7 +50,7 @@ def test_background_offset_is_the_smallest_that_keeps_the_known_recall():
 
 def test_folding_the_offset_lowers_only_the_background_logit():
     model = PartGCN(ModelConfig.student(preprocess=PreprocessConfig(), num_classes=3))
-    x = torch.randn(4, 5, 64, 13)
+    x = torch.randn(4, 5, model.cfg.window, 13)
     before = model.eval()(x).detach()
     fold_offset(model, 1.5)
     after = model(x).detach()

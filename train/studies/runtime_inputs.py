@@ -6,7 +6,7 @@
     (both: [--shared ../shared/data])
 
 ``rates``: UTD-MHAD test subjects (2, 4, 6, 8; trials 1–2, 216 clips), the clean 3D skeletons projected with the
-Kinect-v2-like camera of ``train.degrade`` (scores 1), subsampled to each frame rate and streamed through the real
+Kinect-v2-like camera of ``train.lib.degrade`` (scores 1), subsampled to each frame rate and streamed through the real
 ``Recognizer`` with a prediction every ``--every-s`` seconds (0.2 s, the runtime default: 6 frames at 30 fps) at
 every rate; a clip's label is the action its stream named most often (none named: missed). A rate that divides
 the source's is streamed from every starting frame (30 → 15 fps: the even frames, then the odd ones). Prints clip
