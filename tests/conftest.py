@@ -11,7 +11,12 @@ import pytest
 from train.lib.paths import REPO, shared_data
 
 SHARED_DATA = shared_data()
-__all__ = ["REPO", "SHARED_DATA", "run_demo", "shared_path"]
+# config overrides (``--set``) for training runs that take seconds: tiny teacher and student, short windows
+TINY = ["model.teacher={channels: [16, 16], strides: [1, 2], temporal_kernel: 3, embed_dim: 16}",
+        "model.student={channels: [8, 16], strides: [2, 1], temporal_kernel: 3, embed_dim: 16}",
+        "train.batch_size=8", "train.queue_size=4", "train.threads=1", "data.window=16", "data.fps=15",
+        "train.student_steps=null"]  # students train train.epochs_student epochs
+__all__ = ["REPO", "SHARED_DATA", "TINY", "run_demo", "shared_path"]
 
 
 def shared_path(*parts: str) -> Path:

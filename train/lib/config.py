@@ -22,6 +22,8 @@ from partkd_stream.errors import PartkdError
 from partkd_stream.preprocess import PreprocessConfig
 
 FillMode = Literal["pad", "hold", "loop"]  # what a window shows before a short clip (train.lib.data.fill_before_clip)
+Device = Literal["auto", "cpu", "cuda"]    # auto: CUDA when torch sees a GPU, else CPU
+DEVICES = typing.get_args(Device)          # what every --device takes
 
 
 class ConfigError(PartkdError, ValueError):
@@ -107,7 +109,7 @@ class TrainConfig(_Checked):
     threads: int = 0            # torch threads; 0 = leave torch's default
     streaming_stride: int | None = None  # source frames between windows in streaming evaluation
     eval_every: int = 1         # epochs between test-accuracy points on the curves (the last epoch always)
-    device: Literal["auto", "cpu", "cuda"] = "auto"  # auto: CUDA when torch sees a GPU, else CPU
+    device: Device = "auto"
     student_steps: int | None = None  # students: optimiser steps in all (epochs = steps / steps per epoch), so a
                                       # student on 10 % of the clips trains as long as one on all; None: epochs
     # --- the teacher-free control and the variants of the distillation (docs/results/distillation.md, "Label
