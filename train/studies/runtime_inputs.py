@@ -27,6 +27,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Iterable, Optional, Sequence
 
+if __package__ in (None, ""):  # run as a file: the same as `python -m train.studies.runtime_inputs`
+    sys.path[0] = str(Path(__file__).resolve().parents[1])   # train/, which holds _bootstrap
+    import _bootstrap  # noqa: F401  (train/_bootstrap.py)
+
 import numpy as np
 
 from partkd_stream.backends import BACKEND_CHOICES
