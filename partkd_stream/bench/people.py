@@ -124,7 +124,7 @@ def people_section(videos: Sequence[Path], mosaic: Optional[Path]) -> list[dict[
 def tiles_at_once(mosaic: Path, passes: int = 3, frames: int = 26) -> dict[str, Any]:
     """``--pose-tiles`` on the mosaic (4 small people, 1920×1080): the five landmarkers one after another
     (``threads=1``) against on a thread per core (the default), and the raw landmarker calls one after another,
-    frame by frame (``pose_bench.paired_pass``); median ms per frame over ``passes``."""
+    frame by frame (``bench.pose.paired_pass``); median ms per frame over ``passes``."""
     from ..pose_multi import MediaPipeMultiPose, usable_cores
     from .pose import EstimatorArm, RawLandmarkers, paired_pass
 
