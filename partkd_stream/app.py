@@ -22,7 +22,7 @@ from typing import Callable, Iterator, Optional, Sequence
 
 import numpy as np
 
-from .backends import check_threads, load_model
+from .backends import BACKEND_CHOICES, check_threads, load_model
 from .card import card_path_for
 from .errors import PartkdError
 from .models import UnknownModel, resolve_model
@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--model", metavar="NAME|FILE",
                    help="a shipped model by name ('partkd-stream models' lists them: penn, …) or a model file (.onnx "
                         "with its card, or a .pt checkpoint); default: $PARTKD_MODEL, else penn")
-    m.add_argument("--backend", default="auto", choices=("auto", "tensorrt", "onnxruntime", "pytorch"))
+    m.add_argument("--backend", default="auto", choices=BACKEND_CHOICES)
     m.add_argument("--threads", type=int, default=None,
                    help="CPU threads for the model, 1 to the cores this process may use (default: backend's)")
     r = p.add_argument_group("recognition")
@@ -420,7 +420,7 @@ def _start_run(args: argparse.Namespace, source: Source, model, out: Optional[st
 
 
 def default_estimator(max_people: int, tiled: bool = False) -> EstimatorFactory:
-    """MediaPipe's legacy one-person graph for one person (measured faster: see README, Several people), its
+    """MediaPipe's legacy one-person graph for one person (measured faster: docs/several-people.md), its
     multi-person landmarker for more or with tiles."""
     if max_people == 1 and not tiled:
         return MediaPipePose

@@ -295,7 +295,7 @@ class SkeletonFileSource(Source):
                 self._frames = frames
             elif suffix == ".npz":
                 seq = load_sequence(path)
-                data = seq.data if seq.data.ndim == 4 else seq.data[None]            # [M, T, V, C]
+                data = seq.people()                                                  # [M, T, V, C]
                 self.layout, self.fps, self.total = seq.layout, seq.fps, int(data.shape[1])
                 self.most_people = data.shape[0]
                 seen = (data[..., -1] > 0).any(-1)                                  # [M, T]

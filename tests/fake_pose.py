@@ -9,16 +9,11 @@ from __future__ import annotations
 
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from stream_fixtures import demo_module  # noqa: E402
-
-from partkd_stream.pose import PoseResult  # noqa: E402
-
-_DEMO = demo_module()
+from partkd_stream.pose import PoseResult
+from partkd_stream.synthetic import figure
 
 
 class FakePose:
@@ -42,7 +37,7 @@ class FakePose:
         if not self.person:
             return []
         width = frame_bgr.shape[1] / self.people
-        xy = _DEMO.pose_frame("jumping_jacks", self.frames / 30.0) * (width / 640.0)
+        xy = figure("jumping_jacks", self.frames / 30.0) * (width / 640.0)
         return [PoseResult(image_xy=(xy + [k * width, 0]).astype(np.float32),
                            visibility=np.full(33, 0.95, np.float32)) for k in range(self.people)]
 

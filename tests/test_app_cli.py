@@ -18,11 +18,12 @@ import cv2
 import numpy as np
 import pytest
 from fake_pose import FakePose
+from fixtures_formats import write_truncated_video, write_video
 from stream_fixtures import CLASSES, REPO, make_model, person_frames
 
 from partkd_stream import app
 from partkd_stream.recognizer import Prediction
-from partkd_stream.skeleton_io import SkeletonSequence, save_sequence, stream_record, write_stream_header
+from partkd_stream.skeleton_io import SkeletonSequence, save_sequence, write_stream
 from partkd_stream.sinks import RunSummary
 from partkd_stream.smoothing import Event
 from partkd_stream.sources import SkeletonFileSource
@@ -43,10 +44,8 @@ def models(tmp_path_factory):
 
 
 def write_jsonl_stream(path: Path, n: int = 120, gap: tuple[int, int] | None = None) -> Path:
-    with open(path, "w") as f:
-        write_stream_header(f, "mediapipe33", 30.0)
-        for i, (t, kp) in enumerate(person_frames(n)):
-            f.write(stream_record(t, i, None if gap and gap[0] <= i < gap[1] else kp) + "\n")
+    write_stream(path, "mediapipe33", 30.0, ((t, i, None if gap and gap[0] <= i < gap[1] else kp)
+                                             for i, (t, kp) in enumerate(person_frames(n))))
     return path
 
 
@@ -86,13 +85,11 @@ def test_skeletons_npz_and_several_videos_need_a_folder(tmp_path, models):
 
 
 def tiny_video(path: Path, n: int = 24, size=(160, 120)) -> Path:
-    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 24.0, size)
-    for i in range(n):
+    def frame(i: int) -> np.ndarray:
         img = np.full((size[1], size[0], 3), 40, np.uint8)
-        cv2.circle(img, (20 + 5 * i, 60), 10, (0, 200, 255), -1)
-        w.write(img)
-    w.release()
-    return path
+        return cv2.circle(img, (20 + 5 * i, 60), 10, (0, 200, 255), -1)
+
+    return write_video(path, (frame(i) for i in range(n)), 24.0)
 
 
 def test_video_files_one_output_each(tmp_path, models):
@@ -286,13 +283,7 @@ def test_zero_length_actions_are_not_listed():
 
 
 def test_truncated_video_warns_in_the_run_mode(tmp_path, models, capsys):
-    full = tmp_path / "full.avi"
-    w = cv2.VideoWriter(str(full), cv2.VideoWriter_fourcc(*"MJPG"), 25.0, (160, 120))
-    for i in range(30):
-        w.write(np.random.default_rng(i).integers(0, 255, (120, 160, 3), dtype=np.uint8))
-    w.release()
-    cut = tmp_path / "cut.avi"
-    cut.write_bytes(full.read_bytes()[: full.stat().st_size // 2])
+    _, cut = write_truncated_video(tmp_path)
     assert app.main(["--video", str(cut), "--model", models["onnx"], "--no-display", "--quiet"],
                     estimator_factory=FakePose) == 0
     err = capsys.readouterr().err.splitlines()
@@ -505,12 +496,12 @@ def test_max_people_and_threads_out_of_bounds_are_usage_errors(capsys, flag, val
 
 
 def test_people_overlay_draws_each_id_in_its_colour_and_untracked_in_grey():
-    from fake_pose import _DEMO
+    from partkd_stream.synthetic import figure
 
     from partkd_stream.overlay import annotate_people, person_colour
 
     def fig(dx):
-        xy = _DEMO.pose_frame("stand", 0.0) * 0.5 + [dx, 0]
+        xy = figure("stand", 0.0) * 0.5 + [dx, 0]
         return np.concatenate([xy, np.full((33, 1), 0.95)], 1).astype(np.float32)
 
     image = np.zeros((240, 960, 3), np.uint8)
@@ -585,10 +576,7 @@ def test_frames_dropped_for_their_timestamps_are_counted_and_a_backwards_clock_w
                                                                                           capsys):
     """Before: timestamps running backwards dropped 374 of 375 frames and the summary said "0 dropped frames"."""
     src = tmp_path / "back.jsonl"
-    with open(src, "w") as f:
-        write_stream_header(f, "mediapipe33", 30.0)
-        for i, (_, kp) in enumerate(person_frames(40)):
-            f.write(stream_record((40 - i) / 30.0, i, kp) + "\n")
+    write_stream(src, "mediapipe33", 30.0, (((40 - i) / 30.0, i, kp) for i, (_, kp) in enumerate(person_frames(40))))
     assert app.main(["--skeletons", str(src), "--model", models["onnx"]]) == 0
     cap = capsys.readouterr()
     assert "40 frames in" in cap.out and "39 dropped frames (39 for their timestamps)" in cap.out

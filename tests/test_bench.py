@@ -4,10 +4,9 @@ import numpy as np
 import pytest
 
 from engine_fixtures import make_checkpoint
-from partkd_stream.bench import main, synthetic_frame, synthetic_skeletons, synthetic_windows
+from partkd_stream.bench import main
 from partkd_stream.card import export_deployable
 from partkd_stream.checkpoint import load_checkpoint
-from partkd_stream.preprocess import PreprocessConfig
 
 TINY = ["--repeats", "5", "--batch", "4"]
 
@@ -74,23 +73,6 @@ def test_errors_are_one_line(tmp_path, capsys, monkeypatch):
         assert err.startswith("partkd-stream bench: error:") and "\n" not in err, err
 
 
-def test_synthetic_inputs_look_like_skeletons():
-    pre = PreprocessConfig()
-    raw = synthetic_skeletons(pre, 3, seed=0)
-    assert raw.shape == (3, 64, 13, 3) and np.isfinite(raw).all()
-    assert ((raw[..., 2] == 0).mean(axis=(1, 2)) > 0).all()          # some joints missing
-    head_y, ankle_y = raw[:, :, 0, 1].mean(), raw[:, :, 11:13, 1].mean()
-    assert head_y < ankle_y                                           # upright, image y down
-    assert np.abs(np.diff(raw[..., :2], axis=1)).mean() > 0.1         # it moves
-    w = synthetic_windows(pre, 4)
-    assert w.shape == (4, 5, 64, 13) and np.isfinite(w).all()
-    assert (w[0, :, :32] == 0).all() and (w[1, :, :32] != 0).any()   # first window front-padded
-    raw3d = synthetic_skeletons(PreprocessConfig(layout="ntu25", dims=3), 1)
-    assert raw3d.shape == (1, 64, 25, 4)
-    frame = synthetic_frame()
-    assert frame.shape == (360, 640, 3) and frame.dtype == np.uint8
-
-
 def test_json_names_the_real_default_model_and_why_a_backend_is_missing(tmp_path, capsys, ckpt, monkeypatch):
     from partkd_stream.models import default_model_path
 
@@ -129,7 +111,7 @@ def test_people_section_times_pose_and_recognition_per_people_count(ckpt, capsys
 
 
 def test_people_frames_put_copies_of_the_person_side_by_side():
-    from partkd_stream.pose_bench import people_frames
+    from partkd_stream.bench.pose import people_frames
 
     imgs = [np.full((40, 30, 3), k, np.uint8) for k in range(10)]
     out = people_frames(imgs, (slice(5, 35), slice(10, 20)), 3)

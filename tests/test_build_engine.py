@@ -97,7 +97,7 @@ def test_build_writes_onnx_card_weights_and_triton_repo(build, capsys):
 
 def test_parity_on_a_skeleton_sequence_file(build, capsys, tmp_path):
     d, ckpt = build
-    from partkd_stream.bench import synthetic_skeletons
+    from partkd_stream.synthetic import synthetic_skeletons
     from partkd_stream.preprocess import PreprocessConfig
 
     raw = synthetic_skeletons(PreprocessConfig(layout="mediapipe33"), 1, seed=5, frames=150)[0]
@@ -151,7 +151,7 @@ def test_tensorrt_engine_parity(build, capsys, tmp_path):
     m = load_model(out / "penn_student.onnx")
     assert m.backend.name == "tensorrt"
     ref = load_model(out / "penn_student.onnx", backend="pytorch")
-    from partkd_stream.bench import synthetic_windows
+    from partkd_stream.synthetic import synthetic_windows
 
     x = synthetic_windows(m.card.preprocess, 100)  # 100 > 64: split over profiles
     assert np.abs(m.predict(x) - ref.predict(x)).max() <= 1e-3, printed

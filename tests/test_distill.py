@@ -19,79 +19,12 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import REPO
-from fixtures_formats import (ntu_body, standing_body, write_ntu_skeleton, write_penn_mat, write_sysu_mat,
-                              write_ucla_json, write_utd_tree)
+from conftest import REPO, TINY
+from fixtures_formats import (write_ntu_tree, write_penn_tree, write_sysu_tree, write_ucla_tree, write_utd_tree)
 from partkd_stream.checkpoint import load_checkpoint
 
-TINY = ["model.teacher={channels: [16, 16], strides: [1, 2], temporal_kernel: 3, embed_dim: 16}",
-        "model.student={channels: [8, 16], strides: [2, 1], temporal_kernel: 3, embed_dim: 16}",
-        "train.batch_size=8", "train.queue_size=4", "train.threads=1", "data.window=16", "data.fps=15",
-        "train.student_steps=null"]  # students train train.epochs_student epochs
-
-
-def _motion(t: int, kind: int, rng) -> np.ndarray:
-    """A swinging limb whose speed depends on the class, so the tiny run has something to learn."""
-    return np.sin(np.arange(t) * (0.2 + 0.3 * kind))[:, None] + 0.05 * rng.normal(size=(t, 1))
-
-
-def make_penn(root: Path) -> Path:
-    rng = np.random.default_rng(0)
-    labels = root / "labels"
-    labels.mkdir(parents=True)
-    for i in range(12):
-        kind = i % 2
-        t = 30 + 5 * i
-        x = 200 + 40 * rng.normal(size=(1, 13)) + 30 * _motion(t, kind, rng)
-        y = 150 + 60 * np.linspace(0, 1, 13)[None] + np.zeros((t, 1))
-        vis = (rng.random((t, 13)) > 0.1).astype(np.uint8)
-        write_penn_mat(labels / f"{i + 1:04d}.mat", x, y, vis, ["squat", "pushup"][kind], train=1 if i < 8 else -1)
-    return labels
-
-
-def make_ucla(root: Path) -> Path:
-    rng = np.random.default_rng(1)
-    root.mkdir(parents=True)
-    for a, label in ((1, 1), (2, 2)):
-        for v in (1, 2, 3):
-            for s in (1, 2):
-                t = 25 + 3 * s
-                sk = np.tile(standing_body()[:20], (t, 1, 1))
-                sk[:, 11, 1] += 0.3 * _motion(t, label, rng)[:, 0]
-                write_ucla_json(root / f"a{a:02d}_s{s:02d}_e00_v{v:02d}.json", sk, label)
-    return root
-
-
-def make_ntu(root: Path) -> Path:
-    root.mkdir(parents=True)
-    for setup in (1, 2):
-        for cam in (1, 2):
-            for perf in (1, 3):
-                for action in (1, 2):
-                    frames = [[ntu_body(7, standing_body(t=0.2 * k * action))] for k in range(24)]
-                    write_ntu_skeleton(root / f"S{setup:03d}C{cam:03d}P{perf:03d}R001A{action:03d}.skeleton", frames)
-    return root
-
-
-def make_sysu(root: Path) -> Path:
-    base = root / "3DvideoNorm"
-    for subj in range(4):
-        for action in (1, 2):
-            for rep in range(2):
-                t = 30
-                sk = np.stack([standing_body(t=0.3 * k * action)[:20] for k in range(t)])  # [T, 20, 3]
-                write_sysu_mat(base / f"subject{subj:02d}_{rep}" / f"video{action}" / "sklWorld.mat",
-                               sk.transpose(1, 2, 0), v73=bool(subj % 2))
-    return base
-
-
-def make_utd(root: Path) -> Path:
-    write_utd_tree(root, subjects=4, frames=30)
-    return root
-
-
-FIXTURES = {"penn_action": make_penn, "nw_ucla": make_ucla, "ntu60": make_ntu, "ntu120": make_ntu, "sysu": make_sysu,
-            "utd_mhad": make_utd}
+FIXTURES = {"penn_action": write_penn_tree, "nw_ucla": write_ucla_tree, "ntu60": write_ntu_tree,
+            "ntu120": write_ntu_tree, "sysu": write_sysu_tree, "utd_mhad": write_utd_tree}
 
 
 @pytest.fixture(scope="session")

@@ -17,6 +17,7 @@ import pytest
 cv2 = pytest.importorskip("cv2")
 pytest.importorskip("mediapipe")
 
+from fixtures_formats import write_truncated_video  # noqa: E402
 from stream_fixtures import REPO  # noqa: E402
 
 from partkd_stream.cli import main as cli  # noqa: E402
@@ -110,14 +111,7 @@ def test_worker_processes_give_the_same_files(videos, tmp_path, capsys):
 
 
 def test_truncated_video_keeps_the_decoded_frames_with_a_warning(tmp_path, capsys):
-    full = tmp_path / "full.avi"
-    w = cv2.VideoWriter(str(full), cv2.VideoWriter_fourcc(*"MJPG"), 25.0, (160, 120))
-    for i in range(30):
-        w.write(np.random.default_rng(i).integers(0, 255, (120, 160, 3), dtype=np.uint8))
-    w.release()
-    data = full.read_bytes()
-    cut = tmp_path / "cut.avi"
-    cut.write_bytes(data[: len(data) // 2])
+    _, cut = write_truncated_video(tmp_path)
     assert cli(["extract", str(cut), "--out", str(tmp_path / "o"), "--workers", "1", "--no-progress"]) == 0
     warn = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
     assert len(warn) == 1 and "cut.avi" in warn[0] and "of the 30 frames" in warn[0]

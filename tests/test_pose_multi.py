@@ -8,11 +8,11 @@ import zipfile
 import numpy as np
 import pytest
 from conftest import shared_path
-from people_fixtures import figure
 
 from partkd_stream import pose_multi
 from partkd_stream.errors import PartkdError
 from partkd_stream.pose_multi import MediaPipeMultiPose, PoseModelError, landmarker_bundle, suppress_duplicates
+from partkd_stream.synthetic import placed
 
 
 def test_bundle_holds_both_models_with_their_input_ranges():
@@ -41,10 +41,10 @@ def test_missing_model_file_is_one_line_naming_the_fix(tmp_path, monkeypatch):
 
 
 def test_duplicates_are_suppressed_distinct_people_kept_most_prominent_first():
-    a, b = figure(300), figure(700, scale=1.2)
+    a, b = placed(300), placed(700, scale=1.2)
     a_again = a.copy()
     a_again[:, :2] += 4.0                      # the same person found twice, a few pixels apart
-    hug = figure(360)                          # another person, close beside a
+    hug = placed(360)                          # another person, close beside a
     keep = suppress_duplicates([a, a_again, b, hug])
     assert keep[0] == 2                        # the largest person first
     assert sorted(keep) == [0, 2, 3] or sorted(keep) == [1, 2, 3]

@@ -36,6 +36,17 @@ def test_a_command_runs_as_a_file_from_the_root_and_from_elsewhere(script, where
     assert r.stdout.startswith("usage:") and not r.stderr
 
 
+@pytest.mark.parametrize("module", COMMANDS + STUDIES)
+def test_every_command_file_starts_through_the_bootstrap(module):
+    """Each command carries the guard that makes ``python train/X.py`` run ``python -m train.X``, ahead of its first
+    ``train`` import (the runs as a file above try three commands; this reads them all)."""
+    text = (REPO / (module.replace(".", "/") + ".py")).read_text(encoding="utf-8")
+    guard = text.find('if __package__ in (None, ""):')
+    assert guard >= 0 and "import _bootstrap" in text[guard:guard + 300], module
+    first_train_import = min((text.find(s) for s in ("\nfrom train", "\nimport train") if s in text), default=len(text))
+    assert guard < first_train_import, module
+
+
 def test_python_m_train_lists_every_command_with_its_first_docstring_line():
     r = subprocess.run([sys.executable, "-m", "train"], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr

@@ -20,7 +20,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from partkd_stream.skeleton_io import atomic_write_bytes
+from partkd_stream.atomic import atomic_write_bytes
 from train.datasets import DatasetError
 from train.datasets.ntu import ntu_sample, read_skeleton_file
 from train.lib.calibration import (CALIB_DIR, DEFAULT_SKELETON, DEFAULT_VIDEO, build_config, markdown, measure,

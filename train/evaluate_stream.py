@@ -27,6 +27,7 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
+from partkd_stream.backends import BACKEND_CHOICES
 from partkd_stream.card import CardMismatch
 from partkd_stream.reject import Reject, RejectError
 from train.lib.annotations import AnnotationError, load_annotations
@@ -41,7 +42,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--root", metavar="DIR", help="folder the inputs' relative paths start from (default: the "
                    "file's 'root', else its folder)")
     p.add_argument("--model", help="model (.onnx with card, or .pt); default: the shipped model")
-    p.add_argument("--backend", default="auto", choices=("auto", "tensorrt", "onnxruntime", "pytorch"))
+    p.add_argument("--backend", default="auto", choices=BACKEND_CHOICES)
     p.add_argument("--threads", type=int, default=1, help="CPU threads for the model (default %(default)s)")
     p.add_argument("--every", type=float, default=DEFAULT_EVERY_S, metavar="SECONDS",
                    help="predict every SECONDS of stream time (default %(default)s)")

@@ -29,7 +29,7 @@ from pathlib import Path
 import torch
 
 from partkd_stream.signals import exit_code, terminate_as_interrupt
-from train.lib.config import ConfigError
+from train.lib.config import DEVICES, ConfigError
 from train.lib.loops import interrupted_message
 from train.lib.openset_training import (VARIANTS, brief, openset_config, penn_config, summary_table, train_variant,
                                         validate_checkpoint)
@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         q.add_argument("--out", default="runs/openset")
         q.add_argument("--pool", metavar="NPZ",
                        help="MediaPipe skeletons of no_person_pool.mp4 (partkd-stream extract)")
-        q.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+        q.add_argument("--device", default="auto", choices=DEVICES)
         q.add_argument("--threads", type=int, default=1, help="torch threads per process (default 1)")
 
     t = sub.add_parser("train", help="train one variant, then validate it")

@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 
 from partkd_stream.signals import exit_code, terminate_as_interrupt
+from train.lib.config import DEVICES
 from train.lib.paths import REPO, shared_data
 from train.lib.reporting import markdown_table
 
@@ -121,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", help="working folder (default: runs/recipes/<model>)")
     ap.add_argument("--engines", help="where the built model goes (default: <out>/engines; 'engines' replaces the "
                                       "shipped one)")
-    ap.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="training device")
+    ap.add_argument("--device", default="auto", choices=DEVICES, help="training device")
     ap.add_argument("--dry-run", action="store_true", help="print the steps, run nothing")
     args = ap.parse_args(argv)
     shared = Path(args.shared).expanduser().resolve()

@@ -18,19 +18,19 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
+from partkd_stream.atomic import atomic_write_bytes
 from partkd_stream.backends import (PLAN_INFO_SUFFIX, OnnxRuntimeBackend, TensorRTBackend, gpu_name,
                                     tensorrt_unavailable_reason)
-from partkd_stream.bench import synthetic_windows
 from partkd_stream.card import CardMismatch, ModelCard, card_path_for, export_deployable, sha256_file
 from partkd_stream.checkpoint import Checkpoint, CheckpointError, load_checkpoint
 from partkd_stream.convert import convert
 from partkd_stream.errors import PartkdError
 from partkd_stream.preprocess import clip_windows
 from partkd_stream.reject import Reject, RejectError
-from partkd_stream.skeleton_io import SkeletonFileError, atomic_write_bytes, load_sequence
+from partkd_stream.skeleton_io import SkeletonFileError, load_sequence
+from partkd_stream.synthetic import synthetic_windows
 from partkd_stream.window import PresenceRule, presence_rule
 
-from .data import first_person
 
 PARITY_TOL = 1e-4
 
@@ -75,7 +75,7 @@ def parity_windows(ckpt: Checkpoint, parity_data: Optional[str], n: int = 16) ->
                 seq = load_sequence(parity_data)
             except SkeletonFileError as e:
                 raise BuildError(str(e)) from None
-            data = first_person(seq)
+            data = seq.first_person()
             if data.shape[-1] != pre.channels:
                 raise BuildError(f"{parity_data}: {data.shape[-1] - 1}D skeletons, the model takes {pre.dims}D")
             try:

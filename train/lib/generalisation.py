@@ -1,5 +1,5 @@
-"""The generalisation benchmark (DESIGN §6): a model's clips streamed through the real ``Recognizer`` under one input
-shift at a time, on people it never trained on — one table per model, one row per shift.
+"""The generalisation benchmark: a model's clips streamed through the real ``Recognizer`` under one input shift at a
+time, on people it never trained on — one table per model, one row per shift (docs/results/generalisation.md).
 
 **What a row is.** Each clip of the evaluation set goes through ``shifts.apply_shift`` (its clean dataset version →
 what the model would see: another view, frame rate, camera, body, score profile, mirror image), then frame by frame

@@ -10,7 +10,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from partkd_stream.skeleton_io import atomic_write_bytes
+from partkd_stream.atomic import atomic_write_bytes
 
 METRICS = (("top1", "clip top-1"), ("top5", "clip top-5"), ("stream_top1", "streaming top-1"))
 

@@ -32,10 +32,7 @@ from partkd_stream.card import CardMismatch
 from partkd_stream.reject import Reject, RejectError
 
 from .annotations import LabelledInput, Segment
-from .data import first_person
 from .reporting import markdown_table
-
-VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
 
 
 @dataclass
@@ -53,11 +50,11 @@ class StreamRun:
 
 def input_frames(path: Path, cache: Optional[Path] = None) -> Iterator[tuple[float, Optional[np.ndarray], str]]:
     """``(t, keypoints [V, C] or None, layout)`` per frame of a video (through MediaPipe) or a skeleton file."""
-    from partkd_stream.sources import SkeletonFileSource
+    from partkd_stream.sources import VIDEO_EXTENSIONS, SkeletonFileSource
 
-    if path.suffix.lower() in VIDEO_SUFFIXES:
+    if path.suffix.lower() in VIDEO_EXTENSIONS:
         seq = video_skeletons(path, cache)
-        data = first_person(seq)
+        data = seq.first_person()
         for t, kp in zip(seq.timestamps, data):
             yield float(t), (kp if kp[:, -1].max() > 0 else None), seq.layout
         return

@@ -3,10 +3,10 @@
     python -m train.studies.runtime_inputs rates [--fps 30 15 10] [--model everyday] [--every-s 0.2]
     python -m train.studies.runtime_inputs presence [--every 3] [--fps 30] [--model penn] [--presence RULE]
         [SKELETONS.npz …]
-    (both: [--shared ../shared/data])
+    (both: [--shared DIR], default $PARTKD_SHARED_DATA, else ../shared/data beside the repository)
 
 ``rates``: UTD-MHAD test subjects (2, 4, 6, 8; trials 1–2, 216 clips), the clean 3D skeletons projected with the
-Kinect-v2-like camera of ``train.degrade`` (scores 1), subsampled to each frame rate and streamed through the real
+Kinect-v2-like camera of ``train.lib.degrade`` (scores 1), subsampled to each frame rate and streamed through the real
 ``Recognizer`` with a prediction every ``--every-s`` seconds (0.2 s, the runtime default: 6 frames at 30 fps) at
 every rate; a clip's label is the action its stream named most often (none named: missed). A rate that divides
 the source's is streamed from every starting frame (30 → 15 fps: the even frames, then the odd ones). Prints clip
@@ -27,14 +27,20 @@ from collections import Counter
 from pathlib import Path
 from typing import Iterable, Optional, Sequence
 
+if __package__ in (None, ""):  # run as a file: the same as `python -m train.studies.runtime_inputs`
+    sys.path[0] = str(Path(__file__).resolve().parents[1])   # train/, which holds _bootstrap
+    import _bootstrap  # noqa: F401  (train/_bootstrap.py)
+
 import numpy as np
 
+from partkd_stream.backends import BACKEND_CHOICES
 from partkd_stream.convert import convert, project_to_2d
 from partkd_stream.errors import PartkdError
 from partkd_stream.recognizer import Recognizer
 from partkd_stream.skeleton_io import load_sequence, read_stream
 from partkd_stream.window import frame_has_person, presence_rule
 from train.datasets.sample import DatasetError
+from train.lib.paths import shared_data
 
 
 def phases(src_fps: float, fps: float) -> range:
@@ -167,8 +173,9 @@ def main(argv: Optional[Iterable[str]] = None) -> int:
     p.add_argument("--presence", help="rule instead of the card's: full_body, upper_body or a JSON object")
     p.add_argument("skeletons", nargs="*", help="extracted skeleton files (.npz) to stream as well")
     for q in (r, p):
-        q.add_argument("--shared", default="../shared/data", help="folder holding utd_mhad/ and penn_action/")
-        q.add_argument("--backend", default="onnxruntime")
+        q.add_argument("--shared", default=str(shared_data()), help="folder holding utd_mhad/ and penn_action/ "
+                       "(default: $PARTKD_SHARED_DATA, else ../shared/data beside the repository)")
+        q.add_argument("--backend", default="onnxruntime", choices=BACKEND_CHOICES)
         q.add_argument("--every-s", type=float, default=0.2, help="seconds between predictions (default 0.2)")
     args = ap.parse_args(None if argv is None else list(argv))
     try:

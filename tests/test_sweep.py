@@ -7,9 +7,8 @@ import subprocess
 import tarfile
 
 import pytest
-from conftest import REPO
+from conftest import REPO, TINY
 from fixtures_formats import utd_d_skel, write_utd_mat
-from test_utd_distill import TINY
 
 from train import sweep
 from train.lib import sweeps

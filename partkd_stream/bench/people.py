@@ -1,14 +1,16 @@
-"""Several people on real videos: who is found and kept — people found per frame, ids, id switches.
+"""Several people on videos: who is found and kept — people found per frame, ids, id switches.
 
-    PARTKD_SHARED_DATA=../shared/data python demo/bench_people.py [--json] [--tiles-at-once]
+    partkd-stream bench people VIDEO … [--mosaic VIDEO] [--json]
+    partkd-stream bench people --mosaic VIDEO --tiles-at-once
 
-``MediaPipeMultiPose`` + ``PersonTracker`` (what ``partkd-stream --max-people N`` runs) on
-``two_person_hug_ntu.mp4``, ``arm_wrestling_partial_view.mp4`` and a mosaic of four small copies of NTU A001
-(also with ``tiled=True``, what ``--pose-tiles`` runs):
-people found per frame (histogram), how many of those poses show an upper body (the recognizer's
-``frame_has_person`` rule: only those are recognised), ids confirmed, frames where every person holds a confirmed
-id, and *id switches*: each person keeps a place (left/right in the two clips, a quadrant in the mosaic: nobody
-changes places there), and a switch is the id seen at a place changing — a proxy that needs no annotation.
+``MediaPipeMultiPose`` + ``PersonTracker`` (what ``partkd-stream --max-people N`` runs) on each VIDEO (up to 2 and
+4 people, and 2 with ``tiled=True``, what ``--pose-tiles`` runs) and on a mosaic of four small copies of the
+``--mosaic`` clip (4 people, untiled and tiled): people found per frame (histogram), how many of those poses show
+an upper body (the recognizer's ``frame_has_person`` rule: only those are recognised), ids confirmed, frames where
+every person holds a confirmed id, and *id switches*: each person keeps a place (in a VIDEO, their rank from left to
+right — for clips where nobody changes sides; a quadrant in the mosaic), and a switch is the id seen at a place
+changing — a proxy that needs no annotation. docs/several-people.md runs it on ``two_person_hug_ntu.mp4``,
+``arm_wrestling_partial_view.mp4`` and NTU A001 from the shared data.
 
 What several people cost (pose per frame, the recognizer per frame and per person) is measured by
 ``partkd-stream bench --people 1,2,4``. ``--tiles-at-once`` times only whether ``--pose-tiles`` gains from
@@ -23,21 +25,15 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-if __package__ in (None, ""):
-    sys.path.insert(0, str(REPO))
 os.environ.setdefault("GLOG_minloglevel", "2")
-DATA = Path(os.environ.get("PARTKD_SHARED_DATA", REPO.parent / "shared" / "data"))
-VIDEOS = ("videos/two_person_hug_ntu.mp4", "videos/arm_wrestling_partial_view.mp4")
-NTU_A001 = "ntu/videos/S001C001P001R001A001_rgb.avi"
 
 
 def read_frames(path: Path, limit: Optional[int] = None) -> tuple[list[np.ndarray], float]:
-    import cv2
+    from ..native_logs import cv2
 
     cap = cv2.VideoCapture(str(path))
     fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
@@ -55,12 +51,12 @@ def _hip(kp: np.ndarray) -> np.ndarray:
     return kp[[23, 24], :2].mean(0)
 
 
-def small_people_mosaic(limit: Optional[int] = None) -> tuple[list[np.ndarray], float]:
-    """NTU A001 four times in a 2 × 2 mosaic at 1920×1080 (each copy 25 frames apart): 4 people, a fifth of the
-    frame tall — the size of people in a wide shot of a gym or a classroom."""
-    import cv2
+def small_people_mosaic(video: Path, limit: Optional[int] = None) -> tuple[list[np.ndarray], float]:
+    """``video`` four times in a 2 × 2 mosaic at 1920×1080 (each copy 25 frames apart, every second frame): from
+    NTU A001, 4 people a fifth of the frame tall — the size of people in a wide shot of a gym or a classroom."""
+    from ..native_logs import cv2
 
-    frames, fps = read_frames(DATA / NTU_A001)
+    frames, fps = read_frames(video)
     n = len(frames)
     out = []
     for k in range(0, n, 2):
@@ -76,9 +72,9 @@ def people_on_video(name: str, frames: list[np.ndarray], fps: float, max_people:
     ``zones``: how the proxy truth tells people apart — ``"x"``: by the order of their hip centres along x (in
     frames with two or more people), ``"quadrant"``: by the quadrant of the frame their hips are in.
     """
-    from partkd_stream.pose_multi import MediaPipeMultiPose
-    from partkd_stream.tracking import PersonTracker
-    from partkd_stream.window import frame_has_person
+    from ..pose_multi import MediaPipeMultiPose
+    from ..tracking import PersonTracker
+    from ..window import frame_has_person
 
     tracker = PersonTracker()
     counts, pose_ms, ids, upper_body = [], [], set(), 0
@@ -110,27 +106,29 @@ def people_on_video(name: str, frames: list[np.ndarray], fps: float, max_people:
             "pose_ms_median": float(np.median(pose_ms))}
 
 
-def people_section() -> list[dict[str, Any]]:
+def people_section(videos: Sequence[Path], mosaic: Optional[Path]) -> list[dict[str, Any]]:
     rows = []
-    for v in VIDEOS:
-        frames, fps = read_frames(DATA / v)
+    for v in videos:
+        frames, fps = read_frames(v)
         for max_people in (2, 4):
-            rows.append(people_on_video(Path(v).name, frames, fps, max_people, "x"))
-        rows.append(people_on_video(Path(v).name, frames, fps, 2, "x", tiled=True))
-    frames, fps = small_people_mosaic()
-    for tiled in (False, True):
-        rows.append(people_on_video("A001 2x2 mosaic (4 small people)", frames, fps, 4, "quadrant", tiled))
+            rows.append(people_on_video(v.name, frames, fps, max_people, "x"))
+        rows.append(people_on_video(v.name, frames, fps, 2, "x", tiled=True))
+    if mosaic:
+        frames, fps = small_people_mosaic(mosaic)
+        for tiled in (False, True):
+            rows.append(people_on_video(f"{mosaic.stem} 2x2 mosaic (4 small people)", frames, fps, 4, "quadrant",
+                                        tiled))
     return rows
 
 
-def tiles_at_once(passes: int = 3, frames: int = 26) -> dict[str, Any]:
+def tiles_at_once(mosaic: Path, passes: int = 3, frames: int = 26) -> dict[str, Any]:
     """``--pose-tiles`` on the mosaic (4 small people, 1920×1080): the five landmarkers one after another
     (``threads=1``) against on a thread per core (the default), and the raw landmarker calls one after another,
-    frame by frame (``pose_bench.paired_pass``); median ms per frame over ``passes``."""
-    from partkd_stream.pose_bench import EstimatorArm, RawLandmarkers, paired_pass
-    from partkd_stream.pose_multi import MediaPipeMultiPose, usable_cores
+    frame by frame (``bench.pose.paired_pass``); median ms per frame over ``passes``."""
+    from ..pose_multi import MediaPipeMultiPose, usable_cores
+    from .pose import EstimatorArm, RawLandmarkers, paired_pass
 
-    imgs, _ = small_people_mosaic(frames)
+    imgs, _ = small_people_mosaic(mosaic, frames)
     arms = {"raw calls, one after another": lambda: RawLandmarkers(4, tiled=True),
             "MediaPipeMultiPose threads=1": lambda: EstimatorArm(MediaPipeMultiPose(4, tiled=True, threads=1)),
             f"MediaPipeMultiPose threads={min(5, usable_cores())} (default)":
@@ -143,17 +141,24 @@ def tiles_at_once(passes: int = 3, frames: int = 26) -> dict[str, Any]:
             "runs": runs}
 
 
-def main(argv: Optional[list[str]] = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    ap = argparse.ArgumentParser(prog="partkd-stream bench people", description=__doc__.splitlines()[0])
+    ap.add_argument("videos", nargs="*", type=Path, metavar="VIDEO",
+                    help="a clip of people who keep their places from left to right")
+    ap.add_argument("--mosaic", type=Path, metavar="VIDEO", help="also this clip four times in a 2 × 2 mosaic")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--tiles-at-once", action="store_true",
-                    help="only time --pose-tiles with its regions one after another against at once (tiles_at_once)")
+                    help="only time --pose-tiles on the --mosaic with its regions one after another against at once")
     args = ap.parse_args(argv)
-    if not all((DATA / v).exists() for v in VIDEOS + (NTU_A001,)):
-        print(f"bench_people: {DATA} lacks the videos (set PARTKD_SHARED_DATA)", file=sys.stderr)
-        return 1
+    missing = [str(v) for v in args.videos + [args.mosaic] if v is not None and not v.is_file()]
+    why = (f"no such video: {', '.join(missing)}" if missing
+           else "--tiles-at-once needs --mosaic VIDEO" if args.tiles_at_once and not args.mosaic
+           else "give at least one VIDEO or --mosaic VIDEO" if not (args.videos or args.mosaic) else None)
+    if why:
+        print(f"partkd-stream bench people: error: {why}", file=sys.stderr)
+        return 2
     if args.tiles_at_once:
-        r = tiles_at_once()
+        r = tiles_at_once(args.mosaic)
         if args.json:
             print(json.dumps(r, indent=2))
             return 0
@@ -162,7 +167,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         for k, v in r["ms_per_frame"].items():
             print(f"  {k:44s} {v:7.1f} ms/frame median  (passes: {' '.join(f'{x:.1f}' for x in r['runs'][k])})")
         return 0
-    rows = people_section()
+    rows = people_section(args.videos, args.mosaic)
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0

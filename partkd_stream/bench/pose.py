@@ -1,9 +1,9 @@
 """Pose speed against the library's own call: raw MediaPipe, the project's estimator and the run mode, interleaved.
 
 A wrapper measured only against itself hides its own cost. So every pose figure of ``partkd-stream bench`` and
-``demo/bench_pipeline.py`` comes with its anchor, timed on the same frames in the same run, interleaved so that all
-see the machine's load alike — raw and estimator frame by frame (two graphs open side by side, ``paired_pass``),
-the pipeline in passes between theirs:
+``partkd-stream bench pipeline`` comes with its anchor, timed on the same frames in the same run, interleaved so
+that all see the machine's load alike — raw and estimator frame by frame (two graphs open side by side,
+``paired_pass``), the pipeline in passes between theirs:
 
 - **raw**: the library call and nothing else, on inputs prepared outside the timing — for ``MediaPipePose``,
   ``mediapipe.solutions.pose.Pose(model_complexity=1)`` in tracking mode on frames already converted to RGB
@@ -27,8 +27,8 @@ from typing import Any, Callable, Iterator, Optional, Sequence
 
 import numpy as np
 
-from .pose import bgr_to_rgb
-from .sources import Frame, Source, VideoFileSource
+from ..pose import bgr_to_rgb
+from ..sources import Frame, Source, VideoFileSource
 
 
 class RawSolutionPose:
@@ -40,7 +40,7 @@ class RawSolutionPose:
     def __init__(self) -> None:
         from mediapipe.python.solutions import pose as mp_pose
 
-        from .native_logs import filter_native_stderr
+        from ..native_logs import filter_native_stderr
 
         self._quiet = filter_native_stderr()
         self._quiet.__enter__()
@@ -66,8 +66,8 @@ class RawLandmarkers:
         import mediapipe as mp
         from mediapipe.tasks.python import vision
 
-        from .native_logs import filter_native_stderr
-        from .pose_multi import landmarker_options
+        from ..native_logs import filter_native_stderr
+        from ..pose_multi import landmarker_options
 
         self.name = f"PoseLandmarker × {5 if tiled else 1}"
         self._mp, self.tiled, self._ms = mp, tiled, 0
@@ -78,7 +78,7 @@ class RawLandmarkers:
         self.process(self.prepare(np.zeros((256, 256, 3), np.uint8)))
 
     def prepare(self, frame_bgr: np.ndarray) -> list[Any]:
-        from .pose_multi import tiles
+        from ..pose_multi import tiles
 
         h, w = frame_bgr.shape[:2]
         regions = [(0, 0, h, w)] + (tiles(h, w) if self.tiled else [])
@@ -170,7 +170,7 @@ def pipeline_pass(video: str, model: Any, frames: Optional[int] = None, max_peop
     its estimator for ``max_people`` / ``tiled`` (or ``estimator``, closed here), its ``Recognizer``, a JSONL file
     (and the annotated video with ``render``) in a temporary folder; ``instrument(run)`` may wrap its parts before
     it starts. Frames per second over ``Run.run``, the estimator's start-up not counted (as in the run's summary)."""
-    from .app import _start_run, build_parser, default_estimator
+    from ..app import _start_run, build_parser, default_estimator
 
     argv = ["--video", video, "--max-people", str(max_people), "--quiet"] + (["--pose-tiles"] if tiled else []) \
         + (["--every", str(every)] if every else [])
@@ -226,7 +226,7 @@ def compare(imgs: Sequence[np.ndarray], raw: Callable[[], Any], estimator: Calla
 def write_video(imgs: Sequence[np.ndarray], path: str | Path, fps: float = 30.0) -> list[np.ndarray]:
     """``imgs`` as an mp4 (MPEG-4 Part 2, OpenCV's own writer) for a pipeline pass; returns the frames as decoded
     back, so the per-frame arms time exactly what the pipeline sees."""
-    from .native_logs import cv2
+    from ..native_logs import cv2
 
     h, w = imgs[0].shape[:2]
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
@@ -244,7 +244,7 @@ def write_video(imgs: Sequence[np.ndarray], path: str | Path, fps: float = 30.0)
 def person_box(imgs: Sequence[np.ndarray], margin: float = 1.1, aspect: float = 0.6) -> Optional[tuple[slice, slice]]:
     """Rows and columns of a tight box around the person the one-person estimator finds first in ``imgs``
     (``margin`` × their height, at least ``aspect`` × that wide), or None when it finds nobody."""
-    from .pose import MediaPipePose
+    from ..pose import MediaPipePose
 
     with MediaPipePose() as pose:
         for img in imgs:

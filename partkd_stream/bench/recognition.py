@@ -2,7 +2,7 @@
 
 Per backend: batch-1 latency (median, p99) and batched throughput on preprocessed *skeleton-like* windows (a
 standing person whose limbs move, with a few missing joints, through the real preprocessing — not random noise).
-Then pose, against its anchor (``pose_bench``): the raw library call, ``MediaPipePose`` and the run mode's whole
+Then pose, against its anchor (``bench.pose``): the raw library call, ``MediaPipePose`` and the run mode's whole
 pipeline on the same frames, passes interleaved, as ratios; and the recognition overhead = batch-1 median / pose
 time per frame.
 
@@ -28,50 +28,9 @@ from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
-from .preprocess import PreprocessConfig, preprocess_window
-
-PREFERENCE = ("tensorrt", "onnxruntime-cuda", "onnxruntime-cpu", "pytorch")
-
-# A person standing, facing the camera (mediapipe33 order; metres, x right, y down, z towards the camera).
-_STANDING_MP33 = np.array([
-    (0, -.65, -.05), (.02, -.68, -.04), (.035, -.68, -.04), (.05, -.68, -.04), (-.02, -.68, -.04),
-    (-.035, -.68, -.04), (-.05, -.68, -.04), (.08, -.66, 0), (-.08, -.66, 0), (.025, -.61, -.04),
-    (-.025, -.61, -.04), (.2, -.45, 0), (-.2, -.45, 0), (.25, -.2, .02), (-.25, -.2, .02), (.27, .05, .03),
-    (-.27, .05, .03), (.28, .12, .03), (-.28, .12, .03), (.27, .13, .02), (-.27, .13, .02), (.25, .1, .01),
-    (-.25, .1, .01), (.12, .05, 0), (-.12, .05, 0), (.13, .5, -.02), (-.13, .5, -.02), (.13, .92, 0),
-    (-.13, .92, 0), (.13, .97, .04), (-.13, .97, .04), (.15, 1.0, -.08), (-.15, 1.0, -.08)], dtype=np.float32)
-
-
-def synthetic_skeletons(pre: PreprocessConfig, n: int, seed: int = 0, frames: Optional[int] = None) -> np.ndarray:
-    """``[n, T, V, dims+1]`` raw skeletons in ``pre.layout``: a standing person moving (limbs swing, body sways),
-    each sequence with its own motion, scale, position and a few missing joints — shaped like real data."""
-    from .convert import convert
-
-    rng = np.random.default_rng(seed)
-    t = np.arange(frames or pre.window, dtype=np.float32)[:, None, None] / pre.fps
-    base = _STANDING_MP33[None] - _STANDING_MP33[23:25].mean(0)               # hip-centred
-    reach = np.linalg.norm(base[0, :, :2] - base[0, [11, 12], :2].mean(0), axis=-1)[None, :, None]
-    out = []
-    for _ in range(n):
-        freq, phase = rng.uniform(0.3, 2.0, (1, 33, 1)), rng.uniform(0, 2 * np.pi, (1, 33, 3))
-        amp = rng.uniform(0.05, 0.25) * reach
-        seq = base + amp * np.sin(2 * np.pi * freq * t + phase) + rng.normal(0, 0.01, (t.shape[0], 33, 3))
-        seq = seq + np.sin(2 * np.pi * 0.2 * t + rng.uniform(0, 6)) * np.array([0.1, 0.02, 0.05], np.float32)
-        score = rng.uniform(0.5, 1.0, (t.shape[0], 33, 1))
-        score[:, rng.choice(33, size=3, replace=False)] = 0.0                    # occluded joints
-        if pre.dims == 2:
-            seq = seq[..., :2] * rng.uniform(150, 300) + rng.uniform(100, 400, 2)  # pixels
-        out.append(convert(np.concatenate([seq, score], -1).astype(np.float32), "mediapipe33", pre.layout))
-    return np.stack(out)
-
-
-def synthetic_windows(pre: PreprocessConfig, n: int, seed: int = 0) -> np.ndarray:
-    """``[n, C_in, T, V]`` model inputs from ``synthetic_skeletons``; the first window is front-padded like the
-    start of a live stream."""
-    raw = synthetic_skeletons(pre, n, seed)
-    raw[0, : pre.window // 2] = 0.0
-    return preprocess_window(raw, pre)
-
+from ..backends import PROVIDERS
+from ..preprocess import PreprocessConfig
+from ..synthetic import synthetic_frame, synthetic_people, synthetic_windows
 
 def time_calls(fn: Callable[[], Any], repeats: int, warmup: int = 10) -> np.ndarray:
     """Wall time of ``repeats`` calls in milliseconds (after ``warmup`` untimed calls)."""
@@ -95,30 +54,11 @@ def bench_model(loaded: Any, windows: np.ndarray, repeats: int, batch: int) -> d
             "windows_per_s": float(batch / (np.median(tb) / 1e3)), "batch": batch}
 
 
-def synthetic_frame(width: int = 640, height: int = 360) -> np.ndarray:
-    """A BGR frame with a textured background and a filled human figure (MediaPipe may or may not see a person)."""
-    from .native_logs import cv2
-
-    rng = np.random.default_rng(0)
-    frame = np.clip(rng.normal(120, 25, (height, width, 3)), 0, 255).astype(np.uint8)
-    frame = cv2.GaussianBlur(frame, (7, 7), 0)
-    pts = _STANDING_MP33[:, :2] * height * 0.55 + np.array([width / 2, height * 0.42])
-    p = {i: tuple(int(v) for v in pts[i]) for i in range(33)}
-    skin, shirt, trousers = (140, 170, 220), (60, 60, 170), (90, 50, 40)
-    cv2.fillPoly(frame, [np.array([p[11], p[12], p[24], p[23]])], shirt)
-    for a, b, c, w in ((11, 13, shirt, 16), (13, 15, skin, 12), (12, 14, shirt, 16), (14, 16, skin, 12),
-                       (23, 25, trousers, 22), (25, 27, trousers, 18), (24, 26, trousers, 22),
-                       (26, 28, trousers, 18)):
-        cv2.line(frame, p[a], p[b], c, w, cv2.LINE_AA)
-    cv2.ellipse(frame, p[0], (int(height * 0.05), int(height * 0.065)), 0, 0, 360, skin, -1, cv2.LINE_AA)
-    return frame
-
-
 def bench_pose(frames: int, video: Optional[str], passes: int, model: Any = None) -> dict[str, Any]:
     """``MediaPipePose`` against the raw library call on the first ``frames`` frames of ``video`` (else a synthetic
-    frame), and, given a model with its card, the run mode's whole pipeline on the same frames (``pose_bench``)."""
-    from .pose import MediaPipePose
-    from .pose_bench import RawSolutionPose, compare, pipeline_pass, write_video
+    frame), and, given a model with its card, the run mode's whole pipeline on the same frames (``bench.pose``)."""
+    from ..pose import MediaPipePose
+    from .pose import RawSolutionPose, compare, pipeline_pass, write_video
 
     imgs, source = _frames(frames, video)
     with tempfile.TemporaryDirectory() as tmp:
@@ -136,7 +76,7 @@ def _frames(frames: int, video: Optional[str]) -> tuple[list[np.ndarray], str]:
     """The first ``frames`` frames of ``video``, else the synthetic frame ``frames`` times; and what they are."""
     if not video:
         return [synthetic_frame()] * frames, "synthetic 640x360 frame"
-    from .sources import VideoFileSource
+    from ..sources import VideoFileSource
 
     src = VideoFileSource(video)   # SourceError (one line) when it cannot be decoded
     try:
@@ -153,9 +93,9 @@ def bench_people_pose(frames: int, video: Optional[str], counts: Sequence[int], 
     beyond; with ``tiled`` also the ``--pose-tiles`` one) against the raw calls it makes, and the run mode's
     pipeline, on frames with N people (``people_frames``, as a video); beyond 1 (or tiled) also the estimator on
     frames with one person."""
-    from .app import default_estimator
-    from .pose_bench import EstimatorArm, arm_pass, compare, people_frames, person_box, pipeline_pass, raw_anchor
-    from .pose_bench import write_video
+    from ..app import default_estimator
+    from .pose import EstimatorArm, arm_pass, compare, people_frames, person_box, pipeline_pass, raw_anchor
+    from .pose import write_video
 
     imgs, source = _frames(frames, video)
     box = person_box(imgs)
@@ -195,23 +135,13 @@ class _CpuTimed:
             self.ms += (time.thread_time() - t0) * 1e3
 
 
-def synthetic_people(people: int, frames: int, fps: float = 30.0, seed: int = 0) -> np.ndarray:
-    """``[people, frames, 33, 3]`` MediaPipe-layout skeletons in pixels (``synthetic_skeletons``), 800 px apart,
-    each with their own motion; the joints of the presence rule are always seen, so every stride judges everyone."""
-    pre = PreprocessConfig(layout="mediapipe33", window=frames, fps=fps)
-    out = synthetic_skeletons(pre, people, seed)
-    out[..., 0] += 800.0 * np.arange(people)[:, None, None]
-    out[..., [11, 12, 13, 14, 15, 16, 23, 24], 2] = 0.95
-    return out
-
-
 def bench_recognition(model: Any, people: int, stride: int, repeats: int, frames: int = 300) -> dict[str, Any]:
     """CPU time of the recognition path per frame for ``people`` synthetic people at 30 fps: ``Recognizer.update``
     for one (what ``--max-people 1`` runs), ``update_people`` beyond (tracker, one model call per stride for
     everyone). Per stride: ``model`` (its calls, timed in place), ``tracking`` (the tracker's updates), ``around``
     (everything else: windows, layout conversion, presence, preprocessing, smoothing, records). Medians over the
     strides after the windows are half full, then over ``repeats``."""
-    from .recognizer import Recognizer
+    from ..recognizer import Recognizer
 
     data = synthetic_people(people, frames)
     ts = np.arange(frames) / 30.0
@@ -269,8 +199,9 @@ def _model_config_from(spec: str) -> dict[str, Any]:
     if "model" in raw or "data" in raw:
         data = raw.get("data") or {}
         cfg = dict((raw.get("model") or {}).get("student") or {})
-        cfg.setdefault("window", data.get("window", 64))
-        cfg.setdefault("layout", data.get("lq_layout", "penn13"))
+        for key, name in (("window", "window"), ("fps", "fps"), ("lq_layout", "layout")):
+            if key in data:
+                cfg.setdefault(name, data[key])
         if "parts" in (raw.get("model") or {}):
             cfg.setdefault("parts", raw["model"]["parts"])
         return cfg
@@ -279,23 +210,24 @@ def _model_config_from(spec: str) -> dict[str, Any]:
 
 def _prepare_model(args: argparse.Namespace, tmp: Path) -> tuple[Optional[str], Optional[str]]:
     """The model file to load (exporting a checkpoint or a config first); second: a no-card ONNX path."""
-    from .card import card_path_for, export_deployable
+    from ..card import card_path_for, export_deployable
 
     if args.model:
         return args.model, None
     if args.onnx:
         return (args.onnx, None) if card_path_for(args.onnx).exists() else (None, args.onnx)
     if args.checkpoint or args.config:
-        from .checkpoint import Checkpoint, load_checkpoint
-        from .model import ModelConfig, PartGCN
+        from ..checkpoint import Checkpoint, load_checkpoint
+        from ..model import ModelConfig, PartGCN
 
         if args.checkpoint:
             ckpt = load_checkpoint(args.checkpoint)
         else:
             fields = _model_config_from(args.config)
             fields.pop("in_channels", None)  # follows from the preprocessing
-            try:
-                pre = PreprocessConfig(layout=fields.pop("layout", "penn13"), window=int(fields.pop("window", 64)))
+            try:   # what the config leaves out is PreprocessConfig's default (what every model uses)
+                pre = PreprocessConfig(**{k: fields.pop(k) for k in ("layout", "dims", "window", "fps")
+                                          if k in fields})
                 cfg = ModelConfig.student(preprocess=pre, **fields)
             except TypeError as e:
                 raise ValueError(f"--config: {e}") from None
@@ -310,7 +242,7 @@ class _RawOnnx:
     """An ONNX file without a card (``--onnx``): timed on ONNX Runtime with random inputs of its input shape."""
 
     def __init__(self, path: str, device: str, threads: int) -> None:
-        from .backends import OnnxRuntimeBackend
+        from ..backends import OnnxRuntimeBackend
 
         self.backend = OnnxRuntimeBackend(path, device=device, threads=threads,
                                           output_name=_onnx_output_name(path))
@@ -332,19 +264,19 @@ def _onnx_output_name(path: str) -> str:
 def _unavailable_reason(e: Exception) -> str:
     """Why a backend cannot run here: the ``BackendUnavailable``/``ImportError`` that ``load_model`` wrapped (its
     ``__cause__`` or ``__context__``), else the error itself."""
-    from .backends import BackendUnavailable
+    from ..backends import BackendUnavailable
 
     inner = e.__cause__ or e.__context__
     return str(inner if isinstance(inner, (BackendUnavailable, ImportError)) else e)
 
 
 def run_bench(args: argparse.Namespace) -> dict[str, Any]:
-    from .backends import BackendUnavailable, ModelLoadError, load_model
+    from ..backends import BackendUnavailable, ModelLoadError, load_model
 
-    wanted = [b.strip() for b in args.backends.split(",")] if args.backends else list(PREFERENCE)
-    unknown = [b for b in wanted if b not in PREFERENCE]
+    wanted = [b.strip() for b in args.backends.split(",")] if args.backends else list(PROVIDERS)
+    unknown = [b for b in wanted if b not in PROVIDERS]
     if unknown:
-        raise ValueError(f"unknown backend(s) {unknown} in --backends; choose from {', '.join(PREFERENCE)}")
+        raise ValueError(f"unknown backend(s) {unknown} in --backends; choose from {', '.join(PROVIDERS)}")
     result: dict[str, Any] = {"backends": {}, "unavailable": {}, "threads": args.threads}
     with tempfile.TemporaryDirectory() as tmp:
         model_path, raw_onnx = _prepare_model(args, Path(tmp))
@@ -388,7 +320,7 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
             result.update(bench_pose(args.pose_frames, args.video, args.pose_passes,
                                      model if raw_onnx is None else None))
     if args.pose_frames > 0:
-        best = next((b for b in PREFERENCE if b in result["backends"]), None)
+        best = next((b for b in PROVIDERS if b in result["backends"]), None)
         if best:
             result["overhead_backend"] = best
             result["overhead_ratio"] = result["backends"][best]["batch1_median_ms"] / result["pose_ms_per_frame"]
@@ -464,8 +396,9 @@ def _people_table(p: dict[str, Any]) -> list[str]:
     return lines
 
 
-def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="partkd-stream bench",
+def build_parser(epilog: Optional[str] = None) -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="partkd-stream bench", epilog=epilog,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter,
                                  description="Latency per backend, throughput, and recognition overhead vs. pose.")
     src = ap.add_mutually_exclusive_group()
     src.add_argument("--model", help="model to time (.onnx with its card, .plan, or .pt); default: the shipped one")
@@ -473,7 +406,7 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--checkpoint", help="a training checkpoint (.pt): exported to ONNX in a temporary folder")
     src.add_argument("--config", help="ModelConfig fields as JSON, or a JSON/YAML file (an experiment config's "
                                       "model.student), timed with random weights")
-    ap.add_argument("--backends", help=f"comma-separated subset of {','.join(PREFERENCE)} (default: all here)")
+    ap.add_argument("--backends", help=f"comma-separated subset of {','.join(PROVIDERS)} (default: all here)")
     ap.add_argument("--repeats", type=int, default=500, help="timed batch-1 calls per backend (default 500)")
     ap.add_argument("--batch", type=int, default=256, help="batch size for throughput (default 256)")
     ap.add_argument("--threads", type=int, default=1, help="CPU threads for ONNX Runtime / PyTorch (default 1)")
@@ -504,16 +437,16 @@ def _counts(text: str) -> list[int]:
     return counts
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: Optional[Sequence[str]] = None, epilog: Optional[str] = None) -> int:
+    args = build_parser(epilog).parse_args(argv)
     if min(args.repeats, args.batch, args.threads, args.people_repeats, args.stride, args.pose_passes) < 1 \
             or args.pose_frames < 0:
         print("partkd-stream bench: error: --repeats, --batch, --threads, --people-repeats, --stride and "
               "--pose-passes must be ≥ 1, --pose-frames ≥ 0", file=sys.stderr)
         return 2
-    from .backends import ModelLoadError
-    from .card import CardMismatch
-    from .checkpoint import CheckpointError
+    from ..backends import ModelLoadError
+    from ..card import CardMismatch
+    from ..checkpoint import CheckpointError
 
     try:
         result = run_bench(args)

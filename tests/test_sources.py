@@ -5,20 +5,16 @@ from __future__ import annotations
 
 import time
 
-import cv2
 import numpy as np
 import pytest
+from fixtures_formats import write_truncated_video, write_video
 
 from partkd_stream.sources import (DEFAULT_FPS, LiveSource, ReadAhead, SourceError, VideoFileSource, find_videos,
                                    video_fps)
 
 
 def _video(path, n=60, fps=30.0):
-    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (64, 48))
-    for i in range(n):
-        w.write(np.full((48, 64, 3), (i * 4) % 255, np.uint8))
-    w.release()
-    return path
+    return write_video(path, (np.full((48, 64, 3), (i * 4) % 255, np.uint8) for i in range(n)), fps)
 
 
 def test_video_file_timestamps_follow_the_file(tmp_path):
@@ -71,13 +67,8 @@ def test_one_frame_rate_rule():
 
 
 def test_truncated_file_warns_after_reading(tmp_path):
-    full = tmp_path / "full.avi"
-    w = cv2.VideoWriter(str(full), cv2.VideoWriter_fourcc(*"MJPG"), 25.0, (160, 120))
-    for i in range(30):
-        w.write(np.random.default_rng(i).integers(0, 255, (120, 160, 3), dtype=np.uint8))
-    w.release()
-    (tmp_path / "cut.avi").write_bytes(full.read_bytes()[: full.stat().st_size // 2])
-    whole, cut = VideoFileSource(str(full)), VideoFileSource(str(tmp_path / "cut.avi"))
+    full, cut_path = write_truncated_video(tmp_path)
+    whole, cut = VideoFileSource(str(full)), VideoFileSource(str(cut_path))
     assert len(list(whole)) == 30 and whole.warning() is None
     n = len(list(cut))
     assert 0 < n < 27 and f"decoded {n} of the 30 frames" in cut.warning()
@@ -140,11 +131,7 @@ def test_read_ahead_close_stops_an_endless_producer_at_once():
 
 
 def test_video_frames_come_in_order_through_the_reader(tmp_path):
-    path = tmp_path / "v.avi"
-    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25.0, (64, 48))
-    for i in range(40):
-        w.write(np.full((48, 64, 3), i * 6, np.uint8))
-    w.release()
+    path = write_video(tmp_path / "v.avi", (np.full((48, 64, 3), i * 6, np.uint8) for i in range(40)), 25.0, "MJPG")
     src = VideoFileSource(str(path), prepare=lambda image: image[::2, ::2])
     frames = list(src)
     src.close()

@@ -287,11 +287,11 @@ def test_a_person_who_leaves_gets_a_last_record_with_their_end_then_a_new_id(mod
 def test_people_each_have_their_own_window_smoother_and_events(model_path):
     """Two people far apart, one in view all along, the other arriving later: the newcomer warms up alone, and a
     frame with a bad clock is dropped for everyone."""
-    from people_fixtures import figure
+    from partkd_stream.synthetic import placed
 
     rec = Recognizer.load(str(model_path), every=2 / 30, threshold=0.0, confirm=1)
-    frames = [(k / 30, [figure(300, kind="jumping_jacks", t=k / 30)]
-               + ([figure(900, kind="jump_rope", t=k / 30)] if k >= 45 else [])) for k in range(120)]
+    frames = [(k / 30, [placed(300, kind="jumping_jacks", t=k / 30)]
+               + ([placed(900, kind="jump_rope", t=k / 30)] if k >= 45 else [])) for k in range(120)]
     frames.insert(70, (float("nan"), frames[69][1]))
     frames.insert(80, (frames[78][0], frames[78][1]))                     # the same time again
     recs = run_people(rec, frames)

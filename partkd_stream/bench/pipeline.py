@@ -1,10 +1,10 @@
 """Benchmark the run mode on a real video against the pose library's own call: raw MediaPipe, estimator, pipeline.
 
-    python demo/bench_pipeline.py ../shared/data/ntu/videos/S001C001P001R001A001_rgb.avi [--passes 5] [--profile]
-                                  [--render] [--widths 1920,1280,640]
+    partkd-stream bench pipeline ../shared/data/ntu/videos/S001C001P001R001A001_rgb.avi [--passes 5] [--profile]
+                                 [--render] [--widths 1920,1280,640]
 
 Four arms on the same video, interleaved so that all see, on average, the same machine load
-(``partkd_stream.pose_bench``): R and E frame by frame (two graphs open side by side), then A, then P; repeated:
+(``partkd_stream.bench.pose``): R and E frame by frame (two graphs open side by side), then A, then P; repeated:
 
 - **R** raw library: ``mediapipe.solutions.pose.Pose(model_complexity=1)``, tracking mode, on frames decoded and
   converted to RGB before the timing — the speed the pipeline is measured against;
@@ -38,14 +38,12 @@ from typing import Any, Optional
 
 import numpy as np
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from partkd_stream.errors import PartkdError  # noqa: E402
-from partkd_stream.pose import MediaPipePose, bgr_to_rgb, solution_results  # noqa: E402
-from partkd_stream.pose_bench import EstimatorArm, RawSolutionPose, paired_pass, pipeline_pass  # noqa: E402
-from partkd_stream.recognizer import DEFAULT_EVERY_S, Recognizer  # noqa: E402
-from partkd_stream.sources import VideoFileSource  # noqa: E402
+from ..backends import BACKEND_CHOICES
+from ..errors import PartkdError
+from ..pose import MediaPipePose, bgr_to_rgb, solution_results
+from ..recognizer import DEFAULT_EVERY_S, Recognizer
+from ..sources import VideoFileSource
+from .pose import EstimatorArm, RawSolutionPose, paired_pass, pipeline_pass
 
 
 class _TimedPose:
@@ -107,9 +105,9 @@ def pose_only_pass(video: str) -> dict[str, float]:
 def profile(video: str, model: Any, every: float) -> dict[str, Any]:
     """Mean milliseconds per frame of every stage of the run mode, one after another on one thread, frame by frame
     as the run mode goes (each frame's buffers freed before the next is decoded)."""
-    from partkd_stream.native_logs import cv2
-    from partkd_stream.overlay import annotate
-    from partkd_stream.sinks import JsonlSink
+    from ..native_logs import cv2
+    from ..overlay import annotate
+    from ..sinks import JsonlSink
 
     stages = ("decode", "convert", "mediapipe", "unpack", "recognition", "jsonl", "draw")
     spent = dict.fromkeys(stages, 0.0)
@@ -154,7 +152,7 @@ def profile(video: str, model: Any, every: float) -> dict[str, Any]:
 def widths(imgs: list[np.ndarray], sizes: list[int], passes: int) -> dict[int, float]:
     """R at several frame widths (frames downscaled with ``INTER_AREA`` beforehand, as ``extract --max-width`` does),
     the widths frame by frame in one pass; median ms per frame over ``passes``."""
-    from partkd_stream.native_logs import cv2
+    from ..native_logs import cv2
 
     def scaled(img: np.ndarray, w: int) -> np.ndarray:
         h = round(img.shape[0] * w / img.shape[1])
@@ -186,10 +184,11 @@ class _Prepared:
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    ap = argparse.ArgumentParser(description="The run mode against the raw pose library, on one video.")
+    ap = argparse.ArgumentParser(prog="partkd-stream bench pipeline",
+                                 description="The run mode against the raw pose library, on one video.")
     ap.add_argument("video")
     ap.add_argument("--model", default=None, help="model (default: the shipped one)")
-    ap.add_argument("--backend", default="auto")
+    ap.add_argument("--backend", default="auto", choices=BACKEND_CHOICES)
     ap.add_argument("--threads", type=int, default=1, help="model threads (default 1: MediaPipe keeps the rest)")
     ap.add_argument("--every", type=float, default=DEFAULT_EVERY_S, metavar="SECONDS",
                     help="seconds of stream time between predictions (default %(default)s)")
@@ -201,7 +200,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     if args.passes < 1:
-        print("bench_pipeline: error: --passes must be ≥ 1", file=sys.stderr)
+        print("partkd-stream bench pipeline: error: --passes must be ≥ 1", file=sys.stderr)
         return 2
     try:
         src = VideoFileSource(args.video)
@@ -209,7 +208,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         src.close()
         model = Recognizer.load(args.model, backend=args.backend, threads=args.threads, every=args.every).model
     except (PartkdError, OSError) as e:
-        print(f"bench_pipeline: error: {e}", file=sys.stderr)
+        print(f"partkd-stream bench pipeline: error: {e}", file=sys.stderr)
         return 1
     pose_only_pass(args.video)   # warm-up: file cache, lazy imports
     runs: dict[str, list[dict[str, Any]]] = {"R": [], "E": [], "A": [], "P": []}
