@@ -9,7 +9,8 @@ What Ray adds is used as it comes: a task whose worker process dies (killed, out
 again, up to ``MAX_RETRIES`` more times, and a video that kills its worker every time is reported on one line while
 the others finish. Ctrl-C and SIGTERM cancel the tasks still queued or running (a running one gets
 ``KeyboardInterrupt``, so it closes its files as an interrupted local run does) and wait for them before the batch
-ends: finished files are kept, no half file is left.
+ends: finished files are kept, no half file is left (a task still running ``CANCEL_GRACE_S`` after the signal has
+its worker killed, which may leave its hidden temporary file beside the outputs).
 
 ``--ray`` or ``--ray auto`` is ``$RAY_ADDRESS`` when set, else a new Ray instance on this machine (loopback,
 no dashboard, one worker per video up to the cores, shut down at the end); ``--ray ray://HOST:PORT`` (Ray Client)
@@ -44,7 +45,7 @@ WAIT_S = 0.2               # longest wait in Ray's native code: the signal handl
 CANCEL_GRACE_S = 10.0      # how long cancelled tasks get to close their files before their workers are killed
 CONNECT_TIMEOUT_S = 10.0   # a cluster address where nothing answers: Ray itself would retry for many minutes
 LOCAL_OBJECT_STORE = 128 * 2**20   # a local instance's object store: results are a few hundred bytes each
-_ADDRESS = re.compile(r"^(ray://)?\[?[\w.\-:]+\]?:\d{1,5}$")
+_ADDRESS = re.compile(r"^(?:ray://)?(?:\[([0-9A-Fa-f:.]+)\]|([\w.\-]+)):(\d{1,5})$")   # host (IPv6 in []), port
 
 
 class ClusterError(PartkdError, RuntimeError):
@@ -248,10 +249,10 @@ def _task(fn: Callable[[J], R], job: J) -> R:
 def _check_reachable(address: str, where: str) -> None:
     """A TCP connection to ``HOST:PORT`` (``ray://`` or not) within ``CONNECT_TIMEOUT_S``, else a one-line error:
     ``ray.init`` keeps retrying an address where nothing listens for many minutes, printing as it goes."""
-    m = re.match(r"^(?:ray://)?\[?([^\[\]]+?)\]?:(\d+)$", address)
+    m = _ADDRESS.match(address)
     if not m:
         return   # not HOST:PORT (RAY_ADDRESS=auto, …): left to Ray
-    host, port = m.group(1), int(m.group(2))
+    host, port = m.group(1) or m.group(2), int(m.group(3))
     try:
         socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S).close()
     except OSError as e:

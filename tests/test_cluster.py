@@ -11,7 +11,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +21,7 @@ ray = pytest.importorskip("ray")
 cv2 = pytest.importorskip("cv2")
 
 from fake_pose import DyingPose, FakePose  # noqa: E402
-from stream_fixtures import REPO  # noqa: E402
+from stream_fixtures import REPO, signal_once_written  # noqa: E402
 
 from partkd_stream import app, cluster  # noqa: E402
 from partkd_stream.extract import main as extract  # noqa: E402
@@ -184,16 +183,7 @@ def test_sigterm_cancels_the_batch_keeps_finished_files_and_leaves_no_half_ones(
         first = out / "short.mp4"
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    try:
-        t_end = time.monotonic() + 120
-        while not first.exists() and proc.poll() is None:
-            assert time.monotonic() < t_end
-            time.sleep(0.05)
-        time.sleep(1.0)                                   # inside the long videos now
-        proc.send_signal(signal.SIGTERM)
-        stdout, stderr = proc.communicate(timeout=60)
-    finally:
-        proc.kill()
+    stdout, stderr = signal_once_written(proc, first, signal.SIGTERM, settle=1.0)   # inside the long videos then
     assert proc.returncode == 143, stderr
     assert "Traceback" not in stderr and stderr.strip().splitlines()[-1].endswith(
         "finished files are kept, run the same command again to resume" if mode == "extract"
