@@ -1,7 +1,7 @@
 """Benchmark ``extract`` over many videos: the local worker pool against a local Ray instance, same workers, one run.
 
     python demo/bench_ray.py ../shared/data/ntu/videos/S001C001P001R001A001_rgb.avi [--videos 8] [--workers 2]
-                             [--repeats 2] [--json]
+                             [--repeats 2] [--max-width W] [--json]
 
 The video is linked ``--videos`` times into a temporary folder (distinct names, so distinct outputs). Runs alternate
 A/B, B/A, … (A = the process pool of ``extract --workers W``, B = ``extract --ray`` on a Ray instance of W CPUs that
@@ -123,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="workers (default: the cores)")
     ap.add_argument("--repeats", type=int, default=2, help="A/B pairs (default 2)")
     ap.add_argument("--tasks", type=int, default=200, help="no-op tasks for the per-task overhead (0: skip)")
+    ap.add_argument("--max-width", type=int, default=extract._parser().get_default("max_width"),
+                    help="extract's --max-width (default: extract's own)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     if min(args.videos, args.workers, args.repeats) < 1 or args.tasks < 0:
@@ -148,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         for i in range(args.repeats):
             for mode in ("pool", "ray") if i % 2 == 0 else ("ray", "pool"):
                 out = tmp / f"{mode}{i}"
-                jobs = [extract.Job(str(v), str(out / extract.output_name(v)), 1, 1280, False)
+                jobs = [extract.Job(str(v), str(out / extract.output_name(v)), 1, args.max_width, False)
                         for v in sorted(videos.iterdir())]
                 r = run_pool(jobs, args.workers) if mode == "pool" else run_ray(jobs, args.workers)
                 runs[mode].append(r)
@@ -166,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
 
     result = {
         "video": args.video, "frames_per_video": frames, "videos": args.videos, "workers": args.workers,
+        "max_width": args.max_width,
         "cores": os.cpu_count(), "repeats": args.repeats, "order": "A/B, B/A, … interleaved",
         "runs": runs, "outputs_identical": same,
         "pool_videos_per_min": med("pool", "videos_per_min"), "ray_videos_per_min": med("ray", "videos_per_min"),
@@ -179,8 +182,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
-    print(f"video {args.video} ({frames} frames) × {args.videos}, {args.workers} workers on {result['cores']} cores, "
-          f"{args.repeats} A/B pairs, interleaved")
+    print(f"video {args.video} ({frames} frames) × {args.videos}, --max-width {args.max_width}, {args.workers} workers "
+          f"on {result['cores']} cores, {args.repeats} A/B pairs, interleaved")
     for mode, label in (("pool", "A local pool"), ("ray", "B local Ray")):
         runs_txt = " ".join(f"{r['videos_per_min']:.1f}" for r in runs[mode])
         print(f"  {label:13s} {med(mode, 'videos_per_min'):6.1f} videos/min median (runs: {runs_txt}); "
