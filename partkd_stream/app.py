@@ -14,25 +14,31 @@ playable), the summary is printed; exit 130 (Ctrl-C) or 143 (SIGTERM) — also w
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from contextlib import suppress
+from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Iterator, Optional, Sequence
+from typing import Callable, Iterator, NamedTuple, Optional, Sequence
 
 import numpy as np
 
+from . import cluster
 from .backends import BACKEND_CHOICES, check_threads, load_model
 from .card import card_path_for
 from .errors import PartkdError
 from .models import UnknownModel, resolve_model
+from .models import is_path as is_model_path
 from .overlay import FpsMeter, annotate, annotate_people
 from .pose import MediaPipePose, PoseEstimator
 from .recognizer import DEFAULT_EVERY_S, DEFAULT_SMOOTH, DEFAULT_THRESHOLD, MAX_EVERY_S, Prediction, Recognizer
 from .signals import deferred_interrupts, exit_code, raise_if_interrupted, terminate_as_interrupt
 from .sinks import (DisplaySink, JsonlSink, RunSummary, SinkError, VideoSink, check_not_inputs, check_output_path,
                     display_available)
-from .sources import DEFAULT_FPS, Frame, SkeletonFileSource, Source, SourceError, find_videos, open_camera, open_video
+from .sources import (DEFAULT_FPS, Frame, SkeletonFileSource, Source, SourceError, find_videos, is_url, open_camera,
+                      open_video)
 
 PROG = "partkd-stream"
 EstimatorFactory = Callable[[], PoseEstimator]
@@ -78,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--render", metavar="FILE.mp4|DIR", help="annotated video (a folder for several inputs)")
     o.add_argument("--no-display", action="store_true", help="no window (automatic without a display)")
     o.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
+    cluster.add_option(p.add_argument_group("many videos"))
     return p
 
 
@@ -267,6 +274,13 @@ def main(argv: Optional[Sequence[str]] = None, estimator_factory: Optional[Estim
         return _error(str(e), 2)
     if not 0.0 <= args.threshold <= 1.0:
         return _error(f"--threshold must be in [0, 1], got {args.threshold}", 2)
+    if args.ray is not None:
+        if not args.video:
+            return _error("--ray runs a batch of video files on Ray; use it with --video", 2)
+        try:
+            cluster.import_ray(local=not cluster.joins_cluster(cluster.check_address(args.ray)))
+        except PartkdError as e:
+            return _error(str(e), 2)
     with terminate_as_interrupt(PROG):
         try:
             try:
@@ -296,6 +310,8 @@ def _run_inputs(args: argparse.Namespace, make_estimator: EstimatorFactory) -> i
         if args.skeletons and args.pose_tiles:
             raise SourceError("--pose-tiles looks for people in video frames; use it with --video or --camera")
         outputs = _outputs(args, inputs)
+        if args.ray is not None:
+            return _run_on_ray(args, inputs, outputs, make_estimator)
         # Open a source before loading the model: a single bad input fails fast, with nothing else printed.
         start = 0
         for start, name in enumerate(inputs):
@@ -322,47 +338,173 @@ def _run_inputs(args: argparse.Namespace, make_estimator: EstimatorFactory) -> i
         display = DisplaySink()
     summaries: list[RunSummary] = []
     source: Optional[Source] = first
-    run: Optional[Run] = None
     try:
         for i, name in enumerate(inputs[start:], start):
-            try:
-                if source is None:
-                    source = _open(args, name)
-                run = _start_run(args, source, model, *outputs[i], display, make_estimator)
-                source = None                        # the run owns it now
-                keep_going = run.run()
-                summaries.append(_report(run.close()))
-                run = None
-                if not keep_going:
-                    break
-            except ERRORS as e:
-                raise_if_interrupted()
-                failed += 1
-                _error(_one_line(e))
-                _close_quietly(run, source)          # already failed once: closing must not fail again
-                run = source = None
-                if len(inputs) == 1:
-                    return 1
-            except Exception:                        # a bug: still leave complete files, then show it
-                raise_if_interrupted()
-                _close_quietly(run, source)
-                raise
+            result = process_input(args, name, model, *outputs[i], make_estimator, display, source)
+            source = None                            # closed by process_input
+            failed += _take(result)
+            if result.summary is not None:
+                summaries.append(result.summary)
+            if result.interrupted is not None:
+                raise result.interrupted()
+            if result.error and len(inputs) == 1:
+                return 1
+            if result.quit:
+                break
     except KeyboardInterrupt as e:
-        if run is not None:
-            with suppress(*ERRORS):
-                summaries.append(_report(run.close(interrupted=True)))
-        elif source is not None:
+        if source is not None:
             source.close()
-        _print_summaries(args, summaries)
-        print(f"{PROG}: interrupted; outputs written so far are complete", file=sys.stderr)
-        return exit_code(e)
+        return _interrupted(args, summaries, e)
     finally:
         if display is not None:
             display.close()
+    return _finish(args, summaries, failed, len(inputs))
+
+
+@dataclass
+class InputResult:
+    """What one input gave — its summary (also when interrupted) or the one-line error that stopped it. Picklable:
+    a Ray task returns it."""
+
+    name: str
+    summary: Optional[RunSummary] = None
+    error: str = ""
+    quit: bool = False                                     # the window asked to stop (q, closed)
+    interrupted: Optional[type[KeyboardInterrupt]] = None  # Ctrl-C / SIGTERM (a cancelled Ray task) stopped it
+    index: int = 0                                         # its place among the inputs (results come unordered)
+
+
+def process_input(args: argparse.Namespace, name: str, model, out: Optional[str], render: Optional[str],
+                  make_estimator: EstimatorFactory, display: Optional[DisplaySink] = None,
+                  source: Optional[Source] = None) -> InputResult:
+    """One input from start to end — open it (unless ``source`` is that input, opened already), run it, close it:
+    the run mode's one per-video function, called for each input in turn here and by each Ray task with ``--ray``.
+
+    A bad input is a result (its one-line error, everything closed), never an exception; so is Ctrl-C / SIGTERM
+    (a cancelled Ray task gets ``KeyboardInterrupt``): the run is closed as interrupted — the open action ended,
+    every file complete — and ``interrupted`` says which signal. A bug is raised once everything is closed."""
+    run: Optional[Run] = None
+    try:
+        try:
+            if source is None:
+                source = _open(args, name)
+            run = _start_run(args, source, model, out, render, display, make_estimator)
+            source = None                            # the run owns it now
+            keep_going = run.run()
+            return InputResult(name, run.close(), quit=not keep_going)
+        except ERRORS as e:
+            raise_if_interrupted()
+            _close_quietly(run, source)              # already failed once: closing must not fail again
+            return InputResult(name, error=_one_line(e))
+        except Exception:                            # a bug: still leave complete files, then show it
+            raise_if_interrupted()
+            _close_quietly(run, source)
+            raise
+    except KeyboardInterrupt as e:
+        summary = None
+        if run is not None:
+            with suppress(*ERRORS):
+                summary = run.close(interrupted=True)
+        elif source is not None:
+            source.close()
+        return InputResult(name, summary, interrupted=type(e))
+
+
+def _take(result: InputResult) -> int:
+    """Print an input's warnings and its error as it ends: 1 when it failed."""
+    if result.summary is not None:
+        _report(result.summary)
+    if result.error:
+        _error(result.error)
+    return int(bool(result.error))
+
+
+def _interrupted(args: argparse.Namespace, summaries: list[RunSummary], e: KeyboardInterrupt) -> int:
     _print_summaries(args, summaries)
-    if failed and len(inputs) > 1:
-        _error(f"{failed} of {len(inputs)} inputs failed (each reported above); the others were processed")
+    print(f"{PROG}: interrupted; outputs written so far are complete", file=sys.stderr)
+    return exit_code(e)
+
+
+def _finish(args: argparse.Namespace, summaries: list[RunSummary], failed: int, n_inputs: int) -> int:
+    _print_summaries(args, summaries)
+    if failed and n_inputs > 1:
+        _error(f"{failed} of {n_inputs} inputs failed (each reported above); the others were processed")
     return 1 if failed else 0
+
+
+class InputJob(NamedTuple):
+    """One input for a Ray task: the run's options, the input, its outputs, how to make its pose estimator."""
+
+    args: argparse.Namespace
+    name: str
+    out: Optional[str]
+    render: Optional[str]
+    make_estimator: EstimatorFactory
+    index: int
+
+
+@lru_cache(maxsize=4)
+def _task_model(model: Optional[str], backend: str, threads: Optional[int]):
+    """The model, loaded once per worker process (Ray runs many tasks in one) and shared by its inputs."""
+    return load_model(model=model, backend=backend, threads=threads)
+
+
+def _input_task(job: InputJob) -> InputResult:
+    """A Ray task: ``process_input`` on one input, with this worker's copy of the model."""
+    args = job.args
+    try:
+        model = _task_model(args.model, args.backend, args.threads)
+    except ERRORS as e:
+        return InputResult(job.name, error=_one_line(e), index=job.index)
+    result = process_input(args, job.name, model, job.out, job.render, job.make_estimator)
+    result.index = job.index
+    return result
+
+
+def _lost_input(job: InputJob, message: str) -> InputResult:
+    return InputResult(job.name, error=message, index=job.index)
+
+
+def _run_on_ray(args: argparse.Namespace, inputs: list[str], outputs: list[tuple[Optional[str], Optional[str]]],
+                make_estimator: EstimatorFactory) -> int:
+    """``--ray``: each input a Ray task running ``process_input``; the batch rule, warnings, summaries (in input
+    order) and the interrupt as in the local loop. The model is loaded here first, so a bad ``--model`` is one line,
+    not one per task; the tasks are given it by name or absolute path (``$PARTKD_MODEL`` is read here, not on the
+    workers) and run without a window or per-frame bars."""
+    streams = [name for name in inputs if is_url(name)]
+    if streams:
+        raise SourceError(f"{streams[0]}: --ray runs video files, not streams; run a stream without --ray")
+    address = cluster.check_address(args.ray)
+    elsewhere = cluster.joins_cluster(address)   # workers with another working directory: absolute paths
+    with deferred_interrupts():
+        load_model(model=args.model, backend=args.backend, threads=args.threads)
+    spec = args.model or os.environ.get("PARTKD_MODEL") or None
+    if spec is not None and is_model_path(spec) and elsewhere:
+        spec = os.path.abspath(spec)
+    task_args = argparse.Namespace(**{**vars(args), "model": spec, "quiet": True, "no_display": True})
+
+    def place(path: Optional[str]) -> Optional[str]:
+        return os.path.abspath(path) if path is not None and elsewhere else path
+
+    jobs = [InputJob(task_args, place(name), place(out), place(render), make_estimator, i)
+            for i, (name, (out, render)) in enumerate(zip(inputs, outputs))]
+    results: list[InputResult] = []
+    batch = cluster.RayBatch(address, min(os.cpu_count() or 1, len(jobs)))
+    try:
+        with batch:
+            for result in batch.map(_input_task, jobs, name=lambda j: inputs[j.index], lost=_lost_input,
+                                    progress=False if args.quiet else None):
+                _take(result)
+                results.append(result)
+    except KeyboardInterrupt as e:
+        for result in batch.interrupted:
+            _take(result)
+        return _interrupted(args, _in_order(results + batch.interrupted), e)
+    return _finish(args, _in_order(results), sum(bool(r.error) for r in results), len(inputs))
+
+
+def _in_order(results: list[InputResult]) -> list[RunSummary]:
+    return [r.summary for r in sorted(results, key=lambda r: r.index) if r.summary is not None]
 
 
 def _outputs(args: argparse.Namespace, inputs: list[str]) -> list[tuple[Optional[str], Optional[str]]]:

@@ -7,6 +7,8 @@ signal to a run that uses it:
 """
 from __future__ import annotations
 
+import os
+import signal
 import sys
 import time
 
@@ -49,6 +51,23 @@ class FakePose:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class DyingPose(FakePose):
+    """``FakePose`` whose process dies at frame ``at`` of a video — SIGKILL, as the kernel's OOM killer or ``kill -9``
+    end it: no clean-up, no exception. With ``once`` (a file path) only the first time: it creates the file before
+    dying, so a retried task runs through."""
+
+    def __init__(self, at: int, once: str | None = None, **kw) -> None:
+        super().__init__(**kw)
+        self.at, self.once = at, once
+
+    def process(self, frame_bgr: np.ndarray) -> list[PoseResult]:
+        if self.frames + 1 == self.at and not (self.once and os.path.exists(self.once)):
+            if self.once:
+                open(self.once, "w").close()
+            os.kill(os.getpid(), signal.SIGKILL)
+        return super().process(frame_bgr)
 
 
 if __name__ == "__main__":

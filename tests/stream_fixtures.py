@@ -44,3 +44,20 @@ def person_frames(n: int, fps: float = 30.0, kind: str = "jumping_jacks") -> lis
         xy = figure(kind, i / fps)
         out.append((i / fps, np.concatenate([xy, np.full((33, 1), 0.95)], 1).astype(np.float32)))
     return out
+
+
+def signal_once_written(proc, path: Path, sig: int, settle: float = 0.3, timeout: float = 120) -> tuple[str, str]:
+    """Wait for ``path`` to exist (a first output: the run is under way), ``settle`` seconds more, send ``sig`` to
+    ``proc`` (a ``subprocess.Popen``); its (stdout, stderr). The process is killed whatever happens."""
+    import time
+
+    try:
+        t_end = time.monotonic() + timeout
+        while not path.exists() and proc.poll() is None:
+            assert time.monotonic() < t_end, f"{path} did not appear within {timeout} s"
+            time.sleep(0.05)
+        time.sleep(settle)
+        proc.send_signal(sig)
+        return proc.communicate(timeout=60)
+    finally:
+        proc.kill()

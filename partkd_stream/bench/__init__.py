@@ -23,6 +23,7 @@ BENCHMARKS = {
     "people": "several people on videos: people found per frame, ids, id switches",
     "soak": "memory over long runs: the run mode's resident memory sampled throughout",
     "crowd": "a crowd of skeletons through the run mode: wall time and memory against one person",
+    "cluster": "extract over many videos: the local worker pool against a local Ray instance (needs [ray])",
 }
 
 
