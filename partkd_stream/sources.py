@@ -31,6 +31,10 @@ from .skeleton_io import SkeletonFileError, load_sequence, read_stream
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv")
 DEFAULT_FPS = 30.0          # when a container or camera reports no usable frame rate
+# FFmpeg's own decoding threads: one on a machine of 2 cores or fewer. The reader thread already overlaps decoding
+# with pose on the other core, and FFmpeg's default (a thread per core) makes the decoder fight MediaPipe for it:
+# video → pose measured 5 % slower with it on 2 cores (docs/speed.md). 0 = FFmpeg's default, where cores are spare.
+DECODE_THREADS = 1 if (os.cpu_count() or 1) <= 2 else 0
 READ_AHEAD = 3              # decoded frames a video file's reader thread holds ready (1080p: 6 MB each)
 POLL_S = 0.1                # longest wait on another thread, so a signal reaches the main thread at once
 _FPS_RANGE = (1.0, 1000.0)  # a reported rate outside it (0, NaN, 90000 time-base ticks) is not a frame rate
@@ -166,7 +170,7 @@ class VideoFileSource(Source):
             raise SourceError(f"{path}: no such file; check the path")
         if os.path.isfile(path) and os.path.getsize(path) == 0:
             raise SourceError(f"{path}: the file is empty; give a video file")
-        self._cap = cv2.VideoCapture(path)
+        self._cap = cv2.VideoCapture(path, cv2.CAP_ANY, [cv2.CAP_PROP_N_THREADS, DECODE_THREADS])
         if not self._cap.isOpened():
             raise SourceError(f"{path}: cannot open as a video (corrupt or unsupported format); check the file "
                               f"plays, or re-encode it (e.g. ffmpeg -i IN -c:v libx264 OUT.mp4)")
