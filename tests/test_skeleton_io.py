@@ -258,6 +258,32 @@ def test_people_lines_and_one_person_lines_read_both_ways(tmp_path):
     np.testing.assert_allclose(got[0][2], KP, atol=1e-4)
 
 
+def test_lines_are_parsed_without_the_cyclic_collector_which_is_on_again_after_each(tmp_path, monkeypatch):
+    """A crowd's line is thousands of short lists, freed as soon as the line is converted: the collector is paused
+    while a line is parsed and converted, on again after it (a bad line included), and left off for a caller that
+    had it off. Blank lines are skipped."""
+    import gc
+
+    from partkd_stream import json_input
+    from partkd_stream.skeleton_io import people_record
+
+    loads, during = json_input.loads, []
+    monkeypatch.setattr(json_input, "loads", lambda text: during.append(gc.isenabled()) or loads(text))
+    path = jsonl(tmp_path / "s.jsonl", MP, [people_record(0.0, 0, [KP, KP]), "  \t", frame(0.1, KP), "{t: 0"])
+    after = []
+    with pytest.raises(SkeletonFileError, match=":5: not JSON"):
+        for _ in read_stream(path, people=True)[1]:
+            after.append(gc.isenabled())
+    assert during == [True, False, False, False] and after == [True, True] and gc.isenabled()
+    gc.disable()
+    try:
+        with pytest.raises(SkeletonFileError):
+            list(read_stream(path)[1])
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
 def test_a_sequence_of_several_people_lists_who_is_in_each_frame(tmp_path):
     from partkd_stream.sources import SkeletonFileSource
 
