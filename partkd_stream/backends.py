@@ -7,7 +7,9 @@ Anything wrong is a ``ModelLoadError`` with a one-line message: what, which file
 
 ONNX Runtime on CPU is tuned for batch-1 latency of a small model: full graph optimisation, sequential execution
 and ONE intra-op thread by default, so the pose estimator keeps the other core of a 2-core machine (measured:
-see ``partkd-stream bench --threads``).
+see ``partkd-stream bench --threads``). A large batch (a crowd: hundreds of people judged at once) runs on the CPU
+in chunks of ``CPU_CHUNK`` windows, whose activations stay in the CPU's caches: 500 windows of the shipped model
+in 0.15 s instead of 0.21 s at once, the same logits to the bit (``partkd-stream bench crowd``).
 """
 from __future__ import annotations
 
@@ -31,6 +33,7 @@ BACKEND_CHOICES = ("auto",) + BACKENDS               # what ``--backend`` takes 
 PROVIDERS = ("tensorrt", "onnxruntime-cuda", "onnxruntime-cpu", "pytorch")
 TENSORRT_HINT = "install it with: pip install 'partkd-stream[tensorrt]' (needs an NVIDIA GPU and driver)"
 PLAN_INFO_SUFFIX = ".plan.json"
+CPU_CHUNK = 32   # windows per ONNX Runtime call on the CPU (16–64 measured alike; 500 at once 40 % slower)
 
 
 class ModelLoadError(PartkdError, ValueError):
@@ -92,8 +95,14 @@ class OnnxRuntimeBackend:
         self.name = "onnxruntime-cuda" if used == "CUDAExecutionProvider" else "onnxruntime-cpu"
         self.input_name = self.session.get_inputs()[0].name
         self.output_names = [output_name]
+        self.chunk = CPU_CHUNK if self.name == "onnxruntime-cpu" else None   # a GPU takes the whole batch
 
     def predict(self, x: np.ndarray) -> np.ndarray:
+        if self.chunk is not None and len(x) > self.chunk:
+            return np.concatenate([self._run(x[i:i + self.chunk]) for i in range(0, len(x), self.chunk)])
+        return self._run(x)
+
+    def _run(self, x: np.ndarray) -> np.ndarray:
         return self.session.run(self.output_names, {self.input_name: x})[0]
 
 

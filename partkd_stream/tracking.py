@@ -99,21 +99,44 @@ def _boxes(xy: np.ndarray, seen: np.ndarray) -> np.ndarray:
                     1)
 
 
-def _near_pairs(a: np.ndarray, b: np.ndarray, reach: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The pairs ``(i, j)`` whose boxes lie within ``reach[i, j]`` pixels of each other (overlapping boxes are 0
-    apart; an empty box is infinitely far). No joint of one skeleton is nearer a joint of the other than their
-    boxes are, so neither is their mean joint distance nor their centres' distance: every pair left out is out of
-    reach."""
+def _near_pairs(a: np.ndarray, b: np.ndarray, reach: np.ndarray, a_size: np.ndarray,
+                b_size: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The pairs ``(i, j)``, row by row, whose boxes lie within ``reach[i]`` times the larger of ``a_size[i]`` and
+    ``b_size[j]`` pixels of each other (overlapping boxes are 0 apart; an empty box is infinitely far). No joint of
+    one skeleton is nearer a joint of the other than their boxes are, so neither is their mean joint distance nor
+    their centres' distance: every pair left out is out of reach.
+
+    Only pairs whose boxes come that near along x are measured: with ``b`` sorted by its boxes' left edges, each
+    box of ``a`` takes the run of ``b`` that can reach it (a search, with a margin for rounding), so a crowd costs
+    its neighbours, not every track against every skeleton."""
+    lo_b = b[:, 0, 0]
+    order = np.argsort(lo_b, kind="stable")
+    width = b[:, 1, 0] - b[:, 0, 0]
+    widest = float(width[np.isfinite(width)].max(initial=0.0))
+    far_x = reach * np.maximum(a_size, b_size.max(initial=1.0))              # [A]: the farthest reach of each row
+    with np.errstate(invalid="ignore"):   # an empty box: inf − inf
+        left = a[:, 0, 0] - far_x - widest
+        right = a[:, 1, 0] + far_x
+        left -= 1.0 + 1e-5 * np.abs(np.nan_to_num(left, posinf=0, neginf=0))   # a margin: the test below is
+        right += 1.0 + 1e-5 * np.abs(np.nan_to_num(right, posinf=0, neginf=0))  # float32
+    sorted_lo = lo_b[order]
+    first = np.searchsorted(sorted_lo, left, "left")
+    count = np.maximum(np.searchsorted(sorted_lo, right, "right") - first, 0)
+    ia = np.repeat(np.arange(len(a)), count)
+    ib = order[np.repeat(first - np.cumsum(count) + count, count) + np.arange(len(ia))]
     with np.errstate(invalid="ignore"):
         gaps = []
-        for k in (0, 1):   # x, then y: two [A, B] arrays rather than one [A, B, 2]
-            lo_a, hi_a = a[:, 0, k].astype(np.float32), a[:, 1, k].astype(np.float32)
-            lo_b, hi_b = b[:, 0, k].astype(np.float32), b[:, 1, k].astype(np.float32)
-            g = np.maximum(lo_a[:, None] - hi_b[None], lo_b[None] - hi_a[:, None])
+        for k in (0, 1):   # x, then y
+            lo_a, hi_a = a[ia, 0, k].astype(np.float32), a[ia, 1, k].astype(np.float32)
+            lo_b, hi_b = b[ib, 0, k].astype(np.float32), b[ib, 1, k].astype(np.float32)
+            g = np.maximum(lo_a - hi_b, lo_b - hi_a)
             np.maximum(g, 0, out=g)
             gaps.append(g)
-        far = gaps[0] * gaps[0] + gaps[1] * gaps[1] > np.square(reach, dtype=np.float32)
-    return np.nonzero(~far)
+        limit = reach[ia] * np.maximum(a_size[ia], b_size[ib])
+        far = gaps[0] * gaps[0] + gaps[1] * gaps[1] > np.square(limit, dtype=np.float32)
+    near = np.flatnonzero(~far)
+    near = near[np.lexsort((ib[near], ia[near]))]
+    return ia[near], ib[near]
 
 
 def assign(n: int, d: int, rows: np.ndarray, cols: np.ndarray, cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -216,8 +239,7 @@ class PersonTracker:
             shift = (self._vel * dt[:, None]).astype(np.float32)                      # [N, 2]
             pred = self._xy + shift[:, None, :]
             reach = self.max_cost + self.gap_cost_per_s * dt                           # [N] body sizes
-            scale = np.maximum(self._size[:, None], size[None])                        # [N, D]
-            near_r, near_c = _near_pairs(self._box + shift[:, None, :], box, reach[:, None] * scale)
+            near_r, near_c = _near_pairs(self._box + shift[:, None, :], box, reach, self._size, size)
             cost = pair_distances(pred, self._seen, xy, seen, near_r, near_c, a_size=self._size, b_size=size)
             ok = cost <= reach[near_r]
             rows, cols = assign(n, d, near_r[ok], near_c[ok], cost[ok])

@@ -7,7 +7,7 @@ import onnx
 import pytest
 
 from engine_fixtures import CLASSES, make_checkpoint
-from partkd_stream.backends import BACKENDS, LoadedModel, ModelLoadError, load_model
+from partkd_stream.backends import BACKENDS, CPU_CHUNK, LoadedModel, ModelLoadError, load_model
 from partkd_stream.synthetic import synthetic_windows
 from partkd_stream.card import CardMismatch, ModelCard, card_path_for, export_deployable, sha256_file
 from partkd_stream.checkpoint import CheckpointError, load_checkpoint
@@ -96,6 +96,21 @@ def test_onnxruntime_and_pytorch_agree(built):
     ck = load_model(built / "student.pt")
     assert ck.backend.name == "pytorch" and ck.card.classes == CLASSES
     assert np.abs(ck.predict(x) - a).max() <= 1e-4
+
+
+def test_a_large_batch_runs_in_chunks_on_the_cpu_with_the_same_logits(built, monkeypatch):
+    """A crowd's batch goes to ONNX Runtime on the CPU in chunks of ``CPU_CHUNK`` windows: each window's logits
+    are those it gets alone, to the bit, whatever the chunk and batch sizes."""
+    m = load_model(built / "student.onnx", backend="onnxruntime-cpu")
+    assert m.backend.chunk == CPU_CHUNK
+    x = synthetic_windows(m.card.preprocess, 7, seed=5)
+    alone = np.concatenate([m.predict(w) for w in x])
+    calls = []
+    run = m.backend._run
+    monkeypatch.setattr(m.backend, "_run", lambda b: calls.append(len(b)) or run(b))
+    monkeypatch.setattr(m.backend, "chunk", 3)
+    assert np.array_equal(m.predict(x), alone)
+    assert calls == [3, 3, 1]
 
 
 def test_wrong_input_shape_is_one_line(built):

@@ -89,6 +89,40 @@ def test_huge_integers_become_infinities_the_readers_already_handle(tmp_path):
     assert (t0, t1, t2) == (0.0, float("inf"), 0.1) and np.isinf(kp2[0, 0]) and np.isfinite(kp2[1:]).all()
 
 
+@pytest.mark.parametrize("text", [
+    '{"t": 0.1, "people": [[[1.5, -2.25e3, 0.95]]]}', '[NaN, Infinity, -Infinity]', "[1e400, -1e400, 1e-400]",
+    "[%s]" % ("9" * 400), "[18446744073709551615, -9223372036854775808]", '{"a": 1, "a": 2}', '["\\ud800"]',
+    "[" * 500 + "]" * 500, "[0.1, 5e-324, 1.7976931348623157e308, -0.0]"])
+def test_json_input_reads_what_the_standard_parser_reads(text):
+    """orjson first, the standard parser for what orjson refuses (NaN, overflow, deep nesting, lone surrogates):
+    the same values either way."""
+    from partkd_stream import json_input
+
+    def same(a, b):
+        if a == b:
+            return True
+        if isinstance(a, (list, dict)):
+            return type(a) is type(b) and len(a) == len(b) and all(
+                same(x, y) for x, y in (zip(a, b) if isinstance(a, list) else zip(a.items(), b.items())))
+        if isinstance(a, tuple):
+            return same(list(a), list(b))
+        return a == b or (a != a and b != b)
+
+    want = json.loads(text, parse_int=json_input._parse_int)
+    assert same(json_input.loads(text), want)
+
+
+@pytest.mark.parametrize("text", ["{t: 0", '{"t": 0.1,}', "[1, 2", "", "[1e5.5]", '{"a" 1}'])
+def test_json_input_refuses_with_the_standard_parsers_message(text):
+    from partkd_stream import json_input
+
+    with pytest.raises(json.JSONDecodeError) as want:
+        json.loads(text)
+    with pytest.raises(ValueError) as got:
+        json_input.loads(text)
+    assert str(got.value) == str(want.value)
+
+
 def test_bad_utf8_is_reported_on_its_own_line(tmp_path):
     path = tmp_path / "s.jsonl"
     path.write_bytes("\n".join([json.dumps(MP), frame(0, KP), '{"t": 0.1, "keypoints": null, "x": "\xff"}'
@@ -256,6 +290,32 @@ def test_people_lines_and_one_person_lines_read_both_ways(tmp_path):
     got = list(frames)
     assert [kp is None for _, _, kp in got] == [False, False, True, True]
     np.testing.assert_allclose(got[0][2], KP, atol=1e-4)
+
+
+def test_lines_are_parsed_without_the_cyclic_collector_which_is_on_again_after_each(tmp_path, monkeypatch):
+    """A crowd's line is thousands of short lists, freed as soon as the line is converted: the collector is paused
+    while a line is parsed and converted, on again after it (a bad line included), and left off for a caller that
+    had it off. Blank lines are skipped."""
+    import gc
+
+    from partkd_stream import json_input
+    from partkd_stream.skeleton_io import people_record
+
+    loads, during = json_input.loads, []
+    monkeypatch.setattr(json_input, "loads", lambda text: during.append(gc.isenabled()) or loads(text))
+    path = jsonl(tmp_path / "s.jsonl", MP, [people_record(0.0, 0, [KP, KP]), "  \t", frame(0.1, KP), "{t: 0"])
+    after = []
+    with pytest.raises(SkeletonFileError, match=":5: not JSON"):
+        for _ in read_stream(path, people=True)[1]:
+            after.append(gc.isenabled())
+    assert during == [True, False, False, False] and after == [True, True] and gc.isenabled()
+    gc.disable()
+    try:
+        with pytest.raises(SkeletonFileError):
+            list(read_stream(path)[1])
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
 
 
 def test_a_sequence_of_several_people_lists_who_is_in_each_frame(tmp_path):

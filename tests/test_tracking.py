@@ -167,6 +167,45 @@ def test_assignment_per_group_equals_one_global_assignment():
         assert cost[r, c].sum() == pytest.approx(cost[gr[keep], gc[keep]].sum())
 
 
+def test_near_pairs_are_those_every_pair_measured_would_give():
+    """``_near_pairs`` looks only along x for candidates; the pairs it keeps, in their order, are exactly those
+    the box gap of every pair against ``reach`` × the larger size keeps (float32, as the tracker compares them),
+    empty boxes, boxes on each other's edges and coordinates up to 10⁶ included."""
+    from partkd_stream.tracking import _near_pairs
+
+    def every_pair(a, b, reach, a_size, b_size):
+        limit = reach[:, None] * np.maximum(a_size[:, None], b_size[None])
+        a, b = a.astype(np.float32), b.astype(np.float32)
+        with np.errstate(invalid="ignore"):
+            g = [np.maximum(np.maximum(a[:, None, 0, k] - b[None, :, 1, k], b[None, :, 0, k] - a[:, None, 1, k]), 0)
+                 for k in (0, 1)]
+            return np.nonzero(g[0] * g[0] + g[1] * g[1] <= np.square(limit, dtype=np.float32))
+
+    rng = np.random.default_rng(2)
+    found = 0
+    for _ in range(500):
+        n, d = rng.integers(0, 30, size=2)
+        span = 10.0 ** rng.uniform(0, 6)
+
+        def boxes(k):
+            lo = rng.uniform(-span, span, (k, 2))
+            box = np.stack([lo, lo + rng.uniform(0, span / 5, (k, 2))], 1).astype(np.float32).astype(float)
+            empty = rng.random(k) < 0.1
+            box[empty, 0], box[empty, 1] = np.inf, -np.inf
+            return box
+
+        a, b = boxes(n), boxes(d)
+        if n and d and rng.random() < 0.3:                         # edges that touch or nearly touch
+            m = min(n, d)
+            a[:m, 0, 0] = b[:m, 1, 0] + rng.normal(0, 1e-3, m)
+        reach = rng.uniform(0, 1.3, n) ** 3
+        a_size, b_size = (np.maximum(rng.uniform(0, span / 5, k), 1.0) for k in (n, d))
+        want, got = every_pair(a, b, reach, a_size, b_size), _near_pairs(a, b, reach, a_size, b_size)
+        assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+        found += len(want[0])
+    assert found > 1000
+
+
 def test_a_crowd_keeps_every_id_and_measures_only_neighbours(monkeypatch):
     """300 people on a grid, listed in a new order every frame: each keeps its id, and only pairs whose boxes are
     within reach are measured — a few per person, not 300 × 300."""
