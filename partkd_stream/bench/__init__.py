@@ -39,6 +39,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 def child_env() -> dict[str, str]:
     """The environment of a child ``python -m partkd_stream…`` (the soak and crowd runs): this package first on its
-    path, so the child runs the code the parent runs (an editable install, a checkout, a wheel alike)."""
+    path, so the child runs the code the parent runs (an editable install, a checkout, a wheel alike) — also when
+    started inside another checkout, whose folder ``-m`` would otherwise put first (``PYTHONSAFEPATH``, Python ≥ 3.11)."""
     here = str(Path(__file__).resolve().parents[2])
-    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")]))}
+    return {**os.environ, "PYTHONSAFEPATH": "1",
+            "PYTHONPATH": os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")]))}
