@@ -134,6 +134,19 @@ class TrainConfig(_Checked):
 
 
 @dataclass
+class MultisetConfig(_Checked):
+    """Several datasets through one vocabulary (``train.lib.multiset``); unused unless ``datasets`` is set."""
+
+    _where: ClassVar[str] = "config.multiset"
+    datasets: list[str] = field(default_factory=list)  # e.g. [utd_mhad, kard, florence3d, nw_ucla]
+    leave_out: str | None = None           # train on the others, test this one's shared classes
+    exclude_classes: list[str] = field(default_factory=list)  # vocabulary classes held out of training altogether
+    root: str = "../shared/data"           # per dataset: <root>/<name>.npz (train.prepare cache) or its raw folder
+    roots: dict[str, str] = field(default_factory=dict)  # a dataset's own root, instead
+    vocabulary: str | None = None          # the label-map file; None = train/datasets/labels/everyday_vocabulary.yaml
+
+
+@dataclass
 class ExperimentConfig(_Checked):
     name: str = "penn_action"
     out: str = "runs"
@@ -143,6 +156,7 @@ class ExperimentConfig(_Checked):
     teacher: str | None = None  # a trained teacher checkpoint to distil from, instead of this run's teacher stage;
                                 # "{seed}" in it is replaced by the seed (runs/penn_action/seed{seed}/teacher.pt)
     data: DataConfig = field(default_factory=DataConfig)
+    multiset: MultisetConfig = field(default_factory=MultisetConfig)
     model: ModelSizes = field(default_factory=ModelSizes)
     train: TrainConfig = field(default_factory=TrainConfig)
 
@@ -213,6 +227,7 @@ def _build(cls, values: Any, where: str):
 
 
 _DATACLASS_FIELDS = {(ExperimentConfig, "data"): DataConfig, (ExperimentConfig, "model"): ModelSizes,
+                     (ExperimentConfig, "multiset"): MultisetConfig,
                      (ExperimentConfig, "train"): TrainConfig}
 
 

@@ -65,11 +65,12 @@ def penn_overlap(source: str) -> dict[int, str]:
     return {int(k): v for k, v in spec.get(source, {}).items()}
 
 
-DATA_DIRS = {"nw_ucla": "nw_ucla/all_sqe", "ntu": "ntu/skeletons", "utd_mhad": "utd_mhad/skeleton"}
+DATA_DIRS = {"nw_ucla": "nw_ucla/all_sqe", "ntu": "ntu/skeletons", "utd_mhad": "utd_mhad/skeleton",
+             "kard": "kard/realworld", "florence3d": "florence3d/clips"}
 
 
 def source_root(shared: str | Path, source: str) -> Path:
-    """``<shared>/<source>.npz`` (a ``train.prepare`` cache, for NW-UCLA and NTU) if present, else the raw folder."""
+    """``<shared>/<source>.npz`` (a ``train.prepare`` cache) if present, else the raw folder (``DATA_DIRS``)."""
     cache = Path(shared) / f"{source}.npz"
     return cache if cache.is_file() else Path(shared) / DATA_DIRS[source]
 
