@@ -73,6 +73,21 @@ class Vocabulary:
         """The label of the mirror image of an action of class ``label``."""
         return self.classes.index(self.mirror_of[self.classes[label]])
 
+    def mirror_names(self, names: Iterable[str], dataset: str | None = None) -> dict[str, str | None]:
+        """The label map of mirroring for a model's class names: ``dataset``'s action names (a model trained on one
+        dataset, e.g. UTD-MHAD's ``swipe_left``) or, with ``dataset=None``, vocabulary classes → the name among
+        ``names`` of each one's mirror image (``None`` when the mirror image is not among them; an action outside
+        the vocabulary is its own)."""
+        names = list(names)
+        vclass = (lambda n: self.class_of(dataset, n)) if dataset is not None else \
+            (lambda n: n if n in self.mirror_of else None)
+        back = {vclass(n): n for n in names if vclass(n) is not None}
+        out: dict[str, str | None] = {}
+        for n in names:
+            v = vclass(n)
+            out[n] = n if v is None else back.get(self.mirror_of[v])
+        return out
+
     def mirror(self, seq: np.ndarray, layout: str | Layout, label: int) -> tuple[np.ndarray, int]:
         """``(mirror_sequence(seq, layout), mirror_label(label))``."""
         return mirror_sequence(seq, layout), self.mirror_label(label)

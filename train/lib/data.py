@@ -29,6 +29,7 @@ from . import rng
 from .config import DataConfig, FillMode
 from .degrade import DegradeConfig, degrade, sample_rng
 from .paths import resolve_root
+from .shifts import rotate
 
 VAL_SHARE = 0.15              # split_validation: share of each class's training clips held out
 SPLIT_SEED = 0
@@ -178,24 +179,13 @@ def lq_train_views(bench: Benchmark, seed: int, epoch: int, fixed: bool = False,
 
 
 def random_yaw(seqs: list[np.ndarray], max_deg: float, rng: np.random.Generator) -> list[np.ndarray]:
-    """3D clips ``[T, V, 4]`` each turned by a random angle in ±``max_deg`` about the vertical axis through its centre.
+    """3D clips ``[T, V, 4]`` each turned by a random angle in ±``max_deg`` about the vertical axis through its centre
+    (``shifts.rotate``).
 
     A cross-view benchmark (NW-UCLA: train on two cameras, test on a third) asks a 3D teacher for what its training
     views do not show; seeing each clip from new directions is the usual cure. Missing joints (score 0) stay put.
     """
-    out = []
-    for seq, a in zip(seqs, np.deg2rad(rng.uniform(-max_deg, max_deg, len(seqs)))):
-        present = seq[..., 3] > 0
-        if not present.any():
-            out.append(seq)
-            continue
-        c = seq[..., :3][present].mean(0)
-        x, z = seq[..., 0] - c[0], seq[..., 2] - c[2]
-        r = seq.copy()
-        r[..., 0] = np.where(present, c[0] + np.cos(a) * x + np.sin(a) * z, seq[..., 0])
-        r[..., 2] = np.where(present, c[2] - np.sin(a) * x + np.cos(a) * z, seq[..., 2])
-        out.append(r)
-    return out
+    return [rotate(seq, yaw=a) for seq, a in zip(seqs, rng.uniform(-max_deg, max_deg, len(seqs)))]
 
 
 def span_frames(pre: PreprocessConfig, src_fps: float) -> int:
