@@ -88,19 +88,21 @@ def train_everyday_background(cfg: ExperimentConfig, seed: int, share: float, va
     return out_dir / "baseline.pt"
 
 
-def refit(model: Any, offset: float) -> dict[str, Any]:
+def refit(model: Any, offset: float, recipe: str = "train.everyday_background") -> dict[str, Any]:
     """No validation clips (every training clip was trained on): fold the ``offset`` that validation runs chose."""
     fold_offset(model, offset)
     reject = background_reject(KNOWN_RECALL, f"background logit offset {offset:g}, chosen by validation runs of this "
-                                             f"recipe (train.everyday_background with a held-out validation split), "
+                                             f"recipe ({recipe} with a held-out validation split), "
                                              f"folded into the classifier; this model trained on every training clip")
     return {"background_offset": offset, "reject": reject.to_dict(), "brief": {"offset": offset, "refit": True}}
 
 
-def validate(model: Any, bench: Benchmark, val: dict, recall: float = KNOWN_RECALL) -> dict[str, Any]:
+def validate(model: Any, bench: Benchmark, val: dict, recall: float = KNOWN_RECALL, what: str = "UTD-MHAD"
+             ) -> dict[str, Any]:
     """The background offset from the validation clips' streamed windows (folded into ``model``), and validation
     numbers: known top-1, windows called background, and per negative set (idle people and transitions of the
-    validation clips, seeds never trained on) the AUROC of ``not_background`` and the share accepted as an action."""
+    validation clips, seeds never trained on) the AUROC of ``not_background`` and the share accepted as an action.
+    ``what``: the validation clips' datasets, in words (for the card's reject)."""
     pre, deg = bench.lq_pre, bench.degradation
     xv, ov = sliding_windows(val["lq"], val["fps"], pre)
     zv = logits(model, xv)
@@ -119,7 +121,7 @@ def validate(model: Any, bench: Benchmark, val: dict, recall: float = KNOWN_RECA
         zn = logits(model, NegativeWindows(nclips, pre, deg, VAL_NEG_SEED).eval_windows()[0])
         zn[:, -1] -= b
         negatives[name] = {"clips": len(nclips), **judge_negatives(s_known, zn, bench.classes)}
-    reject = background_reject(recall, f"UTD-MHAD validation clips ({len(y)}, held out of training), {len(xv)} "
+    reject = background_reject(recall, f"{what} validation clips ({len(y)}, held out of training), {len(xv)} "
                                        f"windows as streamed, desk profile; background logit offset {b:g} folded into "
                                        f"the classifier")
     brief = {"offset": b, **{k_: round(v, 4) for k_, v in known.items() if isinstance(v, float)},

@@ -5,7 +5,8 @@ UTD-MHAD, KARD, Florence 3D and NW-UCLA are relabelled into the everyday vocabul
 view; the student's LQ view is their degradation into 2D ``penn13``). Each dataset keeps its own protocol: its
 training subjects (NW-UCLA: views 1 and 2) train, its test subjects (view 3) test; what a run chooses is chosen on
 a validation share carved out of the training clips (``data.split_validation``) or on the left-out dataset, never
-on a test split.
+on a test split. ``multiset.max_per_class`` keeps at most so many training clips per dataset and class (NW-UCLA has
+~100 per class in its two training views, the others 10-16), a fixed subset.
 
 **Leave one dataset out** (``multiset.leave_out``): train on the others, test the left-out dataset's clips of the
 classes the others share (``Vocabulary.shared_classes``) — all of its clips, since none of them was trained on.
@@ -35,6 +36,7 @@ from .negatives import source_root
 from .paths import resolve_root
 
 HQ_LAYOUT = "openni15"   # the one 3D layout every Kinect set converts to (partkd_stream.convert)
+CAP_SEED = 31            # multiset.max_per_class: which clips of a large dataset are kept
 
 
 @dataclass
@@ -52,8 +54,8 @@ class Multiset:
         """Per model class, the class of its mirror image (``swipe_left`` ↔ ``swipe_right``; most map to
         themselves). A class whose mirror image the model lacks maps to itself."""
         names = self.bench.classes
-        return np.array([names.index(self.vocab.mirror_of.get(c, c)) if self.vocab.mirror_of.get(c, c) in names
-                         else i for i, c in enumerate(names)])
+        image = self.vocab.mirror_names(names)
+        return np.array([names.index(image[c]) if image[c] is not None else i for i, c in enumerate(names)])
 
 
 def dataset_samples(name: str, root: str | Path, vocab: Vocabulary) -> list[Sample]:
@@ -117,6 +119,8 @@ def load_multiset(cfg: ExperimentConfig, seed: int) -> Multiset:
         for s in dataset_samples(name, dataset_root(ms, name), vocab):
             if s.label in to_model:
                 (train if s.split == "train" else test).append((name, s))
+    if ms.max_per_class:
+        train = capped(train, ms.max_per_class)
     if dc.max_samples:
         train, test = train[: dc.max_samples], test[: dc.max_samples]
     if not train or not test:
@@ -127,6 +131,19 @@ def load_multiset(cfg: ExperimentConfig, seed: int) -> Multiset:
     return Multiset(bench=bench, vocab=vocab, train_sets=np.array([n for n, _ in train]),
                     test_sets=np.array([n for n, _ in test]), train_actions=[s.meta["action"] for _, s in train],
                     left_out=ms.leave_out)
+
+
+def capped(clips: list[tuple[str, Sample]], k: int) -> list[tuple[str, Sample]]:
+    """At most ``k`` clips per (dataset, class): a random subset fixed by the clip ids (the same in every run and
+    seed), in the original order."""
+    groups: dict[tuple[str, int], list[int]] = {}
+    for i, (name, s) in enumerate(clips):
+        groups.setdefault((name, s.label), []).append(i)
+    keep: set[int] = set()
+    for (name, label), idx in groups.items():
+        r = np.random.default_rng([CAP_SEED, label, *name.encode()])
+        keep.update(idx[j] for j in r.permutation(len(idx))[:k])
+    return [c for i, c in enumerate(clips) if i in keep]
 
 
 def build_benchmark(classes: list[str], train: list[Sample], test: list[Sample], train_labels: list[int],
