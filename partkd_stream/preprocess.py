@@ -1,10 +1,14 @@
 """The one preprocessing used by training *and* streaming, as small named steps.
 
-``sanitize → select window (resample_indices / fit_window) → model_input`` (normalise, then features)
+``sanitize → select window (resample_indices → take_frames, or fit_window) → model_input`` (normalise, features)
 
 Everything works on ``[..., T, V, C]`` arrays with the score last (``C = dims + 1``), so a batch of clips and
 a single streaming window go through the same code.
 
+- **resample** (``resample_indices`` → ``take_frames``): the window's instants are one model step (``1 / fps``)
+  apart, ending at the last frame; each is interpolated linearly in time between the two frames around it, so a
+  step shows the motion of one step's time whatever the input rate, and a slow source never fills a window with
+  repeated frames (motion 0). Version-1 models take the nearest frame where frames are at most a step apart.
 - **sanitize**: a joint whose coordinates or score are not finite, or whose coordinates lie beyond
   ``MAX_ABS_COORD`` (1e6: a million pixels or metres is no body, whatever the units), is *missing*, not an
   error (score 0, coordinates 0). Scores are clipped to [0, 1]; scores below ``min_score`` count as missing.
@@ -30,7 +34,14 @@ FEATURES = ("coords", "score", "motion")
 MAX_ABS_COORD = 1e6
 # The version of what this module computes. Bump it whenever a change alters the model input for the same
 # skeletons: a model card or checkpoint of another version is then refused instead of being fed wrongly.
-PREPROCESS_VERSION = 1
+# Version 2 places every window instant on the clip's timeline by linear interpolation between its two frames
+# (``resample_indices``), so the motion of a model step is the motion of that much time at any input rate.
+# Version 1 took the nearest frame. Version-1 models (every card and checkpoint written before version 2) are still
+# read (``READABLE_VERSIONS``) and sampled as version 1 wherever the frames are at most a model step apart — bit
+# for bit what they were trained on (30 fps clips, 20 fps models) — and interpolated across wider gaps, where
+# version 1 repeated a frame (a motion of 0 that training never showed).
+PREPROCESS_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 # Cards and checkpoints written before the version was recorded hold version 1 (this module's first one).
 UNVERSIONED = 1
 _REQUIRED = ("layout", "dims", "window", "fps", "min_score", "features")
@@ -70,7 +81,7 @@ class PreprocessConfig:
         unknown = set(self.features) - set(FEATURES)
         if unknown:
             raise ValueError(f"unknown features {sorted(unknown)}; known: {FEATURES}")
-        if self.version != PREPROCESS_VERSION:
+        if self.version not in READABLE_VERSIONS:
             raise PreprocessVersionError(f"made for preprocessing version {self.version!r}, this partkd-stream "
                                          f"implements version {PREPROCESS_VERSION}; retrain the model (or use the "
                                          f"partkd-stream release it was built with)")
@@ -133,22 +144,39 @@ def sanitize(seq: np.ndarray, min_score: float = 0.05) -> np.ndarray:
     return out
 
 
-def resample_indices(timestamps: np.ndarray, fps: float, window: int) -> np.ndarray:
-    """Indices of the frames nearest to the ``window`` instants ``t_end - k / fps`` (k = window-1 … 0).
+def resample_indices(timestamps: np.ndarray, fps: float, window: int,
+                     version: int = PREPROCESS_VERSION) -> np.ndarray:
+    """Where in the frames the ``window`` instants ``t_end - k / fps`` (k = window-1 … 0) lie: float64 positions.
 
-    Instants before the first frame get index -1 (padding). Used for training clips (timestamps from the
-    dataset's frame rate) and for the live ring buffer (timestamps from the source), so both sample alike.
+    Position ``i`` is frame ``i``; ``i + w`` (0 < w < 1) is the point ``w`` of the way, in time, from frame ``i`` to
+    frame ``i + 1`` (``take_frames`` blends them); -1 is an instant before the first frame (padding; within half a
+    step of it: frame 0). Version 2 (``PREPROCESS_VERSION``) interpolates every instant between two frames, so a
+    window shows the same motion per step at any input rate and never a repeated frame. ``version=1`` (a model
+    card of version 1) takes the nearer frame when the two are at most a step (``1 / fps``) apart, as version 1
+    did, and interpolates across wider gaps (a source slower than the model, a dropped frame). Used for training
+    clips (timestamps from the dataset's frame rate) and for the live ring buffer (timestamps from the source), so
+    both sample alike: pass the model's ``cfg.version``.
     """
     timestamps = np.asarray(timestamps, dtype=np.float64)
     if timestamps.size == 0:
-        return np.full(window, -1, dtype=np.int64)
-    want = timestamps[-1] - _steps_back(window, float(fps))
+        return np.full(window, -1.0)
+    fps = float(fps)
+    want = timestamps[-1] - _steps_back(window, fps)
     idx = np.minimum(np.searchsorted(timestamps, want), len(timestamps) - 1)
     prev = np.maximum(idx - 1, 0)
-    take_prev = np.abs(timestamps[prev] - want) < np.abs(timestamps[idx] - want)
-    idx = np.where(take_prev, prev, idx)
-    idx[want < timestamps[0] - 0.5 / fps] = -1
-    return idx
+    t_prev, t_next = timestamps[prev], timestamps[idx]
+    take_prev = np.abs(t_prev - want) < np.abs(t_next - want)
+    pos = np.where(take_prev, prev, idx).astype(np.float64)
+    gap = t_next - t_prev
+    nearest_up_to = (1.0 + 1e-6) / fps if version == 1 else 0.0      # version 1: frames ≤ a step apart
+    blend = (gap > nearest_up_to) & (want > t_prev) & (want < t_next)
+    if blend.any():
+        frac = (want[blend] - t_prev[blend]) / gap[blend]
+        on_frame = (frac < 1e-6) | (frac > 1 - 1e-6)
+        frac[on_frame] = np.round(frac[on_frame])                # an instant on a frame, up to rounding, takes it
+        pos[blend] = prev[blend] + frac
+    pos[want < timestamps[0] - 0.5 / fps] = -1.0
+    return pos
 
 
 @functools.lru_cache(maxsize=64)
@@ -159,11 +187,40 @@ def _steps_back(window: int, fps: float) -> np.ndarray:
     return steps
 
 
-def take_frames(seq: np.ndarray, indices: np.ndarray) -> np.ndarray:
-    """``seq[..., indices, :, :]`` where index -1 yields a missing frame (all zeros)."""
-    out = np.take(seq, np.maximum(indices, 0), axis=-3)
-    out[..., indices < 0, :, :] = 0.0
+def take_frames(seq: np.ndarray, positions: np.ndarray, min_score: float = 0.0) -> np.ndarray:
+    """The frames of ``seq [..., T, V, C]`` at ``positions`` (``resample_indices``): ``[..., len(positions), V, C]``.
+
+    Position -1 yields a missing frame (all 0); a whole position, its frame as it is; ``i + w``, frames ``i`` and
+    ``i + 1`` blended (``blend_frames``; pass the model's ``min_score``, with which the live window sanitises its
+    frames, so both blend the same joints).
+    """
+    positions = np.asarray(positions, dtype=np.float64)
+    lo = np.floor(positions)
+    pad = lo < 0
+    i = np.maximum(lo, 0).astype(np.intp)
+    a = np.take(seq, i, axis=-3)
+    b = np.take(seq, np.minimum(i + 1, seq.shape[-3] - 1), axis=-3)
+    out = blend_frames(a, b, np.where(pad, 0.0, positions - lo), min_score)
+    out[..., pad, :, :] = 0.0
     return out
+
+
+def blend_frames(a: np.ndarray, b: np.ndarray, w: np.ndarray, min_score: float = 0.0) -> np.ndarray:
+    """Frames ``a`` and ``b`` ``[..., V, C]`` mixed at ``w`` (``[...]``, 0 = ``a``): the step behind
+    ``take_frames`` and the live window.
+
+    A joint seen in both (after ``sanitize`` with ``min_score``) gets its coordinates and score interpolated
+    linearly; a joint missing in either is taken from the nearer frame (seen or missing, as nearest-frame sampling
+    would take it), so interpolation never makes a joint up nor pulls one towards a missing joint's zeros. Where
+    ``w`` is 0 the result is ``a`` exactly.
+    """
+    w = np.asarray(w, dtype=np.float32)[..., None, None]
+    nearest = np.where(w < 0.5, a, b)
+    if not (w > 0).any():
+        return nearest
+    a, b = sanitize(a, min_score), sanitize(b, min_score)
+    both = (a[..., -1:] > 0) & (b[..., -1:] > 0) & (w > 0)
+    return np.where(both, a + w * (b - a), nearest)
 
 
 def fit_window(seq: np.ndarray, window: int, start: int | None = None) -> np.ndarray:
@@ -341,5 +398,6 @@ def clip_windows(seq: np.ndarray, src_fps: float, cfg: PreprocessConfig, stride:
     ends = list(range(min(span, t) - 1, t, stride))
     if ends[-1] != t - 1:
         ends.append(t - 1)
-    wins = [take_frames(seq, resample_indices(timestamps[: e + 1], cfg.fps, cfg.window)) for e in ends]
+    wins = [take_frames(seq, resample_indices(timestamps[: e + 1], cfg.fps, cfg.window, cfg.version),
+                        cfg.min_score) for e in ends]
     return preprocess_window(np.stack(wins), cfg)

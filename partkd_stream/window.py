@@ -3,15 +3,16 @@ on demand, in one preallocated ring buffer (one person = one slot).
 
 Frames arrive at the source's rate with the source's timestamps (a 60 fps camera, a 25 fps video, a stream with
 dropped frames). Each slot keeps its recent frames (``horizon_s``) in the model's layout, and ``model_input``
-builds the model input of many slots at once with the SAME steps training uses (``resample_indices`` → gather →
-``preprocess.model_input``), so a window seen live and a clip seen in training are sampled and normalised alike
-(``tests/test_stream_window.py`` checks it).
+builds the model input of many slots at once with the SAME steps training uses (``resample_indices`` →
+``blend_frames``, as ``take_frames`` does → ``preprocess.model_input``), so a window seen live and a clip seen in
+training are sampled and normalised alike (``tests/test_stream_window.py`` checks it).
 
 It also decides whether a person is in view. MediaPipe "detects" a pose in most frames of a video with no full
 person (measured on ``no_person_pool.mp4``: legs and feet at a pool's edge, a pose in 78 % of frames, and
 shoulders *and* hips reported with visibility > 0.5 in 30 % of frames — the whole skeleton squeezed onto one
-foot). So a frame counts as showing a person only when its upper body is seen (``frame_has_person``), and a
-prediction is made for a person only when most recent frames show one (``person_fraction``); see
+foot), while a real person in profile hides half of their joints. So a frame counts as showing a person only when
+the model card's rule finds enough of a body clearly seen — by default on one side of it (``frame_has_person``),
+and a prediction is made for a person only when most recent frames show one (``person_fraction``); see
 ``PresenceRule``.
 
 Each frame is sanitised (``preprocess.sanitize``: a non-finite or absurd coordinate is a missing joint) before it
@@ -29,100 +30,197 @@ prediction; the conversion and the presence rule's joints are built once per sou
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Optional, Sequence
 
 import numpy as np
 
 from .convert import Conversion, conversion
 from .layouts import LAYOUTS, get_layout
-from .preprocess import PreprocessConfig, is_number, model_input, resample_indices, sanitize
+from .preprocess import PreprocessConfig, blend_frames, is_number, model_input, resample_indices, sanitize
 from .spec import check_object
 
 MAX_TIMESTAMP_S = 1e9   # ~32 years: a stream clock beyond that is corrupt, not a long recording
+
+
+BODY_SIDE = ("shoulder", "elbow", "wrist", "hip", "knee", "ankle")   # one side's body joints, without the side
+LEG = ("hip", "knee", "ankle")
+
+
+def _both_sides(joints: Sequence[str]) -> tuple[str, ...]:
+    return tuple(f"{side}_{j}" for j in joints for side in ("left", "right"))
+
+
+def _side_of(joint: str) -> Optional[str]:
+    side = joint.split("_", 1)[0]
+    return side if side in ("left", "right") else None
 
 
 @dataclass(frozen=True)
 class PresenceRule:
     """When a skeleton is a person to recognise — the model card's optional ``presence`` field (``from_dict``).
 
-    Per frame: every ``torso`` joint with score ≥ ``min_score``, and at least ``min_arm_joints`` of the ``arms``
-    joints too. Per prediction: at least ``min_fraction`` of the frames of the last ``span_s`` seconds pass.
-    Joints are named (``layouts``), so one rule serves every source layout. The default is the full-body rule
-    (``PRESENCE_RULES["full_body"]``); an upper-body model's card names the shoulders alone as its torso
-    (``"upper_body"``), so a person at a desk, hips out of frame, counts.
-    Measured with MediaPipe (model_complexity=1) and the defaults (both shoulders and hips; 2 of the 4 elbows and
-    wrists): frames passing on ``no_person_pool.mp4`` 10 %, at most 33 % of any 2 s span; on the NTU A001 and
-    two-person hug videos 100 % of frames.
+    Per frame: for every ``[k, joints]`` of ``seen``, at least ``k`` of those joints with score ≥ ``min_score``.
+    ``sides="either"`` judges each side of the body alone — the ``left_*`` joints (with any joint without a side),
+    then the ``right_*`` ones — and a frame passes when one side does, so a person in profile, whose far side is
+    occluded (score 0, or a low one), counts; ``"both"`` judges the listed joints together. Per prediction: at least
+    ``min_fraction`` of the frames of the last ``span_s`` seconds pass. Joints are named (``layouts``), so one rule
+    serves every source layout.
+
+    The default (``PRESENCE_RULES["full_body"]``): one side of the body shows 3 of its shoulder, elbow, wrist, hip,
+    knee and ankle at ≥ 0.8, one of them on the leg. 0.8 lies between what MediaPipe reports for joints it sees
+    (hips, knees, ankles ≥ 0.97 on the NTU calibration clip) and for joints it makes up: the whole skeleton it
+    fits onto a foot in ``no_person_pool.mp4`` has its hips, knees and ankles at 0.3–0.4 (median), its elbows and
+    wrists at 0.4–0.6, only its shoulders and face high; hips and legs out of the image get 0.05–0.4. The leg
+    joint keeps a person at a desk (hips and legs out of view) out of a full-body model; an upper-body model's card
+    says ``"upper_body"`` (both shoulders and 2 of the 4 elbows and wrists at ≥ 0.5). Measured (``docs/runtime.md``,
+    *Who counts as a person*): Penn Action's test clips with their annotated 0/1 visibility, a person in 96.9 % of
+    predictions (both shoulders and hips required, the older default: 32.5 %); the pool video, 11 % of frames and
+    at most 49 % of any 2 s span, so no prediction runs there; the NTU A001 and two-person hug videos, every
+    frame.
+
+    Cards written before ``seen`` existed say ``torso`` (joints all required), ``arms`` and ``min_arm_joints``
+    (that many of the ``arms`` joints), judged on both sides together at ``min_score`` 0.5 unless given; they are
+    read as that rule (``from_dict``).
     """
 
-    min_score: float = 0.5
-    min_arm_joints: int = 2
+    min_score: float = 0.8
     span_s: float = 2.0
     min_fraction: float = 0.6
-    torso: tuple[str, ...] = ("left_shoulder", "right_shoulder", "left_hip", "right_hip")
-    arms: tuple[str, ...] = ("left_elbow", "right_elbow", "left_wrist", "right_wrist")
+    sides: str = "either"
+    seen: tuple[tuple[int, tuple[str, ...]], ...] = ((3, _both_sides(BODY_SIDE)), (1, _both_sides(LEG)))
 
     def __post_init__(self) -> None:
-        for k in ("torso", "arms"):
-            v = getattr(self, k)
-            if isinstance(v, str) or not all(isinstance(j, str) and j for j in v):
-                raise ValueError(f"presence {k} must be a list of joint names, got {v!r}")
-            object.__setattr__(self, k, tuple(v))
         checks = (("min_score", 0.0, 1.0), ("min_fraction", 0.0, 1.0), ("span_s", 0.0, 60.0))
         for k, lo, hi in checks:
             v = getattr(self, k)
             if not (is_number(v) and lo <= v <= hi) or (k == "span_s" and v == 0):
                 raise ValueError(f"presence {k} must be a number in {'(' if k == 'span_s' else '['}{lo:g}, {hi:g}], "
                                  f"got {v!r}")
-        if not (is_number(self.min_arm_joints) and float(self.min_arm_joints).is_integer()
-                and 0 <= self.min_arm_joints <= len(self.arms)):
-            raise ValueError(f"presence min_arm_joints must be a whole number from 0 to {len(self.arms)} (the arms "
-                             f"joints), got {self.min_arm_joints!r}")
-        object.__setattr__(self, "min_arm_joints", int(self.min_arm_joints))
+        if self.sides not in ("both", "either"):
+            raise ValueError(f"presence sides must be 'both' (the joints judged together) or 'either' (each side of "
+                             f"the body alone), got {self.sides!r}")
+        object.__setattr__(self, "seen", tuple(self._group(g) for g in _as_list(self.seen, "seen")))
+        if not self.seen:
+            raise ValueError("presence seen must name at least one [count, [joint names]] group")
+
+    def _group(self, g: Any) -> tuple[int, tuple[str, ...]]:
+        """One ``[k, joints]`` of ``seen``, checked: ``k`` a whole number that one side (``"either"``) or the whole
+        list (``"both"``) can meet."""
+        if isinstance(g, (str, bytes)) or not isinstance(g, Sequence) or len(g) != 2:
+            raise ValueError(f"presence seen must be a list of [count, [joint names]] pairs, got {g!r}")
+        k, joints = g
+        joints = _names(joints, "seen")
+        most = len(joints) if self.sides == "both" else \
+            min(sum(_side_of(j) in (side, None) for j in joints) for side in ("left", "right"))
+        if not (is_number(k) and float(k).is_integer() and 1 <= k <= most):
+            raise ValueError(f"presence seen [{k!r}, {list(joints)}]: the count must be a whole number from 1 to "
+                             f"{most} (the joints {'one side has' if self.sides == 'either' else 'listed'})")
+        return int(k), joints
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Every joint the rule reads, once each."""
+        return tuple(dict.fromkeys(j for _, joints in self.seen for j in joints))
 
     def check_names(self) -> None:
         """``ValueError`` for a joint name that no layout has (a typo): the rule is judged in the *source* layout,
         which the card cannot know, so a name only has to exist somewhere (``joints`` checks the source's)."""
         known = {j for name in LAYOUTS for j in get_layout(name).joints}
-        unknown = [j for j in self.torso + self.arms if j not in known]
+        unknown = [j for j in self.names if j not in known]
         if unknown:
             raise ValueError(f"presence joint {unknown[0]!r} is no joint of any layout (e.g. left_shoulder, "
                              f"left_hip, left_wrist)")
 
-    def joints(self, layout: str) -> tuple[np.ndarray, np.ndarray]:
-        """Indices of the ``torso`` and ``arms`` joints in ``layout`` (``ValueError`` naming a joint it lacks)."""
+    def joints(self, layout: str) -> tuple:
+        """The rule compiled for ``layout``, for ``passes``: per side judged, per group, (joint indices, count).
+        ``ValueError`` naming a joint the layout lacks."""
         lay = get_layout(layout)
-        missing = [j for j in self.torso + self.arms if j not in lay.joints]
+        missing = [j for j in self.names if j not in lay.joints]
         if missing:
             raise ValueError(f"layout {layout} has no joint {missing[0]!r} (the presence rule needs it)")
-        return (np.array([lay.index(j) for j in self.torso], np.intp),
-                np.array([lay.index(j) for j in self.arms], np.intp))
+        sides = (None,) if self.sides == "both" else ("left", "right")
+        return tuple(tuple((np.array([lay.index(j) for j in joints if side is None or _side_of(j) in (side, None)],
+                                     np.intp), k) for k, joints in self.seen) for side in sides)
 
-    def passes(self, score: np.ndarray, torso: np.ndarray, arms: np.ndarray) -> np.ndarray:
-        """Per frame of ``score [..., V]`` (NaN-free), with ``joints``' indices: does it show a person?"""
-        return ((score[..., torso] >= self.min_score).all(-1)
-                & ((score[..., arms] >= self.min_score).sum(-1) >= self.min_arm_joints))
+    def passes(self, score: np.ndarray, *sides: tuple) -> np.ndarray:
+        """Per frame of ``score [..., V]`` (NaN-free), with ``joints(layout)`` unpacked: does it show a person?"""
+        hit = score >= self.min_score
+        out = np.zeros(score.shape[:-1], bool)
+        for groups in sides:
+            side = np.ones(score.shape[:-1], bool)
+            for idx, k in groups:
+                side &= np.count_nonzero(hit[..., idx], axis=-1) >= k
+            out |= side
+        return out
 
     def to_dict(self) -> dict:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+        return {"min_score": self.min_score, "span_s": self.span_s, "min_fraction": self.min_fraction,
+                "sides": self.sides, "seen": [[k, list(joints)] for k, joints in self.seen]}
 
     @classmethod
     def from_dict(cls, d: Any) -> "PresenceRule":
-        """A rule from the card's ``presence`` object; missing fields take the full-body defaults. ``ValueError``
-        with a one-line message for anything else."""
+        """A rule from the card's ``presence`` object; missing fields take the defaults. An object in the older form
+        (``torso`` / ``arms`` / ``min_arm_joints``) is read as the rule it was written for. ``ValueError`` with a
+        one-line message for anything else."""
+        if isinstance(d, dict) and set(d) & set(LEGACY_FIELDS):
+            return _legacy_rule(d)
         return cls(**check_object(cls, d, "presence", ValueError))
 
     def describe(self) -> str:
-        """One short phrase, e.g. ``left_shoulder+right_shoulder, 2 of 4 arm joints ≥ 0.5; 60 % of 2 s``."""
-        arms = f", {self.min_arm_joints} of {len(self.arms)} arm joints" if self.min_arm_joints else ""
-        return (f"{'+'.join(self.torso) or 'no torso joint'}{arms} ≥ {self.min_score:g}; "
+        """One short phrase, e.g. ``one side: 3 of shoulder/elbow/wrist/hip/knee/ankle, 1 of hip/knee/ankle ≥ 0.8;
+        60 % of 2 s``."""
+        either = self.sides == "either"
+        parts = []
+        for k, joints in self.seen:
+            if either:
+                joints = tuple(dict.fromkeys(j.split("_", 1)[1] if _side_of(j) else j for j in joints))
+            parts.append("+".join(joints) if k == len(joints) else f"{k} of {'/'.join(joints)}")
+        return (f"{'one side: ' if either else ''}{', '.join(parts)} ≥ {self.min_score:g}; "
                 f"{100 * self.min_fraction:.0f} % of {self.span_s:g} s")
 
 
+LEGACY_FIELDS = ("torso", "arms", "min_arm_joints")
+
+
+def _legacy_rule(d: dict) -> PresenceRule:
+    """A ``presence`` object of the older form: every ``torso`` joint and ``min_arm_joints`` of the ``arms`` joints
+    at ≥ ``min_score``, both sides together; its defaults were both shoulders and hips, 2 of the 4 elbows and
+    wrists, 0.5."""
+    new = sorted(set(d) & {"sides", "seen"})
+    if new:
+        raise ValueError(f"presence: give seen/sides or the older torso/arms/min_arm_joints, not both (got {new[0]})")
+    known = ("min_score", "span_s", "min_fraction") + LEGACY_FIELDS
+    unknown = sorted(set(d) - set(known))
+    if unknown:
+        raise ValueError(f"unknown presence fields {unknown}; known: {list(known)}")
+    torso = _names(d.get("torso", _both_sides(("shoulder", "hip"))), "torso")
+    arms = _names(d.get("arms", _both_sides(("elbow", "wrist"))), "arms")
+    k = d.get("min_arm_joints", 2)
+    if not (is_number(k) and float(k).is_integer() and 0 <= k <= len(arms)):
+        raise ValueError(f"presence min_arm_joints must be a whole number from 0 to {len(arms)} (the arms joints), "
+                         f"got {k!r}")
+    seen = ((len(torso), torso),) * bool(torso) + ((int(k), arms),) * bool(k)
+    rest = {f: d[f] for f in ("span_s", "min_fraction") if f in d}
+    return PresenceRule(min_score=d.get("min_score", 0.5), sides="both", seen=seen, **rest)
+
+
+def _as_list(v: Any, what: str) -> Sequence:
+    if isinstance(v, (str, bytes)) or not isinstance(v, Sequence):
+        raise ValueError(f"presence {what} must be a list of [count, [joint names]] pairs, got {v!r}")
+    return v
+
+
+def _names(v: Any, what: str) -> tuple[str, ...]:
+    if isinstance(v, (str, bytes)) or not isinstance(v, Sequence) or not all(isinstance(j, str) and j for j in v):
+        raise ValueError(f"presence {what} must be a list of joint names, got {v!r}")
+    return tuple(v)
+
+
 PRESENCE_RULES = {
-    "full_body": PresenceRule(),                                              # both shoulders and both hips
-    "upper_body": PresenceRule(torso=("left_shoulder", "right_shoulder")),  # a desk webcam: hips out of frame
+    "full_body": PresenceRule(),                           # one side of the body, a leg joint among what it shows
+    "upper_body": PresenceRule(min_score=0.5, sides="both",   # a desk webcam: hips out of frame
+                               seen=((2, _both_sides(("shoulder",))), (2, _both_sides(("elbow", "wrist"))))),
 }
 
 
@@ -137,14 +235,15 @@ def presence_rule(spec: str) -> PresenceRule:
         d = json.loads(spec)
     except json.JSONDecodeError:
         raise ValueError(f"presence {spec!r}: give a preset ({', '.join(PRESENCE_RULES)}) or a JSON object such as "
-                         f"'{{\"torso\": [\"left_shoulder\", \"right_shoulder\"]}}'") from None
+                         f"'{{\"sides\": \"either\", \"seen\": [[2, [\"left_shoulder\", \"right_shoulder\", "
+                         f"\"left_hip\", \"right_hip\"]]]}}'") from None
     rule = PresenceRule.from_dict(d)
     rule.check_names()
     return rule
 
 
 def frame_has_person(keypoints: Optional[np.ndarray], layout: str, rule: PresenceRule = PresenceRule()) -> bool:
-    """Whether one frame ``[V, C]`` (score last) in ``layout`` shows an upper body (see ``PresenceRule``)."""
+    """Whether one frame ``[V, C]`` (score last) in ``layout`` shows a person (see ``PresenceRule``)."""
     if keypoints is None:
         return False
     score = np.nan_to_num(np.asarray(keypoints, dtype=np.float32)[:, -1], nan=0.0)
@@ -156,8 +255,7 @@ class _Source:
     """What a push from one source layout needs, built once: the conversion and the presence rule's joints."""
 
     conversion: Conversion
-    torso: np.ndarray
-    arms: np.ndarray
+    presence: tuple
 
 
 class TrackWindows:
@@ -261,7 +359,7 @@ class TrackWindows:
         self._pending.clear()
         src = self._source(self._pending_layout)
         kp = sanitize(np.stack(kps), self.cfg.min_score)                     # [P, V_src, C]
-        person = self.rule.passes(kp[..., -1], src.torso, src.arms)
+        person = self.rule.passes(kp[..., -1], *src.presence)
         if not src.conversion.identity:
             kp = src.conversion(kp)
             # a synthesised joint is missing when one of its sources is: then all 0, as sanitising leaves it
@@ -284,7 +382,7 @@ class TrackWindows:
     def _source(self, layout: str) -> _Source:
         src = self._sources.get(layout)
         if src is None:
-            src = _Source(conversion(layout, self.cfg.layout), *self.rule.joints(layout))   # ValueError: none
+            src = _Source(conversion(layout, self.cfg.layout), self.rule.joints(layout))   # ValueError: none
             self._sources[layout] = src
         return src
 
@@ -326,26 +424,32 @@ class TrackWindows:
         of a stream) is never a clip the model was trained on, so it is not judged."""
         return self.history_s(slot) >= self._half_window_s
 
-    def sample_indices(self, slot: int = 0) -> np.ndarray:
-        """Indices into ``frames(slot)`` of the ``cfg.window`` frames at the model's fps (-1 = before the first
-        frame: padding)."""
-        return resample_indices(self.t[slot, self._order(slot)], self.cfg.fps, self.cfg.window)
+    def sample_positions(self, slot: int = 0) -> np.ndarray:
+        """Positions in ``frames(slot)`` of the ``cfg.window`` instants at the model's fps (``resample_indices``:
+        fractional between two frames, -1 = before the first frame: padding)."""
+        return resample_indices(self.t[slot, self._order(slot)], self.cfg.fps, self.cfg.window, self.cfg.version)
 
     def model_input(self, slots: Sequence[int] = (0,)) -> np.ndarray:
         """``[len(slots), C_in, T, V]`` float32: each slot's window resampled to the model's fps and preprocessed,
-        as one batch."""
+        as one batch (``take_frames``' steps: positions, then one gather and one ``blend_frames`` for all)."""
         self._flush()
         cfg = self.cfg
-        win = np.empty((len(slots), cfg.window) + self.kp.shape[2:], np.float32)
+        shape = (len(slots), cfg.window)
+        lo, hi = np.zeros(shape, np.intp), np.zeros(shape, np.intp)
+        w, pad = np.zeros(shape), np.ones(shape, bool)
         for b, slot in enumerate(slots):
             order = self._order(slot)
-            idx = resample_indices(self.t[slot, order], cfg.fps, cfg.window)
             if not len(order):
-                win[b] = 0.0
                 continue
-            np.take(self.kp[slot], order[np.maximum(idx, 0)], axis=0, out=win[b])
-            if idx[0] < 0:
-                win[b, idx < 0] = 0.0          # before the first frame: padding, a missing frame
+            pos = resample_indices(self.t[slot, order], cfg.fps, cfg.window, cfg.version)
+            first = np.floor(pos)
+            pad[b] = first < 0
+            i = np.maximum(first, 0).astype(np.intp)
+            lo[b], hi[b] = order[i], order[np.minimum(i + 1, len(order) - 1)]
+            w[b] = np.where(pad[b], 0.0, pos - first)
+        rows = np.asarray(slots, np.intp).reshape(-1, 1)
+        win = blend_frames(self.kp[rows, lo], self.kp[rows, hi], w, cfg.min_score)
+        win[pad] = 0.0                         # before the first frame: padding, a missing frame
         return model_input(win, cfg)
 
 

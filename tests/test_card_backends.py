@@ -1,5 +1,6 @@
 import json
 import shutil
+from dataclasses import replace
 
 import numpy as np
 import onnx
@@ -208,7 +209,9 @@ def test_format_1_checkpoints_convert_on_load(built, tmp_path):
 
     torch.save(_v1_payload(built / "ckpt.pt"), tmp_path / "old.pt")
     old = load_checkpoint(tmp_path / "old.pt")
-    assert old.model_config == load_checkpoint(built / "ckpt.pt").model_config
+    assert old.preprocess.version == 1                                  # written before the version was recorded
+    new = load_checkpoint(built / "ckpt.pt").model_config
+    assert old.model_config == replace(new, preprocess=replace(new.preprocess, version=1))
     x = synthetic_windows(old.preprocess, 2, seed=1)
     assert np.abs(load_model(tmp_path / "old.pt").predict(x) - load_model(built / "ckpt.pt").predict(x)).max() == 0
     torch.save(_v1_payload(built / "ckpt.pt", window=32), tmp_path / "bad.pt")

@@ -9,7 +9,7 @@ from stream_fixtures import person_frames
 from partkd_stream.convert import convert
 from partkd_stream.layouts import get_layout
 from partkd_stream.preprocess import PreprocessConfig, preprocess_window, resample_indices, take_frames
-from partkd_stream.window import PresenceRule, TrackWindows, frame_has_person
+from partkd_stream.window import PRESENCE_RULES, PresenceRule, TrackWindows, frame_has_person
 
 MP = get_layout("mediapipe33")
 
@@ -31,7 +31,7 @@ def test_60fps_source_into_30fps_model_takes_every_other_frame():
         kp[:, 0] = i  # the frame number rides in x
         win.push(kp, i / 60.0, "mediapipe33")
     _, kps, _ = win.frames()
-    assert list(kps[win.sample_indices(), 0, 0]) == list(range(37, 100, 2))
+    assert list(kps[win.sample_positions().astype(int), 0, 0]) == list(range(37, 100, 2))
     x = win.model_input()
     assert x.shape == (1, cfg.in_channels, 32, 33) and np.all(np.isfinite(x))
 
@@ -41,7 +41,7 @@ def test_short_buffer_is_front_padded_and_memory_is_bounded():
     win = TrackWindows(cfg)
     for t, kp in person_frames(5):
         win.push(kp, t, "mediapipe33")
-    idx = win.sample_indices()
+    idx = win.sample_positions()
     assert (idx[:11] == -1).all() and list(idx[11:]) == [0, 1, 2, 3, 4]
     kp = person_frames(1)[0][1]
     for i in range(5, 2000):
@@ -59,22 +59,68 @@ def test_short_buffer_is_front_padded_and_memory_is_bounded():
     assert fast.model_input([]).shape == (0, cfg.in_channels, 16, 13)
 
 
-def test_person_rule_needs_torso_and_arms():
-    full = _frame({}, default=0.9)
-    assert frame_has_person(full, "mediapipe33")
-    legs_only = _frame({j: 0.9 for j in MP.joints if any(k in j for k in ("knee", "ankle", "heel", "foot"))})
-    assert not frame_has_person(legs_only, "mediapipe33")
-    torso_no_arms = _frame({j: 0.9 for j in ("left_shoulder", "right_shoulder", "left_hip", "right_hip")})
-    assert not frame_has_person(torso_no_arms, "mediapipe33")
-    assert frame_has_person(torso_no_arms, "mediapipe33", PresenceRule(min_arm_joints=0))
-    one_hip_missing = _frame({}, default=0.9)
-    one_hip_missing[MP.index("left_hip"), 2] = 0.2
-    assert not frame_has_person(one_hip_missing, "mediapipe33")
-    upper_body = PresenceRule(torso=("left_shoulder", "right_shoulder"))          # e.g. a person at a desk
-    assert frame_has_person(one_hip_missing, "mediapipe33", upper_body)
+FULL, UPPER = PRESENCE_RULES["full_body"], PRESENCE_RULES["upper_body"]
+FRONTAL = PresenceRule.from_dict({"min_arm_joints": 2})   # the older default: both shoulders and hips, 2 arm joints
+
+
+def _side(side: str, score: float) -> dict[str, float]:
+    return {f"{side}_{j}": score for j in ("shoulder", "elbow", "wrist", "hip", "knee", "ankle")}
+
+
+def test_a_person_is_one_side_of_a_body_clearly_seen_whatever_the_view():
+    assert frame_has_person(_frame({}, default=0.95), "mediapipe33")
+    profile = _frame({**_side("left", 0.95), "nose": 0.95})            # far side occluded: score 0
+    binary = np.concatenate([np.zeros((13, 2)), np.zeros((13, 1))], 1)   # penn13, visibility 0/1 as annotated
+    binary[[2, 8, 10, 12], 2] = 1.0                                      # left shoulder, hip, knee, ankle
+    for frame, layout in ((profile, "mediapipe33"), (binary, "penn13")):
+        assert frame_has_person(frame, layout) and not frame_has_person(frame, layout, FRONTAL)
+    one_leg = _frame({"right_hip": 1.0, "right_knee": 1.0, "right_ankle": 1.0})    # the rest hidden (Penn squats)
+    assert frame_has_person(one_leg, "mediapipe33")
+    # not a person: two joints of a side; the legs of the two sides (never 3 on one side); joints MediaPipe makes
+    # up (0.3-0.6, as on the empty pool: only shoulders and face high); an upper body at a desk, for a full-body model
+    assert not frame_has_person(_frame({"left_knee": 1.0, "left_ankle": 1.0, "right_knee": 1.0, "right_ankle": 1.0}),
+                                "mediapipe33")
+    made_up = _frame({**_side("left", 0.6), **_side("right", 0.45), "left_shoulder": 0.95, "right_shoulder": 0.95,
+                      "nose": 0.99})
+    assert not frame_has_person(made_up, "mediapipe33")
+    desk = _frame({**_side("left", 0.95), **_side("right", 0.95), **{f"{s}_{j}": 0.3 for s in ("left", "right")
+                                                                      for j in ("hip", "knee", "ankle")}})
+    assert not frame_has_person(desk, "mediapipe33") and frame_has_person(desk, "mediapipe33", UPPER)
     assert not frame_has_person(None, "mediapipe33")
-    penn = np.concatenate([np.zeros((13, 2)), np.ones((13, 1))], 1)
-    assert frame_has_person(penn, "penn13")
+
+
+def test_the_older_presence_form_reads_as_the_rule_it_was_written_for():
+    """Cards written with ``torso`` / ``arms`` / ``min_arm_joints`` keep their rule: all torso joints and that many
+    arm joints at 0.5, both sides together (the shipped everyday card says the shoulders alone)."""
+    assert PresenceRule.from_dict({"torso": ["left_shoulder", "right_shoulder"]}) == UPPER
+    assert FRONTAL == PresenceRule(min_score=0.5, sides="both", seen=[
+        [4, ["left_shoulder", "right_shoulder", "left_hip", "right_hip"]],
+        [2, ["left_elbow", "right_elbow", "left_wrist", "right_wrist"]]])
+    full = _frame({}, default=0.9)
+    assert frame_has_person(full, "mediapipe33", FRONTAL)
+    full[MP.index("left_hip"), 2] = 0.2
+    assert not frame_has_person(full, "mediapipe33", FRONTAL) and frame_has_person(full, "mediapipe33", UPPER)
+    torso_only = PresenceRule.from_dict({"min_arm_joints": 0})
+    assert torso_only.seen == ((4, ("left_shoulder", "right_shoulder", "left_hip", "right_hip")),)
+    for rule in (FULL, UPPER, FRONTAL):
+        assert PresenceRule.from_dict(rule.to_dict()) == rule
+
+
+@pytest.mark.parametrize("d,match", [
+    ({"sides": "left"}, "sides must be 'both'"),
+    ({"seen": [[2, ["left_hip", "right_hip"]]]}, r"the count must be a whole number from 1 to 1 \(the joints one side"),
+    ({"sides": "both", "seen": [[3, ["left_hip", "right_hip"]]]}, "from 1 to 2 \\(the joints listed"),
+    ({"seen": [[0.5, ["nose"]]]}, "the count must be a whole number"),
+    ({"seen": [["left_hip", 1]]}, "must be a list of joint names"),
+    ({"seen": ["left_hip"]}, r"must be a list of \[count, \[joint names\]\] pairs"),
+    ({"seen": []}, "at least one"),
+    ({"torso": ["left_hip"], "sides": "both"}, "not both"),
+    ({"torso": ["left_hip"], "colour": 1}, "unknown presence fields \\['colour'\\]"),
+])
+def test_a_bad_presence_rule_is_one_clear_line(d, match):
+    with pytest.raises(ValueError, match=match) as e:
+        PresenceRule.from_dict(d)
+    assert "\n" not in str(e.value)
 
 
 def test_person_present_is_a_fraction_of_recent_frames():
@@ -91,7 +137,7 @@ def test_person_present_is_a_fraction_of_recent_frames():
     assert win.person_present()
 
 
-@pytest.mark.parametrize("src_fps", [30.0, 25.0, 60.0])
+@pytest.mark.parametrize("src_fps", [30.0, 25.0, 60.0, 10.0])
 def test_live_window_and_training_window_give_the_same_model_input(src_fps):
     """The same frames, fed live into the window or cut from a clip by ``train.lib.data.windows`` (how training and
     evaluation pick windows), are the same model input — also before the window is full."""
@@ -149,7 +195,8 @@ def test_each_slot_is_what_training_makes_of_that_persons_frames(layout, fps, sr
                 seq = np.stack([np.zeros((33, 3), np.float32) if kp is None else kp
                                 for (_, kp), kept in zip(taken[p], keep) if kept])
                 seq = convert(seq, "mediapipe33", layout)
-                want.append(preprocess_window(take_frames(seq, resample_indices(ts[keep], fps, 24)), cfg))
+                want.append(preprocess_window(take_frames(seq, resample_indices(ts[keep], fps, 24), cfg.min_score),
+                                                  cfg))
             np.testing.assert_allclose(tw.model_input([2, 0, 1]), np.stack(want), atol=2e-6)
     assert tw.warmed_up(0) and tw.person_present(0) and tw.person_present(1)
 
@@ -162,10 +209,11 @@ def test_bad_timestamps_are_refused_and_absurd_joints_are_missing():
     for t in (float("nan"), float("inf"), -1.0, 0.0, 2e9):
         assert not win.push(frames[1][1], t, "mediapipe33")
     kp = frames[1][1].astype(np.float64)
-    kp[MP.index("left_hip"), 0] = 1e300                        # visibility kept, place absurd
+    legs = [MP.index(f"{s}_{j}") for s in ("left", "right") for j in ("hip", "knee", "ankle")]
+    kp[legs, 0] = 1e300                                         # visibility kept, place absurd
     assert win.push(kp, 1 / 30, "mediapipe33") and len(win) == 2
     _, kps, person = win.frames()
-    assert not person[-1], "a frame without a usable left hip shows no person"
+    assert not person[-1], "a frame without a usable hip, knee or ankle shows no person to a full-body rule"
     assert kps[-1, get_layout("penn13").index("left_hip")].tolist() == [0, 0, 0]
     assert np.isfinite(win.model_input()).all()
 

@@ -67,7 +67,8 @@ def test_measure_out_of_frame(tmp_path, capsys):
     data = np.zeros((10, 33, 3), np.float32)
     data[..., 0], data[..., 1], data[..., 2] = 100.0, 50.0, 0.9
     data[:, MP.index("left_knee")] = (100.0, 300.0, 0.1)   # below a 200-pixel-high image
-    data[:5, MP.index("left_hip"), 2] = 0.3                 # hip hardly visible in frames 0-4
+    data[:5, [MP.index(f"{s}_{j}") for s in ("left", "right") for j in ("hip", "ankle")], 2] = 0.3  # legs hardly
+    data[:5, MP.index("right_knee"), 2] = 0.3                                                 # visible in frames 0-4
     data[3] = 0.0                                           # a frame without a detection is skipped
     path = tmp_path / "s.npz"
     save_sequence(path, SkeletonSequence(data=data, layout="mediapipe33", fps=30.0, timestamps=np.arange(10) / 30,
@@ -95,7 +96,7 @@ def test_shipped_everyday_model_waves_and_claps_at_a_desk(tmp_path, monkeypatch)
 
     monkeypatch.setattr(models, "engines_dir", lambda: REPO / "engines")   # this tree's models, installed or not
     info = describe("everyday", resolve_model("everyday"))
-    assert info.presence["torso"] == ["left_shoulder", "right_shoulder"] and {"wave", "clap"} <= set(info.classes)
+    assert info.presence["seen"][0] == [2, ["left_shoulder", "right_shoulder"]] and {"wave", "clap"} <= set(info.classes)
     assert info.reject_text == "background class"
     out = tmp_path / "ub.jsonl"
     assert app.main(["--model", "everyday", "--skeletons", str(REPO / "demo" / "upper_body_skeletons.jsonl"),
