@@ -18,6 +18,7 @@ import argparse
 import sys
 from typing import Sequence
 
+from partkd_stream.checkpoint import CheckpointError
 from train.datasets import DatasetError
 from train.lib.config import ConfigError, load_config
 from train.lib.everyday_multiset import CONFIG, STUDENT_STAGES, train_student, train_teacher
@@ -57,7 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             train_teacher(cfg, args.seed, args.validation)
         else:
             train_student(cfg, args.seed, args.stage, args.share, args.validation, args.offset, args.teacher)
-    except (ConfigError, DatasetError, FileNotFoundError) as e:
+    except (ConfigError, DatasetError, CheckpointError, FileNotFoundError) as e:
         print(f"everyday_multiset: error: {str(e).splitlines()[0]}", file=sys.stderr)
         return 2
     return 0

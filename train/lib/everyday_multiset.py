@@ -31,7 +31,7 @@ import numpy as np
 from partkd_stream.checkpoint import load_checkpoint, save_checkpoint
 
 from .augment import AugmentedViews, ShiftedNegatives
-from .config import ExperimentConfig
+from .config import ConfigError, ExperimentConfig
 from .data import source_clips, split_validation
 from .evaluation import evaluate
 from .everyday import IDLE_CLIPS, refit, validate
@@ -111,17 +111,17 @@ def train_student(cfg: ExperimentConfig, seed: int, stage: str, share: float, va
     """The LQ student (``baseline``: CE, ``kd``: CE + part KD from ``teacher``) with a background class →
     ``<run_dir>/<stage>.pt`` (after the offset; its in-distribution test metrics reported only)."""
     if stage not in STUDENT_STAGES:
-        raise ValueError(f"stage {stage!r}: the everyday model trains {' or '.join(STUDENT_STAGES)}")
+        raise ConfigError(f"stage {stage!r}: the everyday model trains {' or '.join(STUDENT_STAGES)}")
+    out_dir = run_dir(cfg, seed)
+    t_path = Path(teacher) if teacher else out_dir / "teacher.pt"
+    ck = load_checkpoint(t_path) if stage == "kd" else None         # a missing teacher fails before the data loads
     mset, val = prepare(cfg, seed, validation)
     bench = mset.bench
-    out_dir = run_dir(cfg, seed)
     out_dir.mkdir(parents=True, exist_ok=True)
     t_model = None
-    if stage == "kd":
-        t_path = Path(teacher) if teacher else out_dir / "teacher.pt"
-        ck = load_checkpoint(t_path)
+    if ck is not None:
         if list(ck.classes) != list(bench.classes):
-            raise ValueError(f"{t_path}: the teacher's classes are not this run's ({len(ck.classes)} vs "
+            raise ConfigError(f"{t_path}: the teacher's classes are not this run's ({len(ck.classes)} vs "
                              f"{len(bench.classes)}); train it with the same multiset settings")
         t_model = ck.build_model()
     views = views_of(cfg, mset, seed)

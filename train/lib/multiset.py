@@ -86,9 +86,8 @@ def dataset_root(ms: MultisetConfig, name: str) -> Path:
     return source_root(resolve_root(ms.root), name)
 
 
-def model_classes(vocab: Vocabulary, datasets: list[str], exclude: list[str]) -> list[str]:
-    """The vocabulary classes some of ``datasets`` has clips of, minus ``exclude``, in vocabulary order."""
-    have = set().union(*(vocab.classes_of(d) for d in datasets))
+def model_classes(vocab: Vocabulary, have: set[str], exclude: list[str]) -> list[str]:
+    """The vocabulary classes in ``have`` (those the training clips show), minus ``exclude``, in vocabulary order."""
     return [c for c in vocab.classes if c in have and c not in exclude]
 
 
@@ -112,13 +111,11 @@ def load_multiset(cfg: ExperimentConfig, seed: int) -> Multiset:
     unknown = [c for c in ms.exclude_classes if c not in vocab.classes]
     if unknown:
         raise DatasetError(f"multiset.exclude_classes: {unknown[0]!r} is no class of {vocab.path}")
-    classes = model_classes(vocab, sets, ms.exclude_classes)
+    loaded = [(name, s) for name in sets for s in dataset_samples(name, dataset_root(ms, name), vocab)]
+    classes = model_classes(vocab, {vocab.classes[s.label] for _, s in loaded}, ms.exclude_classes)
     to_model = {vocab.index(c): k for k, c in enumerate(classes)}
-    train, test = [], []
-    for name in sets:
-        for s in dataset_samples(name, dataset_root(ms, name), vocab):
-            if s.label in to_model:
-                (train if s.split == "train" else test).append((name, s))
+    train = [(n, s) for n, s in loaded if s.label in to_model and s.split == "train"]
+    test = [(n, s) for n, s in loaded if s.label in to_model and s.split != "train"]
     if ms.max_per_class:
         train = capped(train, ms.max_per_class)
     if dc.max_samples:
