@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from partkd_stream.convert import convert, project_to_2d
+from partkd_stream.layouts import get_layout
 from partkd_stream.preprocess import PreprocessConfig, preprocess_window, resample_indices, take_frames
 
 from partkd_stream.skeleton_io import SkeletonSequence
@@ -234,8 +235,11 @@ def windows(seqs: list[np.ndarray], fps: np.ndarray, ends: np.ndarray, pre: Prep
             fill: list[str] | None = None) -> np.ndarray:
     """One model input per clip ``[N, C_in, T, V]``: the window ending at ``ends[i]`` (``fill``: per-clip mode)."""
     fill = fill or ["pad"] * len(seqs)
-    picked = [take_frames(s, fill_before_clip(resample_indices(np.arange(e + 1) / f, pre.fps, pre.window), m))
+    picked = [take_frames(s, fill_before_clip(resample_indices(np.arange(e + 1) / f, pre.fps, pre.window, pre.version),
+                                              m), pre.min_score)
               for s, f, e, m in zip(seqs, fps, ends, fill)]
+    if not picked:
+        return np.zeros((0, pre.in_channels, pre.window, get_layout(pre.layout).num_joints), np.float32)
     return preprocess_window(np.stack(picked), pre)
 
 

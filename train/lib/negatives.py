@@ -36,7 +36,7 @@ from partkd_stream.preprocess import PreprocessConfig, clip_windows, preprocess_
 
 from ..datasets import DatasetError, load_dataset, load_samples
 from ..datasets.sample import LABELS_DIR
-from .data import FILL_MODES, fill_before_clip, first_person, random_ends
+from .data import FILL_MODES, first_person, random_ends, windows
 from .dataset_look import Look, clean_2d, median_proportions
 from .degrade import DegradeConfig, degrade, sample_rng
 
@@ -345,13 +345,7 @@ class NegativeWindows:
         ends = random_ends(lengths, fps, self.pre, rng)
         ends = np.where([self.clips[i].last_window for i in idx], lengths - 1, ends)
         fill = list(rng.choice(self.fill_modes, n))
-        picked = [take_frames(s, fill_before_clip(resample_indices(np.arange(e + 1) / f, self.pre.fps,
-                                                                   self.pre.window), m))
-                  for s, f, e, m in zip(seqs, fps, ends, fill)]
-        if not picked:
-            return np.zeros((0, self.pre.in_channels, self.pre.window, get_layout(self.pre.layout).num_joints),
-                            np.float32)
-        return preprocess_window(np.stack(picked), self.pre)
+        return windows(seqs, fps, ends, self.pre, fill)
 
     def epoch_windows_all(self, epoch: int) -> np.ndarray:
         """One random window of every clip, in clip order (for clips that carry a label of their own)."""
@@ -361,10 +355,7 @@ class NegativeWindows:
         fps = np.array([self.view_fps(i, draw) for i in range(len(self.clips))], float)
         ends = random_ends(np.array([len(s) for s in seqs]), fps, self.pre, rng)
         fill = list(rng.choice(self.fill_modes, len(seqs)))
-        picked = [take_frames(s, fill_before_clip(resample_indices(np.arange(e + 1) / f, self.pre.fps,
-                                                                   self.pre.window), m))
-                  for s, f, e, m in zip(seqs, fps, ends, fill)]
-        return preprocess_window(np.stack(picked), self.pre)
+        return windows(seqs, fps, ends, self.pre, fill)
 
     def eval_windows(self, stride_s: float | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Every sliding window (as the stream predicts) of draw 0 of every clip → ``(x, clip index per window)``."""
@@ -373,7 +364,8 @@ class NegativeWindows:
             v = self.view(i, 0)
             if c.last_window:
                 w = preprocess_window(take_frames(v, resample_indices(np.arange(len(v)) / c.fps, self.pre.fps,
-                                                                      self.pre.window))[None], self.pre)
+                                                                      self.pre.window, self.pre.version),
+                                                     self.pre.min_score)[None], self.pre)
             else:
                 stride = None if stride_s is None else max(1, int(round(stride_s * c.fps)))
                 w = clip_windows(v, c.fps, self.pre, stride)
