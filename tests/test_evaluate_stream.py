@@ -90,7 +90,7 @@ class _Scripted:
         if frame not in self.script:
             return None
         lab, why, evs = self.script[frame]
-        return type("P", (), {"t": t, "label": lab, "reason": why, "events": evs})()
+        return type("P", (), {"t": t, "label": lab, "reason": why, "events": evs, "person_present": why is None})()
 
     def finish(self):
         return [Event("end", "squat", self.t)]
@@ -104,6 +104,7 @@ def test_run_stream_pairs_events_and_counts_the_reasons():
     run = run_stream(rec, ((i / FPS, None, "mediapipe33") for i in range(20)))
     assert run.events == [Segment("squat", 0.5, 1.0), Segment("squat", 1.5, 1.9)]
     assert run.pred_label == ["squat", None, None, "squat"] and run.reasons == {"unknown": 2}
+    assert run.pred_reason == [None, "unknown", "unknown", None] and run.pred_present == [True, False, False, True]
 
 
 # --- end to end: the real Recognizer on a skeleton file, through the command line ------------------------------

@@ -80,7 +80,7 @@ def dataset_samples(name: str, root: str | Path, vocab: Vocabulary) -> list[Samp
 
 def dataset_root(ms: MultisetConfig, name: str) -> Path:
     """Where dataset ``name`` is read from: ``multiset.roots[name]``, else under ``multiset.root`` its
-    ``train.prepare`` cache ``<name>.npz`` when present, else its raw folder (``negatives.DATA_DIRS``)."""
+    ``train.prepare`` cache ``<name>.npz`` when present, else its raw folder (``paths.DATASET_DIRS``)."""
     if name in ms.roots:
         return resolve_root(ms.roots[name])
     return source_root(resolve_root(ms.root), name)

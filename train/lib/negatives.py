@@ -39,6 +39,7 @@ from ..datasets.sample import LABELS_DIR
 from .data import FILL_MODES, first_person, random_ends, windows
 from .dataset_look import Look, clean_2d, median_proportions
 from .degrade import DegradeConfig, degrade, sample_rng
+from .paths import DATASET_DIRS
 
 SOURCES = ("nw_ucla", "ntu", "utd_mhad", "idle", "transition", "pool")
 OVERLAP_FILE = LABELS_DIR / "penn_overlap.json"
@@ -65,14 +66,10 @@ def penn_overlap(source: str) -> dict[int, str]:
     return {int(k): v for k, v in spec.get(source, {}).items()}
 
 
-DATA_DIRS = {"nw_ucla": "nw_ucla/all_sqe", "ntu": "ntu/skeletons", "utd_mhad": "utd_mhad/skeleton",
-             "kard": "kard/realworld", "florence3d": "florence3d/clips"}
-
-
 def source_root(shared: str | Path, source: str) -> Path:
-    """``<shared>/<source>.npz`` (a ``train.prepare`` cache) if present, else the raw folder (``DATA_DIRS``)."""
+    """``<shared>/<source>.npz`` (a ``train.prepare`` cache) if present, else the raw folder (``paths.DATASET_DIRS``)."""
     cache = Path(shared) / f"{source}.npz"
-    return cache if cache.is_file() else Path(shared) / DATA_DIRS[source]
+    return cache if cache.is_file() else Path(shared) / DATASET_DIRS[source]
 
 
 def action_number(source: str, clip_id: str) -> int:

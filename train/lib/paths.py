@@ -14,6 +14,9 @@ REPO = Path(__file__).resolve().parents[2]
 CONFIGS = REPO / "train" / "configs"
 SHARED_ENV = "PARTKD_SHARED_DATA"
 _SHARED_PREFIX = ("..", "shared", "data")
+# each dataset's folder of raw files inside the shared data folder (loaders' --root)
+DATASET_DIRS = {"penn_action": "penn_action/labels", "nw_ucla": "nw_ucla/all_sqe", "ntu": "ntu/skeletons",
+                "utd_mhad": "utd_mhad/skeleton", "kard": "kard/realworld", "florence3d": "florence3d/clips"}
 
 
 def shared_data() -> Path:
@@ -31,3 +34,11 @@ def resolve_root(path: str | Path) -> Path:
     if p.parts[:3] == _SHARED_PREFIX:
         return shared_data().joinpath(*p.parts[3:])
     return (REPO / p).resolve()
+
+
+def dataset_dir(name: str) -> Path:
+    """A dataset's raw folder in the shared data folder (``DATASET_DIRS``; ``ntu60`` / ``ntu120`` → ``ntu``)."""
+    key = "ntu" if name in ("ntu60", "ntu120") else name
+    if key not in DATASET_DIRS:
+        raise ValueError(f"no folder of dataset {name!r} in the shared data; known: {', '.join(DATASET_DIRS)}")
+    return shared_data() / DATASET_DIRS[key]

@@ -21,13 +21,14 @@ changes its input.
 - **mirroring** (a left-handed person, a mirrored webcam): ``train.datasets.vocabulary.mirror_sequence`` and its
   label map (``Vocabulary.mirror_names``) — not repeated here.
 
-``Shift`` names one setting of all of them and ``apply_shift`` turns a clean dataset clip into what the model would
-see under it, through the degradation profile given (``train.lib.degrade``): proportions → view → far side hidden →
-frame rate → distance → projection → mirror → scores and noise. With ``Shift()`` the result is exactly
+``Shift`` names one setting of all of them. ``shift_clip`` applies what happens in the world (body, view, timing,
+mirror image, distance: what a 3D teacher sees), ``apply_shift`` then films it — camera, scores and the degradation
+profile given (``train.lib.degrade``) — into what the model would see. With ``Shift()`` the result is exactly
 ``degrade(seq, layout, dst_layout, profile, rng)``: the benchmark's LQ test clip.
 """
 from __future__ import annotations
 
+import functools
 import warnings
 from collections import deque
 from dataclasses import dataclass, field
@@ -179,10 +180,11 @@ def project(seq: np.ndarray, camera: Camera, crop: bool = False) -> np.ndarray:
 
 
 # ----- bodies ----------------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Proportions:
     """A body's proportions: the median distance between every two named joints of ``layout`` (over frames where
-    both are present, then over clips). Named, so proportions measured in one layout retarget clips of another."""
+    both are present, then over clips). Named, so proportions measured in one layout retarget clips of another.
+    Equal only to itself (hashed by identity), so ``bone_factors`` of a (source, target) pair is computed once."""
 
     layout: str
     distances: Mapping[tuple[str, str], float] = field(repr=False)   # (joint a, joint b), a < b by name
@@ -237,12 +239,14 @@ def _tree(lay: Layout) -> tuple[list[tuple[int, int]], np.ndarray]:
     return order, parent
 
 
-def bone_factors(layout: str | Layout, source: Proportions, target: Proportions) -> dict[tuple[int, int], float]:
+@functools.lru_cache(maxsize=256)
+def bone_factors(layout: str, source: Proportions, target: Proportions) -> dict[tuple[int, int], float]:
     """For every bone (parent, child) of ``layout``'s tree: the factor that takes ``source`` proportions to
     ``target`` ones — target / source distance of the two joints, named alike in both, that are nearest along the
     tree with the bone between them (a bone's own two joints when both layouts have them; e.g. Kinect's elbow–wrist
-    and wrist–hand take OpenNI's elbow–hand; ties average). A bone no shared pair spans keeps its length."""
-    lay = layout if isinstance(layout, Layout) else get_layout(layout)
+    and wrist–hand take OpenNI's elbow–hand; ties average). A bone no shared pair spans keeps its length. Cached per
+    (layout, source, target): treat the result as read-only."""
+    lay = get_layout(layout)
     order, parent = _tree(lay)
     names = lay.joints
     shared = [i for i, n in enumerate(names)
@@ -284,7 +288,7 @@ def retarget(seq: np.ndarray, layout: str | Layout, target: Proportions, source:
     lay = layout if isinstance(layout, Layout) else get_layout(layout)
     seq = np.asarray(seq)
     source = source if source is not None else measure_proportions([seq.reshape((-1,) + seq.shape[-2:])], lay.name)
-    factors = bone_factors(lay, source, target)
+    factors = bone_factors(lay.name, source, target)
     out = seq.copy()
     present = seq[..., -1] > 0
     for (p, c), f in factors.items():
@@ -356,19 +360,16 @@ class Shift:
         return out
 
 
-def apply_shift(seq: np.ndarray, layout: str, fps: float, shift: Shift, dst_layout: str, profile: DegradeConfig,
-                rng: np.random.Generator) -> tuple[np.ndarray, float]:
-    """A clean dataset clip (``[T, V, 4]`` 3D or ``[T, V, 3]`` 2D, in ``layout``) as the model would see it under
-    ``shift``: ``(clip [T', V_dst, 3] in dst_layout, its frame rate)``.
+def shift_clip(seq: np.ndarray, layout: str, fps: float, shift: Shift) -> tuple[np.ndarray, float]:
+    """The part of a shift that happens in the world, before any camera: ``(the clip in its own layout and
+    dimensions, its frame rate)`` — another body, view, timing, the mirror image (a left-handed person), the distance.
+    What a 3D teacher sees of a shifted clip; ``apply_shift`` films it.
 
-    Order: proportions → yaw/pitch → far side hidden → frame rate → distance → projection → mirror → scores ``one``
-    → the layout conversion and the profile's noise (``degrade.degrade``, drawing from ``rng``; ``degrade=False``: none) → scores ``binary``.
-    The profile's noise and rates are per frame, as calibrated at 30 fps, whatever the new rate."""
+    Order: proportions → yaw/pitch → far side hidden → frame rate and speed → mirror → distance."""
     from train.datasets.vocabulary import mirror_sequence
 
     seq = np.asarray(seq, np.float32)
-    three_d = seq.shape[-1] == 4
-    if shift.needs_3d() and not three_d:
+    if shift.needs_3d() and seq.shape[-1] != 4:
         raise ValueError(f"shift {shift.describe()} turns or projects a 3D clip; this clip is 2D ({layout})")
     if shift.proportions is not None:
         seq = retarget(seq, layout, shift.proportions, shift.reference)
@@ -379,12 +380,24 @@ def apply_shift(seq: np.ndarray, layout: str, fps: float, shift: Shift, dst_layo
     out_fps = float(shift.fps or fps)
     if out_fps != fps or shift.speed != 1.0:
         seq = retime(seq, fps, out_fps, shift.speed)
-    if three_d:
-        if shift.distance is not None:
-            seq = place(seq, shift.distance)
-        seq = project(seq, shift.camera or Camera.of_profile(profile), crop=shift.crop)
     if shift.mirror:
         seq = mirror_sequence(seq, layout)
+    if shift.distance is not None:
+        seq = place(seq, shift.distance)
+    return seq, out_fps
+
+
+def apply_shift(seq: np.ndarray, layout: str, fps: float, shift: Shift, dst_layout: str, profile: DegradeConfig,
+                rng: np.random.Generator) -> tuple[np.ndarray, float]:
+    """A clean dataset clip (``[T, V, 4]`` 3D or ``[T, V, 3]`` 2D, in ``layout``) as the model would see it under
+    ``shift``: ``(clip [T', V_dst, 3] in dst_layout, its frame rate)``.
+
+    ``shift_clip`` (the world), then the camera (3D: ``project``), scores ``one``, the layout conversion and the
+    profile's noise (``degrade.degrade``, drawing from ``rng``; ``degrade=False``: none), scores ``binary``. The
+    profile's noise and rates are per frame, as calibrated at 30 fps, whatever the new rate."""
+    seq, out_fps = shift_clip(seq, layout, fps, shift)
+    if seq.shape[-1] == 4:
+        seq = project(seq, shift.camera or Camera.of_profile(profile), crop=shift.crop)
     if shift.scores == "one":
         seq = all_scores_one(seq)
     out = degrade(seq, layout, dst_layout, profile if shift.degrade else DegradeConfig.zero(), rng)
@@ -436,4 +449,4 @@ def random_shift(rng: np.random.Generator, ranges: ShiftRanges = ShiftRanges(), 
 
 __all__ = ["Camera", "KINECT_V2_COLOUR", "WEBCAM_VGA", "Proportions", "Shift", "ShiftRanges", "all_scores_one",
            "apply_shift", "binary_scores", "body_centre", "bone_factors", "hide_far_side", "measure_proportions",
-           "place", "project", "random_shift", "retarget", "retime", "rotate"]
+           "place", "project", "random_shift", "retarget", "retime", "rotate", "shift_clip"]

@@ -46,7 +46,8 @@ class StreamRun:
     pred_label: list[Optional[str]]                       # [P] state label (None = no action)
     events: list[Segment]                                 # start..end spans of recognised actions
     reasons: dict[str, int] = field(default_factory=dict)  # predictions per reason, where the recognizer gives one
-
+    pred_reason: list[Optional[str]] = field(default_factory=list)  # [P] why the state has no label (None: it has)
+    pred_present: list[bool] = field(default_factory=list)          # [P] a person in view at that prediction
 
 
 def input_frames(path: Path, cache: Optional[Path] = None) -> Iterator[tuple[float, Optional[np.ndarray], str]]:
@@ -86,7 +87,7 @@ def video_skeletons(path: Path, cache: Optional[Path] = None):
 
 def run_stream(rec: Any, frames: Iterable[tuple[float, Optional[np.ndarray], str]]) -> StreamRun:
     """Feed every frame to a ``Recognizer``; collect its states, events and the reasons for "no action"."""
-    frame_t, pred_t, labels, events, reasons = [], [], [], [], {}
+    frame_t, pred_t, labels, events, reasons, why, present = [], [], [], [], {}, [], []
     open_: dict[str, float] = {}
 
     def take(evs) -> None:
@@ -103,12 +104,14 @@ def run_stream(rec: Any, frames: Iterable[tuple[float, Optional[np.ndarray], str
             continue
         pred_t.append(pred.t)
         labels.append(pred.label)
+        why.append(pred.reason)
+        present.append(bool(pred.person_present))
         if pred.reason is not None:
             reasons[pred.reason] = reasons.get(pred.reason, 0) + 1
         take(pred.events)
     take(rec.finish())
     return StreamRun(np.array(frame_t, float), np.array(pred_t, float), labels,
-                     sorted(events, key=lambda e: e.start), reasons)
+                     sorted(events, key=lambda e: e.start), reasons, why, present)
 
 
 # --- scoring -----------------------------------------------------------------------------------------------------
