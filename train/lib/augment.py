@@ -20,14 +20,12 @@ import numpy as np
 
 from partkd_stream.preprocess import PreprocessConfig
 
-from ..datasets.vocabulary import mirror_sequence
 from .config import AugmentConfig
 from .data import EpochViews
 from .degrade import DegradeConfig, sample_rng
 from .multiset import HQ_LAYOUT, Multiset
 from .negatives import NegativeClip, NegativeWindows
-from .shifts import Proportions, Shift, ShiftRanges, apply_shift, measure_proportions, random_shift, retarget, \
-    retime, rotate
+from .shifts import Proportions, Shift, ShiftRanges, apply_shift, measure_proportions, random_shift, shift_clip
 
 
 def shift_ranges(aug: AugmentConfig, bodies: list[Proportions]) -> ShiftRanges:
@@ -38,21 +36,10 @@ def shift_ranges(aug: AugmentConfig, bodies: list[Proportions]) -> ShiftRanges:
 
 
 def hq_view(seq: np.ndarray, layout: str, fps: float, shift: Shift) -> tuple[np.ndarray, float]:
-    """The teacher's view of a clean 3D clip under ``shift``: the same body, view, timing and mirror image as
-    ``apply_shift`` gives the student, in 3D, without noise, hidden joints or camera (``(clip, its frame rate)``)."""
-    if shift.proportions is not None:
-        seq = retarget(seq, layout, shift.proportions, shift.reference)
-    return _hq_after_body(seq, layout, fps, shift)
-
-
-def _hq_after_body(seq: np.ndarray, layout: str, fps: float, shift: Shift) -> tuple[np.ndarray, float]:
-    seq = rotate(seq, shift.yaw, shift.pitch)
-    out_fps = float(shift.fps or fps)
-    if out_fps != fps or shift.speed != 1.0:
-        seq = retime(seq, fps, out_fps, shift.speed)
-    if shift.mirror:
-        seq = mirror_sequence(seq, layout)
-    return seq, out_fps
+    """The teacher's view of a clean 3D clip under ``shift`` (``(clip, its frame rate)``): the world part of the
+    shift (``shifts.shift_clip``: body, view, timing, mirror image) as ``apply_shift`` films it for the student, with
+    every joint shown (no far side hidden) and no camera or noise."""
+    return shift_clip(seq, layout, fps, replace(shift, far_side_hidden=None, distance=None))
 
 
 class AugmentedViews:
@@ -79,10 +66,7 @@ class AugmentedViews:
         fps, labels, hq, lq = [], [], [], []
         for i, (seq, layout) in enumerate(b.train_src):
             shift, r = self.shift(i, epoch)
-            if shift.proportions is not None:   # once for both views (bone_factors is the costly part)
-                seq = retarget(seq, layout, shift.proportions, shift.reference)
-                shift = replace(shift, proportions=None, reference=None)
-            h, f = _hq_after_body(seq, layout, float(b.train_fps[i]), shift)
+            h, f = hq_view(seq, layout, float(b.train_fps[i]), shift)
             if with_lq:
                 lq.append(apply_shift(seq, layout, float(b.train_fps[i]), shift, b.lq_pre.layout, b.degradation,
                                       r)[0])
