@@ -141,7 +141,7 @@ def test_recipe_end_to_end_teacher_ce_and_kd(roots, tmp_path, capsys):
     for ck in (ce, kd):
         assert ck.meta["vocabulary"] == "everyday_vocabulary.yaml" and ck.meta["left_out"] == "florence3d"
         assert set(ck.meta["training_sets"]) == {"utd_mhad", "kard"} and ck.meta["augment"]["enabled"]
-        assert ck.meta["reject"]["method"] == "background"
+        assert ck.meta["reject"]["method"] == "background" and ck.meta["presence"]["sides"] == "both"
     assert "loss_part" in json.dumps(json.loads((run / "kd.metrics.json").read_text())["history"])
     assert json.loads((run / "baseline.validation.json").read_text())["known"]["background_windows"] <= 0.02
     out = capsys.readouterr().out

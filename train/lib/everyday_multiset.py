@@ -15,8 +15,8 @@ One run (``train_everyday_multiset``) trains, on the training clips of ``multise
 As the other background models (``train.lib.everyday``): a stratified ``validation`` share of the training clips is
 held out, and the background logit gets the smallest offset that leaves ≤ 2 % of their streamed windows called
 background (``validation.json``); ``validation=0`` (the refit on every clip) folds in the ``offset`` such runs chose.
-The checkpoint's meta names the vocabulary, the training datasets (clips per dataset), the classes held out and the
-augmentation, which ``build_engine`` copies into the model card.
+The checkpoint's meta names the vocabulary, the training datasets (clips per dataset), the classes held out, the
+augmentation and the ``upper_body`` presence rule, which ``build_engine`` copies into the model card.
 """
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from partkd_stream.checkpoint import load_checkpoint, save_checkpoint
+from partkd_stream.window import PRESENCE_RULES
 
 from .augment import AugmentedViews, ShiftedNegatives
 from .config import ConfigError, ExperimentConfig
@@ -46,6 +47,7 @@ from .stages import STAGES
 CONFIG = CONFIGS / "everyday_multiset.yaml"
 RECIPE = "train.everyday_multiset"
 STUDENT_STAGES = ("baseline", "kd")
+PRESENCE = "upper_body"   # a desk webcam frames the upper body: the card's presence rule (build_engine reads it)
 
 
 def run_dir(cfg: ExperimentConfig, seed: int) -> Path:
@@ -150,6 +152,7 @@ def train_student(cfg: ExperimentConfig, seed: int, stage: str, share: float, va
     meta["metrics"].setdefault("test", {}).update({k: v for k, v in test.items() if isinstance(v, (int, float))})
     meta.update(training_meta(cfg, mset))
     meta.update(title=f"LQ student, {'CE + part KD' if stage == 'kd' else 'CE'} + background", share=share,
+                presence=PRESENCE_RULES[PRESENCE].to_dict(),
                 validation_ids=val["ids"] if val else [], validation=res["brief"],
                 background_offset=res["background_offset"], reject=res["reject"])
     save_checkpoint(path, model, bench.classes, meta=meta)
