@@ -159,7 +159,8 @@ def cmd_table(args: argparse.Namespace) -> int:
     titles = {("old", "old"): f"old model (`{args.old}`, UTD-MHAD only, no augmentation)"}
     lines = []
     for (variant, stage), per_fold in sorted(results.items(), key=lambda kv: (kv[0][0] != "old", kv[0])):
-        title = titles.get((variant, stage), f"{STAGE_TITLES[stage]}, {'augmented' if variant == 'aug' else 'no augmentation'}")
+        title = titles[(variant, stage)] if (variant, stage) in titles else \
+            f"{STAGE_TITLES[stage]}, {'augmented' if variant == 'aug' else 'no augmentation'}"
         lines.append([title, *[cell([r["top1"] for r in per_fold.get(f, [])]) for f in FOLDS]])
     head = ["left out → (clip top-1 %, mean ± std (seeds))", *FOLDS]
     text = (f"Leave one dataset out: trained on the other three, judged on every clip of the left-out dataset whose "
