@@ -118,8 +118,7 @@ def validate(model: Any, bench: Benchmark, val: dict, recall: float = KNOWN_RECA
     s_known = score_logits(zv, "not_background", bench.classes)
     negatives = {}
     for name, nclips in sets.items():
-        zn = logits(model, NegativeWindows(nclips, pre, deg, VAL_NEG_SEED).eval_windows()[0])
-        zn[:, -1] -= b
+        zn = logits(model, NegativeWindows(nclips, pre, deg, VAL_NEG_SEED).eval_windows()[0])   # offset folded in
         negatives[name] = {"clips": len(nclips), **judge_negatives(s_known, zn, bench.classes)}
     reject = background_reject(recall, f"{what} validation clips ({len(y)}, held out of training), {len(xv)} "
                                        f"windows as streamed, desk profile; background logit offset {b:g} folded into "
