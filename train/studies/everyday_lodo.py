@@ -42,7 +42,8 @@ from train.lib.paths import REPO
 from train.lib.reporting import markdown_table, write_json, write_text
 
 FOLDS = ("utd_mhad", "kard", "florence3d", "nw_ucla")
-VARIANTS = {"aug": [], "noaug": ["augment.enabled=false"]}
+VARIANTS = {"aug": [], "noaug": ["augment.enabled=false"], "slow": ["augment.speed=[0.45, 1.6]"]}
+VARIANT_TITLES = {"aug": "augmented", "noaug": "no augmentation", "slow": "augmented, speed 0.45-1.6"}
 STAGE_TITLES = {"baseline": "CE", "kd": "KD (CE + part KD from a 3D teacher)"}
 
 
@@ -160,7 +161,7 @@ def cmd_table(args: argparse.Namespace) -> int:
     lines = []
     for (variant, stage), per_fold in sorted(results.items(), key=lambda kv: (kv[0][0] != "old", kv[0])):
         title = titles[(variant, stage)] if (variant, stage) in titles else \
-            f"{STAGE_TITLES[stage]}, {'augmented' if variant == 'aug' else 'no augmentation'}"
+            f"{STAGE_TITLES[stage]}, {VARIANT_TITLES[variant]}"
         lines.append([title, *[cell([r["top1"] for r in per_fold.get(f, [])]) for f in FOLDS]])
     head = ["left out → (clip top-1 %, mean ± std (seeds))", *FOLDS]
     text = (f"Leave one dataset out: trained on the other three, judged on every clip of the left-out dataset whose "
