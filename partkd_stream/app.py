@@ -5,9 +5,11 @@ injected (``main(..., estimator_factory=…)``, default ``MediaPipePose``, or ``
 ``--max-people`` > 1; one per video so tracking starts fresh) and ``Run`` takes the keypoint layout from it.
 ``--max-people 1`` follows the most prominent person (``Recognizer.update``; records carry ``"person": null``);
 more people are tracked, each with their own id, window, smoother and events (``Recognizer.update_people``). Every output path is checked before the model, the estimator or a
-file is touched. Bad input gives one line on stderr and exit 1 (argparse usage errors: exit 2). Ctrl-C and
+file is touched, and refused when it is one of the inputs (``sinks.check_not_inputs``). Bad input gives one line on
+stderr and exit 1 (argparse usage errors: exit 2); in a batch, a bad input is skipped and the rest run. Ctrl-C and
 SIGTERM stop the same way: the open action gets its ``end`` event, every output file is complete (the mp4
-playable), the summary is printed; exit 130 (Ctrl-C) or 143 (SIGTERM).
+playable), the summary is printed; exit 130 (Ctrl-C) or 143 (SIGTERM) — also when a blocking call never returns
+(``signals``: the watchdog).
 """
 from __future__ import annotations
 
@@ -20,18 +22,21 @@ from typing import Callable, Iterator, Optional, Sequence
 
 import numpy as np
 
-from .backends import load_model
+from .backends import check_threads, load_model
+from .card import card_path_for
 from .errors import PartkdError
+from .models import UnknownModel, resolve_model
 from .overlay import FpsMeter, annotate, annotate_people
 from .pose import MediaPipePose, PoseEstimator
 from .recognizer import DEFAULT_SMOOTH, DEFAULT_STRIDE, DEFAULT_THRESHOLD, Prediction, Recognizer
 from .signals import deferred_interrupts, exit_code, raise_if_interrupted, terminate_as_interrupt
-from .sinks import (DisplaySink, JsonlSink, RunSummary, SinkError, VideoSink, check_output_path,
+from .sinks import (DisplaySink, JsonlSink, RunSummary, SinkError, VideoSink, check_not_inputs, check_output_path,
                     display_available)
 from .sources import DEFAULT_FPS, Frame, SkeletonFileSource, Source, SourceError, find_videos, open_camera, open_video
 
 PROG = "partkd-stream"
 EstimatorFactory = Callable[[], PoseEstimator]
+MAX_PEOPLE = 1000   # --max-people: a bound for MediaPipe's 32-bit pose count and for the per-person state kept
 ERRORS = (PartkdError, OSError)   # each carries a one-line message
 
 
@@ -48,7 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a shipped model by name ('partkd-stream models' lists them: penn, …) or a model file (.onnx "
                         "with its card, or a .pt checkpoint); default: $PARTKD_MODEL, else penn")
     m.add_argument("--backend", default="auto", choices=("auto", "tensorrt", "onnxruntime", "pytorch"))
-    m.add_argument("--threads", type=int, default=None, help="CPU threads for the model (default: backend's)")
+    m.add_argument("--threads", type=int, default=None,
+                   help="CPU threads for the model, 1 to the cores this process may use (default: backend's)")
     r = p.add_argument_group("recognition")
     r.add_argument("--stride", type=int, default=DEFAULT_STRIDE, help="predict every N frames (default %(default)s)")
     r.add_argument("--smooth", type=int, default=DEFAULT_SMOOTH,
@@ -216,7 +222,7 @@ class Run:
             except Exception as e:  # noqa: BLE001 - every resource gets closed; the first failure is raised below
                 failures.append(e)
         s = self.summary
-        s.drops, s.interrupted = self.source.drops, interrupted
+        s.drops, s.time_drops, s.interrupted = self.source.drops, self.rec.dropped_frames, interrupted
         if self.jsonl:
             s.outputs.append(f"predictions → {self.jsonl.path}")
         if self.video:
@@ -224,6 +230,11 @@ class Run:
         warning = None if interrupted else self.source.warning()
         if warning:
             s.warnings.append(warning)
+        if self.rec.clock_back is not None:
+            frame, t, before = self.rec.clock_back
+            s.warnings.append(f"{self.source.name}: the clock runs backwards at frame {frame} ({t:g} s after "
+                              f"{before:g} s); {self.rec.dropped_frames} frames dropped for their timestamps (each "
+                              f"frame must come after the one before: re-time the stream)")
         most = getattr(self.source, "most_people", 0)
         if most > self.max_people:
             s.warnings.append(f"{self.source.name}: up to {most} people per frame; followed the first "
@@ -236,13 +247,19 @@ class Run:
 def main(argv: Optional[Sequence[str]] = None, estimator_factory: Optional[EstimatorFactory] = None) -> int:
     """The run mode; ``estimator_factory`` makes the pose estimator for each video source (default MediaPipe)."""
     args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
-    for name, v, lo in (("--stride", args.stride, 1), ("--smooth", args.smooth, 1), ("--topk", args.topk, 1),
-                        ("--max-people", args.max_people, 1)):
+    for name, v, lo in (("--stride", args.stride, 1), ("--smooth", args.smooth, 1), ("--topk", args.topk, 1)):
         if v < lo:
             return _error(f"{name} must be ≥ {lo}, got {v}", 2)
+    if not 1 <= args.max_people <= MAX_PEOPLE:
+        return _error(f"--max-people must be 1 to {MAX_PEOPLE} (people recognised per frame), got {args.max_people}",
+                      2)
+    try:
+        check_threads(args.threads, "--threads")
+    except PartkdError as e:
+        return _error(str(e), 2)
     if not 0.0 <= args.threshold <= 1.0:
         return _error(f"--threshold must be in [0, 1], got {args.threshold}", 2)
-    with terminate_as_interrupt():
+    with terminate_as_interrupt(PROG):
         try:
             try:
                 return _run_inputs(args, estimator_factory or _default_estimator(args.max_people, args.pose_tiles))
@@ -255,7 +272,10 @@ def main(argv: Optional[Sequence[str]] = None, estimator_factory: Optional[Estim
 
 
 def _run_inputs(args: argparse.Namespace, make_estimator: EstimatorFactory) -> int:
+    """Every input in turn. The batch rule (``extract`` keeps it too): an input that cannot be opened or read is
+    reported on one line and skipped, the others finish, and the exit code is 1 at the end."""
     first: Optional[Source] = None
+    failed = 0
     try:
         if args.video:
             inputs = find_videos(args.video)
@@ -268,8 +288,18 @@ def _run_inputs(args: argparse.Namespace, make_estimator: EstimatorFactory) -> i
         if args.skeletons and args.pose_tiles:
             raise SourceError("--pose-tiles looks for people in video frames; use it with --video or --camera")
         outputs = _outputs(args, inputs)
-        # Open the first source before loading the model: a bad path fails fast, with nothing else printed.
-        first = _open(args, inputs[0])
+        # Open a source before loading the model: a single bad input fails fast, with nothing else printed.
+        start = 0
+        for start, name in enumerate(inputs):
+            try:
+                first = _open(args, name)
+                break
+            except ERRORS as e:
+                raise_if_interrupted()
+                failed += 1
+                _error(_one_line(e))
+        if first is None:
+            return 1
         with deferred_interrupts():                  # the backend's import runs here
             model = load_model(model=args.model, backend=args.backend, threads=args.threads)
     except BaseException as e:
@@ -282,12 +312,11 @@ def _run_inputs(args: argparse.Namespace, make_estimator: EstimatorFactory) -> i
     display = None
     if first.has_images and not args.no_display and display_available():
         display = DisplaySink()
-    failed = 0
     summaries: list[RunSummary] = []
     source: Optional[Source] = first
     run: Optional[Run] = None
     try:
-        for i, name in enumerate(inputs):
+        for i, name in enumerate(inputs[start:], start):
             try:
                 if source is None:
                     source = _open(args, name)
@@ -323,11 +352,14 @@ def _run_inputs(args: argparse.Namespace, make_estimator: EstimatorFactory) -> i
         if display is not None:
             display.close()
     _print_summaries(args, summaries)
+    if failed and len(inputs) > 1:
+        _error(f"{failed} of {len(inputs)} inputs failed (each reported above); the others were processed")
     return 1 if failed else 0
 
 
 def _outputs(args: argparse.Namespace, inputs: list[str]) -> list[tuple[Optional[str], Optional[str]]]:
-    """Every input's ``(--out file, --render file)``, each checked now: a bad path fails before any work."""
+    """Every input's ``(--out file, --render file)``, each checked now: a bad path, or one that would overwrite an
+    input (a video, the skeleton file, the model and its card) or another output, fails before any work."""
     used_out: set[str] = set()
     used_render: set[str] = set()
     pairs = []
@@ -338,7 +370,18 @@ def _outputs(args: argparse.Namespace, inputs: list[str]) -> list[tuple[Optional
             if path is not None:
                 check_output_path(path, what)
         pairs.append((out, render))
+    check_not_inputs([(flag, path) for out, render in pairs for flag, path in (("--out", out), ("--render", render))],
+                     inputs + _model_files(args.model))
     return pairs
+
+
+def _model_files(spec: Optional[str]) -> list[Path]:
+    """The files loading ``--model`` reads (the model, its card, the ONNX / plan / weights beside it)."""
+    try:
+        path = resolve_model(spec)
+    except UnknownModel:   # reported when the model is loaded
+        return []
+    return [path, card_path_for(path)] + [path.with_suffix(s) for s in (".onnx", ".plan", ".pt")]
 
 
 def _start_run(args: argparse.Namespace, source: Source, model, out: Optional[str], render: Optional[str],

@@ -39,10 +39,21 @@ class BackendUnavailable(PartkdError, RuntimeError):
     """A backend that cannot run here (missing package, no GPU); the message says why."""
 
 
-class Backend(Protocol):
-    name: str
+def cpu_cores() -> int:
+    """The CPU cores this process may run on (its affinity mask, e.g. a container's share, else the machine's)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:   # pragma: no cover - not Linux
+        return os.cpu_count() or 1
 
-    def predict(self, x: np.ndarray) -> np.ndarray: ...
+
+def check_threads(threads: Optional[int], name: str = "threads") -> None:
+    """A thread count for the model (``name``: how the caller spells it, e.g. ``--threads``): 1 to ``cpu_cores()``.
+    More threads than cores only slow a small model down, and a hundred thousand exhaust the machine."""
+    n = cpu_cores()
+    if threads is not None and not 1 <= threads <= n:
+        raise ModelLoadError(f"{name} {threads}: this process can use {n} CPU core{'s' if n > 1 else ''}; give 1 to "
+                             f"{n} (more threads than cores only slow the model down)")
 
 
 # --- ONNX Runtime ------------------------------------------------------------------------------------------------
@@ -51,6 +62,7 @@ class OnnxRuntimeBackend:
 
     def __init__(self, onnx_path: str | os.PathLike, device: str = "auto", threads: Optional[int] = None,
                  output_name: str = "logits") -> None:
+        check_threads(threads)
         import onnxruntime as ort
 
         so = ort.SessionOptions()
@@ -82,6 +94,7 @@ class PyTorchBackend:
     name = "pytorch"
 
     def __init__(self, checkpoint_path: str | os.PathLike, threads: Optional[int] = None) -> None:
+        check_threads(threads)
         import torch
 
         from .checkpoint import load_checkpoint

@@ -14,12 +14,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
+from . import json_input
+from .atomic import atomic_write_bytes
 from .convert import conversion_matrix
 from .errors import PartkdError
 from .layouts import get_layout
 from .preprocess import PreprocessConfig, PreprocessVersionError
 from .reject import OpenSet, Reject
-from .skeleton_io import atomic_write_bytes
 from .window import PresenceRule
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -159,8 +160,8 @@ class ModelCard:
     @classmethod
     def from_json(cls, text: str) -> "ModelCard":
         try:
-            d = json.loads(text)
-        except json.JSONDecodeError as e:
+            d = json_input.loads(text)
+        except ValueError as e:
             raise CardMismatch(f"card is not valid JSON ({e})") from None
         if not isinstance(d, dict):
             raise CardMismatch("card is not a JSON object")

@@ -21,10 +21,10 @@ from typing import Any
 
 import torch
 
+from .atomic import atomic_write_bytes
 from .errors import PartkdError
 from .model import ModelConfig, PartGCN
 from .preprocess import PreprocessConfig, PreprocessVersionError
-from .skeleton_io import atomic_write_bytes
 
 FORMAT = "partkd-stream/2"
 FORMAT_V1 = "partkd-stream/1"

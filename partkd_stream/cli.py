@@ -54,7 +54,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"partkd-stream {__version__}")
         return 0
     module, rest = (SUBCOMMANDS[argv[0]][0], argv[1:]) if argv[0] in SUBCOMMANDS else (RUN_MODULE, argv)
-    with terminate_as_interrupt():
+    with terminate_as_interrupt("partkd-stream"):
         try:
             try:
                 with deferred_interrupts():   # torch, cv2, onnxruntime: their import code prints an exception

@@ -29,9 +29,9 @@ reports is kept with a warning.
 from __future__ import annotations
 
 import argparse
+import gc
 import multiprocessing as mp
 import os
-import signal
 import sys
 import time
 import zipfile
@@ -42,8 +42,8 @@ from typing import Iterable, Optional, Sequence
 import numpy as np
 
 from .errors import PartkdError
-from .signals import exit_code, raise_if_interrupted, terminate_as_interrupt
-from .sinks import check_output_folder
+from .signals import exit_code, raise_if_interrupted, terminate_as_interrupt, worker_stops_on_sigterm
+from .sinks import check_not_inputs, check_output_folder
 from .skeleton_io import SkeletonSequence, save_sequence
 from .sources import VideoFileSource, find_videos, is_url, truncation_warning
 
@@ -147,9 +147,9 @@ def _job(args: tuple[str, str, int, int, bool]) -> Result:
 
 def _worker_init() -> None:
     """Worker processes leave Ctrl-C to the parent (which stops the pool) and end quietly on the SIGTERM the
-    pool sends: ``SystemExit`` unwinds the atomic writer, so no temporary file is left, and prints nothing."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    pool sends: ``SystemExit`` unwinds the atomic writer, so no temporary file is left, and prints nothing; a
+    worker stuck in a native call (a video that is a FIFO) is ended by the watchdog (``signals``)."""
+    worker_stops_on_sigterm(PROG)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -182,10 +182,15 @@ def _run(jobs: list[tuple[str, str, int, int, bool]], workers: int, progress: bo
                 bar.update()
                 yield r
         else:
-            with mp.get_context("spawn").Pool(workers, initializer=_worker_init) as pool:
+            pool = mp.get_context("spawn").Pool(workers, initializer=_worker_init)
+            try:
                 for r in pool.imap_unordered(_job, jobs):
                     bar.update()
                     yield r
+                pool.close()   # done: the workers leave on their own
+            finally:
+                pool.terminate()   # interrupted: SIGTERM to the workers (a no-op after close)
+                pool.join()
     finally:
         bar.close()
 
@@ -197,7 +202,7 @@ def _fail(msg: str) -> int:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = _parser().parse_args(argv)
-    with terminate_as_interrupt():
+    with terminate_as_interrupt(PROG):
         try:
             try:
                 return _extract(args)
@@ -216,6 +221,7 @@ def _extract(args: argparse.Namespace) -> int:
         if urls:
             raise ExtractError(f"{urls[0]}: extract reads video files, not streams; download it first")
         out_dir = check_output_folder(args.out, "skeleton files")
+        check_not_inputs([("--out", str(out_dir / output_name(v))) for v in videos], videos, distinct=False)
     except PartkdError as e:
         return _fail(f"{e}")
     try:
@@ -249,6 +255,7 @@ def _extract(args: argparse.Namespace) -> int:
         jobs.append((v, str(out), args.model_complexity, args.max_width, args.swap_sides))
 
     workers = args.workers if args.workers > 0 else min(os.cpu_count() or 1, max(len(jobs), 1))
+    interrupted: Optional[int] = None
     try:
         for r in _run(jobs, min(workers, max(len(jobs), 1)), progress=not args.no_progress):
             if r.status == "failed":
@@ -258,10 +265,16 @@ def _extract(args: argparse.Namespace) -> int:
                 print(f"{PROG}: warning: {r.warning}", file=sys.stderr)
             results.append(r)
     except KeyboardInterrupt as e:
+        interrupted = exit_code(e)
+    if interrupted is not None:
+        # The interrupted pool's queues hold named semaphores, released when the pool (in a reference cycle) is
+        # collected; the CLI ends with os._exit, without the interpreter's teardown, so collect it now, or the
+        # resource tracker prints a "leaked semaphore" warning.
+        gc.collect()
         done = sum(r.status == "done" for r in results)
         print(f"{PROG}: interrupted after {done} new videos; finished files are kept, run the same command again "
               f"to resume", file=sys.stderr)
-        return exit_code(e)
+        return interrupted
 
     done = [r for r in results if r.status == "done"]
     failed = [r for r in results if r.status == "failed"]

@@ -43,6 +43,9 @@ from .window import PresenceRule, TrackWindows, sane_time
 DEFAULT_STRIDE = 6
 DEFAULT_SMOOTH = 4
 DEFAULT_THRESHOLD = 0.5
+MISSED_HOLD_S = 0.2
+"""A tracked person missed for up to this long adds no frame to their window (the pose detector flickers on small
+people: MediaPipe misses some in every few frames); longer, frames without a person (they are hidden or gone)."""
 
 
 REASONS = ("warming_up", "no_person", "unknown", "below_threshold", "confirming")
@@ -84,10 +87,11 @@ class Prediction:
 
 @dataclass
 class _Person:
-    """What the recognizer keeps per person: a window slot and a smoother."""
+    """What the recognizer keeps per person: a window slot, a smoother, and when they were last seen."""
 
     slot: int
     smoother: ActionSmoother
+    seen_t: float = -math.inf
 
 
 class Recognizer:
@@ -119,6 +123,7 @@ class Recognizer:
         self._mode: Optional[str] = None
         self.frames_seen = 0
         self.dropped_frames = 0   # frames refused for their timestamp (not finite, or not after the previous)
+        self.clock_back: Optional[tuple[int, float, float]] = None   # the first (frame, t, previous t) not after
         self.last_t: Optional[float] = None
         self._checked: set[tuple] = set()   # (layout, channels) and (layout, frame shape) already checked
 
@@ -158,14 +163,20 @@ class Recognizer:
         """Add one frame (``[V, C]`` score last, or ``None`` = no person) and predict when one is due.
 
         A frame whose ``t`` is not finite, or not after the previous frame's, is dropped and counted in
-        ``dropped_frames`` (returns None); a non-finite or absurd coordinate makes that joint missing."""
+        ``dropped_frames`` (returns None); a non-finite or absurd coordinate makes that joint missing. A ``None``
+        within ``MISSED_HOLD_S`` of the last frame with a person adds nothing to the window (a flickering
+        detection), as for a tracked person of ``update_people``."""
         self._use("update")
         if keypoints is not None:
             keypoints = self._frame(keypoints, layout)
         person = self._person(None)
-        if not self.windows.push(keypoints, t, layout, slot=person.slot):
-            self.dropped_frames += 1
+        if not self._follows(t):
+            self._drop(t, frame)
             return None
+        if keypoints is not None:
+            person.seen_t = t
+        if keypoints is not None or t - person.seen_t > MISSED_HOLD_S:
+            self.windows.push(keypoints, t, layout, slot=person.slot)
         index = self._advance(t, frame)
         if self.frames_seen % self.stride:
             return None
@@ -183,14 +194,23 @@ class Recognizer:
         self._use("update_people")
         people = [self._frame(kp, layout) for kp in people]
         if not self._follows(t):
-            self.dropped_frames += 1
+            self._drop(t, frame)
             return []
         upd = self.tracker.update(people, t)
+        if len(upd.started) > len(self._free_slots):      # room for everyone who came at once, in one resize
+            extra = len(upd.started) - len(self._free_slots)
+            self.windows.add_slots(extra)
+            self._free_slots += range(self.windows.slots - extra, self.windows.slots)
         for pid in upd.started:
             self._person(pid)
-        ids = [pid for pid, _ in upd.people] + upd.missing
+        for pid, _ in upd.people:
+            self._people[pid].seen_t = t
+        # a person missed only briefly (a detection that flickers) adds no frame: the window's resampling takes the
+        # frames around the gap; missed for longer (hidden behind someone), frames without a person
+        gone = [pid for pid in upd.missing if t - self._people[pid].seen_t > MISSED_HOLD_S]
+        ids = [pid for pid, _ in upd.people] + gone
         self.windows.push_many([self._people[pid].slot for pid in ids],
-                               [kp for _, kp in upd.people] + [None] * len(upd.missing), t, layout)
+                               [kp for _, kp in upd.people] + [None] * len(gone), t, layout)
         self.in_view = upd.people
         index = self._advance(t, frame)
         preds = [self._end(pid, t, index) for pid in upd.ended]
@@ -274,6 +294,13 @@ class Recognizer:
         """A finite, sane time after the last frame's."""
         return sane_time(t) and (self.last_t is None or t > self.last_t)
 
+    def _drop(self, t: float, frame: Optional[int]) -> None:
+        """Count a frame refused for its timestamp; remember the first whose clock went back (or stood still)."""
+        self.dropped_frames += 1
+        if self.clock_back is None and self.last_t is not None and sane_time(t) and t <= self.last_t:
+            self.clock_back = (self.frames_seen + self.dropped_frames - 1 if frame is None else int(frame), float(t),
+                               self.last_t)
+
     def _advance(self, t: float, frame: Optional[int]) -> int:
         index = self.frames_seen if frame is None else int(frame)
         self.frames_seen += 1
@@ -310,4 +337,4 @@ class Recognizer:
         self.tracker.reset()
         self.in_view = []
         self._mode = None
-        self.frames_seen, self.dropped_frames, self.last_t = 0, 0, None
+        self.frames_seen, self.dropped_frames, self.last_t, self.clock_back = 0, 0, None, None

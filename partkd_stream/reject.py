@@ -20,7 +20,6 @@ Thresholds are calibrated on known validation windows only (``train.openset.cali
 """
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
+from . import json_input
 from .errors import PartkdError
 from .preprocess import is_number
 from .spec import check_object
@@ -70,8 +70,11 @@ def score_logits(logits: np.ndarray, score: str, classes: Optional[Sequence[str]
     if score == "max_logit":
         return z.max(-1)
     if score == "energy":
-        m = (z / temperature).max(-1, keepdims=True)
-        return temperature * (m[:, 0] + np.log(np.exp(z / temperature - m).sum(-1)))
+        # T·logsumexp(z/T) = max z + T·log Σ exp((z − max z)/T): finite for any T > 0, however small (z/T itself
+        # overflows for T = 1e-300, and inf − inf made every window unknown)
+        m = z.max(-1)
+        with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+            return m + temperature * np.log(np.exp((z - m[:, None]) / temperature).sum(-1))
     raise RejectError(f"unknown reject score {score!r}; choose one of {', '.join(SCORES)}")
 
 
@@ -125,7 +128,7 @@ class Reject:
     def load(cls, path: str | Path) -> "Reject":
         """A reject file: the object itself or ``{"reject": {…}}`` (as ``train.reject_study measure`` writes)."""
         try:
-            d = json.loads(Path(path).read_text(encoding="utf-8"))
+            d = json_input.loads(Path(path).read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise RejectError(f"{path}: reject file not found") from None
         except (OSError, UnicodeDecodeError) as e:

@@ -1,10 +1,13 @@
 """Where results go: JSON Lines, an annotated video, an on-screen window, and a console summary.
 
-Every file sink is safe to interrupt: JSON Lines are flushed line by line (a run killed mid-way leaves every
-line written so far complete), and the video writer is released on ``close`` so the mp4 stays playable.
-Output paths are checked before any work starts (``check_output_path``), so a bad path costs no decoding and
-leaves no empty file behind. A write that fails (disk full, a vanished folder) is a ``SinkError`` naming the
-file; closing a sink that already failed does not fail again.
+No output ever leaves a half-written file where a good one was (``partkd_stream.atomic``): a video, and a JSON Lines
+file that replaces an existing one, are written under a temporary name beside their place and renamed when closed;
+a new JSON Lines file is written in place, flushed line by line, so it can be read while the run goes on. The video
+writer is released on ``close`` so the mp4 stays playable. Output paths are checked before any work starts
+(``check_output_path``; ``check_not_inputs``: an output that is one of the inputs, or another output, is refused),
+so a bad path costs no decoding and leaves no empty file behind. A write that fails (disk full, a vanished folder)
+is a ``SinkError`` naming the file, and the unfinished file is removed (a new JSON Lines file is cut back to its
+whole lines); closing a sink that already failed does not fail again.
 """
 from __future__ import annotations
 
@@ -14,10 +17,11 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Optional
+from typing import IO, Iterable, Optional
 
 import numpy as np
 
+from . import atomic
 from .errors import PartkdError
 from .native_logs import cv2
 from .recognizer import STATE_TEXT, Prediction
@@ -47,6 +51,36 @@ def check_output_folder(folder: str | os.PathLike, what: str = "output") -> Path
     return folder
 
 
+def check_not_inputs(outputs: Iterable[tuple[str, Optional[str]]], inputs: Iterable[str | os.PathLike],
+                     distinct: bool = True) -> None:
+    """Refuse an output that would overwrite an input (or, with ``distinct``, another output): ``outputs`` are
+    ``(flag, path)`` pairs (``None``: not asked for). The same file is the same resolved path (symlinks, ``./``
+    against absolute) or, for two existing files, the same inode (hard links). Streams (URLs) and special files
+    (``/dev/stdout``) are not files that can be destroyed; they are left alone."""
+    by_path: dict[str, str] = {}
+    by_inode: dict[tuple[int, int], str] = {}
+    for i in inputs:
+        if "://" not in str(i) and os.path.isfile(i):
+            by_path.setdefault(os.path.realpath(i), str(i))
+            st = os.stat(i)
+            by_inode.setdefault((st.st_dev, st.st_ino), str(i))
+    seen: dict[str, str] = {}
+    for flag, path in outputs:
+        if path is None or atomic.writes_in_place(path):
+            continue
+        key = os.path.realpath(path)
+        same = by_path.get(key)
+        if same is None and os.path.isfile(path):
+            st = os.stat(path)
+            same = by_inode.get((st.st_dev, st.st_ino))
+        if same is not None:
+            raise SinkError(f"{flag} {path}: that is the input {same}; writing there would destroy it — choose "
+                            f"another name")
+        if distinct and key in seen:
+            raise SinkError(f"{flag} {path}: the same file as {seen[key]}; give each output its own name")
+        seen[key] = f"{flag} {path}"
+
+
 def _check_creatable(folder: Path, target: Path, what: str) -> None:
     probe = folder if str(folder) else Path(".")
     while not probe.exists() and probe != probe.parent:
@@ -66,15 +100,30 @@ def _write_error(path: Path, e: OSError) -> SinkError:
 class JsonlSink:
     """One line per prediction ``{t, frame, person, label, score, topk, person_present, reason, held}`` and per
     event ``{event, label, t, person}``, flushed as written. Strict JSON: a NaN or infinity is refused, never
-    written."""
+    written.
+
+    A new file is written in place, line by line, so another program can read it while the run goes on (a run that
+    fails leaves every whole line written so far). A file that exists is replaced whole: the new lines go to a
+    temporary beside it, moved into place by ``close``, so the earlier file stays intact until the new one is
+    complete — and stays as it was if the run cannot finish it."""
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
         self._failed = False
+        self._tmp: Optional[Path] = None
+        self._whole = 0                  # bytes of whole lines written (a failed write is cut back to them)
+        self._tracked = False
+        special = atomic.writes_in_place(self.path)
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._f: Optional[IO[str]] = open(self.path, "w", encoding="utf-8", buffering=1)
+            if self.path.exists() and not special:
+                self._tmp = atomic.temp_beside(self.path)
+            elif not special:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                atomic.track(self.path)   # a forced exit removes it: outputs are complete or absent
+                self._tracked = True
+            self._f: Optional[IO[str]] = open(self._tmp or self.path, "w", encoding="utf-8", buffering=1)
         except OSError as e:
+            self._release(keep=False)
             raise _write_error(self.path, e) from None
 
     def write(self, record: dict) -> None:
@@ -86,12 +135,14 @@ class JsonlSink:
             raise SinkError(f"{self.path}: refusing to write a record that is not strict JSON (non-finite "
                             f"{', '.join(bad) or 'value'} at frame {record.get('frame', '?')}); this is a bug, "
                             f"please report it") from None
+        data = line + "\n"
         try:
-            self._f.write(line + "\n")
+            self._f.write(data)
             self._f.flush()
         except OSError as e:
             self._failed = True
             raise _write_error(self.path, e) from None
+        self._whole += len(data.encode("utf-8"))
 
     def prediction(self, pred: Prediction) -> None:
         self.write(pred.to_dict())
@@ -101,14 +152,37 @@ class JsonlSink:
             self.write(e.to_dict())
 
     def close(self) -> None:
+        """Close, and move a replacing file into place. After a failed write, a replacing file is removed (the
+        earlier one stays as it was) and a new one is cut back to its whole lines."""
         f, self._f = self._f, None
         if f is None:
             return
         try:
             f.close()   # closes the descriptor even when the final flush fails
+            if self._tmp is not None and not self._failed:
+                atomic.commit(self._tmp, self.path)
+                self._tmp = None
         except OSError as e:
             if not self._failed:   # the failure was already reported once
+                self._failed = True
                 raise _write_error(self.path, e) from None
+        finally:
+            self._release(keep=True)
+
+    def _release(self, keep: bool) -> None:
+        if self._tmp is not None:
+            atomic.discard(self._tmp)
+            self._tmp = None
+        if self._tracked:
+            atomic.untrack(self.path)
+            self._tracked = False
+            if not keep:
+                self.path.unlink(missing_ok=True)
+            elif self._failed:
+                try:
+                    os.truncate(self.path, self._whole)
+                except OSError:
+                    pass
 
 
 # Tried in order; the first that opens is used. OpenCV's pip wheels ship FFmpeg without an H.264 encoder
@@ -183,11 +257,12 @@ class _OpenCVWriter:
 
     name = "MPEG-4 Part 2 (mp4v)"
 
-    def __init__(self, path: Path, fps: float, size: tuple[int, int]) -> None:
+    def __init__(self, path: Path, fps: float, size: tuple[int, int], name: Optional[Path] = None) -> None:
         self._w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
         if not self._w.isOpened():
             self._w.release()
-            raise SinkError(f"{path}: cannot write a video here (OpenCV's mp4 writer does not open; check the folder)")
+            raise SinkError(f"{name or path}: cannot write a video here (OpenCV's mp4 writer does not open; check "
+                            f"the folder)")
 
     def write(self, image: np.ndarray) -> None:
         self._w.write(image)
@@ -212,21 +287,29 @@ class VideoSink:
         self.codec = ""          # e.g. "H.264 (libx264)", set when the writer opens
         self.frames = 0
         self._w = None
+        self._tmp: Optional[Path] = None   # what the writer writes; moved to ``path`` by ``close``
+        self._failed = False
         if size is not None:
             self._open(size)
 
     def _open(self, size: tuple[int, int]) -> None:
         size = (max(2, size[0] - size[0] % 2), max(2, size[1] - size[1] % 2))
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            target = self.path if atomic.writes_in_place(self.path) else atomic.temp_beside(self.path, ".mp4")
         except OSError as e:
             raise _write_error(self.path, e) from None
+        self._tmp = None if target is self.path else target
         try:
-            self._w = _H264Writer(self.path, self.fps, size)
-        except ImportError:
-            self._w = _OpenCVWriter(self.path, self.fps, size)
+            try:
+                self._w = _H264Writer(target, self.fps, size)
+            except ImportError:
+                self._w = _OpenCVWriter(target, self.fps, size, self.path)
         except OSError as e:
+            self._discard()
             raise _write_error(self.path, e) from None
+        except BaseException:
+            self._discard()
+            raise
         self.size, self.codec = size, self._w.name
 
     def write(self, image: np.ndarray) -> None:
@@ -237,6 +320,7 @@ class VideoSink:
         try:
             self._w.write(np.ascontiguousarray(image))
         except OSError as e:
+            self._failed = True
             raise _write_error(self.path, e) from None
         self.frames += 1
 
@@ -247,12 +331,24 @@ class VideoSink:
         return f"{self.path} ({self.frames} frames, {self.codec or 'not opened'}{note})"
 
     def close(self) -> None:
+        """Finish the video (its index written) and move it into place; a video whose writing failed is removed."""
         w, self._w = self._w, None
-        if w is not None:
-            try:
-                w.release()
-            except OSError as e:
-                raise _write_error(self.path, e) from None
+        if w is None:
+            return
+        try:
+            w.release()
+            if self._tmp is not None and not self._failed:
+                atomic.commit(self._tmp, self.path)
+                self._tmp = None
+        except OSError as e:
+            raise _write_error(self.path, e) from None
+        finally:
+            self._discard()
+
+    def _discard(self) -> None:
+        if self._tmp is not None:
+            atomic.discard(self._tmp)
+            self._tmp = None
 
 
 class DisplaySink:
@@ -299,7 +395,8 @@ class RunSummary:
     frames: int = 0
     predictions: int = 0
     person_frames: int = 0
-    drops: int = 0
+    drops: int = 0                      # frames a live source replaced before they were taken
+    time_drops: int = 0                 # frames the recognizer refused for their timestamps
     seconds: float = 0.0
     startup_s: Optional[float] = None
     people: Optional[set[int]] = None   # ids tracked (several-people runs); None: one person, not tracked
@@ -332,7 +429,8 @@ class RunSummary:
         people = "" if self.people is None else \
             f", {len(self.people)} {'person' if len(self.people) == 1 else 'people'} tracked"
         head = (f"{self.name}: {self.frames} frames in {self.seconds:.1f} s ({fps:.1f} fps{startup}), "
-                f"{self.predictions} predictions{people}, {self.drops} dropped frames"
+                f"{self.predictions} predictions{people}, {self.drops + self.time_drops} dropped frames"
+                + (f" ({self.time_drops} for their timestamps)" if self.time_drops else "")
                 + (", interrupted" if self.interrupted else ""))
         lines = [head] + [f"  {o}" for o in self.outputs]
         if self.predictions:

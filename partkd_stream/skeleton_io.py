@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -29,9 +28,15 @@ from typing import Any, Iterator, Optional, Sequence
 
 import numpy as np
 
+from . import json_input
+from .atomic import atomic_write_bytes  # noqa: F401  (re-exported: train/ writes its files with it)
 from .errors import PartkdError
 from .layouts import LAYOUTS, get_layout
 from .preprocess import is_number
+
+
+MAX_SEQUENCE_BYTES = 1 << 30
+"""The most a ``.npz`` sequence may take once loaded: 1 GiB is 25 h of one 33-joint 2D skeleton at 30 fps."""
 
 
 class SkeletonFileError(PartkdError, ValueError):
@@ -47,27 +52,6 @@ class SkeletonSequence:
     id: str = ""
     label: int = -1
     meta: dict[str, Any] = field(default_factory=dict)
-
-
-def atomic_write_bytes(path: str | os.PathLike, write) -> None:
-    """Write via a temporary file in the same folder, then rename: readers never see a half-written file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the file the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def save_sequence(path: str | os.PathLike, seq: SkeletonSequence) -> None:
@@ -88,8 +72,13 @@ def load_sequence(path: str | os.PathLike) -> SkeletonSequence:
     clock runs backwards is refused, not guessed at).
     """
     try:
+        if os.path.getsize(path) == 0:
+            raise EOFError
+        _check_inflated_size(path)
         with np.load(path, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
+    except SkeletonFileError:
+        raise
     except FileNotFoundError:
         raise SkeletonFileError(f"{path}: no such skeleton file; check the path") from None
     except EOFError:
@@ -130,9 +119,9 @@ def load_sequence(path: str | os.PathLike) -> SkeletonSequence:
     meta: Any = {}
     if "meta" in arrays:
         try:
-            meta = json.loads(_scalar(arrays, "meta", str, path))
-        except json.JSONDecodeError:
-            raise _bad(path, "meta is not a JSON string") from None
+            meta = json_input.loads(_scalar(arrays, "meta", str, path))
+        except ValueError as e:
+            raise _bad(path, f"meta is not a JSON string ({e})") from None
         if not isinstance(meta, dict):
             raise _bad(path, "meta must be a JSON object")
     with np.errstate(over="ignore", invalid="ignore"):  # absurd values become missing joints in preprocessing
@@ -140,6 +129,34 @@ def load_sequence(path: str | os.PathLike) -> SkeletonSequence:
     return SkeletonSequence(data=data, layout=layout, fps=fps, timestamps=t,
                             id=_scalar(arrays, "id", str, path) if "id" in arrays else Path(path).stem,
                             label=_scalar(arrays, "label", int, path) if "label" in arrays else -1, meta=meta)
+
+
+def _check_inflated_size(path: str | os.PathLike) -> None:
+    """Refuse, before anything is inflated, a file whose arrays would take more than ``MAX_SEQUENCE_BYTES``: a
+    2 MB zip of zeros can hold gigabytes. Both what the zip directory declares and what each ``.npy`` header's
+    shape says count (``np.load`` allocates the shape first). ``zipfile.BadZipFile`` / ``ValueError`` for a file
+    that is not an ``.npz``."""
+    total, biggest = 0, ("", (), np.dtype(np.uint8))
+    with zipfile.ZipFile(path) as zf:
+        for info in zf.infolist():
+            with zf.open(info) as member:
+                version = np.lib.format.read_magic(member)
+                read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                               else np.lib.format.read_array_header_2_0)
+                shape, _, dtype = read_header(member)
+            size = max(info.file_size, int(np.prod(shape, dtype=object)) * dtype.itemsize)
+            total += size
+            if size >= int(np.prod(biggest[1], dtype=object)) * biggest[2].itemsize:
+                biggest = (info.filename.removesuffix(".npy"), shape, dtype)
+    if total > MAX_SEQUENCE_BYTES:
+        name, shape, dtype = biggest
+        raise SkeletonFileError(f"{path}: refused: it would take {_mib_gib(total)} once loaded ({name} "
+                                f"{list(shape)} {dtype}), more than the {_mib_gib(MAX_SEQUENCE_BYTES)} a skeleton "
+                                f"sequence may hold; split the recording into shorter files")
+
+
+def _mib_gib(n: int) -> str:
+    return f"{n / 2**30:.1f} GiB" if n >= 2**30 else f"{n / 2**20:.1f} MiB"
 
 
 def _scalar(arrays: dict[str, np.ndarray], key: str, kind: type, path: str | os.PathLike) -> Any:
@@ -195,21 +212,21 @@ def read_stream(path: str | os.PathLike, people: bool = False) -> tuple[dict[str
     every frame). A ``t`` that is not finite or does not increase is passed on: the recognizer drops such frames
     and counts them.
     """
-    f = open(path, "r", encoding="utf-8")
+    f = open(path, "rb")   # decoded line by line: a bad byte is reported with its line
     try:
-        header = json.loads(f.readline())
+        header = json_input.loads(_text_line(f.readline(), path, 1))
         if not isinstance(header, dict) or not isinstance(header.get("layout"), str):
             raise ValueError('first line must be a header object like {"layout": "mediapipe33", "fps": 30}')
         fps = header.get("fps")
         if fps is not None and not (is_number(fps) and math.isfinite(fps) and fps > 0):
-            raise ValueError(f"fps must be a number > 0 (or null), got {fps!r}")
+            raise ValueError(f"fps must be a number > 0 (or null), got {_short(fps)}")
         get_layout(header["layout"])
+    except SkeletonFileError:
+        f.close()
+        raise
     except ValueError as e:
         f.close()
         raise SkeletonFileError(f"{path}:1: bad stream header ({e})") from None
-    except UnicodeDecodeError:
-        f.close()
-        raise SkeletonFileError(f"{path}: not a text .jsonl skeleton stream") from None
     layout = header["layout"]
 
     def frames() -> Iterator[tuple]:
@@ -230,13 +247,27 @@ def read_stream(path: str | os.PathLike, people: bool = False) -> tuple[dict[str
             channels[:] = [arr.shape[1]]
             return arr
 
+        def everyone(people: list, where: str) -> list[np.ndarray]:
+            """One conversion for a frame of skeletons of one shape (a crowd: hundreds a line); any other
+            shape skeleton by skeleton, so an error names the one that is wrong."""
+            try:
+                with np.errstate(over="ignore", invalid="ignore"):
+                    arr = np.asarray(people, dtype=np.float32)
+            except (ValueError, TypeError):
+                arr = None
+            if arr is not None and arr.ndim == 3 and len(arr):
+                skeleton(arr[0], where, "people[0]")
+                return list(arr)
+            return [skeleton(kp, where, f"people[{i}]") for i, kp in enumerate(people)]
+
         with f:
-            for lineno, line in enumerate(f, start=2):
+            for lineno, raw in enumerate(f, start=2):
+                line = _text_line(raw, path, lineno)
                 if not line.strip():
                     continue
                 where = f"{path}:{lineno}"
                 try:
-                    rec = json.loads(line)
+                    rec = json_input.loads(line)
                 except ValueError as e:
                     raise SkeletonFileError(f"{where}: not JSON ({e})") from None
                 if not isinstance(rec, dict):
@@ -244,10 +275,10 @@ def read_stream(path: str | os.PathLike, people: bool = False) -> tuple[dict[str
                                             f'{{"t": …, "keypoints": …}}, got a {type(rec).__name__}')
                 t = rec.get("t")
                 if not is_number(t):
-                    raise SkeletonFileError(f"{where}: t must be a number of seconds, got {t!r}")
+                    raise SkeletonFileError(f"{where}: t must be a number of seconds, got {_short(t)}")
                 frame = rec.get("frame", lineno - 2)
                 if not (is_number(frame) and float(frame).is_integer()):
-                    raise SkeletonFileError(f"{where}: frame must be an integer, got {frame!r}")
+                    raise SkeletonFileError(f"{where}: frame must be an integer, got {_short(frame)}")
                 if "people" in rec:
                     if "keypoints" in rec:
                         raise SkeletonFileError(f'{where}: a frame has "keypoints" (one person) or "people" '
@@ -255,7 +286,7 @@ def read_stream(path: str | os.PathLike, people: bool = False) -> tuple[dict[str
                     if not isinstance(rec["people"], list):
                         raise SkeletonFileError(f'{where}: "people" must be a list of skeletons (each rows of '
                                                 f"numbers), got {type(rec['people']).__name__}")
-                    found = [skeleton(kp, where, f"people[{i}]") for i, kp in enumerate(rec["people"])]
+                    found = everyone(rec["people"], where)
                 else:
                     kp = rec.get("keypoints")
                     found = [] if kp is None else [skeleton(kp, where, "keypoints")]
@@ -265,3 +296,18 @@ def read_stream(path: str | os.PathLike, people: bool = False) -> tuple[dict[str
                     yield float(t), int(frame), found[0] if found else None
 
     return header, frames()
+
+
+def _text_line(raw: bytes, path: str | os.PathLike, lineno: int) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise SkeletonFileError(f"{path}:{lineno}: not UTF-8 text (byte 0x{raw[e.start]:02x} at column {e.start + 1})"
+                                f"; a .jsonl skeleton stream is UTF-8 JSON Lines, see "
+                                f"partkd_stream/skeleton_io.py") from None
+
+
+def _short(value: Any) -> str:
+    """``repr`` cut to one readable piece (a value from a file can be a megabyte long)."""
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:57]}..."

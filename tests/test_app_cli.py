@@ -471,9 +471,21 @@ def test_video_run_with_several_people(tmp_path, models, capsys):
     assert {p["person"] for p in read_jsonl(out)} == {None}
 
 
-def test_max_people_below_one_is_a_usage_error(capsys):
-    assert app.main(["--skeletons", "x.jsonl", "--max-people", "0"]) == 2
-    assert capsys.readouterr().err.strip() == "partkd-stream: error: --max-people must be ≥ 1, got 0"
+@pytest.mark.parametrize("flag, value, message", [
+    ("--max-people", "0", "--max-people must be 1 to 1000 (people recognised per frame), got 0"),
+    ("--max-people", "2147483648", "--max-people must be 1 to 1000 (people recognised per frame), got 2147483648"),
+    ("--threads", "100000", "--threads 100000: this process can use {n} CPU core{s}; give 1 to {n} (more threads "
+                            "than cores only slow the model down)"),
+    ("--threads", "0", "--threads 0: this process can use {n} CPU core{s}; give 1 to {n} (more threads than cores "
+                       "only slow the model down)")])
+def test_max_people_and_threads_out_of_bounds_are_usage_errors(capsys, flag, value, message):
+    """Bounded before anything starts: 2147483648 people overflowed MediaPipe's 32-bit count (a ValueError), and
+    100,000 model threads exhausted the machine and ignored SIGTERM."""
+    from partkd_stream.backends import cpu_cores
+
+    n = cpu_cores()
+    assert app.main(["--video", "x.mp4", flag, value]) == 2
+    assert capsys.readouterr().err.strip() == "partkd-stream: error: " + message.format(n=n, s="s" if n > 1 else "")
 
 
 def test_people_overlay_draws_each_id_in_its_colour_and_untracked_in_grey():
@@ -498,3 +510,72 @@ def test_people_overlay_draws_each_id_in_its_colour_and_untracked_in_grey():
     assert person_colour(3) != person_colour(4) and person_colour(1) == person_colour(9)
     text = annotate_people(image, "mediapipe33", [], [], None)
     assert text[:40, :200].any() and not text[60:].any()                 # the banner ("no person") only
+
+
+# --- outputs never overwrite inputs; one batch rule; drops for timestamps; a stuck open ends on SIGTERM ---------
+@pytest.mark.parametrize("case", ["jsonl", "npz", "video-render", "render-into-the-video-folder", "model-card"])
+def test_an_output_that_is_an_input_is_refused_and_the_input_stays_byte_identical(tmp_path, models, case, capsys):
+    """Before: ``--out`` onto the ``.jsonl`` input cut it to 146 bytes, onto an ``.npz`` put JSON Lines in it (exit
+    0), and ``--render v.mp4`` onto ``--video v.mp4`` left 6 of 280 frames."""
+    import shutil
+
+    if case in ("jsonl", "model-card"):
+        src = write_jsonl_stream(tmp_path / "s.jsonl", n=30)
+        args = ["--skeletons", str(src), "--out", str(src)]
+    elif case == "npz":
+        src = tmp_path / "s.npz"
+        save_sequence(src, SkeletonSequence(np.stack([kp for _, kp in person_frames(30)]), "mediapipe33", 30.0,
+                                            np.arange(30) / 30.0))
+        args = ["--skeletons", str(src), "--out", str(src)]
+    elif case == "video-render":
+        src = tiny_video(tmp_path / "v.mp4")
+        args = ["--video", str(src), "--render", str(src), "--no-display"]
+    else:
+        (tmp_path / "videos").mkdir()
+        src = tiny_video(tmp_path / "videos" / "v.mp4")
+        args = ["--video", str(tmp_path / "videos"), str(tiny_video(tmp_path / "w.mp4")), "--render",
+                str(tmp_path / "videos") + "/", "--no-display"]
+    if case == "model-card":
+        for f in Path(models["onnx"]).parent.glob("tiny.*"):
+            shutil.copy(f, tmp_path / f.name)
+        src = tmp_path / "tiny.card.json"
+        args = args[:3] + [str(src), "--model", str(tmp_path / "tiny.onnx")]
+    else:
+        args += ["--model", models["onnx"]]
+    before = src.read_bytes()
+    assert app.main(args, estimator_factory=_Refuse()) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{src}: that is the input {src}; writing there would destroy it" in err, err
+    assert src.read_bytes() == before
+
+
+def test_a_bad_first_video_is_skipped_like_any_other_and_the_batch_ends_with_1(tmp_path, models, capsys):
+    """One batch rule (``extract`` has it too): before, an undecodable *first* video aborted the whole batch."""
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    (folder / "a.mp4").write_bytes(b"not a video" * 100)
+    tiny_video(folder / "b.mp4", n=12)
+    (folder / "c.mp4").write_bytes(b"")
+    out = tmp_path / "preds"
+    assert app.main(["--video", str(folder), "--model", models["onnx"], "--out", str(out) + "/", "--no-display",
+                     "--quiet"], estimator_factory=FakePose) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert [line.split(": ")[2] for line in err[:2]] == [f"{folder}/a.mp4", f"{folder}/c.mp4"]
+    assert err[2] == "partkd-stream: error: 2 of 3 inputs failed (each reported above); the others were processed"
+    assert sorted(p.name for p in out.iterdir()) == ["b.jsonl"] and read_jsonl(out / "b.jsonl")
+
+
+def test_frames_dropped_for_their_timestamps_are_counted_and_a_backwards_clock_warned_once(tmp_path, models,
+                                                                                          capsys):
+    """Before: timestamps running backwards dropped 374 of 375 frames and the summary said "0 dropped frames"."""
+    src = tmp_path / "back.jsonl"
+    with open(src, "w") as f:
+        write_stream_header(f, "mediapipe33", 30.0)
+        for i, (_, kp) in enumerate(person_frames(40)):
+            f.write(stream_record((40 - i) / 30.0, i, kp) + "\n")
+    assert app.main(["--skeletons", str(src), "--model", models["onnx"]]) == 0
+    cap = capsys.readouterr()
+    assert "40 frames in" in cap.out and "39 dropped frames (39 for their timestamps)" in cap.out
+    assert cap.err == (f"partkd-stream: warning: {src}: the clock runs backwards at frame 1 (1.3 s after 1.33333 s); "
+                       f"39 frames dropped for their timestamps (each frame must come after the one before: re-time "
+                       f"the stream)\n")

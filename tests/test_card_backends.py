@@ -264,6 +264,24 @@ def test_malformed_cards_are_one_line_errors(model_dir, edit, match):
     assert str(model_dir / "student.card.json") in one_line(e.value)
 
 
+@pytest.mark.parametrize("where, raw, match", [
+    (("preprocess", "window"), "9" * 400, "invalid card: window must be a whole number of frames ≥ 1, got inf"),
+    (("preprocess", "fps"), "9" * 400, "invalid card: fps must be a finite number > 0, got inf"),
+    (("reject", "threshold"), "9" * 400, "invalid card: reject threshold must be a finite number, got inf"),
+    (("training", "notes"), "[" * 100_000 + "]" * 100_000, "card is not valid JSON (nested too deeply"),
+], ids=["400-digit-window", "400-digit-fps", "400-digit-threshold", "nested-100000-deep"])
+def test_huge_integers_and_deep_nesting_in_a_card_are_one_line_errors(model_dir, where, raw, match):
+    """Written by hand into the card's text: an OverflowError and a RecursionError before."""
+    reject = {"method": "score", "score": "energy", "threshold": 0.0}
+    _edit_card(model_dir, lambda d: d.setdefault(where[0], reject if where[0] == "reject" else {}).update(
+        {where[1]: "__X__"}))
+    card_file = model_dir / "student.card.json"
+    card_file.write_text(card_file.read_text().replace('"__X__"', raw))
+    with pytest.raises(ModelLoadError, match=match.replace("(", r"\(").replace(")", r"\)")) as e:
+        load_model(model_dir / "student.onnx")
+    assert one_line(e.value).startswith(str(card_file))
+
+
 def test_random_bytes_onnx_is_refused_even_with_a_matching_or_empty_sha(model_dir):
     path = model_dir / "student.onnx"
     path.write_bytes(np.random.default_rng(0).bytes(4096))

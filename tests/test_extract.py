@@ -191,3 +191,42 @@ def test_a_stream_url_is_refused(tmp_path, capsys, no_mediapipe):
     assert cli(["extract", "rtsp://camera.local/live", "--out", str(tmp_path / "o"), "--no-progress"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "not streams" in err[0] and not (tmp_path / "o").exists()
+
+
+def test_an_output_that_would_overwrite_an_input_is_refused(tmp_path, capsys, no_mediapipe):
+    """A video named ``clip.npz`` extracted into its own folder would become ``clip.npz``: refused before any
+    work, the video untouched."""
+    video = write_video(tmp_path / "clip.mp4")
+    named = video.rename(tmp_path / "clip.npz")
+    before = named.read_bytes()
+    assert cli(["extract", str(named), "--out", str(tmp_path), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"partkd-stream extract: error: --out {tmp_path}/clip.npz: that is the input {named}; writing "
+                   f"there would destroy it — choose another name\n")
+    assert named.read_bytes() == before
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["ctrl-c", "sigterm"])
+def test_an_interrupted_pool_of_workers_ends_in_one_line(videos, tmp_path, sig, code):
+    """``--workers 2`` stopped mid-way: one line, no "resource_tracker: … leaked semaphore objects" warning (the
+    interrupted pool is collected before the CLI's fast exit)."""
+    long = [write_video(tmp_path / f"long{k}.mp4", frames=1500, size=(96, 72)) for k in range(3)]
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "partkd_stream.cli", "extract", *map(str, long), "--out",
+                             str(out), "--workers", "2", "--no-progress"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONPATH=str(REPO)), cwd=REPO,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))   # as in a terminal
+    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+    try:
+        t_end = time.monotonic() + 120
+        while len(children.read_text().split()) < 3 and proc.poll() is None:   # the workers (and the tracker)
+            assert time.monotonic() < t_end
+            time.sleep(0.05)
+        time.sleep(4)                                     # the workers are extracting by now
+        proc.send_signal(sig)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == code and stderr.count("\n") == 1 and "interrupted after" in stderr, stderr
+    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]

@@ -10,7 +10,7 @@ import pytest
 from fixtures_formats import utd_d_skel, write_kard_tree, write_penn_mat, write_utd_mat
 from stream_fixtures import make_model
 from train.generalise import main
-from train.lib.generalisation import clip_state, combine, default_rows, lodo_row, standard_rows
+from train.lib.generalisation import clip_state, combine, default_rows, lodo_row, standard_rows, stream_clip
 from train.lib.stream_eval import StreamRun
 
 DATA = {"dataset": "utd_mhad", "degradation": "calibrated", "severity": 1.0, "test_seed": 5}
@@ -109,6 +109,17 @@ def test_leave_one_dataset_out_maps_the_datasets_actions_through_the_vocabulary(
     assert row["per_clip"] == clean["per_clip"] and row["top1"] == 0.5
 
 
+def test_a_short_clip_is_too_short_once_and_judged_when_looped(utd):
+    from partkd_stream.backends import load_model
+
+    _, path = utd
+    model = load_model(str(path))
+    seq = np.tile(np.array([[100.0 + 10 * j, 50.0 + 20 * j, 1.0] for j in range(13)], np.float32), (15, 1, 1))
+    assert clip_state(stream_clip(model, seq, 30.0, "penn13")) == "too_short"          # 0.5 s: still warming up
+    run = stream_clip(model, seq, 30.0, "penn13", loop_to=2.0)
+    assert len(run.frame_t) == 60 and clip_state(run) == "swipe_left"
+
+
 def test_every_row_name_resolves_alone():
     for three_d in (True, False):
         rows = standard_rows(three_d, 30.0, ["front", "back"])
@@ -118,7 +129,8 @@ def test_every_row_name_resolves_alone():
 
 def test_clip_state_skips_the_warm_up_and_counts_no_action_states():
     def stream(labels, reasons):
-        return StreamRun(np.zeros(0), np.arange(len(labels), dtype=float), labels, [], {}, reasons, [True] * len(labels))
+        n = len(labels)
+        return StreamRun(np.zeros(0), np.arange(n, dtype=float), labels, [], {}, reasons, [True] * n)
 
     assert clip_state(stream([None, None, "wave", "wave"], ["warming_up", "confirming", None, None])) == "wave"
     assert clip_state(stream([None, None, None, "wave"], ["warming_up", "unknown", "unknown", None])) == "unknown"

@@ -68,6 +68,28 @@ def test_a_bad_reject_is_one_line(spec, match):
     one_line(e.value)
 
 
+@pytest.mark.parametrize("temperature", [1e-300, 1e-308, 5e-324, 1e300])
+def test_energy_is_finite_and_warning_free_at_any_temperature(temperature):
+    """T·logsumexp(z / T) computed as max z + T·log Σ exp((z − max z) / T): with T = 1e-308 the old form overflowed
+    in z / T (RuntimeWarnings) and made inf − inf, a NaN score, so every window was unknown; the limit T → 0 is the
+    largest logit."""
+    import warnings
+
+    from partkd_stream.reject import score_logits
+
+    z = np.array([[3.0, 1.0, -2.0], [0.5, 0.4, 0.3]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        e = score_logits(z, "energy", temperature=temperature)
+        accepted = Reject(**{**ENERGY, "temperature": temperature, "threshold": 1.0}).accept(z, CLASSES)
+    assert np.isfinite(e).all()
+    if temperature < 1:
+        assert e.tolist() == [3.0, 0.5] and accepted.tolist() == [True, False]
+    else:
+        assert (e > 1e300).all() and accepted.all()
+    assert np.allclose(score_logits(z, "energy", temperature=1.0), np.log(np.exp(z).sum(-1)))
+
+
 def test_reject_files_load_in_both_shapes(tmp_path):
     (tmp_path / "a.json").write_text(json.dumps({"reject": ENERGY}))
     (tmp_path / "b.json").write_text(json.dumps(ENERGY))

@@ -49,6 +49,13 @@ JSONL_CASES = {
                          ":2: 17 joints per frame, but layout mediapipe33 has 33"),
     "people-ragged": (MP, [json.dumps({"t": 0, "people": [KP.tolist(), [[1, 2, 3], [1, 2]]]})],
                       ":2: people[1] must be rows of numbers"),
+    "400-digit-frame": (MP, [frame(0, KP), '{"t": 0.1, "frame": %s, "keypoints": null}' % ("9" * 400)],
+                        ":3: frame must be an integer, got inf"),
+    "400-digit-fps": ('{"layout": "mediapipe33", "fps": %s}' % ("9" * 400), [frame(0, KP)],
+                      ":1: bad stream header (fps must be a number > 0 (or null), got inf)"),
+    "nested-100000-deep": (MP, [frame(0, KP), '{"t": 0.1, "keypoints": %s}' % ("[" * 100_000 + "]" * 100_000)],
+                           ":3: not JSON (nested too deeply"),
+    "nested-header": ("[" * 100_000 + "]" * 100_000, [frame(0, KP)], ":1: bad stream header (nested too deeply"),
 }
 
 
@@ -67,6 +74,30 @@ def test_jsonl_passes_bad_times_on_for_the_recognizer_to_drop(tmp_path):
     path = jsonl(tmp_path / "s.jsonl", MP, [frame(0, KP), '{"t": Infinity, "keypoints": null}', frame(-1, None)])
     _, frames = read_stream(path)
     assert [t for t, _, _ in frames] == [0.0, float("inf"), -1.0]
+
+
+def test_huge_integers_become_infinities_the_readers_already_handle(tmp_path):
+    """A 400-digit ``t`` is a time beyond any stream (the recognizer drops the frame), a 400-digit coordinate a
+    joint not seen: no OverflowError."""
+    big = "9" * 400
+    kp = KP.tolist()
+    kp[0][0] = "BIG"
+    path = jsonl(tmp_path / "s.jsonl", MP, [frame(0, KP), '{"t": %s, "keypoints": null}' % big,
+                                            json.dumps({"t": 0.1, "keypoints": kp}).replace('"BIG"', big)])
+    _, frames = read_stream(path)
+    (t0, _, _), (t1, _, _), (t2, _, kp2) = list(frames)
+    assert (t0, t1, t2) == (0.0, float("inf"), 0.1) and np.isinf(kp2[0, 0]) and np.isfinite(kp2[1:]).all()
+
+
+def test_bad_utf8_is_reported_on_its_own_line(tmp_path):
+    path = tmp_path / "s.jsonl"
+    path.write_bytes("\n".join([json.dumps(MP), frame(0, KP), '{"t": 0.1, "keypoints": null, "x": "\xff"}'
+                                 ]).encode("utf-8").replace(b"\xc3\xbf", b"\xff") + b"\n")
+    _, frames = read_stream(path)
+    with pytest.raises(SkeletonFileError) as e:
+        list(frames)
+    assert str(e.value) == (f"{path}:3: not UTF-8 text (byte 0xff at column 37); a .jsonl skeleton stream is "
+                            f"UTF-8 JSON Lines, see partkd_stream/skeleton_io.py")
 
 
 def npz(path: Path, **arrays) -> Path:
@@ -110,7 +141,48 @@ NPZ_CASES = {
     "objects": (lambda p: npz(p, layout=np.array([{"a": 1}], dtype=object)), "not a readable .npz"),
     "unknown-layout": (lambda p: npz(p, layout=np.array("openpose25")), "unknown skeleton layout 'openpose25'"),
     "text-data": (lambda p: npz(p, data=np.full((375, 33, 3), "x")), "data must be numbers"),
+    "npy-named-npz": (lambda p: (np.save(p.with_suffix(".npy"), np.zeros(3)), p.with_suffix(".npy").rename(p))[1],
+                      "not a readable .npz (BadZipFile"),
+    "meta-nested-100000-deep": (lambda p: npz(p, meta=np.array("[" * 100_000 + "]" * 100_000)),
+                                "meta is not a JSON string (nested too deeply"),
+    "declares-6M-frames": (lambda p: declared_bomb(p, 6_000_000),
+                           "refused: it would take 2.2 GiB once loaded (data [6000000, 33, 3] float32), more than "
+                           "the 1.0 GiB a skeleton sequence may hold; split the recording into shorter files"),
 }
+
+
+def declared_bomb(path: Path, frames: int, data: bytes = b"", repeat: int = 1) -> Path:
+    """A sequence whose ``data`` header declares ``frames`` frames of 33 × 3 float32; ``data`` follows it, ``repeat``
+    times (a real zip bomb holds them all, as zeros that deflate 1000 : 1)."""
+    import zipfile
+
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f4", "fortran_order": False, "shape": (frames, 33, 3)})
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        with zf.open("data.npy", "w", force_zip64=True) as member:
+            member.write(header.getvalue())
+            for _ in range(repeat):
+                member.write(data)
+        for name, value in (("layout", np.array("mediapipe33")), ("fps", np.array(30.0))):
+            buf = io.BytesIO()
+            np.save(buf, value)
+            zf.writestr(f"{name}.npy", buf.getvalue())
+    return path
+
+
+def test_a_zip_bomb_is_refused_by_its_inflated_size_before_loading(tmp_path, monkeypatch):
+    """What the zip directory declares counts as much as the header: with the limit at 1 MiB, 1.1 MiB of zeros
+    (deflated to 2 kB) is refused; a sequence meta holding 400-digit integers still loads."""
+    from partkd_stream import skeleton_io
+
+    monkeypatch.setattr(skeleton_io, "MAX_SEQUENCE_BYTES", 1 << 20)
+    path = declared_bomb(tmp_path / "bomb.npz", 3000, bytes(3000 * 33 * 3 * 4))
+    assert path.stat().st_size < 20_000
+    with pytest.raises(SkeletonFileError, match=r"refused: it would take 1\.1 MiB once loaded \(data \[3000, 33, 3\] "
+                                                r"float32\), more than the 1\.0 MiB"):
+        load_sequence(path)
+    big = npz(tmp_path / "meta.npz", meta=np.array('{"n": %s}' % ("9" * 400)))
+    assert load_sequence(big).meta == {"n": float("inf")}
 
 
 @pytest.mark.parametrize("case", sorted(NPZ_CASES))
@@ -194,3 +266,23 @@ def test_a_sequence_of_several_people_lists_who_is_in_each_frame(tmp_path):
     assert src.most_people == 2 and src.total == 5
     assert [len(f.people) for f in frames] == [2, 2, 1, 2, 1]
     assert frames[2].people[0] is not None and frames[4].people[0][0, 0] == KP[0, 0] + 300
+
+
+@pytest.mark.slow
+def test_a_real_zip_bomb_is_refused_in_flat_memory(tmp_path):
+    """2.3 MB on disk, 6 M frames (2.2 GiB) once inflated: before, loading it reached 4.6 GB RSS; now the run mode
+    refuses it from the zip directory and the ``.npy`` header, in a fresh process whose peak RSS stays that of its
+    imports."""
+    import subprocess
+    import sys
+
+    from stream_fixtures import REPO
+
+    path = declared_bomb(tmp_path / "bomb.npz", 6_000_000, bytes(100_000 * 33 * 3 * 4), repeat=60)
+    assert path.stat().st_size < 3_000_000
+    run = ("import resource, sys; from partkd_stream import cli; code = cli.main(sys.argv[1:]); "
+           "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024); sys.exit(code)")
+    r = subprocess.run([sys.executable, "-c", run, "--skeletons", str(path), "--out", str(tmp_path / "o.jsonl")],
+                       capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert r.returncode == 1 and r.stderr.count("\n") == 1 and "refused: it would take 2.2 GiB" in r.stderr
+    assert int(r.stdout) < 1000, f"peak RSS {r.stdout.strip()} MB"

@@ -126,3 +126,68 @@ def test_repeated_timestamps_are_nudged_and_bad_settings_refused():
     assert upd.people[0][0] == 1 and tracker.last_t > 1.0
     with pytest.raises(ValueError):
         PersonTracker(confirm_hits=0)
+
+
+def test_a_person_missed_every_third_frame_is_tracked_and_one_frame_ghosts_are_not():
+    """3 of the last 5 frames confirm a track: small people flicker so in MediaPipe's detections. Ghosts seen in one
+    frame each (elsewhere every time) never get an id; with the old rule (3 frames in a row) the flickering person
+    never did either."""
+    frames = []
+    for k in range(30):
+        people = [figure(300 + 2 * k)] if k % 3 != 2 else []
+        if k % 4 == 1:
+            people.append(figure(900 + 40 * k, scale=0.5))
+        frames.append((k / FPS, people))
+    ups = _run(PersonTracker(), frames)
+    assert [u.started for u in ups[:5]] == [[], [], [], [1], []]          # seen in frames 0, 1, 3: confirmed at 3
+    assert {pid for u in ups for pid, _ in u.people} == {1} and all(u.ended == [] for u in ups)
+    assert all(u.missing == [1] for u in ups[5::3])                         # a missed frame: missing, not ended
+    old_rule = _run(PersonTracker(confirm_hits=3, confirm_frames=3), frames)
+    assert all(u.started == [] for u in old_rule)
+    with pytest.raises(ValueError):
+        PersonTracker(confirm_hits=3, confirm_frames=2)
+
+
+def test_assignment_per_group_equals_one_global_assignment():
+    """``assign`` solves each connected group of possible pairs alone; the matches are as many and as cheap as one
+    ``linear_sum_assignment`` over the whole matrix with the other pairs unmatchable."""
+    from scipy.optimize import linear_sum_assignment
+
+    from partkd_stream.tracking import assign
+
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        n, d = rng.integers(0, 25, size=2)                      # beyond 64 pairs: solved per group
+        cost = np.where(rng.random((n, d)) < 0.12, rng.random((n, d)), 1e6)
+        rows, cols = np.nonzero(cost < 1e6)
+        r, c = assign(int(n), int(d), rows, cols, cost[rows, cols])
+        gr, gc = linear_sum_assignment(cost) if n and d else (np.zeros(0, int), np.zeros(0, int))
+        keep = cost[gr, gc] < 1e6
+        assert len(r) == keep.sum() and len(set(r.tolist())) == len(r) and len(set(c.tolist())) == len(c)
+        assert cost[r, c].sum() == pytest.approx(cost[gr[keep], gc[keep]].sum())
+
+
+def test_a_crowd_keeps_every_id_and_measures_only_neighbours(monkeypatch):
+    """300 people on a grid, listed in a new order every frame: each keeps its id, and only pairs whose boxes are
+    within reach are measured — a few per person, not 300 × 300."""
+    from partkd_stream import tracking
+
+    measured = []
+    pair_distances = tracking.pair_distances
+    monkeypatch.setattr(tracking, "pair_distances", lambda *a, **k: measured.append(len(a[4])) or pair_distances(
+        *a, **k))
+    rng = np.random.default_rng(1)
+    grid = [(60 + 70 * (i % 20), 150 + 160 * (i // 20)) for i in range(300)]
+    tracker = PersonTracker(confirm_hits=1)
+    where: dict[int, tuple[float, float]] = {}
+    for k in range(6):
+        order = rng.permutation(300)
+        pose = figure(0.0, 0.0, scale=0.3, kind="jumping_jacks", t=k / FPS)
+        people = [pose + np.float32([grid[i][0], grid[i][1], 0]) for i in order]
+        upd = tracker.update(people, k / FPS)
+        assert len(upd.people) == 300
+        for pid, kp in upd.people:
+            hip = tuple(np.round(kp[23:25, :2].mean(0), -1))
+            assert where.setdefault(pid, hip) == pytest.approx(hip, abs=20)
+    assert sorted(where) == list(range(1, 301))
+    assert max(measured) < 300 * 10

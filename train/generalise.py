@@ -1,7 +1,7 @@
 """The generalisation benchmark: a model's clips streamed through the real Recognizer under one input shift per row.
 
     python -m train.generalise --model everyday|penn|FILE [--dataset NAME | --lodo NAME] [--rows a,b,…]
-        [--data NAME=PATH …] [--every K] [--filter KEY=V1,V2] [--presence PRESET|JSON]
+        [--data NAME=PATH …] [--every K] [--filter KEY=V1,V2] [--presence PRESET|JSON] [--loop-to S]
         [--degradation calibrated|FILE] [--severity S] [--test-seed N] [--out DIR] [--list-rows]
 
 ``--model``: a shipped model's name, a ``.onnx`` with its card, or a checkpoint ``.pt``. The data: the model's
@@ -54,6 +54,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--filter", action="append", default=[], metavar="KEY=V1,V2",
                    help="only clips whose meta KEY is one of the values (e.g. trial=1,2 or pose=front)")
     p.add_argument("--presence", metavar="PRESET|JSON", help="judge with this presence rule instead of the card's")
+    p.add_argument("--loop-to", type=float, default=0.0, metavar="S", help="play a clip shorter than S seconds "
+                   "again from its start until it lasts S seconds (default: once)")
     p.add_argument("--degradation", help="in-distribution profile: calibrated or a calibration JSON (default: card)")
     p.add_argument("--severity", type=float, help="its severity (default: the card's)")
     p.add_argument("--test-seed", type=int, help="seed of the clips' noise (default: the card's test_seed)")
@@ -73,7 +75,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             raise ValueError(f"--presence: {e}") from None
         setup = prepare(args.model, dataset=args.dataset, lodo=args.lodo, data=paths, every=args.every,
                         where=filters, presence=presence, degradation=args.degradation, severity=args.severity,
-                        test_seed=args.test_seed, backend=args.backend)
+                        test_seed=args.test_seed, loop_to=args.loop_to, backend=args.backend)
         if args.list_rows:
             for r in setup.rows:
                 print(f"{r.name:<18} {r.what}")
@@ -95,6 +97,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     opts += [x for k, v in paths.items() for x in ("--data", f"{k}={v}")]
     opts += (["--every", str(args.every)] if args.every > 1 else []) + [x for f in args.filter for x in ("--filter", f)]
     opts += (["--presence", args.presence] if args.presence else []) + \
+        (["--loop-to", f"{args.loop_to:g}"] if args.loop_to else []) + \
         [x for k in ("degradation", "severity", "test_seed") if getattr(args, k) is not None
          for x in (f"--{k.replace('_', '-')}", str(getattr(args, k)))]
     command = shlex.join(["python", "-m", "train.generalise", *opts])

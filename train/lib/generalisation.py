@@ -13,7 +13,8 @@ benchmark's LQ test set is; every other row changes ONE thing from it.
 warm-up (``reason == "warming_up"`` is not a judgment): an action, or the reason there is none — ``unknown`` (the
 reject), ``no_person``, ``below_threshold``, ``confirming``; ties go to the state reached first. A clip is correct
 when that state is its action, so a clip whose majority is no action is wrong; a clip with no prediction after the
-warm-up (shorter than half a model window plus a stride) is ``too_short``, and wrong. Per row: clip top-1; the
+warm-up (shorter than half a model window plus a stride; ``loop_to`` plays short clips repeated) is ``too_short``,
+and wrong. Per row: clip top-1; the
 share of clips whose state is ``unknown`` and ``no_person``; the share of all predictions made with a person present
 (``Prediction.person_present``); and, beside it, *top-1 among action labels* — the majority of the action labels
 alone, predictions without a label ignored (a clip with none is wrong): how right the model is when it speaks.
@@ -200,18 +201,24 @@ def eval_set(actions: Sequence[str], info: DatasetInfo, samples: list[Sample], v
     if where:
         what += ", " + ", ".join(f"{k} in {{{', '.join(v)}}}" for k, v in where.items())
     if every > 1:
-        what += f", every {every}th clip in id order"
+        what += f", one clip in {every} (in id order)"
     if not own:
         what += ", classes the model has (everyday vocabulary)"
     return EvalSet(info.name, picked, [truth_of(s) for s in picked], keys, mirror, what, reference=samples)
 
 
 # ----- one clip --------------------------------------------------------------------------------------------------
-def stream_clip(model: Any, seq: np.ndarray, fps: float, layout: str, presence: Any = None) -> StreamRun:
+def stream_clip(model: Any, seq: np.ndarray, fps: float, layout: str, presence: Any = None,
+                loop_to: float = 0.0) -> StreamRun:
     """Frames ``k / fps`` of a clip ``[T, V, 3]`` through a fresh ``Recognizer``. A frame without any reported joint
-    is "no person" (``None``), as a pose estimator that found nobody reports it."""
+    is "no person" (``None``), as a pose estimator that found nobody reports it. ``loop_to``: a clip shorter than
+    that many seconds is played again from its start, back to back, until it lasts that long (the action repeated,
+    as training's ``loop`` fill shows a short clip)."""
     from partkd_stream.recognizer import Recognizer
 
+    want = int(np.ceil(loop_to * fps))
+    if len(seq) and want > len(seq):
+        seq = seq[np.arange(want) % len(seq)]
     rec = Recognizer(model, presence=presence)
     return run_stream(rec, ((k / fps, kp if kp[:, -1].max() > 0 else None, layout) for k, kp in enumerate(seq)))
 
@@ -240,6 +247,7 @@ class Condition:
     test_seed: int
     lq_layout: str
     presence: Any = None
+    loop_to: float = 0.0                    # seconds a short clip is looped to (0: played once)
 
     def profile_of(self, row: Row) -> DegradeConfig:
         if row.profile == "model":
@@ -275,7 +283,7 @@ def run_row(model: Any, es: EvalSet, row: Row, cond: Condition,
                 continue
         seq, fps = apply_shift(s.data, s.layout, s.fps, shift, cond.lq_layout, profile,
                                sample_rng(cond.test_seed, s.id, epoch=0))
-        run = stream_clip(model, seq, fps, cond.lq_layout, cond.presence)
+        run = stream_clip(model, seq, fps, cond.lq_layout, cond.presence, cond.loop_to)
         state = clip_state(run)
         key = keys.get(state, state)
         states[key if key in NO_LABEL_STATES or key == "no_action" else "action"] += 1
@@ -351,13 +359,13 @@ class Setup:
 def prepare(model: Any, *, dataset: Optional[str] = None, lodo: Optional[str] = None,
             data: Optional[dict[str, str]] = None, every: int = 1, where: Optional[dict[str, list[str]]] = None,
             presence: Any = None, degradation: Optional[str] = None, severity: Optional[float] = None,
-            test_seed: Optional[int] = None, backend: str = "auto") -> Setup:
+            test_seed: Optional[int] = None, loop_to: float = 0.0, backend: str = "auto") -> Setup:
     """Load ``model`` (a name, ``.onnx`` or ``.pt``, or a loaded model) and its evaluation set: ``dataset``'s test
     split (default the model's training dataset) or, ``lodo``, every clip of that dataset."""
     from partkd_stream.backends import load_model
 
-    if every < 1:
-        raise ValueError("every must be ≥ 1")
+    if every < 1 or loop_to < 0:
+        raise ValueError("every must be ≥ 1 and loop_to ≥ 0")
     if isinstance(model, (str, bytes)) or hasattr(model, "__fspath__"):
         model = load_model(str(model), backend=backend, threads=1)
     card = model.card
@@ -378,11 +386,12 @@ def prepare(model: Any, *, dataset: Optional[str] = None, lodo: Optional[str] = 
 
     settings = {"model_name": card.name, "dataset": info.name, "mode": "lodo" if lodo else "test",
                 "selection": es.selection, "profile": profile_text, "test_seed": seed, "stride": DEFAULT_STRIDE,
-                "smooth": DEFAULT_SMOOTH, "threshold": DEFAULT_THRESHOLD,
+                "smooth": DEFAULT_SMOOTH, "threshold": DEFAULT_THRESHOLD, "loop_to": loop_to,
                 "presence": presence.describe() if presence else card.presence_rule.describe() + " (the card's)",
-                "machine": f"{os.cpu_count()} CPU cores, {getattr(model.backend, 'name', type(model.backend).__name__)}"}
+                "machine": f"{os.cpu_count()} CPU cores, {getattr(model.backend, 'name', 'a model')}"}
     return Setup(model, info, es, rows, default_rows(rows, src_fps, bool(lodo)),
-                 Condition(profile, profile_text, seed, card.preprocess.layout, presence), settings, dict(data or {}))
+                 Condition(profile, profile_text, seed, card.preprocess.layout, presence, loop_to), settings,
+                 dict(data or {}))
 
 
 def run(setup: Setup, names: Optional[Sequence[str]] = None,
@@ -422,15 +431,16 @@ def table(result: dict[str, Any]) -> str:
     for r in rows:
         delta = "" if base is None or r is base else f"{100 * (r['top1'] - base['top1']):+.1f}"
         lines.append([f"`{r['name']}`", r["what"], r["clips"], pct(r["top1"]), delta, pct(r["top1_labels"]),
-                      pct(r["unknown"]), pct(r["no_person"]), pct(r["person_share"]), f"{r['seconds']:.0f}"])
+                      pct(r["unknown"]), pct(r["no_person"]), pct(r["too_short"]), pct(r["person_share"]),
+                      f"{r['seconds']:.0f}"])
     head = ["row (`--rows`)", "what changes", "clips", "clip top-1 %", "Δ points", "top-1 among action labels %",
-            "clips unknown %", "clips no person %", "predictions with a person %", "s"]
+            "clips unknown %", "clips no person %", "clips too short %", "predictions with a person %", "s"]
     s = result["settings"]
+    looped = f"; clips shorter than {s['loop_to']:g} s looped to that length" if s.get("loop_to") else ""
     text = (f"Model `{s.get('model', s['model_name'])}` ({s['model_name']}), {s['dataset']}: {s['selection']}. "
             f"In-distribution profile: {s['profile']}, clip noise seeded by {s['test_seed']}; recognizer defaults "
             f"(stride {s['stride']}, smooth {s['smooth']}, threshold {s['threshold']}), presence rule: "
-            f"{s['presence']}. {result['seconds']:.0f} s on {s['machine']}.\n\n")
+            f"{s['presence']}{looped}. {result['seconds']:.0f} s on {s['machine']}.\n\n")
     if s.get("command"):
         text += f"Each row: `{s['command']} --rows NAME`\n\n"
-    return text + markdown_table(head, lines, ["---", "---", "---:", "---:", "---:", "---:", "---:", "---:", "---:",
-                                               "---:"])
+    return text + markdown_table(head, lines, ["---", "---"] + ["---:"] * 9)
