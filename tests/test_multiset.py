@@ -152,3 +152,28 @@ def test_kd_without_a_teacher_is_a_one_line_error(roots, tmp_path, capsys):
     assert main(["--stage", "kd", "--out", str(tmp_path), "--set", *settings(roots), *TINY]) == 2
     err = capsys.readouterr().err
     assert err.startswith("everyday_multiset: error:") and err.count("\n") == 1
+
+
+@pytest.mark.slow
+def test_lodo_study_trains_its_plan_and_tabulates_the_left_out_dataset(tmp_path, monkeypatch):
+    from train.studies.everyday_lodo import main as lodo
+
+    shared = tmp_path / "shared"
+    write_utd_tree(shared / "utd_mhad" / "skeleton", subjects=8, frames=30)
+    write_kard_tree(shared / "kard" / "realworld", subjects=range(1, 5), frames=30)
+    write_florence_tree(shared / "florence3d" / "clips", subjects=range(1, 5), frames=12)
+    monkeypatch.setenv("PARTKD_SHARED_DATA", str(shared))             # the units run as their own processes
+    sets = [f"out={tmp_path / 'runs'}", f"multiset.datasets=[{', '.join(SETS)}]", f"multiset.root={shared}",
+            "multiset.max_per_class=null", *TINY, "train.epochs_teacher=1", "train.epochs_student=1"]
+    assert lodo(["run", "--folds", "kard", "--seeds", "0", "--stages", "baseline,kd", "--variants", "aug",
+                 "--jobs", "1", "--set", *sets]) == 0
+    run = tmp_path / "runs" / "everyday_multiset" / "lodo_kard" / "seed0"
+    assert {p.name for p in run.glob("*.pt")} == {"teacher.pt", "baseline.pt", "kd.pt"}
+    assert lodo(["table", "--runs", str(tmp_path / "runs"), "--root", str(tmp_path / "no_caches"), "--old", "",
+                 "--out", str(tmp_path / "table"), "--set", *sets]) == 0
+    res = json.loads((tmp_path / "table" / "lodo.json").read_text())
+    for stage in ("baseline", "kd"):
+        (row,) = res[f"aug/{stage}"]["kard"]
+        assert row["clips"] == 16 and 0.0 <= row["top1"] <= 1.0                  # every KARD clip: never trained on
+    text = (tmp_path / "table" / "lodo.md").read_text()
+    assert "| CE, augmented" in text and "| KD (CE + part KD from a 3D teacher), augmented" in text
