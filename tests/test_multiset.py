@@ -77,6 +77,17 @@ def test_bad_multiset_settings_are_one_line_errors(roots, setting, message):
     assert "\n" not in str(e.value)
 
 
+def test_clip_offset_rule_lets_still_stretches_of_a_clip_say_no_action():
+    from train.lib.background import background_offset, clip_background_offset
+
+    z = np.zeros((40, 3), np.float32)
+    z[:, 0] = 2.0                                          # 40 windows of 4 clips: the action on top by 2 ...
+    z[::5, 2] = 3.0                                        # ... but every 5th window (a still start) background by 1
+    owner = np.repeat(np.arange(4), 10)
+    assert clip_background_offset(z, owner) == 0.0         # no clip is mostly background
+    assert background_offset(z, 0.98) == 1.0               # the window rule lifts the offset until none is
+
+
 def test_mirror_image_of_a_direction_named_class_is_its_twin():
     bench = Benchmark(classes=["swipe_left", "swipe_right", "wave", "background"], hq_pre=None, lq_pre=None,
                       train_ids=[], train_labels=np.zeros(0, int), train_fps=np.zeros(0), train_hq=[], train_src=[],
@@ -143,7 +154,11 @@ def test_recipe_end_to_end_teacher_ce_and_kd(roots, tmp_path, capsys):
         assert set(ck.meta["training_sets"]) == {"utd_mhad", "kard"} and ck.meta["augment"]["enabled"]
         assert ck.meta["reject"]["method"] == "background" and ck.meta["presence"]["sides"] == "both"
     assert "loss_part" in json.dumps(json.loads((run / "kd.metrics.json").read_text())["history"])
-    assert json.loads((run / "baseline.validation.json").read_text())["known"]["background_windows"] <= 0.02
+    assert main(["--stage", "baseline", "--recalibrate", *common]) == 0                # the same rule: the same offset
+    again = load_checkpoint(run / "baseline.pt")
+    assert again.meta["background_offset"] == ce.meta["background_offset"]
+    assert all((again.state_dict[k] == v).all() for k, v in ce.state_dict.items())
+    assert json.loads((run / "baseline.validation.json").read_text())["known"]["background_clips"] <= 0.02
     out = capsys.readouterr().out
     assert "augmentation on" in out and "classes + background" in out
 

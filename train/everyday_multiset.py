@@ -2,7 +2,7 @@
 
     python -m train.everyday_multiset --stage teacher|baseline|kd [--config train/configs/everyday_multiset.yaml]
         [--seed 0] [--leave-out DATASET] [--share 0.4] [--validation 0.15 | --validation 0 --offset B]
-        [--teacher PATH] [--out runs] [--set KEY=VALUE ...]
+        [--teacher PATH] [--recalibrate] [--out runs] [--set KEY=VALUE ...]
 
 What each stage trains, the augmentation and the background offset: ``train.lib.everyday_multiset``. Writes
 ``<out>/<name>/<all | lodo_DATASET>/seed<k>/<stage>.pt`` (``kd`` distils from ``teacher.pt`` there unless
@@ -21,7 +21,7 @@ from typing import Sequence
 from partkd_stream.checkpoint import CheckpointError
 from train.datasets import DatasetError
 from train.lib.config import ConfigError, load_config
-from train.lib.everyday_multiset import CONFIG, STUDENT_STAGES, train_student, train_teacher
+from train.lib.everyday_multiset import CONFIG, STUDENT_STAGES, recalibrate, train_student, train_teacher
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -36,6 +36,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--offset", type=float, help="with --validation 0: the background offset chosen by validation "
                                                  "runs (default 0)")
     ap.add_argument("--teacher", help="kd: the teacher checkpoint (default: teacher.pt of the same run)")
+    ap.add_argument("--recalibrate", action="store_true", help="baseline / kd: choose the trained student's background "
+                                                               "offset again on its validation clips; no training")
     ap.add_argument("--out", help="output folder (default: the config's out)")
     ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="config overrides")
     args = ap.parse_args(argv)
@@ -54,7 +56,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             import torch
 
             torch.set_num_threads(cfg.train.threads)
-        if args.stage == "teacher":
+        if args.recalibrate:
+            if args.stage == "teacher":
+                raise ConfigError("--recalibrate is for a student (--stage baseline or kd)")
+            recalibrate(cfg, args.seed, args.stage, args.validation)
+        elif args.stage == "teacher":
             train_teacher(cfg, args.seed, args.validation)
         else:
             train_student(cfg, args.seed, args.stage, args.share, args.validation, args.offset, args.teacher)

@@ -30,6 +30,20 @@ def background_offset(z_known: np.ndarray, recall: float = KNOWN_RECALL) -> floa
     return float(OFFSETS[-1])
 
 
+def clip_background_offset(z_known: np.ndarray, owner: np.ndarray, recall: float = KNOWN_RECALL) -> float:
+    """The smallest offset (``OFFSETS``) that leaves at most 1 − ``recall`` of the known *clips* (``owner``: the clip
+    of each window of ``z_known``) with background on top in most of their windows. For clips that hold still
+    stretches before and after the action (KARD's people wait, then act slowly), where "no action" is the right
+    answer for some windows and a per-window rule would push the offset up until idle people pass as actions."""
+    n = int(owner.max()) + 1 if len(owner) else 0
+    windows = np.maximum(np.bincount(owner, minlength=n), 1)
+    for b in OFFSETS:
+        bg = ((z_known[:, -1] - b) > z_known[:, :-1].max(1)).astype(float)
+        if (np.bincount(owner, bg, n) / windows > 0.5).mean() <= 1 - recall + 1e-12:
+            return float(b)
+    return float(OFFSETS[-1])
+
+
 def fold_offset(model: Any, offset: float, *logits: np.ndarray) -> None:
     """Subtract ``offset`` from the last (background) logit inside the classifier, so every export carries it, and
     from each of the already computed ``logits`` arrays (in place), so they read as the folded model's."""

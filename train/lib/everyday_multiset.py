@@ -13,8 +13,10 @@ One run (``train_everyday_multiset``) trains, on the training clips of ``multise
   an action from none.
 
 As the other background models (``train.lib.everyday``): a stratified ``validation`` share of the training clips is
-held out, and the background logit gets the smallest offset that leaves ≤ 2 % of their streamed windows called
-background (``validation.json``); ``validation=0`` (the refit on every clip) folds in the ``offset`` such runs chose.
+held out, and the background logit gets the smallest offset that leaves ≤ 2 % of them called background — by the
+majority of each clip's streamed windows (``background.clip_background_offset``), since KARD's and NW-UCLA's clips
+hold still stretches that rightly say "no action" (``<stage>.validation.json``); ``validation=0`` (the refit on
+every clip) folds in the ``offset`` such runs chose. ``recalibrate`` chooses a trained student's offset again.
 The checkpoint's meta names the vocabulary, the training datasets (clips per dataset), the classes held out, the
 augmentation and the ``upper_body`` presence rule, which ``build_engine`` copies into the model card.
 """
@@ -27,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from partkd_stream.checkpoint import load_checkpoint, save_checkpoint
 from partkd_stream.window import PRESENCE_RULES
@@ -108,6 +111,28 @@ def train_teacher(cfg: ExperimentConfig, seed: int, validation: float) -> Path:
     return path
 
 
+def recalibrate(cfg: ExperimentConfig, seed: int, stage: str, validation: float) -> Path:
+    """Choose the background offset of a trained ``<run_dir>/<stage>.pt`` again on its validation clips (the rule
+    of ``train_student``), replacing the offset it was saved with; the weights are otherwise untouched."""
+    path = run_dir(cfg, seed) / f"{stage}.pt"
+    ck = load_checkpoint(path)
+    mset, val = prepare(cfg, seed, validation)
+    if val is None or list(val["ids"]) != list(ck.meta.get("validation_ids", [])):
+        raise ConfigError(f"{path}: its validation clips are not this run's (--validation {validation:g}); "
+                          f"recalibrate with the settings it was trained with")
+    model = ck.build_model().eval()
+    with torch.no_grad():
+        model.fc.bias[-1] += float(ck.meta["background_offset"])      # unfold the offset it was saved with
+    res = validate(model, mset.bench, val, what=" + ".join(sorted(set(mset.train_sets.tolist()))), per_clip=True)
+    write_json(path.with_suffix(".validation.json"), res)
+    meta = {**ck.meta, "validation": res["brief"], "background_offset": res["background_offset"],
+            "reject": res["reject"]}
+    save_checkpoint(path, model, ck.classes, meta=meta)
+    print(f"{path}: background offset {ck.meta['background_offset']:g} → {res['background_offset']:g} | "
+          f"validation {json.dumps(res['brief'])}", flush=True)
+    return path
+
+
 def train_student(cfg: ExperimentConfig, seed: int, stage: str, share: float, validation: float,
                   offset: float | None = None, teacher: str | Path | None = None) -> Path:
     """The LQ student (``baseline``: CE, ``kd``: CE + part KD from ``teacher``) with a background class →
@@ -143,7 +168,8 @@ def train_student(cfg: ExperimentConfig, seed: int, stage: str, share: float, va
                                  extra_windows=extra_windows, views=views)
     model = model.cpu().eval()
     what = " + ".join(sorted(set(mset.train_sets.tolist())))
-    res = validate(model, bench, val, what=what) if val is not None else refit(model, offset or 0.0, RECIPE)
+    res = validate(model, bench, val, what=what, per_clip=True) if val is not None else \
+        refit(model, offset or 0.0, RECIPE)
     if val is not None:
         write_json(out_dir / f"{stage}.validation.json", res)
     test = evaluate(model, bench.test_lq, bench.test_fps, bench.test_labels, bench.lq_pre)   # reported only
