@@ -1,103 +1,88 @@
 """Write ``demo/upper_body_skeletons.jsonl``: a person at a desk webcam waving, then clapping, in MediaPipe's layout.
 
-The figure is ``make_demo_input.pose_frame`` (the procedural MediaPipe-layout person of the default demo), framed
-as a desk webcam frames a seated person — 3 times closer, so head, shoulders and arms fill the 640×480 image and
-the hips are below its bottom edge — with our own arm motions. Joints outside the image keep MediaPipe's habit,
-measured on a real seated close-up (``python -m train.measure_out_of_frame``): they are still reported, at the
-standing figure's hallucinated positions, with a low visibility (hips ~0.3, knees ~0.12, ankles and feet ~0.06).
+The person is ``partkd_stream.synthetic``'s figure (the default demo's), framed as a desk webcam frames a seated
+person — 3 times closer, so head, shoulders and arms fill the 640×480 image and the hips are below its bottom edge —
+with its own arm motions (``synthetic.upper_body_stream``). Joints outside the image keep MediaPipe's habit,
+measured on a real seated close-up (``python -m train.studies.measure_out_of_frame``): they are still reported, at
+the standing figure's hallucinated positions, with a low visibility (hips ~0.3, knees ~0.12, ankles and feet ~0.06).
 No camera, video or research data is needed:
 
     python demo/make_upper_body_demo.py                 # → demo/upper_body_skeletons.jsonl
-    python -m partkd_stream.cli --skeletons demo/upper_body_skeletons.jsonl --model <everyday model> --out runs/ub.jsonl
+    partkd-stream --model everyday --skeletons demo/upper_body_skeletons.jsonl --out runs/ub.jsonl
+    python demo/make_upper_body_demo.py --check everyday    # does a model recognise it?
 
 Timeline (30 fps): idle 2 s (hands resting), waving with the right hand 4 s, idle 2 s, clapping 4 s, idle 2 s.
+
+``--check MODEL`` feeds the file through ``partkd_stream.recognizer.Recognizer`` and prints the events and, per
+timeline segment, the labels predicted. Exit code 0 when a ``wave`` event starts inside the waving segment and a
+``clap`` event inside the clapping one, and the person counts as present in every prediction; 1 otherwise. Who
+counts as a person is the model card's presence rule (the shipped ``everyday`` model: both shoulders, no hips — a
+desk webcam never shows them); a training checkpoint has no card rule, so give it one with ``--presence`` (a preset
+such as ``upper_body``, or a JSON object, as ``python -m train.build_engine --presence`` takes).
 """
 from __future__ import annotations
 
 import argparse
-import math
+import sys
+from collections import Counter
 from pathlib import Path
+from typing import Optional, Sequence
 
-import numpy as np
+from partkd_stream.skeleton_io import write_stream
+from partkd_stream.synthetic import FPS, upper_body_stream
 
-from make_demo_input import FPS, _rot, pose_frame, write_jsonl  # the shared procedural figure (run from demo/ or by path)
-from partkd_stream.layouts import get_layout
-
-SEGMENTS = (("idle", 2.0), ("wave", 4.0), ("idle", 2.0), ("clap", 4.0), ("idle", 2.0))
-WIDTH, HEIGHT = 640, 480
-ZOOM, PIVOT, TARGET = 3.0, np.array([320.0, 190.0]), np.array([320.0, 270.0])  # shoulders of the figure → y 270
-_MP = get_layout("mediapipe33")
-# visibility of joints MediaPipe reports below the image (medians measured on the seated close-up)
-OUT_OF_FRAME_VISIBILITY = {"hip": 0.3, "knee": 0.12, "ankle": 0.06, "heel": 0.06, "foot_index": 0.06}
+DEFAULT = Path(__file__).with_name("upper_body_skeletons.jsonl")
 
 
-def arm_angles(kind: str, t: float) -> dict[str, tuple[float, float, float]]:
-    """Per side: upper-arm and forearm angles (radians from straight down towards the person's own side) and the
-    forearm's length in the image relative to the figure's (below 1: pointing towards the camera)."""
-    rest = (0.15, -0.9, 1.0)                                   # forearms forward-inwards, hands on the desk
-    if kind == "wave":                                         # right forearm up, swinging ±0.4 rad at 2 Hz
-        return {"left": rest, "right": (0.8, math.pi + 0.4 * math.sin(2 * math.pi * 2.0 * t), 1.0)}
-    if kind == "clap":                                         # forearms towards the camera, hands meeting at
-        opening = 0.5 * (1 + math.cos(2 * math.pi * 2.5 * t))  # the midline 2.5 times a second
-        both = (0.05 + 0.4 * opening, -1.9 + 0.4 * opening, 0.7)
-        return {"left": both, "right": both}
-    return {"left": rest, "right": rest}
+def check(model: str, path: str, presence: Optional[str], threshold: float) -> int:
+    """Run ``model`` on the stream at ``path``; 0 when wave and clap are recognised in their segments."""
+    from partkd_stream.recognizer import Recognizer
+    from partkd_stream.skeleton_io import read_stream
+    from partkd_stream.window import presence_rule
+
+    rec = Recognizer.load(model, presence=presence_rule(presence) if presence else None, threshold=threshold)
+    header, frames = read_stream(path)
+    _, timeline = upper_body_stream()
+    events, labels, present = [], {i: Counter() for i in range(len(timeline))}, []
+    for t, index, kp in frames:
+        pred = rec.update(kp, t, layout=header["layout"], frame=index)
+        if pred is None:
+            continue
+        events += [(e.event, e.label, e.t) for e in pred.events]
+        present.append(pred.person_present)
+        seg = next(i for i, (_, a, b) in enumerate(timeline) if a <= t < b or i == len(timeline) - 1)
+        labels[seg][pred.label] += 1
+    events += [(e.event, e.label, e.t) for e in rec.finish()]
+    for kind, label, t in events:
+        print(f"  {kind:<5} {label:<30} t={t:.2f} s")
+    for i, (kind, a, b) in enumerate(timeline):
+        top = ", ".join(f"{lab} {n}" for lab, n in labels[i].most_common(3))
+        print(f"{kind:<5} {a:5.1f}-{b:4.1f} s: {top}")
+    print(f"person present in {sum(present)} of {len(present)} predictions")
+    ok = all(present) and all(any(e == "start" and lab == want and a <= t < b for e, lab, t in events)
+             for want, (_, a, b) in (("wave", timeline[1]), ("clap", timeline[3])))
+    print("wave and clap recognised, the person present throughout" if ok else "FAILED: no wave event in the waving "
+          "segment, no clap event in the clapping one, or the person not present throughout")
+    return 0 if ok else 1
 
 
-def desk_frame(kind: str, t: float) -> np.ndarray:
-    """``[33, 2]`` pixels: the standing figure zoomed to desk framing, arms posed by ``arm_angles``."""
-    p = pose_frame("stand", 0.0)
-    angles = arm_angles(kind, t)
-    for side, s in (("left", 1.0), ("right", -1.0)):
-        i = {j: _MP.index(f"{side}_{j}") for j in ("shoulder", "elbow", "wrist", "pinky", "index", "thumb")}
-        upper = np.linalg.norm(p[i["elbow"]] - p[i["shoulder"]])
-        fore = np.linalg.norm(p[i["wrist"]] - p[i["elbow"]])
-        hand = {j: p[i[j]] - p[i["wrist"]] for j in ("pinky", "index", "thumb")}
-        a_up, a_fore, shorten = angles[side]
-        elbow = p[i["shoulder"]] + upper * (_rot(a_up) * [s, 1])
-        wrist = elbow + shorten * fore * (_rot(a_fore) * [s, 1])
-        before, after = p[i["wrist"]] - p[i["elbow"]], wrist - elbow
-        turn = math.atan2(before[0] * after[1] - before[1] * after[0], before @ after)  # the hand turns with
-        rot = np.array([[math.cos(turn), -math.sin(turn)], [math.sin(turn), math.cos(turn)]])  # the forearm
-        for j, off in hand.items():
-            p[i[j]] = wrist + shorten * (rot @ off)
-        p[i["elbow"]], p[i["wrist"]] = elbow, wrist
-    return (p - PIVOT) * ZOOM + TARGET
-
-
-def visibility(xy: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """MediaPipe-like visibility: ~0.95 in the image; joints below it get the measured low values."""
-    vis = np.clip(rng.normal(0.95, 0.03, len(xy)), 0, 1)
-    for j, name in enumerate(_MP.joints):
-        inside = 0 <= xy[j, 0] < WIDTH and 0 <= xy[j, 1] < HEIGHT
-        if not inside:
-            kind = name.split("_", 1)[1] if name.startswith(("left_", "right_")) else name
-            vis[j] = np.clip(OUT_OF_FRAME_VISIBILITY.get(kind, 0.5) + rng.normal(0, 0.03), 0, 1)
-    return vis
-
-
-def make_stream(seed: int = 0) -> tuple[list[tuple[float, int, np.ndarray]], list[tuple[str, float, float]]]:
-    """Frames ``(t, index, keypoints [33, 3])`` and the timeline ``(kind, start, end)`` in seconds."""
-    rng = np.random.default_rng(seed)
-    frames, timeline, index, t0 = [], [], 0, 0.0
-    for kind, dur in SEGMENTS:
-        for k in range(int(round(dur * FPS))):
-            xy = desk_frame(kind, k / FPS) + rng.normal(0, 2.0, size=(33, 2))
-            kp = np.concatenate([np.round(xy, 1), np.round(visibility(xy, rng), 2)[:, None]], 1)
-            frames.append((t0 + k / FPS, index, kp))
-            index += 1
-        timeline.append((kind, t0, t0 + dur))
-        t0 += dur
-    return frames, timeline
-
-
-def main() -> None:
+def main(argv: Optional[Sequence[str]] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", default=str(Path(__file__).with_name("upper_body_skeletons.jsonl")))
+    ap.add_argument("--out", default=str(DEFAULT), help="where to write the stream (default: %(default)s)")
     ap.add_argument("--seed", type=int, default=0)
-    args = ap.parse_args()
-    write_jsonl(args.out, make_stream(args.seed)[0])
+    ap.add_argument("--check", metavar="MODEL", help="instead of writing: does MODEL (a shipped model's name or a "
+                                                     "model file whose classes include wave and clap) recognise it?")
+    ap.add_argument("--input", default=str(DEFAULT), help="with --check: the stream to check (default: %(default)s)")
+    ap.add_argument("--presence", help="with --check: presence rule instead of the card's: upper_body, full_body or "
+                                       "JSON")
+    ap.add_argument("--threshold", type=float, default=0.5, help="with --check (default %(default)s)")
+    args = ap.parse_args(argv)
+    if args.check:
+        return check(args.check, args.input, args.presence, args.threshold)
+    n = write_stream(args.out, "mediapipe33", FPS, upper_body_stream(args.seed)[0])
+    print(f"wrote {args.out}: {n} frames at {FPS:g} fps ({Path(args.out).stat().st_size // 1024} KB)")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -15,10 +15,7 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from partkd_stream.recognizer import DEFAULT_THRESHOLD  # noqa: E402
+from partkd_stream.recognizer import DEFAULT_THRESHOLD
 
 CAPTION = "action probabilities (shaded: recognised actions; grey: no person; hatched: warming up)"
 

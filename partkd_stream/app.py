@@ -14,25 +14,31 @@ playable), the summary is printed; exit 130 (Ctrl-C) or 143 (SIGTERM) — also w
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from contextlib import suppress
+from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Iterator, Optional, Sequence
+from typing import Callable, Iterator, NamedTuple, Optional, Sequence
 
 import numpy as np
 
-from .backends import check_threads, load_model
+from . import cluster
+from .backends import BACKEND_CHOICES, check_threads, load_model
 from .card import card_path_for
 from .errors import PartkdError
 from .models import UnknownModel, resolve_model
+from .models import is_path as is_model_path
 from .overlay import FpsMeter, annotate, annotate_people
 from .pose import MediaPipePose, PoseEstimator
-from .recognizer import DEFAULT_SMOOTH, DEFAULT_STRIDE, DEFAULT_THRESHOLD, Prediction, Recognizer
+from .recognizer import DEFAULT_EVERY_S, DEFAULT_SMOOTH, DEFAULT_THRESHOLD, MAX_EVERY_S, Prediction, Recognizer
 from .signals import deferred_interrupts, exit_code, raise_if_interrupted, terminate_as_interrupt
 from .sinks import (DisplaySink, JsonlSink, RunSummary, SinkError, VideoSink, check_not_inputs, check_output_path,
                     display_available)
-from .sources import DEFAULT_FPS, Frame, SkeletonFileSource, Source, SourceError, find_videos, open_camera, open_video
+from .sources import (DEFAULT_FPS, Frame, SkeletonFileSource, Source, SourceError, find_videos, is_url, open_camera,
+                      open_video)
 
 PROG = "partkd-stream"
 EstimatorFactory = Callable[[], PoseEstimator]
@@ -52,11 +58,14 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--model", metavar="NAME|FILE",
                    help="a shipped model by name ('partkd-stream models' lists them: penn, …) or a model file (.onnx "
                         "with its card, or a .pt checkpoint); default: $PARTKD_MODEL, else penn")
-    m.add_argument("--backend", default="auto", choices=("auto", "tensorrt", "onnxruntime", "pytorch"))
+    m.add_argument("--backend", default="auto", choices=BACKEND_CHOICES)
     m.add_argument("--threads", type=int, default=None,
                    help="CPU threads for the model, 1 to the cores this process may use (default: backend's)")
     r = p.add_argument_group("recognition")
-    r.add_argument("--stride", type=int, default=DEFAULT_STRIDE, help="predict every N frames (default %(default)s)")
+    r.add_argument("--every", type=float, default=DEFAULT_EVERY_S, metavar="SECONDS",
+                   help="predict every SECONDS of stream time, whatever the frame rate (default %(default)s: every 6th "
+                        "frame at 30 fps)")
+    r.add_argument("--stride", type=int, help=argparse.SUPPRESS)   # frames: replaced by --every, refused with a hint
     r.add_argument("--smooth", type=int, default=DEFAULT_SMOOTH,
                    help="average the last N predictions' probabilities (default %(default)s)")
     r.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD,
@@ -75,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--render", metavar="FILE.mp4|DIR", help="annotated video (a folder for several inputs)")
     o.add_argument("--no-display", action="store_true", help="no window (automatic without a display)")
     o.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
+    cluster.add_option(p.add_argument_group("many videos"))
     return p
 
 
@@ -247,7 +257,12 @@ class Run:
 def main(argv: Optional[Sequence[str]] = None, estimator_factory: Optional[EstimatorFactory] = None) -> int:
     """The run mode; ``estimator_factory`` makes the pose estimator for each video source (default MediaPipe)."""
     args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
-    for name, v, lo in (("--stride", args.stride, 1), ("--smooth", args.smooth, 1), ("--topk", args.topk, 1)):
+    if args.stride is not None:
+        return _error(f"--stride (frames) was replaced by --every SECONDS, a cadence in stream time: --stride "
+                      f"{args.stride} at 30 fps is --every {args.stride / 30:.4g}", 2)
+    if not 0 < args.every <= MAX_EVERY_S:
+        return _error(f"--every must be in (0, {MAX_EVERY_S:g}] seconds, got {args.every}", 2)
+    for name, v, lo in (("--smooth", args.smooth, 1), ("--topk", args.topk, 1)):
         if v < lo:
             return _error(f"{name} must be ≥ {lo}, got {v}", 2)
     if not 1 <= args.max_people <= MAX_PEOPLE:
@@ -259,10 +274,17 @@ def main(argv: Optional[Sequence[str]] = None, estimator_factory: Optional[Estim
         return _error(str(e), 2)
     if not 0.0 <= args.threshold <= 1.0:
         return _error(f"--threshold must be in [0, 1], got {args.threshold}", 2)
+    if args.ray is not None:
+        if not args.video:
+            return _error("--ray runs a batch of video files on Ray; use it with --video", 2)
+        try:
+            cluster.import_ray(local=not cluster.joins_cluster(cluster.check_address(args.ray)))
+        except PartkdError as e:
+            return _error(str(e), 2)
     with terminate_as_interrupt(PROG):
         try:
             try:
-                return _run_inputs(args, estimator_factory or _default_estimator(args.max_people, args.pose_tiles))
+                return _run_inputs(args, estimator_factory or default_estimator(args.max_people, args.pose_tiles))
             except Exception:
                 raise_if_interrupted()
                 raise
@@ -288,6 +310,8 @@ def _run_inputs(args: argparse.Namespace, make_estimator: EstimatorFactory) -> i
         if args.skeletons and args.pose_tiles:
             raise SourceError("--pose-tiles looks for people in video frames; use it with --video or --camera")
         outputs = _outputs(args, inputs)
+        if args.ray is not None:
+            return _run_on_ray(args, inputs, outputs, make_estimator)
         # Open a source before loading the model: a single bad input fails fast, with nothing else printed.
         start = 0
         for start, name in enumerate(inputs):
@@ -314,47 +338,173 @@ def _run_inputs(args: argparse.Namespace, make_estimator: EstimatorFactory) -> i
         display = DisplaySink()
     summaries: list[RunSummary] = []
     source: Optional[Source] = first
-    run: Optional[Run] = None
     try:
         for i, name in enumerate(inputs[start:], start):
-            try:
-                if source is None:
-                    source = _open(args, name)
-                run = _start_run(args, source, model, *outputs[i], display, make_estimator)
-                source = None                        # the run owns it now
-                keep_going = run.run()
-                summaries.append(_report(run.close()))
-                run = None
-                if not keep_going:
-                    break
-            except ERRORS as e:
-                raise_if_interrupted()
-                failed += 1
-                _error(_one_line(e))
-                _close_quietly(run, source)          # already failed once: closing must not fail again
-                run = source = None
-                if len(inputs) == 1:
-                    return 1
-            except Exception:                        # a bug: still leave complete files, then show it
-                raise_if_interrupted()
-                _close_quietly(run, source)
-                raise
+            result = process_input(args, name, model, *outputs[i], make_estimator, display, source)
+            source = None                            # closed by process_input
+            failed += _take(result)
+            if result.summary is not None:
+                summaries.append(result.summary)
+            if result.interrupted is not None:
+                raise result.interrupted()
+            if result.error and len(inputs) == 1:
+                return 1
+            if result.quit:
+                break
     except KeyboardInterrupt as e:
-        if run is not None:
-            with suppress(*ERRORS):
-                summaries.append(_report(run.close(interrupted=True)))
-        elif source is not None:
+        if source is not None:
             source.close()
-        _print_summaries(args, summaries)
-        print(f"{PROG}: interrupted; outputs written so far are complete", file=sys.stderr)
-        return exit_code(e)
+        return _interrupted(args, summaries, e)
     finally:
         if display is not None:
             display.close()
+    return _finish(args, summaries, failed, len(inputs))
+
+
+@dataclass
+class InputResult:
+    """What one input gave — its summary (also when interrupted) or the one-line error that stopped it. Picklable:
+    a Ray task returns it."""
+
+    name: str
+    summary: Optional[RunSummary] = None
+    error: str = ""
+    quit: bool = False                                     # the window asked to stop (q, closed)
+    interrupted: Optional[type[KeyboardInterrupt]] = None  # Ctrl-C / SIGTERM (a cancelled Ray task) stopped it
+    index: int = 0                                         # its place among the inputs (results come unordered)
+
+
+def process_input(args: argparse.Namespace, name: str, model, out: Optional[str], render: Optional[str],
+                  make_estimator: EstimatorFactory, display: Optional[DisplaySink] = None,
+                  source: Optional[Source] = None) -> InputResult:
+    """One input from start to end — open it (unless ``source`` is that input, opened already), run it, close it:
+    the run mode's one per-video function, called for each input in turn here and by each Ray task with ``--ray``.
+
+    A bad input is a result (its one-line error, everything closed), never an exception; so is Ctrl-C / SIGTERM
+    (a cancelled Ray task gets ``KeyboardInterrupt``): the run is closed as interrupted — the open action ended,
+    every file complete — and ``interrupted`` says which signal. A bug is raised once everything is closed."""
+    run: Optional[Run] = None
+    try:
+        try:
+            if source is None:
+                source = _open(args, name)
+            run = _start_run(args, source, model, out, render, display, make_estimator)
+            source = None                            # the run owns it now
+            keep_going = run.run()
+            return InputResult(name, run.close(), quit=not keep_going)
+        except ERRORS as e:
+            raise_if_interrupted()
+            _close_quietly(run, source)              # already failed once: closing must not fail again
+            return InputResult(name, error=_one_line(e))
+        except Exception:                            # a bug: still leave complete files, then show it
+            raise_if_interrupted()
+            _close_quietly(run, source)
+            raise
+    except KeyboardInterrupt as e:
+        summary = None
+        if run is not None:
+            with suppress(*ERRORS):
+                summary = run.close(interrupted=True)
+        elif source is not None:
+            source.close()
+        return InputResult(name, summary, interrupted=type(e))
+
+
+def _take(result: InputResult) -> int:
+    """Print an input's warnings and its error as it ends: 1 when it failed."""
+    if result.summary is not None:
+        _report(result.summary)
+    if result.error:
+        _error(result.error)
+    return int(bool(result.error))
+
+
+def _interrupted(args: argparse.Namespace, summaries: list[RunSummary], e: KeyboardInterrupt) -> int:
     _print_summaries(args, summaries)
-    if failed and len(inputs) > 1:
-        _error(f"{failed} of {len(inputs)} inputs failed (each reported above); the others were processed")
+    print(f"{PROG}: interrupted; outputs written so far are complete", file=sys.stderr)
+    return exit_code(e)
+
+
+def _finish(args: argparse.Namespace, summaries: list[RunSummary], failed: int, n_inputs: int) -> int:
+    _print_summaries(args, summaries)
+    if failed and n_inputs > 1:
+        _error(f"{failed} of {n_inputs} inputs failed (each reported above); the others were processed")
     return 1 if failed else 0
+
+
+class InputJob(NamedTuple):
+    """One input for a Ray task: the run's options, the input, its outputs, how to make its pose estimator."""
+
+    args: argparse.Namespace
+    name: str
+    out: Optional[str]
+    render: Optional[str]
+    make_estimator: EstimatorFactory
+    index: int
+
+
+@lru_cache(maxsize=4)
+def _task_model(model: Optional[str], backend: str, threads: Optional[int]):
+    """The model, loaded once per worker process (Ray runs many tasks in one) and shared by its inputs."""
+    return load_model(model=model, backend=backend, threads=threads)
+
+
+def _input_task(job: InputJob) -> InputResult:
+    """A Ray task: ``process_input`` on one input, with this worker's copy of the model."""
+    args = job.args
+    try:
+        model = _task_model(args.model, args.backend, args.threads)
+    except ERRORS as e:
+        return InputResult(job.name, error=_one_line(e), index=job.index)
+    result = process_input(args, job.name, model, job.out, job.render, job.make_estimator)
+    result.index = job.index
+    return result
+
+
+def _lost_input(job: InputJob, message: str) -> InputResult:
+    return InputResult(job.name, error=message, index=job.index)
+
+
+def _run_on_ray(args: argparse.Namespace, inputs: list[str], outputs: list[tuple[Optional[str], Optional[str]]],
+                make_estimator: EstimatorFactory) -> int:
+    """``--ray``: each input a Ray task running ``process_input``; the batch rule, warnings, summaries (in input
+    order) and the interrupt as in the local loop. The model is loaded here first, so a bad ``--model`` is one line,
+    not one per task; the tasks are given it by name or absolute path (``$PARTKD_MODEL`` is read here, not on the
+    workers) and run without a window or per-frame bars."""
+    streams = [name for name in inputs if is_url(name)]
+    if streams:
+        raise SourceError(f"{streams[0]}: --ray runs video files, not streams; run a stream without --ray")
+    address = cluster.check_address(args.ray)
+    elsewhere = cluster.joins_cluster(address)   # workers with another working directory: absolute paths
+    with deferred_interrupts():
+        load_model(model=args.model, backend=args.backend, threads=args.threads)
+    spec = args.model or os.environ.get("PARTKD_MODEL") or None
+    if spec is not None and is_model_path(spec) and elsewhere:
+        spec = os.path.abspath(spec)
+    task_args = argparse.Namespace(**{**vars(args), "model": spec, "quiet": True, "no_display": True})
+
+    def place(path: Optional[str]) -> Optional[str]:
+        return os.path.abspath(path) if path is not None and elsewhere else path
+
+    jobs = [InputJob(task_args, place(name), place(out), place(render), make_estimator, i)
+            for i, (name, (out, render)) in enumerate(zip(inputs, outputs))]
+    results: list[InputResult] = []
+    batch = cluster.RayBatch(address, min(os.cpu_count() or 1, len(jobs)))
+    try:
+        with batch:
+            for result in batch.map(_input_task, jobs, name=lambda j: inputs[j.index], lost=_lost_input,
+                                    progress=False if args.quiet else None):
+                _take(result)
+                results.append(result)
+    except KeyboardInterrupt as e:
+        for result in batch.interrupted:
+            _take(result)
+        return _interrupted(args, _in_order(results + batch.interrupted), e)
+    return _finish(args, _in_order(results), sum(bool(r.error) for r in results), len(inputs))
+
+
+def _in_order(results: list[InputResult]) -> list[RunSummary]:
+    return [r.summary for r in sorted(results, key=lambda r: r.index) if r.summary is not None]
 
 
 def _outputs(args: argparse.Namespace, inputs: list[str]) -> list[tuple[Optional[str], Optional[str]]]:
@@ -388,7 +538,7 @@ def _start_run(args: argparse.Namespace, source: Source, model, out: Optional[st
                display: Optional[DisplaySink], make_estimator: EstimatorFactory) -> Run:
     """Recognizer, estimator (timed: its start-up is not frame time), then the files — the video first, so a
     video that cannot be written leaves no empty ``.jsonl`` behind."""
-    rec = Recognizer(model, stride=args.stride, smooth=args.smooth, threshold=args.threshold, topk=args.topk)
+    rec = Recognizer(model, every=args.every, smooth=args.smooth, threshold=args.threshold, topk=args.topk)
     estimator, startup_s = None, None
     opened: list = []
     try:
@@ -411,8 +561,8 @@ def _start_run(args: argparse.Namespace, source: Source, model, out: Optional[st
                max_people=args.max_people)
 
 
-def _default_estimator(max_people: int, tiled: bool = False) -> EstimatorFactory:
-    """MediaPipe's legacy one-person graph for one person (measured faster: see README, Several people), its
+def default_estimator(max_people: int, tiled: bool = False) -> EstimatorFactory:
+    """MediaPipe's legacy one-person graph for one person (measured faster: docs/several-people.md), its
     multi-person landmarker for more or with tiles."""
     if max_people == 1 and not tiled:
         return MediaPipePose

@@ -24,9 +24,11 @@ from .errors import PartkdError
 from .models import DEFAULT_MODEL, UnknownModel, engines_dir, resolve_model
 from .reject import softmax
 
-BACKENDS = ("tensorrt", "onnxruntime", "pytorch")
-# precise names a caller may also force (the bench times each ONNX Runtime provider separately)
-BACKEND_ALIASES = ("onnxruntime-cpu", "onnxruntime-cuda")
+BACKENDS = ("tensorrt", "onnxruntime", "pytorch")   # fastest first: the order ``auto`` tries them in
+BACKEND_CHOICES = ("auto",) + BACKENDS               # what ``--backend`` takes on every command line
+# every backend with ONNX Runtime's two execution providers apart, fastest first: what the bench times, and precise
+# names a caller may also force
+PROVIDERS = ("tensorrt", "onnxruntime-cuda", "onnxruntime-cpu", "pytorch")
 TENSORRT_HINT = "install it with: pip install 'partkd-stream[tensorrt]' (needs an NVIDIA GPU and driver)"
 PLAN_INFO_SUFFIX = ".plan.json"
 
@@ -37,6 +39,14 @@ class ModelLoadError(PartkdError, ValueError):
 
 class BackendUnavailable(PartkdError, RuntimeError):
     """A backend that cannot run here (missing package, no GPU); the message says why."""
+
+
+class Backend(Protocol):
+    """What runs a model: a name and ``predict`` (model inputs → logits)."""
+
+    name: str
+
+    def predict(self, x: np.ndarray) -> np.ndarray: ...
 
 
 def cpu_cores() -> int:
@@ -223,7 +233,7 @@ def load_model(model: str | os.PathLike | None = None, backend: str = "auto",
                threads: Optional[int] = None) -> LoadedModel:
     """Load ``model`` — a shipped model's name (``models.resolve_model``: ``penn``, ``everyday``), a ``.onnx``,
     ``.plan`` or ``.pt`` file, or ``None`` for the default — on ``backend``."""
-    choices = ("auto",) + BACKENDS + BACKEND_ALIASES
+    choices = BACKEND_CHOICES + tuple(p for p in PROVIDERS if p not in BACKENDS)
     if backend not in choices:
         raise ModelLoadError(f"unknown backend {backend!r}; choose one of: {', '.join(choices)}")
     default = model is None and not os.environ.get("PARTKD_MODEL")
@@ -256,7 +266,7 @@ def load_model(model: str | os.PathLike | None = None, backend: str = "auto",
                              f"--backend {backend}")
 
     notes: list[str] = []
-    order = {"auto": ["tensorrt", "onnxruntime", "pytorch"], "onnxruntime": ["onnxruntime"]}.get(backend, [backend])
+    order = list(BACKENDS) if backend == "auto" else [backend]
     if suffix == ".plan":
         order = ["tensorrt"]
     for name in order:

@@ -1,7 +1,7 @@
 """``partkd-stream``: a thin command line over the package.
 
 ``partkd-stream [--camera N | --video PATH… | --skeletons FILE] [options]`` recognises actions;
-``partkd-stream extract …`` turns videos into skeleton files; ``partkd-stream bench`` measures speed;
+``partkd-stream extract …`` turns videos into skeleton files; ``partkd-stream bench [NAME]`` measures speed;
 ``partkd-stream models`` lists the shipped models.
 Each mode lives in its own module with a ``main(argv) -> int``; this file only dispatches. Ctrl-C or SIGTERM
 while a mode is still loading (importing torch, OpenCV, MediaPipe takes a second or two) ends with one line and
@@ -19,14 +19,14 @@ from .signals import (deferred_interrupts, exit_at_once_on_signal, exit_code, ra
 
 SUBCOMMANDS = {
     "extract": ("partkd_stream.extract", "extract MediaPipe skeletons from videos (resumable, parallel)"),
-    "bench": ("partkd_stream.bench", "measure model latency per backend and recognition overhead vs. pose"),
+    "bench": ("partkd_stream.bench", "benchmarks: model latency per backend, pose and the pipeline, memory"),
     "models": ("partkd_stream.models", "list the shipped models (use one with --model NAME)"),
 }
 RUN_MODULE = "partkd_stream.app"
 
 USAGE = """usage: partkd-stream [--camera INDEX | --video PATH|DIR|GLOB|URL ... | --skeletons FILE] [options]
        partkd-stream extract VIDEO_OR_DIR ... --out DIR
-       partkd-stream bench [--json]
+       partkd-stream bench [pipeline|people|soak|crowd] [--json]
        partkd-stream models [--json]
 
 Recognise human actions from skeletons in real time.
@@ -36,7 +36,8 @@ modes:
   --video PATH ...        video files, a folder, a glob or a URL: JSON Lines predictions, annotated video
   --skeletons FILE        a recorded keypoint stream (.jsonl or .npz, see partkd_stream/skeleton_io.py)
   extract                 MediaPipe skeletons from videos into .npz files (resumable, parallel workers)
-  bench                   latency per backend, throughput, and recognition overhead against the pose estimator
+  bench                   latency per backend, throughput, and recognition overhead against the pose estimator;
+                          'bench pipeline|people|soak|crowd': the run mode on a video, several people, memory
   models                  the shipped models: actions, input, accuracy, who counts as a person, reject;
                           choose one with --model NAME (default: penn)
 

@@ -15,16 +15,19 @@ This is how a user builds the LQ side of a video dataset (e.g. NTU RGB+D from it
 ``*Left`` joints coincide with MediaPipe's ``right_*`` landmarks (measured, ``train/calibration/README.md``), so
 without it an extracted LQ skeleton and its Kinect HQ skeleton disagree about which arm is which.
 
-Frames wider than ``--max-width`` (default 1280) are downscaled before MediaPipe and the landmarks scaled back
-to the original pixel grid: MediaPipe runs on a 256-px crop anyway, so this only saves decoding-side work.
+MediaPipe gets the frames the run mode gives it, at full resolution: ``--max-width W`` downscales wider frames
+first (landmarks scaled back to the original pixel grid), which saves MediaPipe nothing — its time per frame does
+not depend on the width (``docs/speed.md``) — and costs 5–11 ms per 1080p frame. On NTU A001 the landmarks of
+``--max-width 1280`` (the default before) are 0.4 px apart (median) from full resolution's.
 
 Videos are found and decoded by ``partkd_stream.sources`` (``find_videos``, ``VideoFileSource``), as in the run
-mode. Parallel: ``--workers N`` processes (``spawn``-safe), a progress bar over videos. Resumable: an existing
-readable output is skipped unless ``--overwrite`` (an empty or unreadable one is redone); outputs are written
-atomically, so an interrupted run leaves no half files. The output folder is checked before any video is
-decoded. Ctrl-C and SIGTERM stop the same way (finished files kept; exit 130 / 143). A video that cannot be decoded
-is reported on one line and skipped; the exit code is then 1; one that decodes fewer frames than its container
-reports is kept with a warning.
+mode. Parallel: ``--workers N`` processes (``spawn``-safe), or ``--ray [ADDRESS]``: one Ray task per video on a
+local Ray instance or a cluster (``partkd_stream.cluster``), each running the same per-video function (``_job``); a
+progress bar over videos. Resumable: an existing readable output is skipped unless ``--overwrite`` (an empty or
+unreadable one is redone); outputs are written atomically, so an interrupted run leaves no half files. The output
+folder is checked before any video is decoded. Ctrl-C and SIGTERM stop the same way (finished files kept; exit 130 /
+143). A video that cannot be decoded is reported on one line and skipped; the exit code is then 1; one that decodes
+fewer frames than its container reports is kept with a warning.
 """
 from __future__ import annotations
 
@@ -35,12 +38,14 @@ import os
 import sys
 import time
 import zipfile
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Optional, Sequence
+from typing import Callable, Iterable, NamedTuple, Optional, Sequence
 
 import numpy as np
 
+from . import cluster
 from .errors import PartkdError
 from .signals import exit_code, raise_if_interrupted, terminate_as_interrupt, worker_stops_on_sigterm
 from .sinks import check_not_inputs, check_output_folder
@@ -81,7 +86,7 @@ def is_finished(path: Path) -> bool:
         return False
 
 
-def extract_video(video: str | Path, model_complexity: int = 1, max_width: int = 1280,
+def extract_video(video: str | Path, model_complexity: int = 1, max_width: int = 0,
                   estimator=None, swap_sides: bool = False) -> SkeletonSequence:
     """Run the pose estimator on every frame of one video → a ``mediapipe33`` sequence (no file written).
 
@@ -92,7 +97,14 @@ def extract_video(video: str | Path, model_complexity: int = 1, max_width: int =
     from .pose import MediaPipePose
 
     flip = get_layout("mediapipe33").flip_permutation() if swap_sides else None
-    src = VideoFileSource(str(video))   # SourceError (one line) when it cannot be opened or decoded
+
+    def downscale(image: np.ndarray) -> np.ndarray:   # on the decoder's thread: overlaps with the pose estimate
+        h, w = image.shape[:2]
+        factor = min(1.0, max_width / w) if max_width > 0 else 1.0
+        return image if factor == 1.0 else cv2.resize(image, (int(round(w * factor)), int(round(h * factor))),
+                                                      interpolation=cv2.INTER_AREA)
+
+    src = VideoFileSource(str(video), prepare=downscale)   # SourceError (one line) when it cannot be opened or decoded
     own = estimator is None
     rows: list[np.ndarray] = []
     work_w = 0
@@ -102,19 +114,15 @@ def extract_video(video: str | Path, model_complexity: int = 1, max_width: int =
             if est.layout != "mediapipe33":
                 raise ExtractError(f"extract writes mediapipe33 sequences; this estimator gives {est.layout}")
             for frame in src:
-                image = frame.image
-                h, w = image.shape[:2]
-                factor = min(1.0, max_width / w) if max_width > 0 else 1.0
-                small = image if factor == 1.0 else cv2.resize(image, (int(round(w * factor)), int(round(h * factor))),
-                                                               interpolation=cv2.INTER_AREA)
+                small = frame.image
                 work_w = small.shape[1]
                 people = est.process(small)
                 if not people:
                     rows.append(np.zeros((33, 3), np.float32))
                     continue
                 kp = people[0].keypoints_2d()
-                kp[:, 0] *= image.shape[1] / small.shape[1]
-                kp[:, 1] *= image.shape[0] / small.shape[0]
+                kp[:, 0] *= src.size[0] / small.shape[1]
+                kp[:, 1] *= src.size[1] / small.shape[0]
                 rows.append(kp if flip is None else kp[flip])
         finally:
             if own:
@@ -130,12 +138,29 @@ def extract_video(video: str | Path, model_complexity: int = 1, max_width: int =
                             timestamps=np.arange(len(data)) / src.fps, id=output_name(video)[:-4], meta=meta)
 
 
-def _job(args: tuple[str, str, int, int, bool]) -> Result:
-    """One video: extract and write atomically; never raises an error (failures are results)."""
-    video, out, complexity, max_width, swap_sides = args
+class Job(NamedTuple):
+    """One video to extract (what a worker process or a Ray task is given)."""
+    video: str
+    out: str
+    model_complexity: int
+    max_width: int
+    swap_sides: bool
+    make_estimator: Optional[Callable[[], object]] = None   # None: MediaPipe Pose, ``model_complexity``
+
+
+def _job(job: Job) -> Result:
+    """One video: extract and write atomically; never raises an error (failures are results). The one per-video
+    function of every way to run a batch: in turn, in a worker pool, as Ray tasks."""
+    video, out = job.video, job.out
     t0 = time.perf_counter()
     try:
-        seq = extract_video(video, complexity, max_width, swap_sides=swap_sides)
+        estimator = job.make_estimator() if job.make_estimator is not None else None
+        try:
+            seq = extract_video(video, job.model_complexity, job.max_width, estimator=estimator,
+                                swap_sides=job.swap_sides)
+        finally:
+            if estimator is not None:
+                estimator.close()
         save_sequence(out, seq)
         warning = truncation_warning(video, len(seq.data), seq.meta["frames_reported_by_container"]) or ""
         return Result(video, "done", len(seq.data), seq.meta["frames_with_person"], time.perf_counter() - t0,
@@ -143,6 +168,11 @@ def _job(args: tuple[str, str, int, int, bool]) -> Result:
     except Exception as e:  # noqa: BLE001 - one bad video must not stop the others; it is reported
         msg = str(e) if isinstance(e, PartkdError) else f"{video}: {type(e).__name__}: {e}"
         return Result(video, "failed", seconds=time.perf_counter() - t0, error=msg.splitlines()[0] if msg else video)
+
+
+def _lost(job: Job, message: str) -> Result:
+    """A Ray task that gave no result (its worker died on every try): a failed video like any other."""
+    return Result(job.video, "failed", error=message)
 
 
 def _worker_init() -> None:
@@ -159,19 +189,26 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("inputs", nargs="+", metavar="VIDEO_OR_DIR_OR_GLOB",
                    help="video files, folders (searched recursively) or globs")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (DIR/<video stem>.npz)")
-    p.add_argument("--workers", type=int, default=0, help="worker processes (default: min(cores, videos))")
+    p.add_argument("--workers", type=int, default=0,
+                   help="worker processes, or the CPUs of a local Ray instance (default: min(cores, videos))")
     p.add_argument("--overwrite", action="store_true", help="redo videos whose output already exists")
     p.add_argument("--model-complexity", type=int, default=1, choices=(0, 1, 2), help="MediaPipe model (default 1)")
-    p.add_argument("--max-width", type=int, default=1280,
-                   help="downscale wider frames before MediaPipe (landmarks are scaled back); 0 = never")
+    p.add_argument("--max-width", type=int, default=0,
+                   help="downscale wider frames before MediaPipe (landmarks are scaled back; it saves MediaPipe "
+                        "nothing); 0 = never, the default: the frames the run mode gives MediaPipe")
     p.add_argument("--swap-sides", action="store_true",
                    help="exchange MediaPipe's left/right labels; use for NTU RGB+D, whose Kinect *Left joints match "
                         "MediaPipe's right_* on the RGB videos (measured by train/calibrate.py)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    cluster.add_option(p)
     return p
 
 
-def _run(jobs: list[tuple[str, str, int, int, bool]], workers: int, progress: bool) -> Iterable[Result]:
+def _run(jobs: list[Job], workers: int, progress: bool, ray: Optional[cluster.RayBatch] = None) -> Iterable[Result]:
+    """``_job`` over ``jobs`` as they finish: on Ray (``ray``), in this process (``workers`` ≤ 1), or in a pool."""
+    if ray is not None:
+        yield from ray.map(_job, jobs, name=lambda j: j.video, lost=_lost, progress=progress)
+        return
     from tqdm import tqdm
 
     bar = tqdm(total=len(jobs), unit="video", disable=not progress, file=sys.stderr)
@@ -200,12 +237,15 @@ def _fail(msg: str) -> int:
     return 2
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Optional[Sequence[str]] = None, estimator_factory: Optional[Callable[[], object]] = None) -> int:
+    """``extract``; ``estimator_factory`` makes each video's pose estimator (default: MediaPipe Pose). With
+    ``--workers`` or ``--ray`` it is sent to other processes: a module-level class or function (a
+    ``functools.partial`` of one), not a lambda."""
     args = _parser().parse_args(argv)
     with terminate_as_interrupt(PROG):
         try:
             try:
-                return _extract(args)
+                return _extract(args, estimator_factory)
             except Exception:
                 raise_if_interrupted()
                 raise
@@ -214,8 +254,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return exit_code(e)
 
 
-def _extract(args: argparse.Namespace) -> int:
+def _extract(args: argparse.Namespace, estimator_factory: Optional[Callable[[], object]] = None) -> int:
     try:
+        address = cluster.check_address(args.ray) if args.ray is not None else None
+        if args.ray is not None:
+            cluster.import_ray(local=not cluster.joins_cluster(address))
+            if args.workers > 0 and cluster.joins_cluster(address):
+                raise cluster.ClusterError("--workers sets the size of a local run; a cluster's is set where it is "
+                                           "started (ray start --num-cpus N)")
         videos = find_videos(args.inputs)
         urls = [v for v in videos if is_url(v)]
         if urls:
@@ -225,7 +271,8 @@ def _extract(args: argparse.Namespace) -> int:
     except PartkdError as e:
         return _fail(f"{e}")
     try:
-        import mediapipe  # noqa: F401  (checked here once, rather than failing in every worker)
+        if estimator_factory is None:
+            import mediapipe  # noqa: F401  (checked here once, rather than failing in every worker)
     except ImportError as e:
         from .pose import MEDIAPIPE_HINT
         return _fail(f"MediaPipe is not available ({e}); {MEDIAPIPE_HINT}")
@@ -252,18 +299,24 @@ def _extract(args: argparse.Namespace) -> int:
                 results.append(Result(v, "skipped"))
                 continue
             print(f"{PROG}: warning: {out} is empty or unreadable; extracting {v} again", file=sys.stderr)
-        jobs.append((v, str(out), args.model_complexity, args.max_width, args.swap_sides))
+        if args.ray is not None and cluster.joins_cluster(address):   # workers elsewhere: no shared working dir
+            v, out = os.path.abspath(v), out.absolute()
+        jobs.append(Job(v, str(out), args.model_complexity, args.max_width, args.swap_sides, estimator_factory))
 
     workers = args.workers if args.workers > 0 else min(os.cpu_count() or 1, max(len(jobs), 1))
+    workers = min(workers, max(len(jobs), 1))
     interrupted: Optional[int] = None
     try:
-        for r in _run(jobs, min(workers, max(len(jobs), 1)), progress=not args.no_progress):
-            if r.status == "failed":
-                raise_if_interrupted()   # in-process: the signal may have surfaced as this video's error
-                print(f"{PROG}: failed: {r.error}", file=sys.stderr)
-            elif r.warning:
-                print(f"{PROG}: warning: {r.warning}", file=sys.stderr)
-            results.append(r)
+        with (cluster.RayBatch(address, workers) if args.ray is not None and jobs else nullcontext()) as ray:
+            for r in _run(jobs, workers, progress=not args.no_progress, ray=ray):
+                if r.status == "failed":
+                    raise_if_interrupted()   # in-process: the signal may have surfaced as this video's error
+                    print(f"{PROG}: failed: {r.error}", file=sys.stderr)
+                elif r.warning:
+                    print(f"{PROG}: warning: {r.warning}", file=sys.stderr)
+                results.append(r)
+    except cluster.ClusterError as e:
+        return _fail(str(e))
     except KeyboardInterrupt as e:
         interrupted = exit_code(e)
     if interrupted is not None:

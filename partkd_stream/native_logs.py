@@ -42,15 +42,18 @@ def quiet_opencv() -> None:
 quiet_opencv()
 import cv2  # noqa: E402,F401  (re-exported: ``from .native_logs import cv2``)
 
-# One native log line that is noise: absl/glog info or warning, TFLite's info, absl's pre-init notice.
+# One native log line that is noise: absl/glog info or warning, TFLite's info, absl's pre-init notice, Ray's core
+# info or warning (``[2026-12-07 23:32:45,161 W 32094 32094] gcs_client.cc:210: …``, a second apiece while
+# ``cluster`` joins a cluster that does not let it in).
 NOISE = re.compile(rb"^(?:[IW]\d{4} \d\d:\d\d:\d+\.\d+ +\d+ \S+:\d+\] |INFO: |"
-                   rb"WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR)")
+                   rb"WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR|"
+                   rb"\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} [IW] \d+ \d+\] )")
 _UNDECIDED_MAX = 512   # a line start longer than this without a newline is passed on (it is no log line)
 
 
 class LineFilter:
     """Decides line by line what passes, forwarding a partial line (a progress bar's ``\\r…``) at once unless it
-    may still turn out to be a noise line (it starts with ``I``/``W``); then it waits for the newline."""
+    may still turn out to be a noise line (it starts with ``I``, ``W`` or ``[``); then it waits for the newline."""
 
     def __init__(self) -> None:
         self._pending = b""
@@ -64,7 +67,7 @@ class LineFilter:
             if self._keep is None:
                 self._pending += seg
                 p = self._pending
-                if p.endswith(b"\n") or p[:1] not in (b"I", b"W") or len(p) > _UNDECIDED_MAX:
+                if p.endswith(b"\n") or p[:1] not in (b"I", b"W", b"[") or len(p) > _UNDECIDED_MAX:
                     self._keep = not NOISE.match(p)
                     if self._keep:
                         out.append(p)
@@ -180,7 +183,8 @@ def _restore_at_exit() -> None:   # an estimator never closed must not take the 
 
 @contextmanager
 def filter_native_stderr() -> Iterator[None]:
-    """Within the block (nestable, any thread), MediaPipe/absl/TFLite log lines on descriptor 2 are dropped."""
+    """Within the block (nestable, any thread), MediaPipe/absl/TFLite (and Ray core) log lines on descriptor 2 are
+    dropped. Processes started inside the block inherit the pipe: start none there."""
     _FD2.acquire()
     try:
         yield

@@ -8,16 +8,21 @@ context managers. The run mode (``partkd_stream.app``) and ``extract`` receive a
 
 ``MediaPipePose`` (``mediapipe==0.10.21``, the last release that bundles its model and runs offline) is the
 default. Its legacy graph tracks one person — the most prominent in view — so it returns ``[]`` or ``[one]``.
+
+MediaPipe takes contiguous RGB; frames arrive as BGR. ``bgr_to_rgb`` is the one conversion (``cv2.cvtColor``:
+0.1 ms on a 1080p frame, where numpy's reversed-stride copy ``frame[:, :, ::-1]`` took 15 ms — 40 % of a frame).
+The wrappers add nothing else measurable to the library's own call (``partkd-stream bench`` prints both).
 """
 from __future__ import annotations
 
 from contextlib import ExitStack
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Optional, Protocol
 
 import numpy as np
 
 from .errors import PartkdError
+from .native_logs import cv2
 
 MEDIAPIPE_HINT = "install it with: pip install 'mediapipe==0.10.21' 'numpy<2' 'protobuf<5'"
 
@@ -38,6 +43,28 @@ class PoseResult:
     def keypoints_2d(self) -> np.ndarray:
         """``[V, 3]`` = (x, y, score) in pixels: the format of a 2D skeleton frame."""
         return np.concatenate([self.image_xy, self.visibility[:, None]], axis=1).astype(np.float32)
+
+
+def bgr_to_rgb(image: np.ndarray, out: Optional[np.ndarray] = None) -> np.ndarray:
+    """A BGR image — or a region of one (any row stride) — as a contiguous RGB array, what MediaPipe takes.
+
+    ``out``: the array of the previous frame, written over when its shape fits (MediaPipe copies its input, so the
+    buffer is free again once ``process`` returns): no fresh 6 MB to fault in for every 1080p frame."""
+    if out is not None and out.shape == image.shape and out.dtype == image.dtype:
+        return cv2.cvtColor(image, cv2.COLOR_BGR2RGB, dst=out)
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def solution_results(res: object, width: int, height: int) -> list[PoseResult]:
+    """The legacy solution's output for a ``width`` × ``height`` frame → ``[]`` or ``[one PoseResult]`` in pixels.
+    Reading the 33 landmarks one by one takes 0.03 ms (measured): nothing to gain from doing it another way."""
+    if res.pose_landmarks is None:
+        return []
+    lm = np.array([(p.x, p.y, p.visibility) for p in res.pose_landmarks.landmark], dtype=np.float32)
+    world = (np.array([(p.x, p.y, p.z) for p in res.pose_world_landmarks.landmark], dtype=np.float32)
+             if res.pose_world_landmarks is not None else None)
+    xy = lm[:, :2] * np.array([width, height], dtype=np.float32)
+    return [PoseResult(image_xy=xy, visibility=np.clip(lm[:, 2], 0.0, 1.0), world_xyz=world)]
 
 
 class PoseEstimator(Protocol):
@@ -81,6 +108,7 @@ class MediaPipePose:
                                       min_detection_confidence=min_detection_confidence,
                                       min_tracking_confidence=min_tracking_confidence)
             self._resources.callback(self._pose.close)
+            self._rgb: Optional[np.ndarray] = None   # the conversion's buffer, reused frame after frame
             self._pose.process(np.zeros((256, 256, 3), np.uint8))   # start-up here, not in the first frame
         except BaseException:
             self._resources.close()
@@ -88,15 +116,8 @@ class MediaPipePose:
 
     def process(self, frame_bgr: np.ndarray) -> list[PoseResult]:
         h, w = frame_bgr.shape[:2]
-        rgb = np.ascontiguousarray(frame_bgr[:, :, ::-1])
-        res = self._pose.process(rgb)
-        if res.pose_landmarks is None:
-            return []
-        lm = np.array([(p.x, p.y, p.visibility) for p in res.pose_landmarks.landmark], dtype=np.float32)
-        world = (np.array([(p.x, p.y, p.z) for p in res.pose_world_landmarks.landmark], dtype=np.float32)
-                 if res.pose_world_landmarks is not None else None)
-        xy = lm[:, :2] * np.array([w, h], dtype=np.float32)
-        return [PoseResult(image_xy=xy, visibility=np.clip(lm[:, 2], 0.0, 1.0), world_xyz=world)]
+        self._rgb = bgr_to_rgb(frame_bgr, self._rgb)
+        return solution_results(self._pose.process(self._rgb), w, h)
 
     def close(self) -> None:
         self._resources.close()

@@ -54,12 +54,13 @@ class PreprocessVersionError(ValueError):
 @dataclass(frozen=True)
 class PreprocessConfig:
     """The model-input contract: what a model expects, stored in the model card (and held by ``ModelConfig``)
-    so the runtime preprocesses exactly like training."""
+    so the runtime preprocesses exactly like training. The defaults are what every shipped model and training
+    config uses (32 frames at 20 fps: 1.6 s); a card always states every field."""
 
     layout: str = "penn13"
     dims: int = 2
-    window: int = 64
-    fps: float = 30.0
+    window: int = 32
+    fps: float = 20.0
     min_score: float = 0.05
     features: tuple[str, ...] = field(default=FEATURES)
     version: int = PREPROCESS_VERSION

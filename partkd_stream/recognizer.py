@@ -5,7 +5,7 @@ One person (whoever the pose estimator finds most prominent):
     from partkd_stream.recognizer import Recognizer
     rec = Recognizer.load()                          # the shipped default student, fastest backend available
     for t, keypoints in my_pose_stream:              # keypoints: [33, 3] MediaPipe (x, y in pixels, visibility),
-        pred = rec.update(keypoints, t)              # or None; None until a prediction is due (every `stride` frames)
+        pred = rec.update(keypoints, t)              # or None; None until a prediction is due (every `every` s)
         if pred:
             print(pred.t, pred.label, pred.score)    # label None = no action; pred.reason says why
             for ev in pred.events:                   # Event(event="start"|"end", label, t, person=None)
@@ -40,7 +40,8 @@ from .smoothing import ActionSmoother, Event, SmoothedState
 from .tracking import PersonTracker
 from .window import PresenceRule, TrackWindows, sane_time
 
-DEFAULT_STRIDE = 6
+DEFAULT_EVERY_S = 0.2   # a prediction every 0.2 s of stream time: 6 frames at 30 fps, 3 at 15, 12 at 60
+MAX_EVERY_S = 60.0
 DEFAULT_SMOOTH = 4
 DEFAULT_THRESHOLD = 0.5
 MISSED_HOLD_S = 0.2
@@ -98,19 +99,22 @@ class Recognizer:
     """``source skeletons → (tracker) → windows → model → smoothing``; one ``update`` (one person) or
     ``update_people`` (several) per frame, not both on one recognizer."""
 
-    def __init__(self, model: Any, stride: int = DEFAULT_STRIDE, smooth: int = DEFAULT_SMOOTH,
+    def __init__(self, model: Any, every: float = DEFAULT_EVERY_S, smooth: int = DEFAULT_SMOOTH,
                  threshold: float = DEFAULT_THRESHOLD, topk: int = 3, confirm: int = 2, hysteresis: float = 0.1,
                  presence: Optional[PresenceRule] = None, tracker: Optional[PersonTracker] = None) -> None:
         """``model``: a ``backends.LoadedModel`` (``.card``, ``.predict`` → logits); use ``Recognizer.load``.
         ``presence``: who counts as a person (default: the model card's rule, else the full-body one).
-        ``tracker``: how ``update_people`` keeps ids (default ``PersonTracker()``)."""
-        if stride < 1:
-            raise ValueError(f"stride must be ≥ 1, got {stride}")
+        ``tracker``: how ``update_people`` keeps ids (default ``PersonTracker()``).
+        ``every``: seconds of stream time between predictions — a cadence in time, not in frames, so a 15 fps
+        camera gets as many predictions per second as a 30 fps one, and the smoother's ``smooth`` windows and
+        ``confirm`` predictions span the same time at any frame rate."""
+        if isinstance(every, bool) or not (isinstance(every, (int, float)) and 0 < every <= MAX_EVERY_S):
+            raise ValueError(f"every must be a number of seconds in (0, {MAX_EVERY_S:g}], got {every!r}")
         self.model = model
         self.card = model.card
         self.open_set = self.card.open_set        # the card's reject: logits → actions + unknown share
         self.classes = list(self.open_set.actions)  # what a label can be (never "background")
-        self.stride = stride
+        self.every = float(every)
         self._smoothing = dict(smooth=smooth, threshold=threshold, hysteresis=hysteresis, confirm=confirm, topk=topk,
                                open_set=True)
         ActionSmoother(self.classes, **self._smoothing)    # bad settings fail here, not at the first person
@@ -122,6 +126,9 @@ class Recognizer:
         self._free_slots = [0]
         self._mode: Optional[str] = None
         self.frames_seen = 0
+        self._first_t: Optional[float] = None   # the stream's first frame time, and the stream time its frames
+        self._next_due = self.every             # must cover for the next prediction to be due
+        self._due = False                       # whether a prediction is due at the frame just added
         self.dropped_frames = 0   # frames refused for their timestamp (not finite, or not after the previous)
         self.clock_back: Optional[tuple[int, float, float]] = None   # the first (frame, t, previous t) not after
         self.last_t: Optional[float] = None
@@ -178,7 +185,7 @@ class Recognizer:
         if keypoints is not None or t - person.seen_t > MISSED_HOLD_S:
             self.windows.push(keypoints, t, layout, slot=person.slot)
         index = self._advance(t, frame)
-        if self.frames_seen % self.stride:
+        if not self._due:
             return None
         return self._predict([None], t, index)[0]
 
@@ -186,7 +193,7 @@ class Recognizer:
     def update_people(self, people: Sequence[np.ndarray], t: float, layout: str = "mediapipe33",
                       frame: Optional[int] = None) -> list[Prediction]:
         """Add one frame with everyone in view (``[V, C]`` each, score last; ``[]`` = nobody) and return the
-        predictions due: one per tracked person every ``stride`` frames (ids ascending), and a last one for each
+        predictions due: one per tracked person every ``every`` seconds (ids ascending), and a last one for each
         person whose track ended in this frame (their ``end`` events).
 
         A frame whose ``t`` is not finite, or not after the previous frame's, is dropped and counted in
@@ -214,13 +221,13 @@ class Recognizer:
         self.in_view = upd.people
         index = self._advance(t, frame)
         preds = [self._end(pid, t, index) for pid in upd.ended]
-        if self.frames_seen % self.stride == 0 and self._people:
+        if self._due and self._people:
             preds += self._predict(sorted(self._people), t, index)
         return preds
 
     # --- the decision -----------------------------------------------------------------------------------------
     def _predict(self, persons: list[Optional[int]], t: float, index: int) -> list[Prediction]:
-        """One stride for these people: who can be judged, one model call for all of them, each one's state."""
+        """One prediction for these people: who can be judged, one model call for all of them, each one's state."""
         w = self.windows
         slots = [self._people[p].slot for p in persons]
         present = [w.person_present(s) for s in slots]
@@ -302,7 +309,20 @@ class Recognizer:
                                self.last_t)
 
     def _advance(self, t: float, frame: Optional[int]) -> int:
+        """Count a frame, and say whether a prediction is due at it: when the stream time its frames cover reaches
+        the next multiple of ``every`` (up to half a frame short) — at 30 fps with ``every`` = 0.2 s the 6th, 12th,
+        … frame, as a stride of 6 frames was. Covered = from the first frame's time to this one's, plus the mean
+        frame interval (not the last one: a clock that jitters by milliseconds keeps the phase). A one-frame stream
+        covers no time: it is due no prediction."""
         index = self.frames_seen if frame is None else int(frame)
+        if self._first_t is None:
+            self._first_t, covered, step = t, 0.0, 0.0
+        else:
+            step = (t - self._first_t) / self.frames_seen   # the mean frame interval: steady under clock jitter
+            covered = (t - self._first_t) + step
+        self._due = covered >= self._next_due - 0.5 * step - 1e-9   # half a frame's slack
+        if self._due:   # the next multiple of `every` after this frame (a long gap skips those it spans)
+            self._next_due += self.every * (1 + max(0, int((covered - self._next_due) // self.every)))
         self.frames_seen += 1
         self.last_t = t
         return index
@@ -338,3 +358,4 @@ class Recognizer:
         self.in_view = []
         self._mode = None
         self.frames_seen, self.dropped_frames, self.last_t, self.clock_back = 0, 0, None, None
+        self._first_t, self._next_due, self._due = None, self.every, False

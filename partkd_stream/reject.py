@@ -12,11 +12,11 @@ Both combine: a background model may also carry a score threshold (``threshold: 
 class alone decides). A last class named ``background`` is never an action, with or without a ``reject`` field.
 
 ``OpenSet.probs`` is the ONE implementation of what the runtime (``Recognizer``) and the research side
-(``train.evaluate_stream``, ``train.openset``) do with a window's logits: probabilities over the *actions* plus one
+(``train.evaluate_stream``, ``train.lib.openset``) do with a window's logits: probabilities over the *actions* plus one
 last **unknown** slot — ``[p_1 … p_A, p(background)]`` for an accepted window (``0`` in the slot without a
 background class), ``[0 … 0, 1]`` for a rejected one. The smoother averages those vectors (``smoothing.py``).
 
-Thresholds are calibrated on known validation windows only (``train.openset.calibrate``).
+Thresholds are calibrated on known validation windows only (``train.lib.openset.calibrate``).
 """
 from __future__ import annotations
 
@@ -126,7 +126,7 @@ class Reject:
 
     @classmethod
     def load(cls, path: str | Path) -> "Reject":
-        """A reject file: the object itself or ``{"reject": {…}}`` (as ``train.reject_study measure`` writes)."""
+        """A reject file: the object itself or ``{"reject": {…}}`` (as ``train.studies.reject_study measure`` writes)."""
         try:
             d = json_input.loads(Path(path).read_text(encoding="utf-8"))
         except FileNotFoundError:

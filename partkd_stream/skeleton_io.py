@@ -17,6 +17,7 @@ by everyone (``read_stream(path, people=True)``).
 """
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
@@ -24,12 +25,12 @@ import zipfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Optional, Sequence
+from typing import Any, BinaryIO, Iterable, Iterator, Optional, Sequence
 
 import numpy as np
 
 from . import json_input
-from .atomic import atomic_write_bytes  # noqa: F401  (re-exported: train/ writes its files with it)
+from .atomic import atomic_write_bytes
 from .errors import PartkdError
 from .layouts import LAYOUTS, get_layout
 from .preprocess import is_number
@@ -52,6 +53,14 @@ class SkeletonSequence:
     id: str = ""
     label: int = -1
     meta: dict[str, Any] = field(default_factory=dict)
+
+    def people(self) -> np.ndarray:
+        """``[M, T, V, C]``: every person's track (a one-person file's ``[T, V, C]`` as M = 1)."""
+        return self.data if self.data.ndim == 4 else self.data[None]
+
+    def first_person(self) -> np.ndarray:
+        """``[T, V, C]``: the first person's track (the whole data of a one-person file)."""
+        return self.people()[0]
 
 
 def save_sequence(path: str | os.PathLike, seq: SkeletonSequence) -> None:
@@ -200,6 +209,27 @@ def people_record(t: float, frame: int, people: Sequence[np.ndarray]) -> str:
     """Everyone's frame line (``[]``: nobody in view)."""
     return json.dumps({"t": round(float(t), 6), "frame": int(frame),
                        "people": [np.round(np.asarray(kp, float), 4).tolist() for kp in people]})
+
+
+def write_stream(path: str | os.PathLike, layout: str, fps: Optional[float],
+                 frames: Iterable[tuple[float, int, Any]]) -> int:
+    """Write a ``.jsonl`` stream atomically: the header, then a line per ``(t, frame, keypoints)`` — one person
+    (``[V, C]``, or ``None``: nobody in view) or everyone in view (a list of ``[V, C]``: a ``people`` line).
+    Returns the number of frames written."""
+    count = 0
+
+    def write(f: BinaryIO) -> None:
+        nonlocal count
+        header = io.StringIO()
+        write_stream_header(header, layout, fps)
+        f.write(header.getvalue().encode("utf-8"))
+        for t, frame, kp in frames:
+            line = people_record(t, frame, kp) if isinstance(kp, (list, tuple)) else stream_record(t, frame, kp)
+            f.write((line + "\n").encode("utf-8"))
+            count += 1
+
+    atomic_write_bytes(path, write)
+    return count
 
 
 def read_stream(path: str | os.PathLike, people: bool = False) -> tuple[dict[str, Any], Iterator[tuple]]:

@@ -14,7 +14,7 @@ background class, all the mass of a window its reject turned down, 0 for a close
   every gap: after "unknown", an action (re)starts only once the reject has left the average (with all-or-nothing
   rejects and ``smooth`` 4: no rejected window among the last 4) and it is then the candidate for ``confirm``
   predictions in a row. Measured on a synthetic stream of 100 predictions alternating 3 accepted and 3 rejected
-  windows: 17 start events without the release level, 1 with it (``tests/test_stream_smoothing.py``);
+  windows: 17 start events without the release level, 1 with it (``tests/test_smoothing.py``);
 - **hysteresis**: an action already on stays on while its own averaged probability ≥ ``threshold - hysteresis``
   (whatever tops the average), so a score hovering at the threshold does not flicker;
 - **confirmation**: a new state (another action, or no action) must be the candidate for ``confirm``

@@ -2,10 +2,12 @@
 
 A camera, video files (a file, a folder, a glob, a URL) or a recorded skeleton file. Every source yields
 ``Frame``s with a timestamp from the source itself: the container's presentation time (``CAP_PROP_POS_MSEC``) for
-video files, a monotonic clock for cameras and URLs (live), the file's ``t`` for skeletons. Live sources never
-queue unboundedly: a reader thread keeps only the newest frame, and a frame that is replaced before the consumer
-took it is counted in ``drops``. ``extract`` decodes through ``VideoFileSource`` too, so both modes find, read and
-time videos alike (``find_videos``, ``VIDEO_EXTENSIONS``, ``video_fps``, ``truncation_warning``).
+video files, a monotonic clock for cameras and URLs (live), the file's ``t`` for skeletons. Video is decoded on a
+reader thread, so decoding the next frame overlaps with the pose estimate of this one on the second core (OpenCV
+and MediaPipe release the GIL): a file's reader keeps up to ``READ_AHEAD`` frames ready, in order, and waits when
+they are not taken (``ReadAhead``); a live reader keeps only the newest frame, and a frame that is replaced before
+the consumer took it is counted in ``drops``. ``extract`` decodes through ``VideoFileSource`` too, so both modes
+find, read and time videos alike (``find_videos``, ``VIDEO_EXTENSIONS``, ``video_fps``, ``truncation_warning``).
 
 Opening a source that cannot be read raises ``SourceError`` with a one-line message (what, where, what to do).
 """
@@ -14,11 +16,12 @@ from __future__ import annotations
 import glob
 import math
 import os
+import queue
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Optional, Sequence
+from typing import Callable, Generic, Iterator, Optional, Sequence, TypeVar
 
 import numpy as np
 
@@ -28,6 +31,12 @@ from .skeleton_io import SkeletonFileError, load_sequence, read_stream
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv")
 DEFAULT_FPS = 30.0          # when a container or camera reports no usable frame rate
+# FFmpeg's own decoding threads: one on a machine of 2 cores or fewer. The reader thread already overlaps decoding
+# with pose on the other core, and FFmpeg's default (a thread per core) makes the decoder fight MediaPipe for it:
+# video → pose measured 5 % slower with it on 2 cores (docs/speed.md). 0 = FFmpeg's default, where cores are spare.
+DECODE_THREADS = 1 if (os.cpu_count() or 1) <= 2 else 0
+READ_AHEAD = 3              # decoded frames a video file's reader thread holds ready (1080p: 6 MB each)
+POLL_S = 0.1                # longest wait on another thread, so a signal reaches the main thread at once
 _FPS_RANGE = (1.0, 1000.0)  # a reported rate outside it (0, NaN, 90000 time-base ticks) is not a frame rate
 
 
@@ -82,16 +91,86 @@ class Source:
         pass
 
 
-class VideoFileSource(Source):
-    """A video file read frame by frame (nothing dropped: offline processing takes every frame)."""
+T = TypeVar("T")
 
-    def __init__(self, path: str) -> None:
+
+class ReadAhead(Generic[T]):
+    """``items`` produced on a thread of its own, up to ``depth`` ahead of the consumer, and consumed in order.
+
+    An exception raised by ``items`` is raised to the consumer at its place in the sequence, so errors read as if
+    the consumer had produced the items itself. The consumer waits ``POLL_S`` at a time (a signal is handled at
+    once); ``close`` stops the thread once it has finished the item in hand and waits for it, so the resources
+    ``items`` reads from can be released afterwards.
+    """
+
+    _END = object()
+
+    def __init__(self, items: Iterator[T], depth: int, name: str = "read-ahead") -> None:
+        if depth < 1:
+            raise ValueError(f"depth must be ≥ 1, got {depth}")
+        self._items = items
+        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._produce, name=name, daemon=True)
+        self._thread.start()
+
+    def _produce(self) -> None:
+        try:
+            for item in self._items:
+                if not self._put(item):
+                    return
+            self._put(self._END)
+        except BaseException as e:  # noqa: BLE001 - handed to the consumer, raised there
+            self._put(e)
+        finally:
+            close = getattr(self._items, "close", None)
+            if close is not None:
+                close()
+
+    def _put(self, entry: object) -> bool:
+        """Queue ``entry`` once there is room; False when ``close`` came first."""
+        while not self._stop.is_set():
+            try:
+                self._queue.put(entry, timeout=POLL_S)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def __iter__(self) -> Iterator[T]:
+        while True:
+            try:
+                entry = self._queue.get(timeout=POLL_S)
+            except queue.Empty:
+                if self._stop.is_set():
+                    return
+                continue
+            if entry is self._END:
+                return
+            if isinstance(entry, BaseException):
+                raise entry
+            yield entry
+
+    def close(self) -> None:
+        self._stop.set()
+        while self._thread.is_alive():
+            self._thread.join(timeout=POLL_S)
+
+
+class VideoFileSource(Source):
+    """A video file read frame by frame (nothing dropped: offline processing takes every frame).
+
+    Frames are decoded on a reader thread (``ReadAhead``); ``prepare``, if given, runs there on every decoded
+    image (``extract`` downscales wide frames with it). ``size`` is the decoded size, before ``prepare``.
+    """
+
+    def __init__(self, path: str, prepare: Optional[Callable[[np.ndarray], np.ndarray]] = None) -> None:
         self.name = path
         if not os.path.exists(path):
             raise SourceError(f"{path}: no such file; check the path")
         if os.path.isfile(path) and os.path.getsize(path) == 0:
             raise SourceError(f"{path}: the file is empty; give a video file")
-        self._cap = cv2.VideoCapture(path)
+        self._cap = cv2.VideoCapture(path, cv2.CAP_ANY, [cv2.CAP_PROP_N_THREADS, DECODE_THREADS])
         if not self._cap.isOpened():
             raise SourceError(f"{path}: cannot open as a video (corrupt or unsupported format); check the file "
                               f"plays, or re-encode it (e.g. ffmpeg -i IN -c:v libx264 OUT.mp4)")
@@ -100,6 +179,8 @@ class VideoFileSource(Source):
             self._cap.release()
             raise SourceError(f"{path}: no frame can be decoded (corrupt or empty video); check the file")
         self._first: Optional[np.ndarray] = first
+        self._prepare = prepare
+        self._reader: Optional[ReadAhead[tuple[float, np.ndarray]]] = None
         self.fps = video_fps(self._cap.get(cv2.CAP_PROP_FPS))
         n = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
         self.total = n if n > 0 else None
@@ -107,10 +188,17 @@ class VideoFileSource(Source):
         self.decoded = 0   # frames yielded so far
 
     def __iter__(self) -> Iterator[Frame]:
-        prev_t: Optional[float] = None
-        index, image, self._first = 0, self._first, None
+        image, self._first = self._first, None
         if image is None:
             raise SourceError(f"{self.name}: a video file source can be read once; open it again")
+        self._reader = ReadAhead(self._decode(image), READ_AHEAD, name=f"decoder:{Path(self.name).name}")
+        for index, (t, image) in enumerate(self._reader):
+            self.decoded = index + 1
+            yield Frame(t=t, index=index, image=image)
+
+    def _decode(self, image: Optional[np.ndarray]) -> Iterator[tuple[float, np.ndarray]]:
+        """``(t, image)`` from ``image`` (the first frame) on; runs on the reader thread."""
+        prev_t: Optional[float] = None
         while image is not None:
             t = self._cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
             # Containers disagree on POS_MSEC (an AVI here starts at 67 ms and reads 0 at its end): keep it when
@@ -119,9 +207,8 @@ class VideoFileSource(Source):
                 t = prev_t + 1.0 / self.fps
             elif prev_t is None and not (0.0 <= t < 10.0 / self.fps):
                 t = 0.0
-            self.decoded = index + 1
-            yield Frame(t=t, index=index, image=image)
-            prev_t, index = t, index + 1
+            yield t, (image if self._prepare is None else self._prepare(image))
+            prev_t = t
             ok, image = self._cap.read()
             if not ok:
                 image = None
@@ -130,6 +217,8 @@ class VideoFileSource(Source):
         return truncation_warning(self.name, self.decoded, self.total)
 
     def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()   # the reader thread is out of the decoder before the decoder is freed
         self._cap.release()
 
 
@@ -175,7 +264,7 @@ class LiveSource(Source):
         while True:
             with self._cond:
                 while self._latest is None and not self._done:
-                    self._cond.wait(timeout=0.5)
+                    self._cond.wait(timeout=POLL_S)
                 if self._latest is None:
                     return
                 t, image = self._latest
@@ -210,7 +299,7 @@ class SkeletonFileSource(Source):
                 self._frames = frames
             elif suffix == ".npz":
                 seq = load_sequence(path)
-                data = seq.data if seq.data.ndim == 4 else seq.data[None]            # [M, T, V, C]
+                data = seq.people()                                                  # [M, T, V, C]
                 self.layout, self.fps, self.total = seq.layout, seq.fps, int(data.shape[1])
                 self.most_people = data.shape[0]
                 seen = (data[..., -1] > 0).any(-1)                                  # [M, T]

@@ -5,7 +5,7 @@ Frames arrive at the source's rate with the source's timestamps (a 60 fps camera
 dropped frames). Each slot keeps its recent frames (``horizon_s``) in the model's layout, and ``model_input``
 builds the model input of many slots at once with the SAME steps training uses (``resample_indices`` →
 ``blend_frames``, as ``take_frames`` does → ``preprocess.model_input``), so a window seen live and a clip seen in
-training are sampled and normalised alike (``tests/test_stream_window.py`` checks it).
+training are sampled and normalised alike (``tests/test_window.py`` checks it).
 
 It also decides whether a person is in view. MediaPipe "detects" a pose in most frames of a video with no full
 person (measured on ``no_person_pool.mp4``: legs and feet at a pool's edge, a pose in 78 % of frames, and

@@ -13,9 +13,9 @@ from partkd_stream.preprocess import PreprocessConfig
 CLASSES = [f"action_{i}" for i in range(15)]
 
 
-def make_checkpoint(path: Path, seed: int = 0, window: int = 64) -> Path:
+def make_checkpoint(path: Path, seed: int = 0, window: int = 64, fps: float = 30.0) -> Path:
     torch.manual_seed(seed)
-    model = PartGCN(ModelConfig.student(preprocess=PreprocessConfig(window=window))).eval()
+    model = PartGCN(ModelConfig.student(preprocess=PreprocessConfig(window=window, fps=fps))).eval()
     with torch.no_grad():
         for m in model.modules():
             if isinstance(m, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):

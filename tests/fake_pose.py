@@ -7,18 +7,15 @@ signal to a run that uses it:
 """
 from __future__ import annotations
 
+import os
+import signal
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from stream_fixtures import demo_module  # noqa: E402
-
-from partkd_stream.pose import PoseResult  # noqa: E402
-
-_DEMO = demo_module()
+from partkd_stream.pose import PoseResult
+from partkd_stream.synthetic import figure
 
 
 class FakePose:
@@ -42,7 +39,7 @@ class FakePose:
         if not self.person:
             return []
         width = frame_bgr.shape[1] / self.people
-        xy = _DEMO.pose_frame("jumping_jacks", self.frames / 30.0) * (width / 640.0)
+        xy = figure("jumping_jacks", self.frames / 30.0) * (width / 640.0)
         return [PoseResult(image_xy=(xy + [k * width, 0]).astype(np.float32),
                            visibility=np.full(33, 0.95, np.float32)) for k in range(self.people)]
 
@@ -54,6 +51,23 @@ class FakePose:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class DyingPose(FakePose):
+    """``FakePose`` whose process dies at frame ``at`` of a video — SIGKILL, as the kernel's OOM killer or ``kill -9``
+    end it: no clean-up, no exception. With ``once`` (a file path) only the first time: it creates the file before
+    dying, so a retried task runs through."""
+
+    def __init__(self, at: int, once: str | None = None, **kw) -> None:
+        super().__init__(**kw)
+        self.at, self.once = at, once
+
+    def process(self, frame_bgr: np.ndarray) -> list[PoseResult]:
+        if self.frames + 1 == self.at and not (self.once and os.path.exists(self.once)):
+            if self.once:
+                open(self.once, "w").close()
+            os.kill(os.getpid(), signal.SIGKILL)
+        return super().process(frame_bgr)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ import json
 import pickle
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 
@@ -156,12 +156,23 @@ def pyskl_annotation(frame_dir: str, label: int, m: int = 1, t: int = 20, three_
     return ann
 
 
-def write_utd_tree(root, subjects: int, frames: int) -> None:
-    """A UTD-MHAD ``skeleton/`` folder: actions 3 (wave, the right wrist waving) and 4 (clap, still), one trial per
-    subject 1…``subjects``, subject s with ``frames + s`` frames."""
-    for action, wave in ((3, 0.25), (4, 0.0)):
-        for subject in range(1, subjects + 1):
-            write_utd_mat(root / f"a{action}_s{subject}_t1_skeleton.mat", utd_d_skel(frames + subject, wave=wave))
+def write_utd_clip(root: str | Path, action: int, subject: int = 1, frames: int = 40, wave: float = 0.0,
+                   trial: int = 1) -> Path:
+    """One UTD-MHAD clip in the real format and under the real name (``a<action>_s<subject>_t<trial>_skeleton.mat``):
+    a standing person (``utd_d_skel``) whose right hand waves with amplitude ``wave``."""
+    return write_utd_mat(Path(root) / f"a{action}_s{subject}_t{trial}_skeleton.mat", utd_d_skel(frames, wave=wave))
+
+
+def write_utd_tree(root: str | Path, subjects: int | Sequence[int] = 4, frames: int = 30, trials: Sequence[int] = (1,),
+                   actions: dict[int, float] | None = None) -> Path:
+    """A UTD-MHAD ``skeleton/`` folder: per action (its number → the right wrist's wave amplitude; default action 3,
+    wave, waving 0.25, and action 4, clap, still), subject (1…``subjects``, or those listed) and trial, a clip of
+    ``frames + subject + trial − 1`` frames."""
+    for action, wave in (actions or {3: 0.25, 4: 0.0}).items():
+        for subject in range(1, subjects + 1) if isinstance(subjects, int) else subjects:
+            for trial in trials:
+                write_utd_clip(root, action, subject, frames + subject + trial - 1, wave, trial)
+    return Path(root)
 
 
 
@@ -243,3 +254,89 @@ def write_florence_tree(root: str | Path, subjects: Sequence[int] = range(1, 11)
                 write_florence_txt(root / f"a{action:02d}_s{s}_id{n}.txt",
                                    openni_frames(frames + s, wave=wave, rows=FLORENCE_ROWS, x_to_camera_left=True))
     return root
+
+
+# --- tiny datasets for training runs ------------------------------------------------------------------------------
+def _motion(t: int, kind: int, rng) -> np.ndarray:
+    """A swinging limb whose speed depends on the class, so the tiny run has something to learn."""
+    return np.sin(np.arange(t) * (0.2 + 0.3 * kind))[:, None] + 0.05 * rng.normal(size=(t, 1))
+
+
+def write_penn_tree(root: Path) -> Path:
+    """Penn Action ``labels/``: 12 clips of two classes (squat, pushup) that swing differently, 8 train, 4 test."""
+    rng = np.random.default_rng(0)
+    labels = root / "labels"
+    labels.mkdir(parents=True)
+    for i in range(12):
+        kind = i % 2
+        t = 30 + 5 * i
+        x = 200 + 40 * rng.normal(size=(1, 13)) + 30 * _motion(t, kind, rng)
+        y = 150 + 60 * np.linspace(0, 1, 13)[None] + np.zeros((t, 1))
+        vis = (rng.random((t, 13)) > 0.1).astype(np.uint8)
+        write_penn_mat(labels / f"{i + 1:04d}.mat", x, y, vis, ["squat", "pushup"][kind], train=1 if i < 8 else -1)
+    return labels
+
+
+def write_ucla_tree(root: Path) -> Path:
+    """NW-UCLA ``all_sqe/``: actions 1 and 2 (a swinging hand), views 1-3, subjects 1-2."""
+    rng = np.random.default_rng(1)
+    root.mkdir(parents=True)
+    for a, label in ((1, 1), (2, 2)):
+        for v in (1, 2, 3):
+            for s in (1, 2):
+                t = 25 + 3 * s
+                sk = np.tile(standing_body()[:20], (t, 1, 1))
+                sk[:, 11, 1] += 0.3 * _motion(t, label, rng)[:, 0]
+                write_ucla_json(root / f"a{a:02d}_s{s:02d}_e00_v{v:02d}.json", sk, label)
+    return root
+
+
+def write_ntu_tree(root: Path) -> Path:
+    """NTU ``skeletons/``: actions 1 and 2, setups 1-2, cameras 1-2, performers 1 and 3, 24 frames each."""
+    root.mkdir(parents=True)
+    for setup in (1, 2):
+        for cam in (1, 2):
+            for perf in (1, 3):
+                for action in (1, 2):
+                    frames = [[ntu_body(7, standing_body(t=0.2 * k * action))] for k in range(24)]
+                    write_ntu_skeleton(root / f"S{setup:03d}C{cam:03d}P{perf:03d}R001A{action:03d}.skeleton", frames)
+    return root
+
+
+def write_sysu_tree(root: Path) -> Path:
+    """SYSU ``3DvideoNorm/``: 4 subjects (odd ones in MATLAB v7.3), actions 1-2, two repetitions."""
+    base = root / "3DvideoNorm"
+    for subj in range(4):
+        for action in (1, 2):
+            for rep in range(2):
+                t = 30
+                sk = np.stack([standing_body(t=0.3 * k * action)[:20] for k in range(t)])  # [T, 20, 3]
+                write_sysu_mat(base / f"subject{subj:02d}_{rep}" / f"video{action}" / "sklWorld.mat",
+                               sk.transpose(1, 2, 0), v73=bool(subj % 2))
+    return base
+
+
+# --- videos ------------------------------------------------------------------------------------------------------
+def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float = 25.0, fourcc: str = "mp4v") -> Path:
+    """``frames`` (BGR images of one size) as a video through OpenCV's writer: ``mp4v`` for .mp4, ``MJPG`` for
+    .avi."""
+    import cv2
+
+    frames = iter(frames)
+    first = next(frames)
+    out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, (first.shape[1], first.shape[0]))
+    assert out.isOpened(), f"OpenCV cannot write {path} with {fourcc}"
+    for f in (first, *frames):
+        out.write(np.ascontiguousarray(f))
+    out.release()
+    return Path(path)
+
+
+def write_truncated_video(folder: str | Path, frames: int = 30) -> tuple[Path, Path]:
+    """``full.avi`` (160×120 MJPG, ``frames`` noise frames at 25 fps) and ``cut.avi``, its first half of the bytes —
+    what a download cut short leaves. Returns both paths."""
+    noise = (np.random.default_rng(i).integers(0, 255, (120, 160, 3), dtype=np.uint8) for i in range(frames))
+    full = write_video(Path(folder) / "full.avi", noise, 25.0, "MJPG")
+    cut = Path(folder) / "cut.avi"
+    cut.write_bytes(full.read_bytes()[: full.stat().st_size // 2])
+    return full, cut

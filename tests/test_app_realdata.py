@@ -16,8 +16,7 @@ pytestmark = pytest.mark.realdata
 
 def default_model() -> str:
     p = default_model_path()
-    if not p.exists():
-        pytest.skip(f"the shipped default model {p} is not built yet (train/build_engine.py)")
+    assert p.exists(), f"the shipped default model {p} is missing: it is a tracked file"
     return str(p)
 
 
@@ -29,7 +28,7 @@ def run(video: Path, model: str, out: Path, *extra: str) -> list[dict]:
 
 def test_ntu_a001_yields_predictions_for_its_frames(tmp_path):
     video = shared_path("ntu", "videos", "S001C001P001R001A001_rgb.avi")
-    recs = run(video, default_model(), tmp_path / "ntu.jsonl", "--stride", "6")
+    recs = run(video, default_model(), tmp_path / "ntu.jsonl", "--every", str(6 / 30))
     preds = [r for r in recs if "event" not in r]
     assert [p["frame"] for p in preds] == list(range(5, 103, 6))
     assert all(p["person_present"] for p in preds)              # a person in full view, every frame
@@ -47,7 +46,7 @@ def test_no_person_pool_yields_no_action_events(tmp_path):
     Threshold 0 makes ANY recognised person an action, so only the presence rule keeps events away."""
     video = shared_path("videos", "no_person_pool.mp4")
     model = make_model(tmp_path / "random.pt")
-    recs = run(video, str(model), tmp_path / "pool.jsonl", "--threshold", "0", "--stride", "4")
+    recs = run(video, str(model), tmp_path / "pool.jsonl", "--threshold", "0", "--every", str(4 / 30))
     preds = [r for r in recs if "event" not in r]
     assert len(preds) == 300 // 4
     assert not [r for r in recs if "event" in r]
@@ -67,7 +66,8 @@ def test_two_person_video_with_max_people_2_recognises_each_of_them(tmp_path):
     recs = run(video, default_model(), tmp_path / "hug2.jsonl", "--max-people", "2")
     preds = [r for r in recs if "event" not in r]
     by_id = {pid: [p for p in preds if p["person"] == pid] for pid in {p["person"] for p in preds}}
-    assert sorted(by_id) == [1, 2]                              # measured: 2 ids, no switch (demo/bench_people.py)
+    assert sorted(by_id) == [1, 2]                              # measured: 2 ids, no switch (bench people)
     for pid, own in by_id.items():
-        assert len(own) >= 72 // 6 - 1 and own[-1]["frame"] == 71 and own[-1]["person_present"], pid
+        # 72 frames at the container's 28.05 fps = 2.57 s: a prediction every 0.2 s, the last within 0.2 s of the end
+        assert len(own) >= 11 and own[-1]["frame"] >= 71 - 6 and own[-1]["person_present"], pid
     assert all(r["person"] in (1, 2) for r in recs if "event" in r)

@@ -4,10 +4,9 @@ import numpy as np
 import pytest
 
 from engine_fixtures import make_checkpoint
-from partkd_stream.bench import main, synthetic_frame, synthetic_skeletons, synthetic_windows
+from partkd_stream.bench import main
 from partkd_stream.card import export_deployable
 from partkd_stream.checkpoint import load_checkpoint
-from partkd_stream.preprocess import PreprocessConfig
 
 TINY = ["--repeats", "5", "--batch", "4"]
 
@@ -19,7 +18,7 @@ def ckpt(tmp_path_factory):
 
 def test_json_shape_with_pose_and_overhead(ckpt, capsys):
     rc = main(["--checkpoint", str(ckpt), "--json", "--backends", "onnxruntime-cpu,pytorch", "--pose-frames", "2",
-               *TINY])
+               "--pose-passes", "1", *TINY])
     assert rc == 0
     r = json.loads(capsys.readouterr().out)
     assert set(r["backends"]) == {"onnxruntime-cpu", "pytorch"}
@@ -31,6 +30,10 @@ def test_json_shape_with_pose_and_overhead(ckpt, capsys):
     assert r["overhead_ratio"] == pytest.approx(r["backends"]["onnxruntime-cpu"]["batch1_median_ms"]
                                                 / r["pose_ms_per_frame"])
     assert r["model"]["window"] == 64 and r["model"]["layout"] == "penn13"
+    p = r["pose"]                                  # the estimator beside the raw library call and the run mode
+    assert p["passes"] == 1 and p["frames"] == 2 and p["raw_ms"] > 0 and p["estimator_ms"] == r["pose_ms_per_frame"]
+    assert p["estimator_over_raw"] == pytest.approx(p["estimator_ms"] / p["raw_ms"])
+    assert p["pipeline_fps"] > 0 and p["pipeline_over_raw"] == pytest.approx(p["pipeline_fps"] / p["raw_fps"])
 
 
 def test_table_for_a_built_model_lists_unavailable_backends(ckpt, tmp_path, capsys):
@@ -70,23 +73,6 @@ def test_errors_are_one_line(tmp_path, capsys, monkeypatch):
         assert err.startswith("partkd-stream bench: error:") and "\n" not in err, err
 
 
-def test_synthetic_inputs_look_like_skeletons():
-    pre = PreprocessConfig()
-    raw = synthetic_skeletons(pre, 3, seed=0)
-    assert raw.shape == (3, 64, 13, 3) and np.isfinite(raw).all()
-    assert ((raw[..., 2] == 0).mean(axis=(1, 2)) > 0).all()          # some joints missing
-    head_y, ankle_y = raw[:, :, 0, 1].mean(), raw[:, :, 11:13, 1].mean()
-    assert head_y < ankle_y                                           # upright, image y down
-    assert np.abs(np.diff(raw[..., :2], axis=1)).mean() > 0.1         # it moves
-    w = synthetic_windows(pre, 4)
-    assert w.shape == (4, 5, 64, 13) and np.isfinite(w).all()
-    assert (w[0, :, :32] == 0).all() and (w[1, :, :32] != 0).any()   # first window front-padded
-    raw3d = synthetic_skeletons(PreprocessConfig(layout="ntu25", dims=3), 1)
-    assert raw3d.shape == (1, 64, 25, 4)
-    frame = synthetic_frame()
-    assert frame.shape == (360, 640, 3) and frame.dtype == np.uint8
-
-
 def test_json_names_the_real_default_model_and_why_a_backend_is_missing(tmp_path, capsys, ckpt, monkeypatch):
     from partkd_stream.models import default_model_path
 
@@ -103,7 +89,7 @@ def test_json_names_the_real_default_model_and_why_a_backend_is_missing(tmp_path
 
 def test_people_section_times_pose_and_recognition_per_people_count(ckpt, capsys):
     rc = main(["--checkpoint", str(ckpt), "--json", "--backends", "onnxruntime-cpu", "--people", "1,2",
-               "--people-repeats", "1", "--pose-frames", "2", *TINY])
+               "--people-repeats", "1", "--pose-frames", "2", "--pose-passes", "1", *TINY])
     assert rc == 0
     p = json.loads(capsys.readouterr().out)["people"]
     assert p["stride"] == 6 and p["threads"] == 1 and p["backend"] == "onnxruntime-cpu"
@@ -119,10 +105,13 @@ def test_people_section_times_pose_and_recognition_per_people_count(ckpt, capsys
     assert rows[1]["estimator"] == "MediaPipePose" and rows[2]["estimator"] == "MediaPipeMultiPose(2)"
     assert rows[2]["ms_per_frame"] > 0 and rows[2]["ms_per_frame_one_in_view"] > 0
     assert "ms_per_frame_one_in_view" not in rows[1] and rows[1]["frame"] != rows[2]["frame"]
+    for row in rows.values():                      # each beside the raw calls it makes, and the run mode
+        assert row["raw_ms"] > 0 and row["estimator_over_raw"] == pytest.approx(row["estimator_ms"] / row["raw_ms"])
+        assert row["pipeline_fps"] > 0 and not row["tiled"]
 
 
 def test_people_frames_put_copies_of_the_person_side_by_side():
-    from partkd_stream.bench import people_frames
+    from partkd_stream.bench.pose import people_frames
 
     imgs = [np.full((40, 30, 3), k, np.uint8) for k in range(10)]
     out = people_frames(imgs, (slice(5, 35), slice(10, 20)), 3)

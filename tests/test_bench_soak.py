@@ -1,26 +1,17 @@
-"""``demo/bench_soak.py``: the memory soak runs the real run mode and reports sane numbers (a short soak; the
-long ones are a benchmark, README *Speed*)."""
+"""``partkd-stream bench soak``: the memory soak runs the real run mode and reports sane numbers (a short soak; the
+long ones are the benchmark, docs/speed.md *Memory over long runs*)."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 
 import pytest
 
-from conftest import REPO
+from partkd_stream.bench import soak
 from partkd_stream.skeleton_io import read_stream
 
 
-def soak_module():
-    spec = importlib.util.spec_from_file_location("bench_soak", REPO / "demo" / "bench_soak.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def test_skeleton_soak_counts_every_frame_and_samples_rss(tmp_path):
-    soak = soak_module()
     r = soak.skeleton_soak(2000, tmp_path, interval=0.02)
     header, frames = read_stream(tmp_path / "soak_skeletons.jsonl")
     ts = [t for t, _, _ in frames]
@@ -38,7 +29,6 @@ def test_skeleton_soak_counts_every_frame_and_samples_rss(tmp_path):
 
 
 def test_baseline_is_the_median_at_20_to_30_percent_and_end_the_max_of_the_last_10():
-    soak = soak_module()
     # 100 frames; RSS 10 MB until frame 19, then 50 / 52 / 51 MB around 25 %, a 70 MB spike mid-way, 55 / 58 MB
     # near the end, 90 MB once the last record is out (closing: not the run's): baseline 51, end 58, peak 90
     rss = {0: 10, 10: 10, 20: 50, 24: 52, 28: 51, 50: 70, 60: 54, 92: 55, 99: 58, 100: 90}
@@ -54,7 +44,6 @@ def test_baseline_is_the_median_at_20_to_30_percent_and_end_the_max_of_the_last_
 
 
 def test_last_frame_reads_the_tail_of_a_growing_output(tmp_path):
-    soak = soak_module()
     out = tmp_path / "o.jsonl"
     assert soak.last_frame(out) is None
     out.write_text('{"t": 0.2, "frame": 5, "label": null}\n{"event": "start", "label": "x", "t": 0.2}\n'
@@ -63,10 +52,9 @@ def test_last_frame_reads_the_tail_of_a_growing_output(tmp_path):
 
 
 def test_a_failed_run_is_one_line_and_exit_1(tmp_path, capsys):
-    soak = soak_module()
     rc = soak.main(["--frames", "50", "--video-repeats", "0", "--model", str(tmp_path / "absent.onnx"),
                     "--workdir", str(tmp_path)])
     err = capsys.readouterr().err.strip()
     assert rc == 1 and "\n" not in err, err
-    assert err.startswith("bench_soak: error: skeleton soak: the run mode exited 1: partkd-stream: error:")
+    assert err.startswith("partkd-stream bench soak: error: skeleton soak: the run mode exited 1: partkd-stream: error:")
     assert "absent.onnx" in err

@@ -7,7 +7,8 @@ from engine_fixtures import CLASSES, make_checkpoint
 from partkd_stream.backends import load_model, tensorrt_unavailable_reason
 from partkd_stream.card import ModelCard, sha256_file
 from partkd_stream.skeleton_io import SkeletonSequence, save_sequence
-from train.build_engine import batch_profiles, main, parse_batches, BuildError
+from train.build_engine import main
+from train.lib.engine import BuildError, batch_profiles, parse_batches
 
 
 def parse_pbtxt(text: str):
@@ -96,7 +97,7 @@ def test_build_writes_onnx_card_weights_and_triton_repo(build, capsys):
 
 def test_parity_on_a_skeleton_sequence_file(build, capsys, tmp_path):
     d, ckpt = build
-    from partkd_stream.bench import synthetic_skeletons
+    from partkd_stream.synthetic import synthetic_skeletons
     from partkd_stream.preprocess import PreprocessConfig
 
     raw = synthetic_skeletons(PreprocessConfig(layout="mediapipe33"), 1, seed=5, frames=150)[0]
@@ -150,7 +151,7 @@ def test_tensorrt_engine_parity(build, capsys, tmp_path):
     m = load_model(out / "penn_student.onnx")
     assert m.backend.name == "tensorrt"
     ref = load_model(out / "penn_student.onnx", backend="pytorch")
-    from partkd_stream.bench import synthetic_windows
+    from partkd_stream.synthetic import synthetic_windows
 
     x = synthetic_windows(m.card.preprocess, 100)  # 100 > 64: split over profiles
     assert np.abs(m.predict(x) - ref.predict(x)).max() <= 1e-3, printed
@@ -158,7 +159,7 @@ def test_tensorrt_engine_parity(build, capsys, tmp_path):
 
 def test_a_failed_rebuild_leaves_the_model_that_was_there(build, tmp_path, monkeypatch, capsys):
     """Parity fails on the second build: the first build's files stay byte for byte, nothing half-built stays."""
-    import train.build_engine as be
+    import train.lib.engine as be
 
     d, ckpt = build
     out = tmp_path / "engines"

@@ -36,7 +36,8 @@ def test_a001_video_extraction_gives_103_frames_of_skeletons(extracted):
 
 @pytest.mark.realdata
 def test_calibration_error_is_sane_and_the_committed_mapping_is_the_better_one(extracted):
-    from train.calibrate import build_config, load_kinect, measure, validate
+    from train.calibrate import load_kinect
+    from train.lib.calibration import build_config, measure, validate
 
     kin, kin3d = load_kinect(shared_path("ntu", "skeletons", f"{SAMPLE}.skeleton"))
     meas = measure(kin, extracted.data, kin3d)

@@ -8,7 +8,7 @@ import pytest
 
 from engine_fixtures import CLASSES, make_checkpoint
 from partkd_stream.backends import BACKENDS, LoadedModel, ModelLoadError, load_model
-from partkd_stream.bench import synthetic_windows
+from partkd_stream.synthetic import synthetic_windows
 from partkd_stream.card import CardMismatch, ModelCard, card_path_for, export_deployable, sha256_file
 from partkd_stream.checkpoint import CheckpointError, load_checkpoint
 from partkd_stream.model import ModelConfig
@@ -43,7 +43,7 @@ def test_card_round_trip_and_contents(built):
     assert ModelCard.from_json(card.to_json()) == card
     assert card.classes == CLASSES and card.name == "student"
     assert card.input_shape == ["batch", 5, 64, 13] and card.output_shape == ["batch", 15]
-    assert card.preprocess == PreprocessConfig()
+    assert card.preprocess == PreprocessConfig(window=64, fps=30.0)
     assert card.onnx_sha256 == sha256_file(built / "student.onnx")
     assert card.metrics["top1"] == 0.5 and card.training["dataset"] == "synthetic"
     assert card.training["model_config"]["channels"] == [32, 48, 64, 96]
@@ -81,7 +81,7 @@ def test_auto_selection_picks_the_best_backend_this_machine_has(built):
 
 
 def test_onnxruntime_and_pytorch_agree(built):
-    x = synthetic_windows(PreprocessConfig(), 6, seed=3)
+    x = synthetic_windows(ModelCard.load(built / "student.card.json").preprocess, 6, seed=3)
     ort_m = load_model(built / "student.onnx", backend="onnxruntime")
     pt_m = load_model(built / "student.onnx", backend="pytorch")
     assert pt_m.backend.name == "pytorch"
@@ -222,8 +222,7 @@ def test_format_1_checkpoints_convert_on_load(built, tmp_path):
 
 def test_the_shipped_card_and_weights_load_on_both_cpu_backends():
     path = default_model_path()
-    if not path.exists():
-        pytest.skip(f"no shipped model at {path}")
+    assert path.exists(), f"the shipped default model {path} is missing: it is a tracked file"
     x = synthetic_windows(ModelCard.load(card_path_for(path)).preprocess, 3, seed=2)
     a = load_model(path, backend="onnxruntime")
     b = load_model(path, backend="pytorch")

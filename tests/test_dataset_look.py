@@ -101,19 +101,18 @@ def test_clean_view_projects_3d_and_converts():
 
 
 def test_look_table_prints_missing_joints_and_proportions_per_source(tmp_path, capsys):
-    from test_distill import make_ntu, make_penn, make_ucla
-    from test_negatives import _write_utd
+    from fixtures_formats import write_ntu_tree, write_penn_tree, write_ucla_tree, write_utd_clip
 
     from train.datasets import load_dataset
     from train.datasets.cache import save_samples
     from train.studies.reject_study import main as study_main
 
-    info, samples = load_dataset("penn_action", make_penn(tmp_path / "penn"))
+    info, samples = load_dataset("penn_action", write_penn_tree(tmp_path / "penn"))
     save_samples(tmp_path / "penn.npz", info, samples)
-    make_ucla(tmp_path / "nw_ucla" / "all_sqe")
-    make_ntu(tmp_path / "ntu" / "skeletons")
+    write_ucla_tree(tmp_path / "nw_ucla" / "all_sqe")
+    write_ntu_tree(tmp_path / "ntu" / "skeletons")
     (tmp_path / "utd_mhad" / "skeleton").mkdir(parents=True)
-    _write_utd(tmp_path / "utd_mhad" / "skeleton", 1)
+    write_utd_clip(tmp_path / "utd_mhad" / "skeleton", 1)
     assert study_main(["look", "--root", str(tmp_path / "penn.npz"), "--shared", str(tmp_path)]) == 0
     rows = {line.split("|")[1].strip(): line for line in capsys.readouterr().out.splitlines()[2:]}
     assert set(rows) == {"penn_action", "nw_ucla", "ntu", "utd_mhad", "idle (generated)"}

@@ -19,81 +19,12 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import REPO
-from fixtures_formats import (ntu_body, standing_body, utd_d_skel, write_ntu_skeleton, write_penn_mat, write_sysu_mat,
-                              write_ucla_json, write_utd_mat)
+from conftest import REPO, TINY
+from fixtures_formats import (write_ntu_tree, write_penn_tree, write_sysu_tree, write_ucla_tree, write_utd_tree)
 from partkd_stream.checkpoint import load_checkpoint
 
-TINY = ["model.teacher={channels: [16, 16], strides: [1, 2], temporal_kernel: 3, embed_dim: 16}",
-        "model.student={channels: [8, 16], strides: [2, 1], temporal_kernel: 3, embed_dim: 16}",
-        "train.batch_size=8", "train.queue_size=4", "train.threads=1", "data.window=16", "data.fps=15",
-        "train.student_steps=null"]  # students train train.epochs_student epochs
-
-
-def _motion(t: int, kind: int, rng) -> np.ndarray:
-    """A swinging limb whose speed depends on the class, so the tiny run has something to learn."""
-    return np.sin(np.arange(t) * (0.2 + 0.3 * kind))[:, None] + 0.05 * rng.normal(size=(t, 1))
-
-
-def make_penn(root: Path) -> Path:
-    rng = np.random.default_rng(0)
-    labels = root / "labels"
-    labels.mkdir(parents=True)
-    for i in range(12):
-        kind = i % 2
-        t = 30 + 5 * i
-        x = 200 + 40 * rng.normal(size=(1, 13)) + 30 * _motion(t, kind, rng)
-        y = 150 + 60 * np.linspace(0, 1, 13)[None] + np.zeros((t, 1))
-        vis = (rng.random((t, 13)) > 0.1).astype(np.uint8)
-        write_penn_mat(labels / f"{i + 1:04d}.mat", x, y, vis, ["squat", "pushup"][kind], train=1 if i < 8 else -1)
-    return labels
-
-
-def make_ucla(root: Path) -> Path:
-    rng = np.random.default_rng(1)
-    root.mkdir(parents=True)
-    for a, label in ((1, 1), (2, 2)):
-        for v in (1, 2, 3):
-            for s in (1, 2):
-                t = 25 + 3 * s
-                sk = np.tile(standing_body()[:20], (t, 1, 1))
-                sk[:, 11, 1] += 0.3 * _motion(t, label, rng)[:, 0]
-                write_ucla_json(root / f"a{a:02d}_s{s:02d}_e00_v{v:02d}.json", sk, label)
-    return root
-
-
-def make_ntu(root: Path) -> Path:
-    root.mkdir(parents=True)
-    for setup in (1, 2):
-        for cam in (1, 2):
-            for perf in (1, 3):
-                for action in (1, 2):
-                    frames = [[ntu_body(7, standing_body(t=0.2 * k * action))] for k in range(24)]
-                    write_ntu_skeleton(root / f"S{setup:03d}C{cam:03d}P{perf:03d}R001A{action:03d}.skeleton", frames)
-    return root
-
-
-def make_sysu(root: Path) -> Path:
-    base = root / "3DvideoNorm"
-    for subj in range(4):
-        for action in (1, 2):
-            for rep in range(2):
-                t = 30
-                sk = np.stack([standing_body(t=0.3 * k * action)[:20] for k in range(t)])  # [T, 20, 3]
-                write_sysu_mat(base / f"subject{subj:02d}_{rep}" / f"video{action}" / "sklWorld.mat",
-                               sk.transpose(1, 2, 0), v73=bool(subj % 2))
-    return base
-
-
-def make_utd(root: Path) -> Path:
-    for action, wave in ((3, 0.25), (4, 0.0)):
-        for subject in range(1, 5):
-            write_utd_mat(root / f"a{action}_s{subject}_t1_skeleton.mat", utd_d_skel(30 + subject, wave=wave))
-    return root
-
-
-FIXTURES = {"penn_action": make_penn, "nw_ucla": make_ucla, "ntu60": make_ntu, "ntu120": make_ntu, "sysu": make_sysu,
-            "utd_mhad": make_utd}
+FIXTURES = {"penn_action": write_penn_tree, "nw_ucla": write_ucla_tree, "ntu60": write_ntu_tree,
+            "ntu120": write_ntu_tree, "sysu": write_sysu_tree, "utd_mhad": write_utd_tree}
 
 
 @pytest.fixture(scope="session")
@@ -279,6 +210,40 @@ def test_extra_labelled_windows_join_a_students_epoch(fixture_root, tmp_path, ke
     assert load_checkpoint(tmp_path / "baseline.pt").classes[-1] == "background"
 
 
+def test_an_interrupted_run_resumes_bit_exact(fixture_root, tmp_path, keep_torch_threads):
+    """Ctrl-C (raised where a stage logs epoch 2) in the teacher, then in KD; each resumed from its last checkpoint
+    ends with the same weights, bit for bit, as an uninterrupted run: dropout's RNG, the KD queue and the optimiser
+    carry over. (The real SIGTERM, through a --jobs parent too: ``test_sigterm_then_resume_is_bit_exact…``.)"""
+    from train.lib.config import load_config
+    from train.lib.data import load_benchmark
+    from train.lib.loops import train_stage
+    from train.lib.stages import STAGES
+
+    cfg = load_config(REPO / "train/configs/penn_action.yaml",
+                      [*TINY, f"data.root={fixture_root('penn_action')}", "train.batch_size=4", "train.queue_size=2",
+                       "train.epochs_teacher=2", "train.epochs_student=2", "train.beta=1.0", "train.eval_every=5"])
+
+    def stage(name: str, out: Path, teacher=None, stop_at: str | None = None, resume: bool = False):
+        def log(line: str) -> None:
+            if stop_at and stop_at in line:
+                raise KeyboardInterrupt
+        return train_stage(STAGES[name], cfg, load_benchmark(cfg.data, seed=0), 0, out, teacher=teacher,
+                           resume=resume, log=log)[0]
+
+    whole, cut = tmp_path / "whole", tmp_path / "cut"
+    stage("kd", whole, teacher=stage("teacher", whole))
+    with pytest.raises(KeyboardInterrupt):
+        stage("teacher", cut, stop_at="epoch 2/2")
+    assert (cut / "teacher.last.pt").exists() and not (cut / "teacher.pt").exists()
+    teacher = stage("teacher", cut, resume=True)
+    with pytest.raises(KeyboardInterrupt):
+        stage("kd", cut, teacher=teacher, stop_at="epoch 2/2")
+    stage("kd", cut, teacher=teacher, resume=True)
+    for name in ("teacher", "kd"):
+        assert _same_weights(whole / f"{name}.pt", cut / f"{name}.pt"), name
+    assert not list(cut.glob("*.last.pt"))
+
+
 def test_sweep_plans_teachers_first_and_summarises_finished_units(tmp_path):
     from train import sweep
 
@@ -299,7 +264,9 @@ def test_sweep_plans_teachers_first_and_summarises_finished_units(tmp_path):
              "stream_top1": v, "part_cosine": 0.9, "part_weight_entropy": float("nan")}
             for f, st, s, v in ((0.1, "baseline", 0, 60.0), (0.1, "baseline", 1, 62.0), (0.1, "kd", 0, 63.0),
                                 (0.1, "kd", 1, 61.0), (1.0, "baseline", 0, 90.0), (1.0, "kd", 0, 91.0))]
-    md, summary = sweep.tables(rows)
+    from train.lib import sweeps
+
+    md, summary = sweeps.tables(rows)
     assert "| 10 % | 61.0 ± 1.0 (n=2) | 62.0 ± 1.0 (n=2) |" in md
     assert "| 10 % | +1.0 ± 2.0 (1 of 2) |" in md and "| 100 % | +1.0 ± 0.0 (1 of 1) |" in md
     assert summary["penn_action"]["differences"]["0.1/kd-baseline"]["diff"] == [3.0, -1.0]
@@ -308,6 +275,7 @@ def test_sweep_plans_teachers_first_and_summarises_finished_units(tmp_path):
             sweep.plan(sweep.parse_args(["--config", "train/configs/penn_action.yaml", *bad]))
 
 
+@pytest.mark.slow
 def test_sweep_end_to_end_writes_the_summary(fixture_root, tmp_path, capsys):
     from train import sweep
 
@@ -353,6 +321,7 @@ def _same_weights(a: Path, b: Path) -> bool:
     return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
 
 
+@pytest.mark.slow
 def test_sigterm_then_resume_is_bit_exact_for_teacher_and_kd(fixture_root, tmp_path, capsys, keep_torch_threads):
     """A real run is stopped by SIGTERM in the teacher stage, and again in the KD stage through a ``--jobs`` parent
     (which must pass the signal on); resumed, it ends with the same weights, bit for bit, as an uninterrupted run.
@@ -385,6 +354,7 @@ def test_sigterm_then_resume_is_bit_exact_for_teacher_and_kd(fixture_root, tmp_p
     assert not list(seed_dir.glob("*.last.pt"))
 
 
+@pytest.mark.slow
 def test_jobs_skips_the_students_of_a_failed_teacher_and_summarises(fixture_root, tmp_path):
     root = fixture_root("penn_action")
     runs = tmp_path / "runs"
@@ -405,6 +375,7 @@ def test_jobs_skips_the_students_of_a_failed_teacher_and_summarises(fixture_root
     assert r.stdout.count("| LQ student, CE only |") == 1, "children leave the summary to the parent"
 
 
+@pytest.mark.slow
 def test_ddp_with_two_processes(fixture_root, tmp_path):
     root = fixture_root("penn_action")
     r = run_distill(["--config", "train/configs/penn_action.yaml", "--root", str(root), "--out", str(tmp_path / "runs"),

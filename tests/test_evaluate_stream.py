@@ -8,7 +8,7 @@ import pytest
 from stream_fixtures import CLASSES, make_model, person_frames
 
 from partkd_stream.recognizer import Recognizer
-from partkd_stream.skeleton_io import stream_record, write_stream_header
+from partkd_stream.skeleton_io import write_stream
 from partkd_stream.smoothing import Event
 from train.evaluate_stream import main
 from train.lib.annotations import AnnotationError, Segment, load_annotations
@@ -112,10 +112,7 @@ def test_run_stream_pairs_events_and_counts_the_reasons():
 def stream_files(tmp_path_factory):
     d = tmp_path_factory.mktemp("evalstream")
     model = make_model(d / "tiny.pt")
-    with open(d / "person.jsonl", "w") as f:
-        write_stream_header(f, "mediapipe33", 30.0)
-        for i, (t, kp) in enumerate(person_frames(150)):
-            f.write(stream_record(t, i, kp) + "\n")
+    write_stream(d / "person.jsonl", "mediapipe33", 30.0, ((t, i, kp) for i, (t, kp) in enumerate(person_frames(150))))
     (d / "labels.yaml").write_text("inputs:\n  - path: person.jsonl\n    segments: [[squat, 1.0, 4.0]]\n"
                                    "  - path: person.jsonl\n    name: again\n    segments: none\n")
     return d, model

@@ -17,7 +17,8 @@ import pytest
 cv2 = pytest.importorskip("cv2")
 pytest.importorskip("mediapipe")
 
-from stream_fixtures import REPO  # noqa: E402
+from fixtures_formats import write_truncated_video  # noqa: E402
+from stream_fixtures import REPO, signal_once_written  # noqa: E402
 
 from partkd_stream.cli import main as cli  # noqa: E402
 from partkd_stream.extract import output_name  # noqa: E402
@@ -110,14 +111,7 @@ def test_worker_processes_give_the_same_files(videos, tmp_path, capsys):
 
 
 def test_truncated_video_keeps_the_decoded_frames_with_a_warning(tmp_path, capsys):
-    full = tmp_path / "full.avi"
-    w = cv2.VideoWriter(str(full), cv2.VideoWriter_fourcc(*"MJPG"), 25.0, (160, 120))
-    for i in range(30):
-        w.write(np.random.default_rng(i).integers(0, 255, (120, 160, 3), dtype=np.uint8))
-    w.release()
-    data = full.read_bytes()
-    cut = tmp_path / "cut.avi"
-    cut.write_bytes(data[: len(data) // 2])
+    _, cut = write_truncated_video(tmp_path)
     assert cli(["extract", str(cut), "--out", str(tmp_path / "o"), "--workers", "1", "--no-progress"]) == 0
     warn = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
     assert len(warn) == 1 and "cut.avi" in warn[0] and "of the 30 frames" in warn[0]
@@ -171,16 +165,7 @@ def test_sigterm_keeps_finished_files_and_leaves_no_partial_ones(videos, tmp_pat
     proc = subprocess.Popen([sys.executable, "-m", "partkd_stream.cli", "extract", str(good), str(long), "--out",
                              str(out), "--workers", "1", "--no-progress"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=env, cwd=REPO)
-    try:
-        t_end = time.monotonic() + 120
-        while not (out / "clip_a.npz").exists() and proc.poll() is None:
-            assert time.monotonic() < t_end
-            time.sleep(0.05)
-        time.sleep(0.3)                                   # inside the long video now
-        proc.send_signal(signal.SIGTERM)
-        _, stderr = proc.communicate(timeout=60)
-    finally:
-        proc.kill()
+    _, stderr = signal_once_written(proc, out / "clip_a.npz", signal.SIGTERM)   # inside the long video then
     assert proc.returncode == 143, stderr
     assert stderr.count("\n") == 1 and "interrupted after 1 new videos" in stderr and "Traceback" not in stderr
     assert sorted(p.name for p in out.iterdir()) == ["clip_a.npz"]          # no long.npz, no temporary file

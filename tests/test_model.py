@@ -80,7 +80,7 @@ def test_onnx_export_matches_pytorch_and_has_no_einsum(tmp_path):
     assert graph.opset_import[0].version >= 17
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     for batch in (1, 5):
-        x = np.random.default_rng(batch).normal(size=(batch, 5, 64, 13)).astype(np.float32)
+        x = np.random.default_rng(batch).normal(size=(batch, 5, model.cfg.window, 13)).astype(np.float32)
         got = sess.run(None, {"skeleton": x})[0]
         want = model(torch.from_numpy(x)).detach().numpy()
         assert got.shape == (batch, 15)

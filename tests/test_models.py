@@ -15,7 +15,7 @@ from partkd_stream.checkpoint import load_checkpoint
 from partkd_stream.layouts import get_layout
 from partkd_stream.recognizer import Recognizer
 from partkd_stream.reject import BACKGROUND
-from partkd_stream.skeleton_io import stream_record, write_stream_header
+from partkd_stream.skeleton_io import write_stream
 from partkd_stream.window import PRESENCE_RULES, PresenceRule, frame_has_person
 
 UPPER = PRESENCE_RULES["upper_body"].to_dict()
@@ -109,10 +109,7 @@ def test_an_upper_body_card_counts_a_person_at_a_desk_and_the_penn_card_does_not
 
 def test_model_by_name_in_the_run_mode(shipped, tmp_path, capsys):
     stream = tmp_path / "desk.jsonl"
-    with open(stream, "w") as f:
-        write_stream_header(f, "mediapipe33", 30.0)
-        for i, (t, kp) in enumerate(person_frames(120)):
-            f.write(stream_record(t, i, hipless(kp)) + "\n")
+    write_stream(stream, "mediapipe33", 30.0, ((t, i, hipless(kp)) for i, (t, kp) in enumerate(person_frames(120))))
     for name, want in (("everyday", "squat"), ("penn", None)):
         out = tmp_path / f"{name}.jsonl"
         assert app.main(["--skeletons", str(stream), "--model", name, "--out", str(out)]) == 0

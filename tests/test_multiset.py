@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 from fixtures_formats import write_florence_tree, write_kard_tree, write_utd_tree
-from test_utd_distill import TINY
+from conftest import TINY
 
 from partkd_stream.checkpoint import load_checkpoint
 from partkd_stream.convert import convert

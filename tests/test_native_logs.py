@@ -14,10 +14,13 @@ NOISE = [b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\n",
          b"W0000 00:00:1795700340.527084    8384 inference_feedback_manager.cc:114] Feedback manager requires a "
          b"model with a single signature inference. Disabling support for feedback tensors.\n",
          b"I0000 00:00:1752489631.572373  129295 gl_context_egl.cc:85] Successfully initialized EGL.\n",
-         b"W1126 13:38:01.123456  7853 landmark_projection_calculator.cc:186] Using NORM_RECT without ...\n"]
+         b"W1126 13:38:01.123456  7853 landmark_projection_calculator.cc:186] Using NORM_RECT without ...\n",
+         b"[2026-12-07 23:32:45,161 W 32094 32094] gcs_client.cc:210: Failed to get cluster ID from GCS server: "
+         b"Unauthenticated: RPC error: InvalidAuthToken: Authentication token is missing or incorrect\n"]
 KEEP = [b"E0000 00:00:1795700340.527084    8384 graph.cc:1] a real error\n",
         b"partkd-stream: warning: x.avi: decoded 27 of the 103 frames\n",
-        b"Traceback (most recent call last):\n", b"WARNING: something else\n", b"Whatever\n"]
+        b"Traceback (most recent call last):\n", b"WARNING: something else\n", b"Whatever\n",
+        b"[2026-12-07 23:32:45,161 E 32094 32094] core_worker.cc:1: a real error\n"]
 
 
 def test_noise_lines_go_and_the_rest_stays_in_order():

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from fixtures_formats import ntu_body, standing_body, utd_d_skel, write_ntu_skeleton, write_ucla_json, write_utd_mat
+from fixtures_formats import ntu_body, standing_body, write_ntu_skeleton, write_ucla_json, write_utd_clip
 
 from partkd_stream.layouts import get_layout
 from partkd_stream.preprocess import PreprocessConfig
@@ -53,11 +53,6 @@ def test_transitions_hold_still_and_let_the_action_fill_at_most_the_share():
     assert {c.id.split(":")[1] for c in out} == {"start", "end"}
 
 
-def _write_utd(path, action, t=40, subject=1):
-    """A UTD-MHAD file in the real format (a standing person, the file's own joint order and axes)."""
-    write_utd_mat(path / f"a{action}_s{subject}_t1_skeleton.mat", utd_d_skel(t))
-
-
 def test_dataset_sources_on_fixtures_leave_out_penn_actions(tmp_path):
     ucla = tmp_path / "ucla"
     ucla.mkdir()
@@ -73,8 +68,8 @@ def test_dataset_sources_on_fixtures_leave_out_penn_actions(tmp_path):
     assert c.action == "drink water" and c.data.shape == (20, 25, 4)
     utd = tmp_path / "utd"
     utd.mkdir()
-    _write_utd(utd, 3)
-    _write_utd(utd, 14)                                            # baseball swing: a Penn action
+    write_utd_clip(utd, 3)
+    write_utd_clip(utd, 14)                                           # baseball swing: a Penn action
     assert 14 in penn_overlap("utd_mhad")
     (u,) = dataset_clips("utd_mhad", utd)
     assert u.action == "wave" and u.data.shape == (40, 20, 4) and u.layout == "kinect20"

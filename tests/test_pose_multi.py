@@ -8,11 +8,11 @@ import zipfile
 import numpy as np
 import pytest
 from conftest import shared_path
-from people_fixtures import figure
 
 from partkd_stream import pose_multi
 from partkd_stream.errors import PartkdError
 from partkd_stream.pose_multi import MediaPipeMultiPose, PoseModelError, landmarker_bundle, suppress_duplicates
+from partkd_stream.synthetic import placed
 
 
 def test_bundle_holds_both_models_with_their_input_ranges():
@@ -41,10 +41,10 @@ def test_missing_model_file_is_one_line_naming_the_fix(tmp_path, monkeypatch):
 
 
 def test_duplicates_are_suppressed_distinct_people_kept_most_prominent_first():
-    a, b = figure(300), figure(700, scale=1.2)
+    a, b = placed(300), placed(700, scale=1.2)
     a_again = a.copy()
     a_again[:, :2] += 4.0                      # the same person found twice, a few pixels apart
-    hug = figure(360)                          # another person, close beside a
+    hug = placed(360)                          # another person, close beside a
     keep = suppress_duplicates([a, a_again, b, hug])
     assert keep[0] == 2                        # the largest person first
     assert sorted(keep) == [0, 2, 3] or sorted(keep) == [1, 2, 3]
@@ -151,3 +151,23 @@ def test_tiles_find_small_people_the_whole_frame_misses():
     with MediaPipeMultiPose(max_people=2) as plain, MediaPipeMultiPose(max_people=2, tiled=True) as tiled:
         counts = [(len(plain.process(f)), len(tiled.process(f))) for f in frames]
     assert sum(a for a, _ in counts) <= 2 and sum(b == 1 for _, b in counts) >= 8
+
+
+@pytest.mark.slow
+@pytest.mark.realdata
+def test_tiles_estimated_at_once_give_what_one_after_another_gives():
+    """The five landmarkers of ``tiled`` run on a thread pool; each keeps its own tracking, and the results are
+    merged in a fixed order, so the people found are those of the serial run, to the bit."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(shared_path("ntu", "videos", "S001C001P001R001A001_rgb.avi")))
+    frames = [cap.read()[1] for _ in range(4)]
+    cap.release()
+    with MediaPipeMultiPose(max_people=2, tiled=True, threads=1) as serial, \
+            MediaPipeMultiPose(max_people=2, tiled=True, threads=2) as pooled:
+        assert serial._pool is None and pooled._pool is not None
+        for f in frames:
+            a, b = serial.process(f), pooled.process(f)
+            assert len(a) == len(b) >= 1
+            for p, q in zip(a, b):
+                np.testing.assert_array_equal(p.keypoints_2d(), q.keypoints_2d())

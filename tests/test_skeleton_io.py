@@ -221,10 +221,14 @@ def test_the_cli_says_one_line_and_exits_1(tmp_path, capsys, name, make):
 
 
 def test_the_cli_runs_a_one_frame_file(tmp_path, capsys):
+    """One frame covers no stream time, so no prediction is due; two frames 1/30 s apart are due one."""
     path = npz(tmp_path / "one.npz", data=KP[None], timestamps=np.zeros(1))
-    assert app.main(["--skeletons", str(path), "--out", str(tmp_path / "o.jsonl"), "--stride", "1"]) == 0
-    (rec,) = [json.loads(x) for x in (tmp_path / "o.jsonl").read_text().splitlines()]
-    assert rec["reason"] in ("warming_up", "no_person") and rec["label"] is None
+    assert app.main(["--skeletons", str(path), "--out", str(tmp_path / "o.jsonl"), "--every", str(1 / 30)]) == 0
+    assert (tmp_path / "o.jsonl").read_text() == ""
+    path = npz(tmp_path / "two.npz", data=np.stack([KP, KP]), timestamps=np.array([0.0, 1 / 30]))
+    assert app.main(["--skeletons", str(path), "--out", str(tmp_path / "o2.jsonl"), "--every", str(1 / 30)]) == 0
+    (rec,) = [json.loads(x) for x in (tmp_path / "o2.jsonl").read_text().splitlines()]
+    assert rec["reason"] in ("warming_up", "no_person") and rec["label"] is None and rec["frame"] == 1
 
 
 def test_stream_records_are_what_read_stream_reads(tmp_path):

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from people_fixtures import figure, two_people_module
 
+from partkd_stream.synthetic import placed, two_people
 from partkd_stream.tracking import PersonTracker, skeleton_distance
 
 FPS = 30.0
@@ -16,7 +16,7 @@ def _run(tracker: PersonTracker, frames):
 
 
 def test_two_people_who_swap_places_keep_their_ids():
-    s = two_people_module().make_stream(seed=3)
+    s = two_people(seed=3)
     tracker = PersonTracker()
     owner: dict[int, set[int]] = {}
     for (t, people), who in zip(s.frames, s.who):
@@ -29,7 +29,7 @@ def test_two_people_who_swap_places_keep_their_ids():
 
 
 def test_hidden_person_is_missing_not_ended_and_keeps_its_id():
-    s = two_people_module().make_stream(seed=0)
+    s = two_people(seed=0)
     tracker = PersonTracker()
     missing_frames, ended = 0, []
     for t, people in s.frames:
@@ -42,7 +42,7 @@ def test_hidden_person_is_missing_not_ended_and_keeps_its_id():
 
 def test_a_person_gone_too_long_ends_once_and_a_returning_one_gets_a_new_id():
     tracker = PersonTracker(max_missed_s=0.5, confirm_hits=3)
-    walk = [(k / FPS, [figure(200 + 2 * k)]) for k in range(10)]
+    walk = [(k / FPS, [placed(200 + 2 * k)]) for k in range(10)]
     ups = _run(tracker, walk)
     assert ups[2].started == [1] and [u.people[0][0] for u in ups[2:]] == [1] * 8
     assert ups[0].people == [] and ups[1].people == []            # tentative for the first two frames
@@ -51,16 +51,16 @@ def test_a_person_gone_too_long_ends_once_and_a_returning_one_gets_a_new_id():
     ended = [u.ended for u in ups if u.ended]
     assert ended == [[1]]                                          # exactly once, after 0.5 s
     assert all(u.missing == [1] for u in ups[:14]) and ups[-1].missing == []
-    back = [(30 / FPS + k / FPS, [figure(260)]) for k in range(5)]
+    back = [(30 / FPS + k / FPS, [placed(260)]) for k in range(5)]
     ups = _run(tracker, back)
     assert ups[2].started == [2] and ups[-1].people[0][0] == 2     # ids are never reused
 
 
 def test_short_miss_keeps_the_id_and_predicts_along_the_motion():
     tracker = PersonTracker(max_missed_s=0.5)
-    frames = [(k / FPS, [figure(100 + 6 * k)]) for k in range(12)]          # walks right, 180 px/s
+    frames = [(k / FPS, [placed(100 + 6 * k)]) for k in range(12)]          # walks right, 180 px/s
     frames += [(k / FPS, []) for k in range(12, 20)]                       # hidden 8 frames (0.27 s)
-    frames += [(k / FPS, [figure(100 + 6 * k)]) for k in range(20, 30)]    # reappears 48 px further on
+    frames += [(k / FPS, [placed(100 + 6 * k)]) for k in range(20, 30)]    # reappears 48 px further on
     ups = _run(tracker, frames)
     assert {pid for u in ups for pid, _ in u.people} == {1}
     assert all(u.ended == [] for u in ups)
@@ -70,9 +70,9 @@ def test_one_frame_ghosts_never_get_an_id():
     tracker = PersonTracker(confirm_hits=3)
     frames = []
     for k in range(30):
-        people = [figure(300)]
+        people = [placed(300)]
         if k % 4 == 0:                                          # a ghost somewhere else, one frame at a time
-            people.append(figure(900 + 13 * k, scale=0.5))
+            people.append(placed(900 + 13 * k, scale=0.5))
         frames.append((k / FPS, people))
     ups = _run(tracker, frames)
     assert {pid for u in ups for pid, _ in u.people} == {1}
@@ -85,8 +85,8 @@ def test_two_people_hugging_side_by_side_do_not_swap():
     rng = np.random.default_rng(0)
     seen: dict[int, list[float]] = {}
     for k in range(60):
-        a = figure(400 + 10 * np.sin(k / 5), kind="jumping_jacks", t=k / FPS)
-        b = figure(470 - 10 * np.sin(k / 5), kind="jump_rope", t=k / FPS, scale=0.95)
+        a = placed(400 + 10 * np.sin(k / 5), kind="jumping_jacks", t=k / FPS)
+        b = placed(470 - 10 * np.sin(k / 5), kind="jump_rope", t=k / FPS, scale=0.95)
         people = [a, b] if rng.random() < 0.5 else [b, a]
         for pid, kp in tracker.update(people, k / FPS).people:
             seen.setdefault(pid, []).append(float(kp[23:25, 0].mean()))
@@ -97,7 +97,7 @@ def test_two_people_hugging_side_by_side_do_not_swap():
 
 def test_many_people_and_empty_frames():
     tracker = PersonTracker(confirm_hits=1)
-    people = [figure(150 + 250 * i, scale=0.6) for i in range(5)]
+    people = [placed(150 + 250 * i, scale=0.6) for i in range(5)]
     upd = tracker.update(people, 0.0)
     assert upd.started == [1, 2, 3, 4, 5] and [p for p, _ in upd.people] == [1, 2, 3, 4, 5]
     upd = tracker.update(list(reversed(people)), 1 / FPS)
@@ -110,19 +110,19 @@ def test_many_people_and_empty_frames():
 
 def test_skeleton_without_seen_joints_never_matches():
     tracker = PersonTracker(confirm_hits=1)
-    tracker.update([figure(300)], 0.0)
-    blind = figure(300, score=0.0)
+    tracker.update([placed(300)], 0.0)
+    blind = placed(300, score=0.0)
     upd = tracker.update([blind], 1 / FPS)
     assert upd.missing == [1]
-    a = figure(300)
+    a = placed(300)
     seen = a[:, 2] > 0.3
     assert skeleton_distance(a[:, :2], seen, a[:, :2], np.zeros(33, bool)) >= 1e6
 
 
 def test_repeated_timestamps_are_nudged_and_bad_settings_refused():
     tracker = PersonTracker(confirm_hits=1)
-    tracker.update([figure(300)], 1.0)
-    upd = tracker.update([figure(302)], 1.0)
+    tracker.update([placed(300)], 1.0)
+    upd = tracker.update([placed(302)], 1.0)
     assert upd.people[0][0] == 1 and tracker.last_t > 1.0
     with pytest.raises(ValueError):
         PersonTracker(confirm_hits=0)
@@ -134,9 +134,9 @@ def test_a_person_missed_every_third_frame_is_tracked_and_one_frame_ghosts_are_n
     never did either."""
     frames = []
     for k in range(30):
-        people = [figure(300 + 2 * k)] if k % 3 != 2 else []
+        people = [placed(300 + 2 * k)] if k % 3 != 2 else []
         if k % 4 == 1:
-            people.append(figure(900 + 40 * k, scale=0.5))
+            people.append(placed(900 + 40 * k, scale=0.5))
         frames.append((k / FPS, people))
     ups = _run(PersonTracker(), frames)
     assert [u.started for u in ups[:5]] == [[], [], [], [1], []]          # seen in frames 0, 1, 3: confirmed at 3
@@ -182,7 +182,7 @@ def test_a_crowd_keeps_every_id_and_measures_only_neighbours(monkeypatch):
     where: dict[int, tuple[float, float]] = {}
     for k in range(6):
         order = rng.permutation(300)
-        pose = figure(0.0, 0.0, scale=0.3, kind="jumping_jacks", t=k / FPS)
+        pose = placed(0.0, 0.0, scale=0.3, kind="jumping_jacks", t=k / FPS)
         people = [pose + np.float32([grid[i][0], grid[i][1], 0]) for i in order]
         upd = tracker.update(people, k / FPS)
         assert len(upd.people) == 300

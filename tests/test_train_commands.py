@@ -36,6 +36,17 @@ def test_a_command_runs_as_a_file_from_the_root_and_from_elsewhere(script, where
     assert r.stdout.startswith("usage:") and not r.stderr
 
 
+@pytest.mark.parametrize("module", COMMANDS + STUDIES)
+def test_every_command_file_starts_through_the_bootstrap(module):
+    """Each command carries the guard that makes ``python train/X.py`` run ``python -m train.X``, ahead of its first
+    ``train`` import (the runs as a file above try three commands; this reads them all)."""
+    text = (REPO / (module.replace(".", "/") + ".py")).read_text(encoding="utf-8")
+    guard = text.find('if __package__ in (None, ""):')
+    assert guard >= 0 and "import _bootstrap" in text[guard:guard + 300], module
+    first_train_import = min((text.find(s) for s in ("\nfrom train", "\nimport train") if s in text), default=len(text))
+    assert guard < first_train_import, module
+
+
 def test_python_m_train_lists_every_command_with_its_first_docstring_line():
     r = subprocess.run([sys.executable, "-m", "train"], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
@@ -52,7 +63,8 @@ def _imported_modules(path: Path) -> set[str]:
         if isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
-                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else []))
+                parts = package.split(".")
+                base = ".".join(parts[: len(parts) - node.level + 1] + ([base] if base else []))
             out |= {base} | {f"{base}.{a.name}" for a in node.names}
         elif isinstance(node, ast.Import):
             out |= {a.name for a in node.names}
@@ -67,3 +79,20 @@ def test_no_module_imports_a_command():
     assert offenders == {}
     lib_imports = {m for p in (TRAIN / "lib").rglob("*.py") for m in _imported_modules(p)}
     assert not any(m.startswith("train.studies") for m in lib_imports)
+
+
+@pytest.mark.parametrize("model, steps", [("penn", 8), ("everyday", 7)])
+def test_a_recipe_prints_its_steps_and_each_names_a_real_command(model, steps, tmp_path, capsys):
+    from train.recipe import main
+
+    assert main([model, "--dry-run", "--shared", str(tmp_path), "--out", str(tmp_path / "out")]) == 0
+    printed = [line[2:] for line in capsys.readouterr().out.splitlines() if line.startswith("$ ")]
+    assert len(printed) == steps and not (tmp_path / "out" / "engines").exists(), "a dry run runs nothing"
+    for line in printed:
+        words = line.split()
+        if words[0] == "partkd-stream":
+            continue
+        assert words[:2] == ["python", "-m"] and words[2] in COMMANDS + STUDIES, line
+        files = [w for w in words if w.endswith(".yaml") and w.startswith("train/")]
+        assert all((REPO / f).is_file() for f in files), line
+    assert any("train.build_engine" in line and str(tmp_path / "out" / "engines") in line for line in printed)

@@ -6,14 +6,13 @@ import json
 
 import numpy as np
 import pytest
-from people_fixtures import two_people_module
+from conftest import run_demo
 
-from partkd_stream.models import default_model_path
+from partkd_stream.synthetic import two_people
 
 
 def test_stream_swaps_places_hides_b_behind_a_and_shuffles_entries():
-    mod = two_people_module()
-    s = mod.make_stream(seed=0)
+    s = two_people(seed=0)
     assert len(s.frames) == 300 and s.actions == ("jumping_jacks", "jump_rope")
     data = s.person_major()                                   # [2, T, 33, 3]
     hip_x = data[..., 23:25, 0].mean(-1)                      # [2, T]
@@ -22,31 +21,30 @@ def test_stream_swaps_places_hides_b_behind_a_and_shuffles_entries():
     assert hip_x[0, 0] < hip_x[1, 0] and hip_x[0, -1] > hip_x[1, -1]
     firsts = [who[0] for who in s.who if len(who) == 2]
     assert 0.3 < np.mean(firsts) < 0.7                         # entry order says nothing about identity
-    assert np.array_equal(mod.make_stream(seed=0).person_major(), data)
+    assert np.array_equal(two_people(seed=0).person_major(), data)
 
 
 def test_writes_a_person_major_sequence_and_a_shuffled_stream(tmp_path):
     from partkd_stream.skeleton_io import load_sequence, read_stream
 
-    mod = two_people_module()
-    assert mod.main(["--out", str(tmp_path / "two.npz")]) == 0
+    assert run_demo("make_two_people.py", "--out", str(tmp_path / "two.npz")).returncode == 0
     seq = load_sequence(tmp_path / "two.npz")
     assert seq.data.shape == (2, 300, 33, 3) and seq.layout == "mediapipe33"
     assert seq.meta["actions"] == ["jumping_jacks", "jump_rope"]
-    assert mod.main(["--out", str(tmp_path / "two.jsonl")]) == 0
+    assert run_demo("make_two_people.py", "--out", str(tmp_path / "two.jsonl")).returncode == 0
     header, frames = read_stream(tmp_path / "two.jsonl", people=True)
-    s = mod.make_stream(seed=0)
+    s = two_people(seed=0)
     got = list(frames)
     assert header == {"layout": "mediapipe33", "fps": 30.0} and len(got) == 300
     for (t, k, people), (t0, want) in zip(got, s.frames):     # the stream's own order, to the 4 decimals written
         assert t == pytest.approx(t0, abs=1e-6) and len(people) == len(want)
         np.testing.assert_allclose(np.stack(people), np.stack(want), atol=1e-4)
-    assert mod.main(["--out", str(tmp_path / "two.txt")]) == 2
+    bad = run_demo("make_two_people.py", "--out", str(tmp_path / "two.txt"))
+    assert bad.returncode == 2 and bad.stderr.strip().endswith("give a .jsonl or .npz file name")
 
 
 def _model():
-    if not default_model_path().exists():
-        pytest.skip(f"the shipped default model {default_model_path()} is not built")
+    """The shipped default model (tracked in engines/: a missing one fails the test)."""
     from partkd_stream.backends import load_model
 
     return load_model(backend="onnxruntime", threads=1)
@@ -67,7 +65,7 @@ def _check_own_actions(on: dict[int, list[tuple[str, float]]], owner: dict[int, 
 def test_each_tracked_person_gets_own_action_events_through_the_swap():
     from partkd_stream.recognizer import Recognizer
 
-    s = two_people_module().make_stream(seed=0)
+    s = two_people(seed=0)
     rec = Recognizer(_model())
     owner: dict[int, set[int]] = {}
     on: dict[int, list[tuple[str, float]]] = {}
@@ -99,7 +97,7 @@ def test_run_mode_tracks_both_people_through_the_swap(tmp_path, suffix, capsys):
 
     _model()
     src = tmp_path / f"two{suffix}"
-    assert two_people_module().main(["--out", str(src)]) == 0
+    assert run_demo("make_two_people.py", "--out", str(src)).returncode == 0
     out = tmp_path / "preds.jsonl"
     capsys.readouterr()
     assert app.main(["--skeletons", str(src), "--max-people", "2", "--out", str(out), "--backend",
@@ -124,7 +122,7 @@ def test_one_person_mode_on_a_two_person_file_says_what_it_follows(tmp_path, cap
 
     _model()
     src = tmp_path / "two.npz"
-    assert two_people_module().main(["--out", str(src)]) == 0
+    assert run_demo("make_two_people.py", "--out", str(src)).returncode == 0
     out = tmp_path / "preds.jsonl"
     capsys.readouterr()
     assert app.main(["--skeletons", str(src), "--out", str(out), "--quiet", "--backend", "onnxruntime"]) == 0
@@ -139,16 +137,13 @@ def test_a_person_the_detector_misses_every_third_frame_still_gets_their_actions
     ``--max-people 2`` tracks B all the same (3 of the last 5 frames confirm a track) and gives both people their
     own actions; before, a new track needed 3 frames in a row and B was never tracked."""
     from partkd_stream import app
-    from partkd_stream.skeleton_io import people_record, write_stream_header
+    from partkd_stream.skeleton_io import write_stream
 
     _model()
-    s = two_people_module().make_stream(seed=0)
+    s = two_people(seed=0)
     src = tmp_path / "flicker.jsonl"
-    with open(src, "w") as f:
-        write_stream_header(f, "mediapipe33", s.fps)
-        for k, ((t, people), who) in enumerate(zip(s.frames, s.who)):
-            seen = [kp for kp, w in zip(people, who) if w == 0 or k % 3 != 2]
-            f.write(people_record(t, k, seen) + "\n")
+    write_stream(src, "mediapipe33", s.fps, ((t, k, [kp for kp, w in zip(people, who) if w == 0 or k % 3 != 2])
+                                            for k, ((t, people), who) in enumerate(zip(s.frames, s.who))))
     out = tmp_path / "preds.jsonl"
     assert app.main(["--skeletons", str(src), "--max-people", "2", "--out", str(out), "--quiet", "--backend",
                      "onnxruntime"]) == 0

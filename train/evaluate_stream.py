@@ -1,7 +1,7 @@
 """Judge a model as a stream: labelled videos or skeleton files → events, false alarms, delay, per-frame accuracy.
 
     python -m train.evaluate_stream --annotations labels.yaml [--root DIR] [--model penn|FILE]
-        [--stride 6 --smooth 4 --threshold 0.5] [--reject reject.json] [--presence PRESET|JSON] [--cache DIR]
+        [--every 0.2 --smooth 4 --threshold 0.5] [--reject reject.json] [--presence PRESET|JSON] [--cache DIR]
         [--json result.json] [--markdown result.md]
 
 The annotation file (``train.lib.annotations`` has its format) names videos or skeleton files and when each labelled
@@ -27,6 +27,7 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
+from partkd_stream.backends import BACKEND_CHOICES
 from partkd_stream.card import CardMismatch
 from partkd_stream.reject import Reject, RejectError
 from train.lib.annotations import AnnotationError, load_annotations
@@ -34,16 +35,17 @@ from train.lib.stream_eval import evaluate, markdown, with_reject
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    from partkd_stream.recognizer import DEFAULT_SMOOTH, DEFAULT_STRIDE, DEFAULT_THRESHOLD
+    from partkd_stream.recognizer import DEFAULT_EVERY_S, DEFAULT_SMOOTH, DEFAULT_THRESHOLD, MAX_EVERY_S
 
     p = argparse.ArgumentParser(prog="python -m train.evaluate_stream", description=__doc__.split("\n\n")[0])
     p.add_argument("--annotations", required=True, metavar="FILE", help="YAML/JSON: inputs and their segments")
     p.add_argument("--root", metavar="DIR", help="folder the inputs' relative paths start from (default: the "
                    "file's 'root', else its folder)")
     p.add_argument("--model", help="model (.onnx with card, or .pt); default: the shipped model")
-    p.add_argument("--backend", default="auto", choices=("auto", "tensorrt", "onnxruntime", "pytorch"))
+    p.add_argument("--backend", default="auto", choices=BACKEND_CHOICES)
     p.add_argument("--threads", type=int, default=1, help="CPU threads for the model (default %(default)s)")
-    p.add_argument("--stride", type=int, default=DEFAULT_STRIDE)
+    p.add_argument("--every", type=float, default=DEFAULT_EVERY_S, metavar="SECONDS",
+                   help="predict every SECONDS of stream time (default %(default)s)")
     p.add_argument("--smooth", type=int, default=DEFAULT_SMOOTH)
     p.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD)
     p.add_argument("--reject", metavar="JSON", help="judge the model with this reject (partkd_stream.reject.Reject) "
@@ -60,8 +62,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from partkd_stream.window import presence_rule
 
     try:
-        if args.stride < 1 or args.smooth < 1 or not 0.0 <= args.threshold <= 1.0:
-            raise AnnotationError("--stride and --smooth must be ≥ 1 and --threshold in [0, 1]")
+        if not 0 < args.every <= MAX_EVERY_S or args.smooth < 1 or not 0.0 <= args.threshold <= 1.0:
+            raise AnnotationError(f"--every must be in (0, {MAX_EVERY_S:g}] s, --smooth ≥ 1 and --threshold in [0, 1]")
         try:
             presence = presence_rule(args.presence) if args.presence else None
         except (TypeError, ValueError) as e:
@@ -71,14 +73,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if args.reject:
             model = with_reject(model, Reject.load(args.reject))
         actions = model.card.open_set.actions
-        result = evaluate(inputs, lambda: Recognizer(model, stride=args.stride, smooth=args.smooth,
+        result = evaluate(inputs, lambda: Recognizer(model, every=args.every, smooth=args.smooth,
                                                      threshold=args.threshold, presence=presence), actions,
                           Path(args.cache) if args.cache else None)
     except (AnnotationError, ModelLoadError, CardMismatch, SourceError, RejectError, OSError) as e:
         print(f"evaluate_stream: error: {str(e).splitlines()[0] if str(e) else type(e).__name__}", file=sys.stderr)
         return 1
     reject = model.card.reject
-    result["settings"] = {"model": str(args.model or "default"), "stride": args.stride, "smooth": args.smooth,
+    result["settings"] = {"model": str(args.model or "default"), "every_s": args.every, "smooth": args.smooth,
                           "threshold": args.threshold, "reject": reject.to_dict() if reject else None,
                           "reject_from": args.reject or ("card" if reject else None),
                           "presence": args.presence or "card",

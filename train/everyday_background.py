@@ -17,8 +17,10 @@ import argparse
 import sys
 from typing import Sequence
 
+from partkd_stream.signals import exit_code, terminate_as_interrupt
 from train.lib.config import ConfigError, load_config
 from train.lib.everyday import CONFIG, train_everyday_background
+from train.lib.loops import interrupted_message
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -33,6 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="with --validation 0: the background offset chosen by validation runs (default 0)")
     ap.add_argument("--out", help="output folder (default: the config's out)")
     ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="config overrides")
+    ap.add_argument("--resume", action="store_true", help="continue an interrupted run from its last finished epoch")
     args = ap.parse_args(argv)
     try:
         if args.share <= 0:
@@ -52,7 +55,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         import torch
 
         torch.set_num_threads(cfg.train.threads)
-    train_everyday_background(cfg, args.seed, args.share, args.validation, args.offset)
+    with terminate_as_interrupt():   # SIGTERM ends the run as Ctrl-C does: the last finished epoch is checkpointed
+        try:
+            train_everyday_background(cfg, args.seed, args.share, args.validation, args.offset, args.resume)
+        except KeyboardInterrupt as e:
+            print(interrupted_message("everyday_background", e), file=sys.stderr)
+            return exit_code(e)
     return 0
 
 

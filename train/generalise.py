@@ -22,6 +22,7 @@ import sys
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
+from partkd_stream.backends import BACKEND_CHOICES
 from train.datasets import DatasetError
 from train.lib.generalisation import prepare, run, table
 from train.lib.paths import REPO
@@ -59,7 +60,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--degradation", help="in-distribution profile: calibrated or a calibration JSON (default: card)")
     p.add_argument("--severity", type=float, help="its severity (default: the card's)")
     p.add_argument("--test-seed", type=int, help="seed of the clips' noise (default: the card's test_seed)")
-    p.add_argument("--backend", default="auto", choices=("auto", "tensorrt", "onnxruntime", "pytorch"))
+    p.add_argument("--backend", default="auto", choices=BACKEND_CHOICES)
     p.add_argument("--out", metavar="DIR", help="where to write generalisation.md/.json (default runs/generalise/…)")
     args = p.parse_args(list(sys.argv[1:] if argv is None else argv))
     from partkd_stream.backends import ModelLoadError

@@ -5,7 +5,7 @@
 #
 #   OUT=/some/folder bash train/gpu_sweep.sh [KEY=VALUE ...]      # extra config overrides for every unit
 #
-# Needs runs/cache/penn_action.npz and runs/cache/nw_ucla.npz (python -m train.prepare, see README) and writes to
+# Needs runs/cache/penn_action.npz and runs/cache/nw_ucla.npz (python -m train.prepare, see docs/datasets.md) and writes to
 # $OUT: sweep.md, sweep.json, sweep.csv, label_efficiency_penn_action.png, label_efficiency_nw_ucla.png and
 # runs.tar.gz (every run's metrics with per-clip predictions, per-epoch CSVs, curves, heat-maps and logs; no
 # checkpoints or confusion plots). Stops itself after $MINUTES (running units are checkpointed, the summary covers

@@ -7,10 +7,11 @@
 
 ``train`` trains one variant (``train.lib.openset_training``: the splits, the negatives, the options) and validates
 it: ``<out>/<name>/student.pt`` (the background offset folded in, the card's reject in its meta) and
-``validation.json``. ``validate`` measures a checkpoint on validation again. ``sweep`` trains variants in parallel
-processes and writes ``summary.md`` (the validation table) and ``openset_sweep.tar.gz`` (per variant
-``student.pt``, ``validation.json`` and its log) to ``--out``. ``--root`` defaults to Penn Action's labels and
-``--shared`` to the shared data folder (``PARTKD_SHARED_DATA``).
+``validation.json``; SIGTERM or Ctrl-C keeps the last finished epoch and ``--resume`` continues. ``validate``
+measures a checkpoint on validation again. ``sweep`` trains variants in parallel processes and writes ``summary.md``
+(the validation table) and ``openset_sweep.tar.gz`` (per variant ``student.pt``, ``validation.json`` and its log) to
+``--out``. ``--root`` defaults to Penn Action's labels and ``--shared`` to the shared data folder
+(``PARTKD_SHARED_DATA``).
 """
 from __future__ import annotations
 
@@ -19,8 +20,6 @@ if __package__ in (None, ""):  # run as a file: the same as `python -m train.ope
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 import tarfile
 import tempfile
@@ -29,10 +28,13 @@ from pathlib import Path
 
 import torch
 
-from train.lib.config import ConfigError
+from partkd_stream.signals import exit_code, terminate_as_interrupt
+from train.lib.config import DEVICES, ConfigError
+from train.lib.loops import interrupted_message
 from train.lib.openset_training import (VARIANTS, brief, openset_config, penn_config, summary_table, train_variant,
                                         validate_checkpoint)
 from train.lib.paths import shared_data
+from train.lib.processes import Job, child_env, run_jobs
 
 
 def train(args: argparse.Namespace) -> int:
@@ -41,7 +43,8 @@ def train(args: argparse.Namespace) -> int:
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
     name = args.name or args.variant
-    train_variant(oc, cfg, args.seed, Path(args.shared), Path(args.out) / name, name, args.variant, args.pool)
+    train_variant(oc, cfg, args.seed, Path(args.shared), Path(args.out) / name, name, args.variant, args.pool,
+                  args.resume)
     return 0
 
 
@@ -56,8 +59,10 @@ def validate(args: argparse.Namespace) -> int:
 
 
 def sweep(args: argparse.Namespace) -> int:
-    """Train variants in parallel processes (runs in ``--work``), then write two files to ``--out``: the validation
-    table ``summary.md`` and ``openset_sweep.tar.gz`` (per variant ``student.pt``, ``validation.json``, its log)."""
+    """Train variants in parallel processes (runs in ``--work``; the scheduler: ``train.lib.processes``), then write
+    two files to ``--out``: the validation table ``summary.md`` and ``openset_sweep.tar.gz`` (per variant
+    ``student.pt``, ``validation.json``, its log). At ``--deadline`` running variants get SIGTERM (they checkpoint;
+    the same command with the same ``--work`` continues them) and what finished is packed."""
     names = list(VARIANTS) if args.variants == "all" else [v.strip() for v in args.variants.split(",") if v.strip()]
     unknown = [n for n in names if n not in VARIANTS]
     if unknown:
@@ -67,34 +72,21 @@ def sweep(args: argparse.Namespace) -> int:
     runs = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="openset_sweep_"))
     runs.mkdir(parents=True, exist_ok=True)
     common = ["--root", args.root, "--shared", args.shared, "--epochs", str(args.epochs), "--seed", str(args.seed),
-              "--out", str(runs), "--device", args.device, "--threads", str(args.threads)]
+              "--out", str(runs), "--device", args.device, "--threads", str(args.threads), "--resume"]
     if args.pool:
         common += ["--pool", args.pool]
-    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "PARTKD_PROGRESS": "0"}
-    pending, running, status = list(names), {}, {}
+    jobs = [Job(n, ["-m", "train.openset_train", "train", "--variant", n, *common], log=runs / f"{n}.log")
+            for n in names]
     t0 = time.time()
-    while pending or running:
-        if args.deadline and time.time() - t0 > args.deadline:   # pack what finished rather than lose it all
-            for n, (p, log) in running.items():
-                p.kill()
-                p.wait()
-                log.close()
-                status[n] = -9
-                print(f"sweep: {n} stopped at the {args.deadline:g} s deadline", flush=True)
-            running, pending = {}, []
-            break
-        while pending and len(running) < args.jobs:
-            n = pending.pop(0)
-            log = open(runs / f"{n}.log", "w")
-            running[n] = (subprocess.Popen([sys.executable, "-m", "train.openset_train", "train", "--variant", n,
-                                            *common], stdout=log, stderr=subprocess.STDOUT, env=env), log)
-        time.sleep(1.0)
-        for n, (p, log) in list(running.items()):
-            if p.poll() is not None:
-                log.close()
-                status[n] = p.returncode
-                del running[n]
-                print(f"sweep: {n} exited {p.returncode} at {time.time() - t0:.0f} s", flush=True)
+
+    def finished(job: Job, returncode: int) -> None:
+        print(f"sweep: {job.key} exited {returncode} at {time.time() - t0:.0f} s", flush=True)
+
+    outcome = run_jobs(jobs, args.jobs, env=child_env(OMP_NUM_THREADS=str(args.threads)),
+                       deadline_s=args.deadline or None, on_exit=finished)
+    for n in outcome.stopped:
+        print(f"sweep: {n} stopped at the {args.deadline:g} s deadline (checkpointed)", flush=True)
+    status = {j.key: (j.proc.returncode if j.proc else None) for j in jobs}
     table = summary_table(names, runs, status)
     (out / "summary.md").write_text(table)
     print(table)
@@ -103,7 +95,7 @@ def sweep(args: argparse.Namespace) -> int:
             for f in (runs / n / "student.pt", runs / n / "validation.json", runs / f"{n}.log"):
                 if f.exists():
                     tar.add(f, arcname=str(f.relative_to(runs)))
-    return 0 if all(c == 0 for c in status.values()) else 1
+    return 0 if outcome.ok else 1
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -122,13 +114,14 @@ def main(argv: list[str] | None = None) -> int:
         q.add_argument("--out", default="runs/openset")
         q.add_argument("--pool", metavar="NPZ",
                        help="MediaPipe skeletons of no_person_pool.mp4 (partkd-stream extract)")
-        q.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+        q.add_argument("--device", default="auto", choices=DEVICES)
         q.add_argument("--threads", type=int, default=1, help="torch threads per process (default 1)")
 
     t = sub.add_parser("train", help="train one variant, then validate it")
     t.add_argument("--variant", required=True, choices=list(VARIANTS))
     t.add_argument("--name", help="run folder name (default: the variant)")
     t.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="OpensetConfig overrides")
+    t.add_argument("--resume", action="store_true", help="keep a finished student, continue an interrupted one")
     run_args(t)
     v = sub.add_parser("validate", help="validate a trained checkpoint (background offset, validation metrics)")
     v.add_argument("--model", required=True)
@@ -142,11 +135,15 @@ def main(argv: list[str] | None = None) -> int:
                    help="seconds after which unfinished variants are stopped and the finished ones packed (0: none)")
     run_args(s)
     args = p.parse_args(argv)
-    try:
-        return {"train": train, "validate": validate, "sweep": sweep}[args.cmd](args)
-    except (ConfigError, ValueError, FileNotFoundError) as e:
-        print(f"openset_train: error: {str(e).splitlines()[0] if str(e) else repr(e)}", file=sys.stderr)
-        return 2
+    with terminate_as_interrupt():   # SIGTERM (kill, a sweep's deadline) ends a run as Ctrl-C does: checkpointed
+        try:
+            return {"train": train, "validate": validate, "sweep": sweep}[args.cmd](args)
+        except (ConfigError, ValueError, FileNotFoundError) as e:
+            print(f"openset_train: error: {str(e).splitlines()[0] if str(e) else repr(e)}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt as e:
+            print(interrupted_message("openset_train", e), file=sys.stderr)
+            return exit_code(e)
 
 
 if __name__ == "__main__":

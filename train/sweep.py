@@ -4,19 +4,20 @@
         --fractions 0.1,1 --seeds 0,1,2,3,4 --stages baseline,control,kd --jobs 16 --out runs/sweep \\
         [--data runs/cache] [--set KEY=VALUE ...] [--deadline-minutes 8.5] [--split-stages]
 
-Work units, each one ``python -m train.distill`` process (one thread): a teacher per (config, seed), in
-``<out>/<name>/seed<k>``; a group of students per (config, fraction, seed), in ``<out>/<name>_f<pct>/seed<k>``,
-trained one after another in one process so that they share each epoch's degraded windows (``loops.epoch_data``);
-they distil from that seed's teacher (``teacher: <out>/<name>/seed{seed}/teacher.pt``) and start once it is
-trained. Students train ``train.student_steps`` optimiser steps whatever their share of the clips (set in the
-configs), so a 10 % student is trained to convergence as long as a 100 % one. Units run seed by seed, so a
-sweep stopped early (``--deadline-minutes``: running units are stopped with SIGTERM, which checkpoints them, and
-``--resume``-style reruns continue) still holds complete seeds. The summary is rewritten after every unit:
-``--split-stages`` makes every student stage its own unit (each process degrades its own windows: more CPU in all,
-but no stage waits for another) and orders them stage by stage over the seeds — for a machine with more cores than
-groups (UTD-MHAD: 5 seeds, one fraction, many stages), where a deadline then keeps the first stages on every seed.
-The summary is rewritten after every unit: ``<out>/sweep.md`` (tables: mean ± std per fraction and stage, and same-seed differences kd − baseline,
-kd − control, control − baseline), ``sweep.json``, ``sweep.csv`` and ``label_efficiency_<name>.png``.
+Work units, each one ``python -m train.distill`` process (one thread; the scheduler: ``train.lib.processes``): a
+teacher per (config, seed), in ``<out>/<name>/seed<k>``; a group of students per (config, fraction, seed), in
+``<out>/<name>_f<pct>/seed<k>``, trained one after another in one process so that they share each epoch's degraded
+windows (``loops.epoch_data``); they distil from that seed's teacher (``teacher: <out>/<name>/seed{seed}/teacher.pt``)
+and start once it is trained. Students train ``train.student_steps`` optimiser steps whatever their share of the
+clips (set in the configs), so a 10 % student is trained to convergence as long as a 100 % one. Units run seed by
+seed, so a sweep stopped early (``--deadline-minutes``: running units are stopped with SIGTERM, which checkpoints
+them, and reruns of the same command continue) still holds complete seeds. ``--split-stages`` makes every student
+stage its own unit (each process degrades its own windows: more CPU in all, but no stage waits for another) and
+orders them stage by stage over the seeds — for a machine with more cores than groups (UTD-MHAD: 5 seeds, one
+fraction, many stages), where a deadline then keeps the first stages on every seed. The summary
+(``train.lib.sweeps``) is rewritten after every unit: ``<out>/sweep.md`` (tables: mean ± std per fraction and stage,
+and same-seed differences kd − baseline, kd − control, control − baseline), ``sweep.json``, ``sweep.csv`` and
+``label_efficiency_<name>.png``. Exit code 3: the deadline stopped units.
 """
 from __future__ import annotations
 
@@ -24,26 +25,17 @@ if __package__ in (None, ""):  # run as a file: the same as `python -m train.swe
     import _bootstrap  # noqa: F401  (train/_bootstrap.py)
 
 import argparse
-import csv
-import io
-import json
 import os
-import signal
-import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
-from partkd_stream.signals import Terminated, exit_code, terminate_as_interrupt
-
+from partkd_stream.signals import exit_code, terminate_as_interrupt
 from train.lib.config import ConfigError, load_config
-from train.lib.plots import plot_label_efficiency
-from train.lib.paths import REPO
-from train.lib.reporting import write_json, write_text
+from train.lib.processes import Job, run_jobs
 from train.lib.stages import STAGES
+from train.lib.sweeps import summarise
 
 
 @dataclass
@@ -57,8 +49,6 @@ class Unit:
     sets: list[str]
     fraction: float | None = None           # None: the teacher unit
     after: tuple[str, int] | None = None    # (config, seed) whose teacher must be trained first
-    proc: subprocess.Popen | None = field(default=None, repr=False)
-    started: float = 0.0
 
     @property
     def label(self) -> str:
@@ -145,7 +135,7 @@ def plan(args: argparse.Namespace) -> list[Unit]:
 
 
 def _command(unit: Unit, out: Path) -> list[str]:
-    return [sys.executable, "-m", "train.distill", "--config", unit.config, "--seed", str(unit.seed),
+    return ["-m", "train.distill", "--config", unit.config, "--seed", str(unit.seed),
             "--stage", ",".join(unit.stages), "--out", str(out), "--resume", "--no-summary",
             "--set", *unit.sets]
 
@@ -156,168 +146,35 @@ def run(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     logs = out / "logs"
     logs.mkdir(exist_ok=True)
-    deadline = time.time() + 60 * args.deadline_minutes if args.deadline_minutes else None
-    pending, running, done, failed = list(units), [], set(), []
-    env = {**os.environ, "PARTKD_PROGRESS": "0", "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    by_key = {u.key: u for u in units}
+    jobs = [Job(u.key, _command(u, out), log=logs / u.log_name, after=u.after) for u in units]
     t0 = time.time()
     print(f"sweep: {len(units)} units ({sum(u.fraction is None for u in units)} teachers), {args.jobs} at a time; "
           f"logs in {logs}", flush=True)
-    stopped = False
+
+    def finished(job: Job, returncode: int) -> None:
+        unit = by_key[job.key]
+        print(f"sweep: {'done' if returncode == 0 else 'FAILED'} {unit.label} in "
+              f"{(time.time() - job.started) / 60:.1f} min (t = {(time.time() - t0) / 60:.1f} min)", flush=True)
+        if unit.fraction is not None:
+            summarise(out, args.config, args.set)
+
+    deadline = 60 * args.deadline_minutes if args.deadline_minutes else None
     try:
-        while pending or running:
-            if deadline and time.time() > deadline:
-                print(f"sweep: deadline of {args.deadline_minutes} min reached; stopping {len(running)} units, "
-                      f"{len(pending)} not started", flush=True)
-                _stop(running, signal.SIGTERM)
-                stopped = True
-                break
-            for unit in list(pending):
-                if len(running) >= args.jobs:
-                    break
-                if unit.after and unit.after in failed:
-                    pending.remove(unit)
-                    failed.append(unit.key)
-                    continue
-                if unit.after and unit.after not in done:
-                    continue
-                pending.remove(unit)
-                log = open(logs / unit.log_name, "w")
-                unit.proc = subprocess.Popen(_command(unit, out), cwd=REPO, env=env, stdout=log,
-                                             stderr=subprocess.STDOUT, start_new_session=True)
-                log.close()
-                unit.started = time.time()
-                running.append(unit)
-            time.sleep(0.5)
-            for unit in list(running):
-                if unit.proc.poll() is None:
-                    continue
-                running.remove(unit)
-                ok = unit.proc.returncode == 0
-                (done.add(unit.key) if ok else failed.append(unit.key))
-                print(f"sweep: {'done' if ok else 'FAILED'} {unit.label} in {(time.time() - unit.started) / 60:.1f} "
-                      f"min (t = {(time.time() - t0) / 60:.1f} min)", flush=True)
-                if unit.fraction is not None:
-                    summarise(out, args.config, args.set)
+        outcome = run_jobs(jobs, args.jobs, deadline_s=deadline, grace_s=60.0, on_exit=finished)
     except KeyboardInterrupt as e:
-        _stop(running, signal.SIGTERM if isinstance(e, Terminated) else signal.SIGINT)
         summarise(out, args.config, args.set)
         print("sweep: interrupted; rerun the same command to continue (finished units are kept)", file=sys.stderr)
         return exit_code(e)
+    if outcome.stopped or outcome.not_started:
+        print(f"sweep: deadline of {args.deadline_minutes} min reached; stopped {len(outcome.stopped)} units "
+              f"(checkpointed), {len(outcome.not_started)} not started", flush=True)
     summarise(out, args.config, args.set, seconds=time.time() - t0)
     print(f"sweep: {(time.time() - t0) / 60:.1f} min; summary in {out / 'sweep.md'}", flush=True)
-    if failed:
-        print(f"sweep: error: {len(failed)} units failed or skipped (see {logs})", file=sys.stderr)
+    if outcome.failed:
+        print(f"sweep: error: {len(outcome.failed)} units failed or skipped (see {logs})", file=sys.stderr)
         return 1
-    return 3 if stopped else 0
-
-
-def _stop(running: list[Unit], sig: int) -> None:
-    for unit in running:
-        if unit.proc.poll() is None:
-            unit.proc.send_signal(sig)
-    for unit in running:
-        try:
-            unit.proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            unit.proc.kill()
-
-
-# --- summary -----------------------------------------------------------------------------------------------------
-COMPARISONS = (("kd", "baseline"), ("kd", "control"), ("control", "baseline"),
-               ("kd_clip", "baseline"), ("kd_clip", "control_clip"), ("kd_evidence", "kd"), ("kd_parts", "kd"),
-               ("kd_uniform", "baseline"), ("kd_paired", "baseline"), ("logit_kd", "baseline"))
-
-
-def collect(out: Path, configs: list[str], sets: list[str]) -> list[dict]:
-    """One row per finished (dataset, fraction, stage, seed): clip top-1/5, streaming top-1, part cosine."""
-    rows = []
-    for config in configs:
-        name = load_config(config, sets).name
-        for run in sorted(out.glob(f"{name}_f[0-9][0-9][0-9]")) + [out / name]:
-            fraction = int(run.name[-3:]) / 100 if run.name != name else None
-            for f in sorted(run.glob("seed*/*.metrics.json")):
-                m = json.loads(f.read_text())
-                if (m["stage"] == "teacher") != (fraction is None):
-                    continue
-                t = m.get("test", {})
-                rows.append({"dataset": name, "fraction": fraction, "stage": m["stage"], "seed": int(m["seed"]),
-                             "top1": 100 * t.get("top1", np.nan), "top5": 100 * t.get("top5", np.nan),
-                             "stream_top1": 100 * t.get("stream_top1", np.nan),
-                             "part_cosine": t.get("part_cosine", np.nan),
-                             "part_weight_entropy": m.get("part_weights", {}).get("entropy_ratio", np.nan)})
-    return rows
-
-
-def summarise(out: Path, configs: list[str], sets: list[str], seconds: float | None = None) -> dict:
-    rows = collect(out, configs, sets)
-    md, summary = tables(rows)
-    if seconds is not None:
-        summary["wall_seconds"] = round(seconds, 1)
-        md += f"\nWall time of the sweep: {seconds / 60:.1f} min.\n"
-    write_text(out / "sweep.md", md)
-    write_json(out / "sweep.json", summary)
-    buf = io.StringIO()
-    fields = ["dataset", "fraction", "stage", "seed", "top1", "top5", "stream_top1", "part_cosine",
-              "part_weight_entropy"]
-    w = csv.DictWriter(buf, fieldnames=fields)
-    w.writeheader()
-    w.writerows(rows)
-    write_text(out / "sweep.csv", buf.getvalue())
-    for dataset in sorted({r["dataset"] for r in rows}):
-        plot_label_efficiency(out / f"label_efficiency_{dataset}.png", dataset,
-                              [r for r in rows if r["dataset"] == dataset and r["fraction"] is not None])
-    return summary
-
-
-def _cell(vals: list[float]) -> str:
-    return f"{np.mean(vals):.1f} ± {np.std(vals):.1f}" if vals else "–"
-
-
-def tables(rows: list[dict]) -> tuple[str, dict]:
-    """Markdown: per dataset, clip top-1 (mean ± std over seeds, population std) per fraction and stage, then
-    same-seed differences; the teacher on HQ for reference. JSON: the same numbers."""
-    lines, summary = [], {}
-    for dataset in sorted({r["dataset"] for r in rows}):
-        rs = [r for r in rows if r["dataset"] == dataset]
-        stages = [s for s in STAGES if any(r["stage"] == s and r["fraction"] is not None for r in rs)]
-        fractions = sorted({r["fraction"] for r in rs if r["fraction"] is not None})
-        teacher = [r["top1"] for r in rs if r["stage"] == "teacher"]
-        summary[dataset] = {"teacher_top1": teacher, "cells": {}, "differences": {}}
-        lines += [f"### {dataset}", "", f"HQ teacher, clip top-1 on HQ test: {_cell(teacher)} (seeds: {len(teacher)})",
-                  "", "Clip top-1 on the LQ test set (mean ± std over seeds; n = seeds):", "",
-                  "| LQ clips | " + " | ".join(stages) + " |", "| --- | " + " | ".join("---" for _ in stages) + " |"]
-        for f in fractions:
-            cells = []
-            for s in stages:
-                vals = [r["top1"] for r in rs if r["fraction"] == f and r["stage"] == s]
-                summary[dataset]["cells"][f"{f:g}/{s}"] = {"seeds": [r["seed"] for r in rs if r["fraction"] == f
-                                                                     and r["stage"] == s], "top1": vals}
-                cells.append(f"{_cell(vals)} (n={len(vals)})")
-            lines.append(f"| {100 * f:g} % | " + " | ".join(cells) + " |")
-        comparisons = [(a, b) for a, b in COMPARISONS if a in stages and b in stages]
-        if comparisons:
-            lines += ["", "Same-seed differences, clip top-1 points (mean ± std; seeds where the first is better):",
-                      "", "| LQ clips | " + " | ".join(f"{a} − {b}" for a, b in comparisons) + " |",
-                      "| --- | " + " | ".join("---" for _ in comparisons) + " |"]
-            for f in fractions:
-                cells = []
-                for a, b in comparisons:
-                    va = {r["seed"]: r["top1"] for r in rs if r["fraction"] == f and r["stage"] == a}
-                    vb = {r["seed"]: r["top1"] for r in rs if r["fraction"] == f and r["stage"] == b}
-                    seeds = sorted(set(va) & set(vb))
-                    d = np.array([va[s] - vb[s] for s in seeds])
-                    summary[dataset]["differences"][f"{f:g}/{a}-{b}"] = {"seeds": seeds, "diff": d.tolist()}
-                    cells.append(f"{d.mean():+.1f} ± {d.std():.1f} ({int((d > 0).sum())} of {len(d)})" if len(d)
-                                 else "–")
-                lines.append(f"| {100 * f:g} % | " + " | ".join(cells) + " |")
-        cos = [(s, [r["part_cosine"] for r in rs if r["stage"] == s and r["fraction"] is not None]) for s in stages]
-        ent = [(s, [r["part_weight_entropy"] for r in rs if r["stage"] == s and np.isfinite(r["part_weight_entropy"])])
-               for s in stages]
-        lines += ["", "Mechanisms, all fractions: mean cosine between a test sample's part features (1 = parts "
-                  "identical): " + ", ".join(f"{s} {np.nanmean(v):.2f}" for s, v in cos if v)
-                  + "; part-weight entropy / maximum: " + (", ".join(f"{s} {np.mean(v):.3f}" for s, v in ent if v)
-                                                            or "–"), ""]
-    return "\n".join(lines) + "\n", summary
+    return 3 if outcome.stopped or outcome.not_started else 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from partkd_stream.skeleton_io import atomic_write_bytes
+from partkd_stream.atomic import atomic_write_bytes
 
 from .sample import DatasetError, DatasetInfo, Sample
 

@@ -26,7 +26,7 @@ raised (wave, drink, answer phone), the hips dropping (sit down) or rising (stan
 against KARD's bend) — take 3–4 frames here (20 → 80 % of the way) against 4.4–14 frames in KARD, UTD-MHAD and
 NTU at 30 fps. Against KARD's slow people that gives 8–10 fps, against NTU's one timed performer 10–15 fps, against
 UTD-MHAD's quick people 13–21 fps: the answer depends on how fast one assumes Florence's people move, so treat 12 as
-an estimate between 8 and 21 (``tests/test_kard_florence3d_realdata.py`` prints the table with ``-s``).
+an estimate between 8 and 21 (``tests/test_datasets_kard_florence3d_realdata.py`` prints the table with ``-s``).
 Clips are short segments (7–34 frames): a drink clip ends with the bottle at the mouth.
 
 Protocols: ``cross_subject`` (default, a fixed split): odd subjects 1, 3, 5, 7, 9 train, even 2, 4, 6, 8, 10

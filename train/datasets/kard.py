@@ -20,7 +20,7 @@ long up-stroke of a drawn tick (✓), which goes to the drawer's right, moves to
 26 of 30 clips (all but subjects 6 and 7). People face the sensor (a raised hand comes nearer to it than the
 torso) and the right shoulder has the smaller x: x already points to the camera's right (an unmirrored webcam's
 image right), y up, z away from the sensor — the loader keeps the axes and converts millimetres to metres.
-``tests/test_kard_florence3d_realdata.py`` re-checks all of it.
+``tests/test_datasets_kard_florence3d_realdata.py`` re-checks all of it.
 
 **Frame rate.** Documented 30 fps. KARD's people move slowly: for the same movements (a hand raised to wave or
 drink, the hips dropping to sit or rising to stand) they take 1.2–2.2× (median 1.7×) the frames that UTD-MHAD's

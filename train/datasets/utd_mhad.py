@@ -9,7 +9,7 @@ exactly ``(0, 0, 0)`` (Kinect's "not tracked"; none of the 861 real files has on
 then left arm, right arm, left leg, right leg, 4 joints each) is the Kinect v1 joint *set* in another order;
 ``UTD_JOINTS`` names each file row and the loader reorders them to ``kinect20`` by name.
 
-**Sides and the camera, checked on the data** (``tests/test_utd_realdata.py`` re-checks all of it):
+**Sides and the camera, checked on the data** (``tests/test_datasets_utd_realdata.py`` re-checks all of it):
 
 - the joints the file calls *right* are the person's right: in every clip of the right-hand actions (swipe
   left/right, wave, throw, draw x/circles/triangle, bowling, tennis forehand, knock, catch) the right wrist

@@ -20,8 +20,8 @@ from typing import Any, Iterable, Sequence
 
 import yaml
 
+from partkd_stream.atomic import atomic_write_bytes
 from partkd_stream.errors import PartkdError
-from partkd_stream.skeleton_io import atomic_write_bytes
 
 
 class AnnotationError(PartkdError, ValueError):

@@ -19,8 +19,11 @@ from typing import Any, ClassVar, Literal
 import yaml
 
 from partkd_stream.errors import PartkdError
+from partkd_stream.preprocess import PreprocessConfig
 
 FillMode = Literal["pad", "hold", "loop"]  # what a window shows before a short clip (train.lib.data.fill_before_clip)
+Device = Literal["auto", "cpu", "cuda"]    # auto: CUDA when torch sees a GPU, else CPU
+DEVICES = typing.get_args(Device)          # what every --device takes
 
 
 class ConfigError(PartkdError, ValueError):
@@ -48,8 +51,8 @@ class DataConfig(_Checked):
     hq_layout: str = "penn13"              # teacher input (high quality)
     hq_dims: Literal[2, 3] = 2
     lq_layout: str = "penn13"              # student input (low quality, always 2D)
-    window: int = 32                       # frames per window, at `fps`
-    fps: float = 20.0
+    window: int = PreprocessConfig.window  # frames per window, at `fps` (the model-input contract's defaults)
+    fps: float = PreprocessConfig.fps
     paired_share: float = 0.5              # share of training clips whose HQ version enters the teacher's bank
     teacher_clips: Literal["all", "paired"] = "all"  # teacher trains on all HQ training clips or only the paired
     degradation: str = "calibrated"        # "calibrated" (train/calibration/mediapipe_ntu.json) or a JSON path
@@ -101,15 +104,16 @@ class TrainConfig(_Checked):
     queue_size: int = 64        # teacher part embeddings remembered per class
     part_score_weight: float = 1.0  # teacher: weight of the part-matrix score's cross-entropy
     part_matrix_lr_scale: float = 1.0   # teacher: the part matrix's learning rate / lr (Adam moves a logit about
-                                        # lr per step: at 1, A stays near uniform; 25 makes it peaked — README)
+                                        # lr per step: at 1, A stays near uniform; 25 makes it peaked)
     supcon_weight: float = 0.5      # teacher: weight of the supervised part-contrastive loss that trains its heads
     threads: int = 0            # torch threads; 0 = leave torch's default
     streaming_stride: int | None = None  # source frames between windows in streaming evaluation
     eval_every: int = 1         # epochs between test-accuracy points on the curves (the last epoch always)
-    device: Literal["auto", "cpu", "cuda"] = "auto"  # auto: CUDA when torch sees a GPU, else CPU
+    device: Device = "auto"
     student_steps: int | None = None  # students: optimiser steps in all (epochs = steps / steps per epoch), so a
                                       # student on 10 % of the clips trains as long as one on all; None: epochs
-    # --- the teacher-free control and the variants of the distillation (README, "Label efficiency") ---
+    # --- the teacher-free control and the variants of the distillation (docs/results/distillation.md, "Label
+    # efficiency") ---
     control: Literal["prototypes", "random_teacher"] = "prototypes"  # the control's class targets: learned
                                       # prototypes, or a frozen randomly initialised teacher-size network
     part_weights: Literal["learned", "evidence", "uniform"] = "learned"  # KD part weights: the teacher's

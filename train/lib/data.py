@@ -23,7 +23,6 @@ from partkd_stream.convert import convert, project_to_2d
 from partkd_stream.layouts import get_layout
 from partkd_stream.preprocess import PreprocessConfig, preprocess_window, resample_indices, take_frames
 
-from partkd_stream.skeleton_io import SkeletonSequence
 
 from ..datasets import load_dataset, load_samples
 from . import rng
@@ -131,11 +130,6 @@ def source_clips(src: list[tuple[np.ndarray, str]], fps: np.ndarray, ids: list[s
     """``(sequence, layout, fps, id)`` per clip, from a benchmark's (or a validation set's) parallel lists — the
     form ``negatives.transition_clips`` takes."""
     return [(s, lay, f, i) for (s, lay), f, i in zip(src, fps, ids)]
-
-
-def first_person(seq: SkeletonSequence) -> np.ndarray:
-    """The first person's track ``[T, V, C]`` of a skeleton file (a file of several people holds ``[M, T, V, C]``)."""
-    return seq.data[0] if seq.data.ndim == 4 else seq.data
 
 
 def hq_view(seq: np.ndarray, layout: str, cfg: DataConfig) -> np.ndarray:

@@ -1,7 +1,7 @@
 """A dataset's *look*: what tells its skeletons apart from another dataset's, whatever the action — and its removal.
 
 A background class trained on other datasets' clips learns whatever separates them from the known clips, and not
-all of that is the action. Measured here (``README``, *Open set*) on the Penn model:
+all of that is the action. Measured here (docs/results/openset.md, *The dataset look*) on the Penn model:
 
 - **missing joints**: Penn Action's annotators mark 22 % of joints invisible (90 % of clips have some, mostly the
   far side of a body seen from the side); those joints are missing in every training window. Kinect clips, the

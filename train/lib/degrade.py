@@ -1,4 +1,4 @@
-"""HQ → LQ: a seeded degradation that makes clean skeletons look like what MediaPipe really produces (DESIGN §6).
+"""HQ → LQ: a seeded degradation that makes clean skeletons look like what MediaPipe really produces.
 
 ``degrade(seq, src_layout, dst_layout, cfg, rng)``: 3D input is projected to 2D with a Kinect-v2-like colour
 camera (``partkd_stream.convert.project_to_2d``), converted to the student's layout
@@ -91,8 +91,9 @@ class DegradeConfig:
     drop_frame_frac: float = 0.02             # prior unless measured: share of frames without a detection
     drop_frame_len: float = 3.0               # prior: mean run length
     # desk framing (step 7): the bottom edge of the image above the hips. Visibility ranges of out-of-frame joints
-    # are MediaPipe 0.10.21's on a seated close-up (`python -m train.studies.measure_out_of_frame`, README): median
-    # visibility of out-of-frame hips 0.23 / 0.40, knees 0.11 / 0.16, ankles 0.05 / 0.09, elbows and wrists 0.47-0.78
+    # are MediaPipe 0.10.21's on a seated close-up (`python -m train.studies.measure_out_of_frame`,
+    # docs/degradation.md): median visibility of out-of-frame hips 0.23 / 0.40, knees 0.11 / 0.16, ankles
+    # 0.05 / 0.09, elbows and wrists 0.47-0.78
     lower_body_out: float = 0.0               # share of clips framed from the waist up (not scaled by severity)
     frame_cut: tuple[float, float] = (0.1, 0.6)        # bottom edge, torso lengths above the mid-hip ~ U(lo, hi)
     out_hip_score: tuple[float, float] = (0.02, 0.6)   # visibility of out-of-frame hips ~ U(lo, hi) per clip

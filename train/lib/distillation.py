@@ -1,4 +1,4 @@
-"""Where a distilling stage's targets come from and the losses it adds to cross-entropy (DESIGN §4, our reading).
+"""Where a distilling stage's targets come from and the losses it adds to cross-entropy (our reading of Liu et al.).
 
 The teacher's part embeddings of the paired HQ clips (in the batch, and a per-class memory queue) are the bank;
 ``kd_losses`` pulls the student's part embeddings towards the positives among them — every entry of the class

@@ -44,10 +44,11 @@ IDLE_CLIPS = 240
 
 
 def train_everyday_background(cfg: ExperimentConfig, seed: int, share: float, validation: float,
-                              offset: float | None = None) -> Path:
+                              offset: float | None = None, resume: bool = False) -> Path:
     """Train the everyday student with a background class into ``<out>/<name>/seed<k>/baseline.pt`` (test metrics
     after the offset; background counts as wrong); ``validation`` > 0 holds that share out to choose the offset
-    (``validation.json``), 0 folds in ``offset`` (the refit on every clip). Returns the checkpoint's path."""
+    (``validation.json``), 0 folds in ``offset`` (the refit on every clip). ``resume`` keeps a finished run and
+    continues an interrupted one from its last finished epoch. Returns the checkpoint's path."""
     bench, val = load_benchmark(cfg.data, seed), None
     if validation > 0:
         bench, val = split_validation(bench, share=validation)
@@ -67,7 +68,11 @@ def train_everyday_background(cfg: ExperimentConfig, seed: int, share: float, va
     held = f"{len(val['ids'])} held out for validation" if val else "none held out"
     print(f"{cfg.name} seed {seed}: {len(bench.train_ids)} known training clips ({held}), {len(clips)} negative "
           f"clips ({', '.join(neg.sources)}), {share:g} negative windows per known window", flush=True)
-    model, metrics = train_stage(STAGES["baseline"], cfg, bench, seed, out_dir, extra_windows=extra_windows)
+    if resume and (out_dir / "baseline.metrics.json").exists():   # finished, its offset folded in: keep it
+        print(f"{cfg.name} seed {seed}: already trained: {out_dir / 'baseline.pt'}")
+        return out_dir / "baseline.pt"
+    model, metrics = train_stage(STAGES["baseline"], cfg, bench, seed, out_dir, extra_windows=extra_windows,
+                                 resume=resume)
     model = model.cpu().eval()
     if val is not None:
         res = validate(model, bench, val)                               # folds the background offset

@@ -1,9 +1,9 @@
-"""The generalisation benchmark (DESIGN §6): a model's clips streamed through the real ``Recognizer`` under one input
-shift at a time, on people it never trained on — one table per model, one row per shift.
+"""The generalisation benchmark: a model's clips streamed through the real ``Recognizer`` under one input shift at a
+time, on people it never trained on — one table per model, one row per shift (docs/results/generalisation.md).
 
 **What a row is.** Each clip of the evaluation set goes through ``shifts.apply_shift`` (its clean dataset version →
 what the model would see: another view, frame rate, camera, body, score profile, mirror image), then frame by frame
-through a fresh ``partkd_stream.recognizer.Recognizer`` (stride, smoothing, threshold, reject and presence rule as
+through a fresh ``partkd_stream.recognizer.Recognizer`` (prediction cadence, smoothing, threshold, reject and presence rule as
 the runtime uses them; timestamps ``k / fps``; a frame with no joint reported is "no person", ``None``). The
 *in-distribution* row is the model's own training condition: its degradation profile (``training.data.degradation``
 and ``severity`` of its card), at the data's own frame rate, seeded per clip by ``training.data.test_seed`` as its
@@ -13,7 +13,7 @@ benchmark's LQ test set is; every other row changes ONE thing from it.
 warm-up (``reason == "warming_up"`` is not a judgment): an action, or the reason there is none — ``unknown`` (the
 reject), ``no_person``, ``below_threshold``, ``confirming``; ties go to the state reached first. A clip is correct
 when that state is its action, so a clip whose majority is no action is wrong; a clip with no prediction after the
-warm-up (shorter than half a model window plus a stride; ``loop_to`` plays short clips repeated) is ``too_short``,
+warm-up (shorter than half a model window plus one prediction interval; ``loop_to`` plays short clips repeated) is ``too_short``,
 and wrong. Per row: clip top-1; the
 share of clips whose state is ``unknown`` and ``no_person``; the share of all predictions made with a person present
 (``Prediction.person_present``); and, beside it, *top-1 among action labels* — the majority of the action labels
@@ -382,10 +382,10 @@ def prepare(model: Any, *, dataset: Optional[str] = None, lodo: Optional[str] = 
     views = sorted({str(s.meta["pose"]) for s in es.clips if s.meta.get("pose")})
     rows = standard_rows(es.clips[0].data.shape[-1] == 4, src_fps, views)
     profile, profile_text, seed = in_distribution_profile(train_data, degradation, severity, test_seed)
-    from partkd_stream.recognizer import DEFAULT_SMOOTH, DEFAULT_STRIDE, DEFAULT_THRESHOLD
+    from partkd_stream.recognizer import DEFAULT_EVERY_S, DEFAULT_SMOOTH, DEFAULT_THRESHOLD
 
     settings = {"model_name": card.name, "dataset": info.name, "mode": "lodo" if lodo else "test",
-                "selection": es.selection, "profile": profile_text, "test_seed": seed, "stride": DEFAULT_STRIDE,
+                "selection": es.selection, "profile": profile_text, "test_seed": seed, "every_s": DEFAULT_EVERY_S,
                 "smooth": DEFAULT_SMOOTH, "threshold": DEFAULT_THRESHOLD, "loop_to": loop_to,
                 "presence": presence.describe() if presence else card.presence_rule.describe() + " (the card's)",
                 "machine": f"{os.cpu_count()} CPU cores, {getattr(model.backend, 'name', 'a model')}"}
@@ -439,7 +439,7 @@ def table(result: dict[str, Any]) -> str:
     looped = f"; clips shorter than {s['loop_to']:g} s looped to that length" if s.get("loop_to") else ""
     text = (f"Model `{s.get('model', s['model_name'])}` ({s['model_name']}), {s['dataset']}: {s['selection']}. "
             f"In-distribution profile: {s['profile']}, clip noise seeded by {s['test_seed']}; recognizer defaults "
-            f"(stride {s['stride']}, smooth {s['smooth']}, threshold {s['threshold']}), presence rule: "
+            f"(a prediction every {s['every_s']:g} s, smooth {s['smooth']}, threshold {s['threshold']}), presence rule: "
             f"{s['presence']}{looped}. {result['seconds']:.0f} s on {s['machine']}.\n\n")
     if s.get("command"):
         text += f"Each row: `{s['command']} --rows NAME`\n\n"

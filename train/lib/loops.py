@@ -31,6 +31,7 @@ from tqdm import tqdm
 from partkd_stream.checkpoint import load_checkpoint, load_extra, save_checkpoint
 from partkd_stream.model import PartGCN
 from partkd_stream.preprocess import PreprocessConfig
+from partkd_stream.signals import Terminated
 
 from . import rng
 from .config import ConfigError, ExperimentConfig, TrainConfig
@@ -401,6 +402,12 @@ def summarize(metrics: dict[str, Any]) -> dict[str, Any]:
     """Metrics without per-clip predictions or per-epoch history: what a checkpoint and a model card carry."""
     return {split: {k: v for k, v in m.items() if not isinstance(v, list)}
             for split, m in metrics.items() if isinstance(m, dict)}
+
+
+def interrupted_message(prog: str, e: KeyboardInterrupt) -> str:
+    """What a training command says when Ctrl-C or SIGTERM (``partkd_stream.signals.Terminated``) stopped it."""
+    what = "terminated (SIGTERM)" if isinstance(e, Terminated) else "interrupted"
+    return f"{prog}: {what}; finished epochs are checkpointed — rerun with --resume"
 
 
 def _tty() -> bool:

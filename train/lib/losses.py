@@ -1,4 +1,4 @@
-"""Distillation losses (DESIGN §4; our reading of Liu et al. 2024 — the paper's formulas were not available).
+"""Distillation losses: our reading of Liu et al. 2024 (the paper's formulas were not available to us).
 
 Part-level multi-sample contrastive loss, for an LQ sample i with label y_i and body part p::
 

@@ -36,7 +36,7 @@ from partkd_stream.preprocess import PreprocessConfig, clip_windows, preprocess_
 
 from ..datasets import DatasetError, load_dataset, load_samples
 from ..datasets.sample import LABELS_DIR
-from .data import FILL_MODES, first_person, random_ends, windows
+from .data import FILL_MODES, random_ends, windows
 from .dataset_look import Look, clean_2d, median_proportions
 from .degrade import DegradeConfig, degrade, sample_rng
 from .paths import DATASET_DIRS
@@ -266,7 +266,7 @@ def extracted_clips(path: str | Path, source: str = "pool") -> list[NegativeClip
     from partkd_stream.skeleton_io import load_sequence
 
     seq = load_sequence(path)
-    return [NegativeClip(first_person(seq), seq.layout, seq.fps, source, Path(path).stem, action="no person", lq=True)]
+    return [NegativeClip(seq.first_person(), seq.layout, seq.fps, source, Path(path).stem, action="no person", lq=True)]
 
 
 # --- windows -----------------------------------------------------------------------------------------------------

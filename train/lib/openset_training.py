@@ -202,8 +202,12 @@ def revealed(clips: dict, pre: Any, deg: Any, seed: int = VAL_DEGRADE_SEED) -> l
 
 # --- training ------------------------------------------------------------------------------------------------------
 def train_variant(oc: OpensetConfig, cfg: ExperimentConfig, seed: int, shared: Path, out: Path, name: str,
-                  variant: str, pool: str | None = None) -> dict[str, Any]:
-    """Train one open-set student into ``out`` (``student.pt``, ``validation.json``); returns the validation."""
+                  variant: str, pool: str | None = None, resume: bool = False) -> dict[str, Any]:
+    """Train one open-set student into ``out`` (``student.pt``, ``validation.json``); returns the validation.
+    ``resume``: a finished student is kept, an interrupted one continues from its last finished epoch."""
+    if resume and (out / "student.pt").exists() and (out / "validation.json").exists():
+        print(f"{name}: already trained: {out / 'student.pt'}", flush=True)
+        return json.loads((out / "validation.json").read_text())
     out.mkdir(parents=True, exist_ok=True)
     t_start = time.time()
     bench, val = split_validation(load_benchmark(cfg.data, seed))
@@ -241,7 +245,7 @@ def train_variant(oc: OpensetConfig, cfg: ExperimentConfig, seed: int, shared: P
 
     # loops' own stage loop (resumable checkpoint each epoch, progress, DDP, CUDA): CE on this epoch's known
     # views (the look taken away) with the extra windows on top; its checkpoint becomes student.pt below
-    model, _ = train_stage(STAGES["baseline"], cfg, bench_k, seed, out,
+    model, _ = train_stage(STAGES["baseline"], cfg, bench_k, seed, out, resume=resume,
                            extra_windows=extra_windows if (kin is not None or neg is not None) else None,
                            lq_views=lambda epoch: known_views(bench, seed, epoch, look),
                            log=lambda line: print(f"{name} {line}", flush=True))

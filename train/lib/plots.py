@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from partkd_stream.atomic import atomic_write_bytes
 from partkd_stream.layouts import part_names
-from partkd_stream.skeleton_io import atomic_write_bytes
 
 from .stages import STAGES
 

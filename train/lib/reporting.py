@@ -10,7 +10,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from partkd_stream.skeleton_io import atomic_write_bytes
+from partkd_stream.atomic import atomic_write_bytes
 
 METRICS = (("top1", "clip top-1"), ("top5", "clip top-5"), ("stream_top1", "streaming top-1"))
 
@@ -43,8 +43,7 @@ def write_history(out_dir: Path, stage: str, history: list[dict[str, Any]]) -> N
 def results_table(results: dict[str, dict[int, dict[str, Any]]], titles: dict[str, str]) -> tuple[str, dict]:
     """Markdown table and a JSON summary: per stage, mean ± std over seeds of each metric (in %)."""
     summary: dict[str, Any] = {}
-    lines = ["| stage | test data | seeds | " + " | ".join(t for _, t in METRICS) + " |",
-             "| --- | --- | --- | " + " | ".join("---" for _ in METRICS) + " |"]
+    body = []
     for stage, per_seed in results.items():
         row = {"title": titles.get(stage, stage), "seeds": sorted(per_seed)}
         cells = []
@@ -56,52 +55,66 @@ def results_table(results: dict[str, dict[int, dict[str, Any]]], titles: dict[st
             else:
                 cells.append("–")
         summary[stage] = row
-        data = "HQ" if stage == "teacher" else "LQ"
-        lines.append(f"| {row['title']} | {data} | {len(per_seed)} | " + " | ".join(cells) + " |")
+        body.append([row["title"], "HQ" if stage == "teacher" else "LQ", len(per_seed), *cells])
     lq_teacher = [100 * r["test_lq"]["top1"] for r in results.get("teacher", {}).values() if "test_lq" in r]
     if lq_teacher:
         summary["teacher_on_lq"] = {"top1": {"mean": float(np.mean(lq_teacher)), "std": float(np.std(lq_teacher))}}
-        lines.append(f"| HQ teacher applied to LQ input (reference) | LQ | {len(lq_teacher)} | "
-                     f"{np.mean(lq_teacher):.1f} ± {np.std(lq_teacher):.1f} | – | – |")
+        body.append(["HQ teacher applied to LQ input (reference)", "LQ", len(lq_teacher),
+                     f"{np.mean(lq_teacher):.1f} ± {np.std(lq_teacher):.1f}", "–", "–"])
+    text = markdown_table(["stage", "test data", "seeds", *(t for _, t in METRICS)], body)
     gap = _gap_recovered(summary)
     if gap is not None:
         summary["gap_recovered"] = gap
     for ref in ("baseline", "control"):
-        diff_lines, diffs = same_seed_differences(results, titles, ref)
+        table, diffs = same_seed_differences(results, titles, ref)
         if diffs:
             summary["vs_baseline" if ref == "baseline" else f"vs_{ref}"] = diffs
-            lines += ["", *diff_lines]
-    return "\n".join(lines) + "\n", summary
+            text += "\n" + table
+    return text, summary
+
+
+def same_seed_difference(a: dict[int, float], b: dict[int, float]) -> dict[str, Any] | None:
+    """``a − b`` seed by seed (values keyed by seed), over the seeds both have: ``seeds``, ``diff``, ``mean``,
+    ``std`` (population) and ``better`` (seeds where ``a`` is higher); None when they share no seed.
+
+    A seed fixes the split into paired / LQ-only clips, the labelled subset, the teacher and the initialisation,
+    so the per-seed difference removes what two stages share; its spread says whether an effect is larger than
+    seed noise.
+    """
+    seeds = sorted(set(a) & set(b))
+    if not seeds:
+        return None
+    d = np.round([a[s] - b[s] for s in seeds], 6) + 0.0  # no "-0.0"
+    return {"seeds": seeds, "diff": d.tolist(), "mean": float(d.mean()), "std": float(d.std()),
+            "better": int((d > 0).sum())}
+
+
+def difference_text(d: dict[str, Any]) -> str:
+    """A ``same_seed_difference`` in a cell: ``+0.5 ± 1.7 (3 of 5)``."""
+    return f"{round(d['mean'], 1) + 0.0:+.1f} ± {d['std']:.1f} ({d['better']} of {len(d['seeds'])})"
 
 
 def same_seed_differences(results: dict[str, dict[int, dict[str, Any]]], titles: dict[str, str],
-                          reference: str = "baseline") -> tuple[list[str], dict[str, Any]]:
-    """Each student stage minus ``reference`` (the LQ baseline, or the teacher-free control) *of the same seed*
-    (clip top-1, points).
+                          reference: str = "baseline") -> tuple[str, dict[str, Any]]:
+    """Each student stage minus ``reference`` (the LQ baseline, or the teacher-free control) of the same seed, clip
+    top-1 in points: a markdown table (empty when no stage shares a seed with the reference) and the numbers."""
+    def top1(per_seed: dict[int, dict[str, Any]]) -> dict[int, float]:
+        return {s: 100 * r["test"]["top1"] for s, r in per_seed.items() if "top1" in r.get("test", {})}
 
-    A seed fixes the split into paired / LQ-only clips, the labelled subset, the teacher and the initialisation,
-    so the per-seed difference removes what the stages share; its spread says whether an effect is larger than
-    seed noise.
-    """
-    ref = {s: 100 * r["test"]["top1"] for s, r in results.get(reference, {}).items() if "top1" in r.get("test", {})}
+    ref = top1(results.get(reference, {}))
     ref_title = {"baseline": "LQ baseline", "control": "teacher-free control"}.get(reference, reference)
-    out: dict[str, Any] = {}
-    lines = [f"| stage − {ref_title}, same seed | seeds | Δ clip top-1 | per seed | seeds better |",
-             "| --- | --- | --- | --- | --- |"]
     skip = {"teacher", reference} | ({"baseline"} if reference == "control" else set())
+    out: dict[str, Any] = {}
+    body = []
     for stage, per_seed in results.items():
-        if stage in skip:
+        d = None if stage in skip else same_seed_difference(top1(per_seed), ref)
+        if d is None:
             continue
-        seeds = sorted(s for s, r in per_seed.items() if s in ref and "top1" in r.get("test", {}))
-        if not seeds:
-            continue
-        d = np.round([100 * per_seed[s]["test"]["top1"] - ref[s] for s in seeds], 6) + 0.0  # no "-0.0"
-        out[stage] = {"seeds": seeds, "diff": d.tolist(), "mean": float(d.mean()), "std": float(d.std()),
-                      "better": int((d > 0).sum())}
-        mean = round(float(d.mean()), 1) + 0.0
-        lines.append(f"| {titles.get(stage, stage)} | {len(seeds)} | {mean:+.1f} ± {d.std():.1f} | "
-                     + " / ".join(f"{round(v, 1) + 0.0:+.1f}" for v in d) + f" | {int((d > 0).sum())} of {len(seeds)} |")
-    return (lines if out else []), out
+        out[stage] = d
+        body.append([titles.get(stage, stage), len(d["seeds"]), f"{round(d['mean'], 1) + 0.0:+.1f} ± {d['std']:.1f}",
+                     " / ".join(f"{round(v, 1) + 0.0:+.1f}" for v in d["diff"]), f"{d['better']} of {len(d['seeds'])}"])
+    head = [f"stage − {ref_title}, same seed", "seeds", "Δ clip top-1", "per seed", "seeds better"]
+    return (markdown_table(head, body) if out else ""), out
 
 
 def _gap_recovered(summary: dict[str, Any]) -> float | None:

@@ -1,4 +1,4 @@
-"""The input shifts real use brings (DESIGN §6, "the world is not the test set") as small, pure, seeded functions.
+"""The input shifts real use brings (the world is not the test set) as small, pure, seeded functions.
 
 One implementation serves two callers: the generalisation benchmark (``train.lib.generalisation``) applies each
 shift at a fixed setting, training draws them at random as augmentation (``random_shift``). Every function takes

@@ -32,9 +32,7 @@ from partkd_stream.card import CardMismatch
 from partkd_stream.reject import Reject, RejectError
 
 from .annotations import LabelledInput, Segment
-from .data import first_person
-
-VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
+from .reporting import markdown_table
 
 
 @dataclass
@@ -52,11 +50,11 @@ class StreamRun:
 
 def input_frames(path: Path, cache: Optional[Path] = None) -> Iterator[tuple[float, Optional[np.ndarray], str]]:
     """``(t, keypoints [V, C] or None, layout)`` per frame of a video (through MediaPipe) or a skeleton file."""
-    from partkd_stream.sources import SkeletonFileSource
+    from partkd_stream.sources import VIDEO_EXTENSIONS, SkeletonFileSource
 
-    if path.suffix.lower() in VIDEO_SUFFIXES:
+    if path.suffix.lower() in VIDEO_EXTENSIONS:
         seq = video_skeletons(path, cache)
-        data = first_person(seq)
+        data = seq.first_person()
         for t, kp in zip(seq.timestamps, data):
             yield float(t), (kp if kp[:, -1].max() > 0 else None), seq.layout
         return
@@ -213,21 +211,21 @@ def markdown(result: dict[str, Any]) -> str:
             return "–"
         return f"{100 * v:.1f}" if pct else f"{v:.{nd}f}"
 
-    rows = ["| input | duration s | known segments | events | event precision % | event recall % | "
-            "false events / min | median delay s | frame accuracy % |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    head = ["input", "duration s", "known segments", "events", "event precision %", "event recall %",
+            "false events / min", "median delay s", "frame accuracy %"]
+    rows = []
     for item in result["inputs"] + [{"name": "**total**", **result["total"]}]:
         c, r = item["counts"], item["rates"]
-        rows.append(f"| {item['name']} | {c['duration_s']:.1f} | {c['segments']} | {c['events']} | "
-                    f"{f(r['event_precision'], True)} | {f(r['event_recall'], True)} | "
-                    f"{f(r['false_events_per_min'])} | {f(r['delay_median_s'])} | {f(r['frame_accuracy'], True)} |")
+        rows.append([item["name"], f"{c['duration_s']:.1f}", c["segments"], c["events"],
+                     f(r["event_precision"], True), f(r["event_recall"], True), f(r["false_events_per_min"]),
+                     f(r["delay_median_s"]), f(r["frame_accuracy"], True)])
     s = result["settings"]
     rej = s["reject"]
     rej_text = "none (the model card has none)" if rej is None else \
         f"{Reject.from_dict(rej).describe()} (from {s['reject_from']})"
     presence = "" if s.get("presence", "card") == "card" else f", presence {s['presence']}"
-    return ("\n".join(rows) + f"\n\nModel `{s['model']}`, stride {s['stride']}, smooth {s['smooth']}, threshold "
-            f"{s['threshold']}, reject {rej_text}{presence}.\n")
+    return (markdown_table(head, rows) + f"\nModel `{s['model']}`, a prediction every {s['every_s']:g} s, "
+            f"smooth {s['smooth']}, threshold {s['threshold']}, reject {rej_text}{presence}.\n")
 
 
 def with_reject(model: Any, reject: Any) -> Any:

@@ -1,4 +1,4 @@
-"""Export a built model as an NVIDIA Triton Inference Server model repository (serving many streams, DESIGN §8).
+"""Export a built model as an NVIDIA Triton Inference Server model repository, to serve many streams from one GPU.
 
 Layout written (Triton's own conventions)::
 
@@ -14,8 +14,8 @@ import shutil
 from pathlib import Path
 from typing import Optional, Sequence
 
+from partkd_stream.atomic import atomic_write_bytes
 from partkd_stream.card import ModelCard
-from partkd_stream.skeleton_io import atomic_write_bytes
 
 
 def config_pbtxt(card: ModelCard, model_name: str, platform: str, max_batch_size: int,

@@ -40,7 +40,7 @@ from partkd_stream.skeleton_io import SkeletonSequence, load_sequence, save_sequ
 from train.datasets import load_samples
 from train.lib.annotations import write_annotations
 from train.lib.config import ConfigError, load_config
-from train.lib.data import Benchmark, first_person, load_benchmark, lq_train_views, split_validation
+from train.lib.data import Benchmark, load_benchmark, lq_train_views, split_validation
 from train.lib.dataset_look import BONES, Look, clean_2d, median_proportions
 from train.lib.degrade import DegradeConfig
 from train.lib.evaluation import centre_windows, logits_and_features, sliding_windows, stream_top1
@@ -49,6 +49,7 @@ from train.lib.openset import (BACKGROUND, SCORES, FeatureDistance, calibrate, f
                                threshold_for_recall)
 from train.lib.openset_training import CONFIG, FAMILIES, OpensetConfig, family_clips, revealed, subject
 from train.lib.paths import shared_data
+from train.lib.reporting import markdown_table
 
 
 # --- measuring -----------------------------------------------------------------------------------------------------
@@ -246,15 +247,14 @@ def look_table(args: argparse.Namespace) -> int:
     groups["idle (generated)"] = [clean_2d(c.data, c.layout, layout, deg) for c in idle_clips(60, seed=3)]
     for f in args.skeletons:   # as the runtime sees them: scores under its floor are missing
         seq = load_sequence(f)
-        conv = sanitize(convert(first_person(seq), seq.layout, layout))
+        conv = sanitize(convert(seq.first_person(), seq.layout, layout))
         groups[Path(f).stem] = [conv[conv[..., -1].max(1) > 0]]
-    print("| source | clips | missing joints % | " + " | ".join(BONES) + " |")
-    print("|" + " --- |" * (3 + len(BONES)))
+    rows = []
     for name, seqs in groups.items():
         hidden = float(np.mean(np.concatenate([(s[..., -1] <= 0).ravel() for s in seqs]))) * 100
         props = median_proportions(seqs, layout)
-        print(f"| {name} | {len(seqs)} | {hidden:.1f} | " + " | ".join(f"{props[k]:.2f}" for k in BONES) + " |")
-    sys.stdout.flush()
+        rows.append([name, len(seqs), f"{hidden:.1f}", *(f"{props[k]:.2f}" for k in BONES)])
+    print(markdown_table(["source", "clips", "missing joints %", *BONES], rows), end="", flush=True)
     return 0
 
 

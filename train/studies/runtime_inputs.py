@@ -1,13 +1,13 @@
 """How the runtime's input handling (frame-rate resampling, who counts as a person) behaves on real data.
 
-    python -m train.studies.runtime_inputs rates [--fps 30 15 10] [--model everyday] [--stride-s 0.2]
+    python -m train.studies.runtime_inputs rates [--fps 30 15 10] [--model everyday] [--every-s 0.2]
     python -m train.studies.runtime_inputs presence [--every 3] [--fps 30] [--model penn] [--presence RULE]
         [SKELETONS.npz …]
-    (both: [--shared ../shared/data])
+    (both: [--shared DIR], default $PARTKD_SHARED_DATA, else ../shared/data beside the repository)
 
 ``rates``: UTD-MHAD test subjects (2, 4, 6, 8; trials 1–2, 216 clips), the clean 3D skeletons projected with the
-Kinect-v2-like camera of ``train.degrade`` (scores 1), subsampled to each frame rate and streamed through the real
-``Recognizer`` with a prediction every ``--stride-s`` seconds (0.2 s: the default stride of 6 frames at 30 fps) at
+Kinect-v2-like camera of ``train.lib.degrade`` (scores 1), subsampled to each frame rate and streamed through the real
+``Recognizer`` with a prediction every ``--every-s`` seconds (0.2 s, the runtime default: 6 frames at 30 fps) at
 every rate; a clip's label is the action its stream named most often (none named: missed). A rate that divides
 the source's is streamed from every starting frame (30 → 15 fps: the even frames, then the odd ones). Prints clip
 top-1 per rate, the share of streams that named no action, and the share of zero-motion joint steps in the
@@ -27,14 +27,20 @@ from collections import Counter
 from pathlib import Path
 from typing import Iterable, Optional, Sequence
 
+if __package__ in (None, ""):  # run as a file: the same as `python -m train.studies.runtime_inputs`
+    sys.path[0] = str(Path(__file__).resolve().parents[1])   # train/, which holds _bootstrap
+    import _bootstrap  # noqa: F401  (train/_bootstrap.py)
+
 import numpy as np
 
+from partkd_stream.backends import BACKEND_CHOICES
 from partkd_stream.convert import convert, project_to_2d
 from partkd_stream.errors import PartkdError
 from partkd_stream.recognizer import Recognizer
 from partkd_stream.skeleton_io import load_sequence, read_stream
 from partkd_stream.window import frame_has_person, presence_rule
 from train.datasets.sample import DatasetError
+from train.lib.paths import shared_data
 
 
 def phases(src_fps: float, fps: float) -> range:
@@ -89,7 +95,7 @@ def rates(args: argparse.Namespace) -> None:
         right, unknown, zeros, seen, runs = 0, 0, 0, 0, 0
         for s, clip in zip(samples, clips):
             for phase in phases(s.fps, fps):
-                rec = Recognizer(rec0.model, stride=max(1, round(args.stride_s * fps)))
+                rec = Recognizer(rec0.model, every=args.every_s)
                 preds = stream_clip(rec, clip, s.fps, fps, "penn13", phase)
                 z, n = zero_motion_share(rec)
                 zeros, seen = zeros + z, seen + n
@@ -116,7 +122,7 @@ def presence(args: argparse.Namespace) -> None:
             right, present, total, runs = 0, 0, 0, 0
             for s in samples:
                 for phase in phases(s.fps, fps):
-                    rec = Recognizer(rec0.model, stride=max(1, round(args.stride_s * fps)), presence=rule)
+                    rec = Recognizer(rec0.model, every=args.every_s, presence=rule)
                     preds = stream_clip(rec, s.data, s.fps, fps, s.layout, phase)
                     present += sum(p.person_present for p in preds)
                     total += len(preds)
@@ -167,9 +173,10 @@ def main(argv: Optional[Iterable[str]] = None) -> int:
     p.add_argument("--presence", help="rule instead of the card's: full_body, upper_body or a JSON object")
     p.add_argument("skeletons", nargs="*", help="extracted skeleton files (.npz) to stream as well")
     for q in (r, p):
-        q.add_argument("--shared", default="../shared/data", help="folder holding utd_mhad/ and penn_action/")
-        q.add_argument("--backend", default="onnxruntime")
-        q.add_argument("--stride-s", type=float, default=0.2, help="seconds between predictions (default 0.2)")
+        q.add_argument("--shared", default=str(shared_data()), help="folder holding utd_mhad/ and penn_action/ "
+                       "(default: $PARTKD_SHARED_DATA, else ../shared/data beside the repository)")
+        q.add_argument("--backend", default="onnxruntime", choices=BACKEND_CHOICES)
+        q.add_argument("--every-s", type=float, default=0.2, help="seconds between predictions (default 0.2)")
     args = ap.parse_args(None if argv is None else list(argv))
     try:
         {"rates": rates, "presence": presence}[args.cmd](args)

@@ -187,7 +187,7 @@ def test_the_unknown_state_lasts_until_its_share_falls_below_release():
 def test_a_reject_firing_on_some_windows_does_not_restart_the_action_each_time(name, pattern, most):
     """The flicker the open-set study measured, on a synthetic stream (100 predictions, smooth 4, confirm 2): a
     known action whose windows the reject sometimes rejects. Without the unknown state's release level (as if it
-    were 1, i.e. none) "3 accepted, 3 rejected" restarts 17 times; with it, once (README, What a record says)."""
+    were 1, i.e. none) "3 accepted, 3 rejected" restarts 17 times; with it, once (docs/cli.md, What a record says)."""
     def starts(release: float) -> int:
         s = ActionSmoother(CLASSES, smooth=4, threshold=0.5, confirm=2, open_set=True, unknown_release=release)
         return sum(e.event == "start" for i, r in enumerate(pattern)

@@ -1,53 +1,34 @@
-"""The upper-body demo stream (demo/make_upper_body_demo.py) and the out-of-frame measurement behind it."""
+"""The upper-body demo stream (``synthetic.upper_body_stream``, written by demo/make_upper_body_demo.py) and the
+out-of-frame measurement behind it."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import numpy as np
-import pytest
 from conftest import REPO
 
 from partkd_stream.layouts import get_layout
-from partkd_stream.skeleton_io import SkeletonSequence, read_stream, save_sequence
+from partkd_stream.skeleton_io import SkeletonSequence, save_sequence
+from partkd_stream.synthetic import DESK_SIZE, upper_body_stream
 from train.studies.measure_out_of_frame import main as measure_main
 
 MP = get_layout("mediapipe33")
 
 
-@pytest.fixture(scope="module")
-def demo():
-    sys.path.insert(0, str(REPO / "demo"))
-    try:
-        import make_upper_body_demo
-        yield make_upper_body_demo
-    finally:
-        sys.path.remove(str(REPO / "demo"))
-
-
-def test_committed_stream_is_the_generators_output(demo, tmp_path):
-    out = tmp_path / "ub.jsonl"
-    subprocess.run([sys.executable, str(REPO / "demo" / "make_upper_body_demo.py"), "--out", str(out)], check=True,
-                   capture_output=True)
-    assert out.read_bytes() == (REPO / "demo" / "upper_body_skeletons.jsonl").read_bytes()
-    header, frames = read_stream(out)
-    assert header == {"layout": "mediapipe33", "fps": 30.0} and sum(1 for _ in frames) == 14 * 30
-
-
-def test_desk_framing_upper_body_in_view_lower_body_reported_low(demo):
-    frames, timeline = demo.make_stream()
+def test_desk_framing_upper_body_in_view_lower_body_reported_low():
+    frames, timeline = upper_body_stream()
     kp = np.stack([f[2] for f in frames])
-    inside = (kp[..., 0] >= 0) & (kp[..., 0] < demo.WIDTH) & (kp[..., 1] >= 0) & (kp[..., 1] < demo.HEIGHT)
+    width, height = DESK_SIZE
+    inside = (kp[..., 0] >= 0) & (kp[..., 0] < width) & (kp[..., 1] >= 0) & (kp[..., 1] < height)
     upper = [MP.index(j) for j in ("nose", "left_ear", "right_ear", "left_shoulder", "right_shoulder")]
     lower = [MP.index(f"{s}_{j}") for s in ("left", "right") for j in ("hip", "knee", "ankle", "foot_index")]
     assert inside[:, upper].all() and (kp[:, upper, 2] > 0.8).all()
     assert not inside[:, lower].any() and (kp[:, lower, 2] < 0.5).all()
-    assert [k for k, _, _ in timeline] == ["idle", "wave", "idle", "clap", "idle"]
+    assert [k for k, _, _ in timeline] == ["idle", "wave", "idle", "clap", "idle"] and len(frames) == 14 * 30
 
 
-def test_wave_is_the_right_hand_and_clap_brings_the_hands_together(demo):
-    frames, timeline = demo.make_stream()
+def test_wave_is_the_right_hand_and_clap_brings_the_hands_together():
+    frames, timeline = upper_body_stream()
     t = np.array([f[0] for f in frames])
     kp = np.stack([f[2] for f in frames])
     seg = {k: (t >= a) & (t < b) for k, a, b in timeline if k != "idle"}

@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from fixtures_formats import utd_d_skel, write_utd_mat
+from fixtures_formats import utd_d_skel, write_utd_mat, write_utd_tree
 from partkd_stream.convert import project_to_2d
 from partkd_stream.layouts import get_layout
 from train.datasets import DatasetError, load_dataset
@@ -16,16 +15,8 @@ from train.prepare import main as prepare_main
 K20 = get_layout("kinect20")
 
 
-def make_utd(root: Path, actions=(3, 4), subjects=range(1, 9), trials=(1, 2)) -> Path:
-    for a in actions:
-        for s in subjects:
-            for t in trials:
-                write_utd_mat(root / f"a{a}_s{s}_t{t}_skeleton.mat", utd_d_skel(30 + s + t, wave=0.2 if a == 3 else 0))
-    return root
-
-
 def test_cross_subject_protocol_and_sample_fields(tmp_path):
-    root = make_utd(tmp_path / "skeleton")
+    root = write_utd_tree(tmp_path / "skeleton", subjects=8, frames=31, trials=(1, 2), actions={3: 0.2, 4: 0.0})
     info, samples = load_dataset("utd_mhad", root)
     assert (info.name, info.layout, info.fps, info.protocol) == ("utd_mhad", "kinect20", 30.0, "cross_subject")
     assert len(info.classes) == 27 and info.classes[2] == "wave" and info.classes[3] == "clap"
@@ -64,7 +55,7 @@ def test_untracked_joint_gets_score_zero_and_single_frame_files_load(tmp_path):
 
 
 def test_validation_protocol_leaves_the_test_subjects_out(tmp_path):
-    root = make_utd(tmp_path, actions=(1,), trials=(1,))
+    root = write_utd_tree(tmp_path, subjects=8, actions={1: 0.0})
     info, samples = load_dataset("utd_mhad", root, protocol="cross_subject_val")
     assert info.protocol == "cross_subject_val"
     assert {s.subject: s.split for s in samples} == {1: "train", 3: "train", 5: "train", 7: "test"}
@@ -96,7 +87,7 @@ def test_bad_protocol_and_empty_root(tmp_path):
 
 
 def test_prepare_cli(tmp_path, capsys):
-    root = make_utd(tmp_path / "skeleton", actions=(3,), trials=(1,))
+    root = write_utd_tree(tmp_path / "skeleton", subjects=8, actions={3: 0.2})
     assert prepare_main(["--dataset", "utd_mhad", "--root", str(root), "--out", str(tmp_path / "utd.npz"),
                          "--protocol", "cross_subject"]) == 0
     out = capsys.readouterr().out

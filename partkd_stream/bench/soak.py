@@ -1,30 +1,30 @@
 """Memory over long runs: the real run mode on a long skeleton stream and a long video, its RSS sampled throughout.
 
-    python demo/bench_soak.py [--frames 100000] [--video-repeats 30] [--width 960] [--json FILE]
-    PARTKD_SHARED_DATA=/path/to/shared/data python demo/bench_soak.py      # where the NTU clip lives
+    partkd-stream bench soak [--frames 100000] [--video VIDEO [--video-repeats 30] [--width 960]] [--json FILE]
 
-Each soak runs ``python -m partkd_stream.cli`` from this checkout as a child process (the shipped model, or
+Each soak runs ``python -m partkd_stream.cli`` (this very package) as a child process (the shipped model, or
 ``--model``; ``--no-display``) and reads the child's resident memory (``VmRSS`` in ``/proc/<pid>/status``) every
 ``--interval`` seconds, together with how far it got (the ``frame`` of the last record in its ``--out`` file).
 Not ``--quiet``: the frames are counted by the run's own summary (without a terminal it draws no progress bar).
 
-- **skeleton soak**: ``demo/make_demo_input.py``'s procedural figure (standing, jumping jacks, nobody, jump rope:
+- **skeleton soak**: the demo's stream (``synthetic.demo_stream``: standing, jumping jacks, nobody, jump rope;
   375 frames) repeated with increasing timestamps at 30 fps into a ``.jsonl`` stream, which the run mode reads
   line by line (an ``.npz`` would be loaded whole, so its size would be the memory). Every repeat starts and ends
   actions, so events, smoothing and the summary are exercised, not only the window.
-- **video soak**: a real clip (default NTU S001C001P001R001A001, 103 frames 1920×1080) repeated ``--video-repeats``
-  times into one H.264 mp4 with PyAV, scaled to ``--width`` pixels wide (default 960: a quarter of the pixels to
-  decode and render; MediaPipe scales every frame to 256×256 itself; ``--width 0`` keeps the clip's size), then
-  ``--video … --out … --render …`` with MediaPipe. Skipped, saying why, without the clip or MediaPipe.
+- **video soak**: a real clip (``--video``; docs/speed.md uses NTU S001C001P001R001A001, 103 frames 1920×1080)
+  repeated ``--video-repeats`` times into one H.264 mp4 with PyAV, scaled to ``--width`` pixels wide (default 960:
+  a quarter of the pixels to decode and render; MediaPipe scales every frame to 256×256 itself; ``--width 0``
+  keeps the clip's size), then ``--video … --out … --render …`` with MediaPipe. Skipped, saying why, without a
+  clip or without MediaPipe.
 
 Per soak: frames (as counted by the run's own summary), wall time, RSS at the **baseline** = median of the samples
 taken while the run was 20–30 % through its frames (start-up — imports, the model session, MediaPipe's graph, the
 encoder, the first window — is long over by then, and a median ignores a lone spike), RSS at the **end** = the
 largest sample in the last 10 % of the frames (a spike there counts as growth: the conservative side) taken
 before the last record was written (then the process only closes and frees), **growth** = end − baseline, the
-**peak** (all samples), and the slope of RSS against frames over the 20–100 % stretch. The issue's target
-(< 5 MB growth over ≥ 100,000 skeleton frames and ≥ 3,000 video frames) is in README; this prints numbers and
-asserts nothing: they depend on the machine, its load and the libraries' allocators.
+**peak** (all samples), and the slope of RSS against frames over the 20–100 % stretch. The target (< 5 MB growth
+over ≥ 100,000 skeleton frames and ≥ 3,000 video frames) and the measurements are in docs/speed.md; this prints
+numbers and asserts nothing: they depend on the machine, its load and the libraries' allocators.
 """
 from __future__ import annotations
 
@@ -41,33 +41,18 @@ import time
 from pathlib import Path
 from typing import Any, Optional
 
-REPO = Path(__file__).resolve().parents[1]
-if __package__ in (None, ""):
-    sys.path.insert(0, str(REPO))
-DATA = Path(os.environ.get("PARTKD_SHARED_DATA", REPO.parent / "shared" / "data"))
-NTU_A001 = DATA / "ntu" / "videos" / "S001C001P001R001A001_rgb.avi"
+from . import child_env
+
 SUMMARY = re.compile(r": (\d+) frames in ([\d.]+) s \(([\d.]+) fps")
 
 
-def _demo_input():
-    """``demo/make_demo_input.py`` (beside this file) as a module, however this script was started."""
-    spec = importlib.util.spec_from_file_location("make_demo_input", Path(__file__).with_name("make_demo_input.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def write_skeleton_stream(path: Path, frames: int, seed: int = 0) -> int:
-    """The demo figure's 375 frames repeated up to ``frames`` frames, timestamps and indices increasing; → frames."""
-    from partkd_stream.skeleton_io import stream_record, write_stream_header
+    """The demo stream's 375 frames repeated up to ``frames`` frames, timestamps and indices increasing; → frames."""
+    from ..skeleton_io import write_stream
+    from ..synthetic import FPS, demo_stream
 
-    demo = _demo_input()
-    base = demo.make_stream(seed)
-    with open(path, "w", encoding="utf-8") as f:
-        write_stream_header(f, "mediapipe33", demo.FPS)
-        for i in range(frames):
-            f.write(stream_record(i / demo.FPS, i, base[i % len(base)][2]) + "\n")
-    return frames
+    base = demo_stream(seed)
+    return write_stream(path, "mediapipe33", FPS, ((i / FPS, i, base[i % len(base)][2]) for i in range(frames)))
 
 
 def write_long_video(src: Path, dst: Path, repeats: int, width: int = 960) -> dict[str, Any]:
@@ -132,13 +117,12 @@ def last_frame(path: Path) -> Optional[int]:
 
 
 def run_sampled(argv: list[str], out: Path, interval: float = 0.2) -> dict[str, Any]:
-    """Run ``python -m partkd_stream.cli ARGV`` from this checkout; sample its RSS and progress until it exits."""
+    """Run ``python -m partkd_stream.cli ARGV`` (this package); sample its RSS and progress until it exits."""
     cmd = [sys.executable, "-m", "partkd_stream.cli", *argv]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
     samples: list[tuple[float, int, Optional[int]]] = []     # (seconds since start, RSS kB, last frame written)
     with tempfile.TemporaryFile("w+") as so, tempfile.TemporaryFile("w+") as se:
         t0 = time.perf_counter()
-        child = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=so, stderr=se)
+        child = subprocess.Popen(cmd, env=child_env(), stdout=so, stderr=se)
         try:
             while child.poll() is None:
                 kb = rss_kb(child.pid)
@@ -228,10 +212,12 @@ def video_soak(src: Path, repeats: int, width: int, work: Path, model: Optional[
     return r
 
 
-def video_unavailable(src: Path) -> Optional[str]:
+def video_unavailable(src: Optional[Path]) -> Optional[str]:
     """Why the video soak cannot run here, or None."""
+    if src is None:
+        return "no --video given"
     if not src.is_file():
-        return f"{src} not found (set PARTKD_SHARED_DATA or --video)"
+        return f"{src} not found"
     for mod in ("mediapipe", "av"):
         if importlib.util.find_spec(mod) is None:
             return f"{mod} is not installed"
@@ -246,9 +232,9 @@ def _row(r: dict[str, Any]) -> str:
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="partkd-stream bench soak", description=__doc__.splitlines()[0])
     ap.add_argument("--frames", type=int, default=100_000, help="skeleton frames (default %(default)s; 0: skip)")
-    ap.add_argument("--video", default=str(NTU_A001), help="clip to repeat (default: NTU A001 in the shared data)")
+    ap.add_argument("--video", type=Path, help="clip to repeat for the video soak (without it: no video soak)")
     ap.add_argument("--video-repeats", type=int, default=30, help="default %(default)s (0: skip the video soak)")
     ap.add_argument("--width", type=int, default=960, help="video width in pixels (default %(default)s; 0: as is)")
     ap.add_argument("--model", default=None, help="model name or file (default: the shipped one)")
@@ -257,10 +243,11 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap.add_argument("--json", metavar="FILE", help="also write the results, every RSS sample included, as JSON")
     args = ap.parse_args(argv)
     if args.frames < 0 or args.video_repeats < 0 or args.width < 0 or args.interval <= 0:
-        print("bench_soak: error: --frames, --video-repeats and --width must be ≥ 0, --interval > 0", file=sys.stderr)
+        print("partkd-stream bench soak: error: --frames, --video-repeats and --width must be ≥ 0, --interval > 0",
+              file=sys.stderr)
         return 2
     if not Path("/proc/self/status").exists():
-        print("bench_soak: error: needs Linux's /proc to read a process's memory", file=sys.stderr)
+        print("partkd-stream bench soak: error: needs Linux's /proc to read a process's memory", file=sys.stderr)
         return 2
     results, skipped = [], []
     with tempfile.TemporaryDirectory(prefix="partkd_soak_") as tmp:
@@ -271,16 +258,16 @@ def main(argv: Optional[list[str]] = None) -> int:
                 results.append(skeleton_soak(args.frames, work, args.model, args.interval))
                 _progress(results[-1])
             if args.video_repeats:
-                why = video_unavailable(Path(args.video))
+                why = video_unavailable(args.video)
                 if why:
                     skipped.append(f"video soak skipped: {why}")
-                    print(f"bench_soak: {skipped[-1]}", file=sys.stderr)
+                    print(f"partkd-stream bench soak: {skipped[-1]}", file=sys.stderr)
                 else:
-                    results.append(video_soak(Path(args.video), args.video_repeats, args.width, work, args.model,
+                    results.append(video_soak(args.video, args.video_repeats, args.width, work, args.model,
                                               args.interval))
                     _progress(results[-1])
         except (RuntimeError, OSError, ValueError) as e:
-            print(f"bench_soak: error: {e}", file=sys.stderr)
+            print(f"partkd-stream bench soak: error: {e}", file=sys.stderr)
             return 1
     print(f"{'soak':9s} {'frames':>8s} {'wall s':>8s} {'fps':>7s} {'base MB':>9s} {'end MB':>8s} {'growth':>8s} "
           f"{'peak MB':>8s} {'MB/10k fr':>9s}")
@@ -297,7 +284,7 @@ def main(argv: Optional[list[str]] = None) -> int:
 
 def _progress(r: dict[str, Any]) -> None:
     extra = f", video {r['input']['size'][0]}×{r['input']['size'][1]}" if "input" in r else ""
-    print(f"bench_soak: {r['soak']} soak done: {r['frames']} frames, {r['samples']} RSS samples{extra}",
+    print(f"partkd-stream bench soak: {r['soak']} soak done: {r['frames']} frames, {r['samples']} RSS samples{extra}",
           file=sys.stderr)
 
 

@@ -6,15 +6,12 @@ import json
 
 import pytest
 
+from conftest import TINY
 from fixtures_formats import write_utd_tree
 from partkd_stream.checkpoint import load_checkpoint
 from train.distill import main as distill_main
 from train.studies.evaluate_framing import main as framing_main
 
-TINY = ["model.teacher={channels: [16, 16], strides: [1, 2], temporal_kernel: 3, embed_dim: 16}",
-        "model.student={channels: [8, 16], strides: [2, 1], temporal_kernel: 3, embed_dim: 16}",
-        "train.batch_size=8", "train.queue_size=4", "train.threads=1", "data.window=16", "data.fps=15",
-        "train.student_steps=null"]  # students train train.epochs_student epochs
 
 
 @pytest.fixture(scope="module")

@@ -7,11 +7,11 @@ import subprocess
 import tarfile
 
 import pytest
-from conftest import REPO
+from conftest import REPO, TINY
 from fixtures_formats import utd_d_skel, write_utd_mat
-from test_utd_distill import TINY
 
 from train import sweep
+from train.lib import sweeps
 
 
 def test_split_stages_plan(tmp_path):
@@ -39,7 +39,7 @@ def test_ablations_get_same_seed_differences():
              "stream_top1": v, "part_cosine": 0.9, "part_weight_entropy": float("nan")}
             for st, s, v in (("baseline", 0, 80.0), ("baseline", 1, 82.0), ("kd_paired", 0, 81.0),
                              ("kd_paired", 1, 81.0))]
-    md, summary = sweep.tables(rows)
+    md, summary = sweeps.tables(rows)
     assert "kd_paired − baseline" in md and summary["utd_mhad"]["differences"]["1/kd_paired-baseline"]["diff"] == \
         [1.0, -1.0]
 

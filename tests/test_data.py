@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from fixtures_formats import write_penn_tree
 
 from partkd_stream.preprocess import PreprocessConfig
 from train.lib.data import centre_ends, fill_before_clip, random_ends, windows
@@ -33,11 +34,10 @@ def test_windows_are_aligned_across_views_and_fill_the_window():
 
 
 def test_fixed_lq_training_set_is_the_same_every_epoch_and_fresh_is_not(tmp_path):
-    from test_distill import make_penn
     from train.lib.config import DataConfig
     from train.lib.data import load_benchmark, lq_train_views
 
-    root = make_penn(tmp_path / "data")
+    root = write_penn_tree(tmp_path / "data")
     bench = load_benchmark(DataConfig(root=str(root), max_samples=4), seed=0)
     fixed = [lq_train_views(bench, 0, epoch, fixed=True) for epoch in (0, 3)]
     fresh = [lq_train_views(bench, 0, epoch) for epoch in (0, 3)]
@@ -69,11 +69,10 @@ def test_random_yaw_turns_3d_clips_about_the_vertical_and_keeps_their_shape(tmp_
 
 
 def test_hq_rotate_needs_a_3d_teacher(tmp_path):
-    from test_distill import make_penn
     from train.lib.config import DataConfig
     from train.lib.data import load_benchmark
 
-    root = make_penn(tmp_path / "data")
+    root = write_penn_tree(tmp_path / "data")
     with pytest.raises(ValueError, match="hq_rotate"):
         load_benchmark(DataConfig(root=str(root), hq_rotate=30.0), seed=0)
 
@@ -117,11 +116,10 @@ def test_labelled_subset_is_class_stratified_nested_and_independent_of_the_paire
 
 
 def test_lq_fraction_leaves_the_paired_mask_and_the_test_set_alone(tmp_path):
-    from test_distill import make_penn
     from train.lib.config import DataConfig
     from train.lib.data import load_benchmark
 
-    root = make_penn(tmp_path / "data")
+    root = write_penn_tree(tmp_path / "data")
     full = load_benchmark(DataConfig(root=str(root)), seed=0)
     half = load_benchmark(DataConfig(root=str(root), lq_fraction=0.5), seed=0)
     assert half.labelled.sum() == 4 and full.labelled.all()
@@ -130,13 +128,12 @@ def test_lq_fraction_leaves_the_paired_mask_and_the_test_set_alone(tmp_path):
 
 
 def test_student_steps_fix_the_number_of_optimiser_steps_whatever_the_share_of_clips(tmp_path):
-    from test_distill import make_penn
     from train.lib.config import load_config
     from train.lib.data import load_benchmark
     from train.lib.loops import stage_epochs
     from train.lib.stages import STAGES
 
-    root = make_penn(tmp_path / "data")
+    root = write_penn_tree(tmp_path / "data")
     for fraction, epochs in ((1.0, 5), (0.5, 10)):  # 8 clips → 2 batches of 4 per epoch; 4 clips → 1
         cfg = load_config(None, [f"data.root={root}", f"data.lq_fraction={fraction}", "train.batch_size=4",
                                  "train.student_steps=10", "train.epochs_teacher=3"])

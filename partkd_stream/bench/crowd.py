@@ -1,8 +1,8 @@
 """A crowd through the run mode: N people per frame for T frames, its wall time and memory against one person.
 
-    python demo/bench_crowd.py [--people 500] [--frames 300] [--json FILE]
+    partkd-stream bench crowd [--people 500] [--frames 300] [--json FILE]
 
-Writes a ``.jsonl`` stream (``partkd_stream.skeleton_io``) of the demo figure repeated on a grid — each person
+Writes a ``.jsonl`` stream (``partkd_stream.skeleton_io``) of the demo figure (``synthetic.figure``) repeated on a grid — each person
 jumping in place in their own phase, listed in a shuffled order every frame — and runs the run mode on it
 (``partkd-stream --skeletons STREAM --max-people N --out … --quiet --backend onnxruntime``) in a fresh process,
 once with N people per frame and once with one. The child reads its own resident memory (``VmRSS``) every 50
@@ -13,9 +13,7 @@ Numbers depend on the machine and its load; this prints them, it asserts nothing
 from __future__ import annotations
 
 import argparse
-import io
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -25,38 +23,27 @@ from typing import Any
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-if __package__ in (None, ""):
-    sys.path.insert(0, str(REPO))
+from ..synthetic import FPS, placed
+from . import child_env
 
 
-def crowd_frames(people: int, frames: int, fps: float = 30.0, seed: int = 0):
+def crowd_frames(people: int, frames: int, fps: float = FPS, seed: int = 0):
     """``(t, [skeleton [33, 3], …])`` per frame: ``people`` demo figures on a grid, 60 px apart, each a quarter of
     the demo's size, jumping in place in its own phase; entries shuffled every frame."""
-    sys.path.insert(0, str(REPO / "tests"))
-    from stream_fixtures import demo_module
-
-    pose_frame = demo_module().pose_frame
     rng = np.random.default_rng(seed)
     cols = int(np.ceil(np.sqrt(people)))
     origin = np.array([[(k % cols) * 60.0, (k // cols) * 120.0] for k in range(people)])
     phase = rng.uniform(0, 2, people)
     for i in range(frames):
         t = i / fps
-        base = [pose_frame("jumping_jacks", t + phase[k]) for k in range(0, people)]
-        sk = [np.concatenate([(b - [320.0, 300.0]) * 0.25 + o + [30.0, 80.0], np.full((33, 1), 0.95)], 1)
-              for b, o in zip(base, origin)]
+        sk = [placed(x + 30.0, y + 80.0, 0.25, "jumping_jacks", t + phase[k]) for k, (x, y) in enumerate(origin)]
         yield t, [sk[k] for k in rng.permutation(people)]
 
 
 def write_crowd(path: Path, people: int, frames: int) -> Path:
-    from partkd_stream.skeleton_io import atomic_write_bytes, people_record, write_stream_header
+    from ..skeleton_io import write_stream
 
-    text = io.StringIO()
-    write_stream_header(text, "mediapipe33", 30.0)
-    for k, (t, sk) in enumerate(crowd_frames(people, frames)):
-        text.write(people_record(t, k, sk) + "\n")
-    atomic_write_bytes(path, lambda f: f.write(text.getvalue().encode()))
+    write_stream(path, "mediapipe33", FPS, ((t, k, sk) for k, (t, sk) in enumerate(crowd_frames(people, frames))))
     return path
 
 
@@ -70,7 +57,7 @@ def _rss_mb() -> float:
 
 def child(stream: Path, max_people: int, out: Path) -> int:
     """In the fresh process: the run mode in-process, with RSS samples every 50 frames, printed as JSON."""
-    from partkd_stream import app
+    from .. import app
 
     samples: list[tuple[int, float]] = []
     step = app.Run.step
@@ -90,13 +77,14 @@ def child(stream: Path, max_people: int, out: Path) -> int:
 
 def run(stream: Path, max_people: int, out: Path) -> dict[str, Any]:
     """``child`` in a fresh interpreter: its wall time (imports included) and what it reports."""
-    env = dict(os.environ, PYTHONPATH=str(REPO), DISPLAY="", WAYLAND_DISPLAY="")
+    env = dict(child_env(), DISPLAY="", WAYLAND_DISPLAY="")
     t0 = time.perf_counter()
-    r = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", str(stream), str(max_people),
-                        str(out)], cwd=REPO, env=env, capture_output=True, text=True)
+    r = subprocess.run([sys.executable, "-m", __name__, "--child", str(stream), str(max_people), str(out)],
+                       env=env, capture_output=True, text=True)
     wall = time.perf_counter() - t0
     if r.returncode != 0:
-        raise SystemExit(f"bench_crowd: the run failed ({r.returncode}): {r.stderr.strip()[-500:]}")
+        raise SystemExit(f"partkd-stream bench crowd: error: the run failed ({r.returncode}): "
+                         f"{r.stderr.strip()[-500:]}")
     got = json.loads(r.stdout.strip().splitlines()[-1])
     rss = [mb for _, mb in got["rss_mb"]]
     records = sum(1 for _ in open(out, encoding="utf-8"))
@@ -106,7 +94,7 @@ def run(stream: Path, max_people: int, out: Path) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="partkd-stream bench crowd", description=__doc__.splitlines()[0])
     ap.add_argument("--people", type=int, default=500)
     ap.add_argument("--frames", type=int, default=300)
     ap.add_argument("--json", metavar="FILE", help="also write the numbers as JSON")

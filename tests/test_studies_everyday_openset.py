@@ -5,9 +5,8 @@ import json
 
 import numpy as np
 import pytest
-from fixtures_formats import standing_body, write_ucla_json, write_utd_tree
-from test_distill import make_ntu
-from test_utd_distill import TINY
+from conftest import TINY
+from fixtures_formats import standing_body, write_ntu_tree, write_ucla_json, write_utd_tree
 
 from train.everyday_background import main as train_main
 from train.studies.everyday_openset import main, unknown_clips
@@ -17,7 +16,7 @@ from train.studies.everyday_openset import main, unknown_clips
 def data(tmp_path_factory):
     root = tmp_path_factory.mktemp("everyday_openset")
     write_utd_tree(root / "utd" / "skeleton", subjects=4, frames=30)
-    make_ntu(root / "shared" / "ntu" / "skeletons")                  # A001 drink water (vocabulary: drink), A002 eat
+    write_ntu_tree(root / "shared" / "ntu" / "skeletons")            # A001 drink water (vocabulary: drink), A002 eat
     ucla = root / "shared" / "nw_ucla" / "all_sqe"
     ucla.mkdir(parents=True)
     for a in (3, 4):                                                   # drop trash: unknown; walk around: UTD's walk

@@ -1,16 +1,19 @@
 """``partkd-stream bench``: how fast is recognition, per backend, and what does it add to the pose estimator?
 
 Per backend: batch-1 latency (median, p99) and batched throughput on preprocessed *skeleton-like* windows (a
-standing person whose limbs move, with a few missing joints, through the real preprocessing — not random noise);
-then MediaPipe's time per frame, and the recognition overhead = batch-1 median / pose time per frame.
+standing person whose limbs move, with a few missing joints, through the real preprocessing — not random noise).
+Then pose, against its anchor (``bench.pose``): the raw library call, ``MediaPipePose`` and the run mode's whole
+pipeline on the same frames, passes interleaved, as ratios; and the recognition overhead = batch-1 median / pose
+time per frame.
 
     partkd-stream bench [--json] [--model PATH | --onnx PATH | --checkpoint PATH | --config JSON|FILE]
                         [--backends onnxruntime-cpu,pytorch] [--repeats N] [--batch N] [--threads N]
-                        [--video PATH] [--pose-frames N] [--people 1,2,4]
+                        [--video PATH] [--pose-frames N] [--pose-passes N] [--people 1,2,4 [--pose-tiles]]
 
 ``--people`` adds the cost of several people: the pose estimator per frame (``MediaPipePose`` for one person,
-``MediaPipeMultiPose`` beyond, on frames holding that many) and the recognizer's whole path per frame, split into
-the model, the tracker and everything around them (``bench_recognition``).
+``MediaPipeMultiPose`` beyond, on frames holding that many; ``--pose-tiles``: the tiled one too), each beside the
+raw landmarker calls it makes and the run mode on those frames; and the recognizer's whole path per frame, split
+into the model, the tracker and everything around them (``bench_recognition``).
 """
 from __future__ import annotations
 
@@ -25,50 +28,9 @@ from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
-from .preprocess import PreprocessConfig, preprocess_window
-
-PREFERENCE = ("tensorrt", "onnxruntime-cuda", "onnxruntime-cpu", "pytorch")
-
-# A person standing, facing the camera (mediapipe33 order; metres, x right, y down, z towards the camera).
-_STANDING_MP33 = np.array([
-    (0, -.65, -.05), (.02, -.68, -.04), (.035, -.68, -.04), (.05, -.68, -.04), (-.02, -.68, -.04),
-    (-.035, -.68, -.04), (-.05, -.68, -.04), (.08, -.66, 0), (-.08, -.66, 0), (.025, -.61, -.04),
-    (-.025, -.61, -.04), (.2, -.45, 0), (-.2, -.45, 0), (.25, -.2, .02), (-.25, -.2, .02), (.27, .05, .03),
-    (-.27, .05, .03), (.28, .12, .03), (-.28, .12, .03), (.27, .13, .02), (-.27, .13, .02), (.25, .1, .01),
-    (-.25, .1, .01), (.12, .05, 0), (-.12, .05, 0), (.13, .5, -.02), (-.13, .5, -.02), (.13, .92, 0),
-    (-.13, .92, 0), (.13, .97, .04), (-.13, .97, .04), (.15, 1.0, -.08), (-.15, 1.0, -.08)], dtype=np.float32)
-
-
-def synthetic_skeletons(pre: PreprocessConfig, n: int, seed: int = 0, frames: Optional[int] = None) -> np.ndarray:
-    """``[n, T, V, dims+1]`` raw skeletons in ``pre.layout``: a standing person moving (limbs swing, body sways),
-    each sequence with its own motion, scale, position and a few missing joints — shaped like real data."""
-    from .convert import convert
-
-    rng = np.random.default_rng(seed)
-    t = np.arange(frames or pre.window, dtype=np.float32)[:, None, None] / pre.fps
-    base = _STANDING_MP33[None] - _STANDING_MP33[23:25].mean(0)               # hip-centred
-    reach = np.linalg.norm(base[0, :, :2] - base[0, [11, 12], :2].mean(0), axis=-1)[None, :, None]
-    out = []
-    for _ in range(n):
-        freq, phase = rng.uniform(0.3, 2.0, (1, 33, 1)), rng.uniform(0, 2 * np.pi, (1, 33, 3))
-        amp = rng.uniform(0.05, 0.25) * reach
-        seq = base + amp * np.sin(2 * np.pi * freq * t + phase) + rng.normal(0, 0.01, (t.shape[0], 33, 3))
-        seq = seq + np.sin(2 * np.pi * 0.2 * t + rng.uniform(0, 6)) * np.array([0.1, 0.02, 0.05], np.float32)
-        score = rng.uniform(0.5, 1.0, (t.shape[0], 33, 1))
-        score[:, rng.choice(33, size=3, replace=False)] = 0.0                    # occluded joints
-        if pre.dims == 2:
-            seq = seq[..., :2] * rng.uniform(150, 300) + rng.uniform(100, 400, 2)  # pixels
-        out.append(convert(np.concatenate([seq, score], -1).astype(np.float32), "mediapipe33", pre.layout))
-    return np.stack(out)
-
-
-def synthetic_windows(pre: PreprocessConfig, n: int, seed: int = 0) -> np.ndarray:
-    """``[n, C_in, T, V]`` model inputs from ``synthetic_skeletons``; the first window is front-padded like the
-    start of a live stream."""
-    raw = synthetic_skeletons(pre, n, seed)
-    raw[0, : pre.window // 2] = 0.0
-    return preprocess_window(raw, pre)
-
+from ..backends import PROVIDERS
+from ..preprocess import PreprocessConfig
+from ..synthetic import synthetic_frame, synthetic_people, synthetic_windows
 
 def time_calls(fn: Callable[[], Any], repeats: int, warmup: int = 10) -> np.ndarray:
     """Wall time of ``repeats`` calls in milliseconds (after ``warmup`` untimed calls)."""
@@ -92,46 +54,29 @@ def bench_model(loaded: Any, windows: np.ndarray, repeats: int, batch: int) -> d
             "windows_per_s": float(batch / (np.median(tb) / 1e3)), "batch": batch}
 
 
-def synthetic_frame(width: int = 640, height: int = 360) -> np.ndarray:
-    """A BGR frame with a textured background and a filled human figure (MediaPipe may or may not see a person)."""
-    from .native_logs import cv2
-
-    rng = np.random.default_rng(0)
-    frame = np.clip(rng.normal(120, 25, (height, width, 3)), 0, 255).astype(np.uint8)
-    frame = cv2.GaussianBlur(frame, (7, 7), 0)
-    pts = _STANDING_MP33[:, :2] * height * 0.55 + np.array([width / 2, height * 0.42])
-    p = {i: tuple(int(v) for v in pts[i]) for i in range(33)}
-    skin, shirt, trousers = (140, 170, 220), (60, 60, 170), (90, 50, 40)
-    cv2.fillPoly(frame, [np.array([p[11], p[12], p[24], p[23]])], shirt)
-    for a, b, c, w in ((11, 13, shirt, 16), (13, 15, skin, 12), (12, 14, shirt, 16), (14, 16, skin, 12),
-                       (23, 25, trousers, 22), (25, 27, trousers, 18), (24, 26, trousers, 22),
-                       (26, 28, trousers, 18)):
-        cv2.line(frame, p[a], p[b], c, w, cv2.LINE_AA)
-    cv2.ellipse(frame, p[0], (int(height * 0.05), int(height * 0.065)), 0, 0, 360, skin, -1, cv2.LINE_AA)
-    return frame
-
-
-def bench_pose(frames: int, video: Optional[str]) -> dict[str, Any]:
-    """MediaPipe Pose time per frame: on the first ``frames`` frames of ``video``, else on a synthetic frame."""
-    from .pose import MediaPipePose
+def bench_pose(frames: int, video: Optional[str], passes: int, model: Any = None) -> dict[str, Any]:
+    """``MediaPipePose`` against the raw library call on the first ``frames`` frames of ``video`` (else a synthetic
+    frame), and, given a model with its card, the run mode's whole pipeline on the same frames (``bench.pose``)."""
+    from ..pose import MediaPipePose
+    from .pose import RawSolutionPose, compare, pipeline_pass, write_video
 
     imgs, source = _frames(frames, video)
-    with MediaPipePose() as pose:
-        pose.process(imgs[0])  # graph start-up is not per-frame cost
-        times, found = [], 0
-        for img in imgs:
-            t0 = time.perf_counter()
-            found += len(pose.process(img)) > 0
-            times.append(time.perf_counter() - t0)
-    return {"pose_ms_per_frame": float(np.median(times) * 1e3), "pose_source": source, "pose_frames": len(imgs),
-            "pose_person_found": found / len(imgs)}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = video
+        if model is not None and not video:   # the pipeline reads a video file: the synthetic frames become one
+            path = str(Path(tmp) / "synthetic.mp4")
+            imgs = write_video(imgs, path)
+        pipeline = (lambda: pipeline_pass(path, model, frames=len(imgs))) if model is not None else None
+        r = compare(imgs, RawSolutionPose, MediaPipePose, passes, pipeline)
+    return {"pose_ms_per_frame": r["estimator_ms"], "pose_source": source, "pose_frames": len(imgs),
+            "pose_person_found": r["found_per_frame"], "pose": r}
 
 
 def _frames(frames: int, video: Optional[str]) -> tuple[list[np.ndarray], str]:
     """The first ``frames`` frames of ``video``, else the synthetic frame ``frames`` times; and what they are."""
     if not video:
         return [synthetic_frame()] * frames, "synthetic 640x360 frame"
-    from .sources import VideoFileSource
+    from ..sources import VideoFileSource
 
     src = VideoFileSource(video)   # SourceError (one line) when it cannot be decoded
     try:
@@ -142,72 +87,38 @@ def _frames(frames: int, video: Optional[str]) -> tuple[list[np.ndarray], str]:
 
 
 # --- several people ----------------------------------------------------------------------------------------------
-def person_box(imgs: Sequence[np.ndarray], margin: float = 1.1, aspect: float = 0.6) -> Optional[tuple[slice, slice]]:
-    """Rows and columns of a tight box around the person the one-person estimator finds first in ``imgs``
-    (``margin`` × their height, at least ``aspect`` × that wide), or None when it finds nobody."""
-    from .pose import MediaPipePose
-
-    with MediaPipePose() as pose:
-        for img in imgs:
-            people = pose.process(img)
-            if people:
-                kp = people[0].keypoints_2d()
-                seen = kp[kp[:, 2] >= 0.5, :2]
-                if len(seen) >= 2:
-                    break
-        else:
-            return None
-    (x0, y0), (x1, y1) = seen.min(0), seen.max(0)
-    h = (y1 - y0) * margin
-    w = max((x1 - x0) * margin, h * aspect)
-    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-    height, width = imgs[0].shape[:2]
-    return (slice(int(max(0, cy - h / 2)), int(min(height, cy + h / 2))),
-            slice(int(max(0, cx - w / 2)), int(min(width, cx + w / 2))))
-
-
-def people_frames(imgs: Sequence[np.ndarray], box: Optional[tuple[slice, slice]], people: int) -> list[np.ndarray]:
-    """Frames with ``people`` people: the box around the person, ``people`` copies side by side in one row (each
-    copy a few frames apart). One row keeps everyone as tall as the detector needs: stacked in a 2 × 2 grid, 4 NTU
-    A001 crops were found 2–3 at a time; in one row 4 of 4 (``MediaPipeMultiPose``, measured here)."""
-    rows, cols = box if box is not None else (slice(None), slice(None))
-    crops = [np.ascontiguousarray(img[rows, cols]) for img in imgs]
-    return [np.hstack([crops[(k + 7 * p) % len(crops)] for p in range(people)]) for k in range(len(crops))]
-
-
-def bench_people_pose(frames: int, video: Optional[str], counts: Sequence[int]) -> dict[str, Any]:
-    """Pose milliseconds per frame with the estimator ``--max-people N`` uses (``MediaPipePose`` for 1,
-    ``MediaPipeMultiPose(max_people=N)`` beyond), on frames with N people and, beyond 1, on frames with one."""
-    from .pose import MediaPipePose
-    from .pose_multi import MediaPipeMultiPose
+def bench_people_pose(frames: int, video: Optional[str], counts: Sequence[int], passes: int, model: Any = None,
+                      tiled: bool = False) -> dict[str, Any]:
+    """Per people count N: the estimator ``--max-people N`` uses (``MediaPipePose`` for 1, ``MediaPipeMultiPose``
+    beyond; with ``tiled`` also the ``--pose-tiles`` one) against the raw calls it makes, and the run mode's
+    pipeline, on frames with N people (``people_frames``, as a video); beyond 1 (or tiled) also the estimator on
+    frames with one person."""
+    from ..app import default_estimator
+    from .pose import EstimatorArm, arm_pass, compare, people_frames, person_box, pipeline_pass, raw_anchor
+    from .pose import write_video
 
     imgs, source = _frames(frames, video)
     box = person_box(imgs)
     one = people_frames(imgs, box, 1)
     rows = []
-    for n in counts:
-        make = MediaPipePose if n == 1 else (lambda n=n: MediaPipeMultiPose(max_people=n))
-        row: dict[str, Any] = {"people": n, "estimator": "MediaPipePose" if n == 1 else f"MediaPipeMultiPose({n})"}
-        with make() as est:
-            imgs_n = people_frames(imgs, box, n)
-            row["frame"] = f"{imgs_n[0].shape[1]}x{imgs_n[0].shape[0]}"
-            row["ms_per_frame"], row["found_per_frame"] = _time_pose(est, imgs_n)
-        if n > 1:
-            with make() as est:
-                row["ms_per_frame_one_in_view"], _ = _time_pose(est, one)
-        rows.append(row)
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in counts:
+            path = str(Path(tmp) / f"people_{n}.mp4")
+            imgs_n = write_video(people_frames(imgs, box, n), path)
+            for tiles in (False, True) if tiled else (False,):
+                make = default_estimator(n, tiles)
+                name = "MediaPipePose" if n == 1 and not tiles else \
+                    f"MediaPipeMultiPose({n}{', tiled' if tiles else ''})"
+                pipeline = (lambda n=n, tiles=tiles: pipeline_pass(path, model, max_people=n, tiled=tiles)) \
+                    if model is not None else None
+                r = compare(imgs_n, raw_anchor(n, tiles), make, passes, pipeline)
+                row: dict[str, Any] = {"people": n, "tiled": tiles, "estimator": name, "frame": r["frame_size"],
+                                       "ms_per_frame": r["estimator_ms"], "found_per_frame": r["found_per_frame"],
+                                       **r}
+                if n > 1 or tiles:
+                    row["ms_per_frame_one_in_view"] = arm_pass(lambda make=make: EstimatorArm(make()), one)["ms"]
+                rows.append(row)
     return {"source": source, "frames": len(imgs), "person_box": box is not None, "rows": rows}
-
-
-def _time_pose(estimator: Any, imgs: Sequence[np.ndarray]) -> tuple[float, float]:
-    """Median milliseconds per frame, and people found per frame (mean); graph start-up is not per-frame cost."""
-    estimator.process(imgs[0])
-    times, found = [], 0
-    for img in imgs:
-        t0 = time.perf_counter()
-        found += len(estimator.process(img))
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times) * 1e3), found / len(imgs)
 
 
 class _CpuTimed:
@@ -224,23 +135,13 @@ class _CpuTimed:
             self.ms += (time.thread_time() - t0) * 1e3
 
 
-def synthetic_people(people: int, frames: int, fps: float = 30.0, seed: int = 0) -> np.ndarray:
-    """``[people, frames, 33, 3]`` MediaPipe-layout skeletons in pixels (``synthetic_skeletons``), 800 px apart,
-    each with their own motion; the joints of the presence rule are always seen, so every stride judges everyone."""
-    pre = PreprocessConfig(layout="mediapipe33", window=frames, fps=fps)
-    out = synthetic_skeletons(pre, people, seed)
-    out[..., 0] += 800.0 * np.arange(people)[:, None, None]
-    out[..., [11, 12, 13, 14, 15, 16, 23, 24], 2] = 0.95
-    return out
-
-
 def bench_recognition(model: Any, people: int, stride: int, repeats: int, frames: int = 300) -> dict[str, Any]:
     """CPU time of the recognition path per frame for ``people`` synthetic people at 30 fps: ``Recognizer.update``
     for one (what ``--max-people 1`` runs), ``update_people`` beyond (tracker, one model call per stride for
     everyone). Per stride: ``model`` (its calls, timed in place), ``tracking`` (the tracker's updates), ``around``
     (everything else: windows, layout conversion, presence, preprocessing, smoothing, records). Medians over the
     strides after the windows are half full, then over ``repeats``."""
-    from .recognizer import Recognizer
+    from ..recognizer import Recognizer
 
     data = synthetic_people(people, frames)
     ts = np.arange(frames) / 30.0
@@ -248,7 +149,7 @@ def bench_recognition(model: Any, people: int, stride: int, repeats: int, frames
     warm = int(np.ceil(0.5 * pre.window / pre.fps * 30)) + 2 * stride
     runs = []
     for _ in range(repeats):
-        rec = Recognizer(model, stride=stride)
+        rec = Recognizer(model, every=stride / 30.0)   # every `stride` frames at 30 fps
         timed_model = _CpuTimed(model.predict)
         rec.model = _ModelView(model.card, timed_model)
         timed_tracker = _CpuTimed(rec.tracker.update)
@@ -298,8 +199,9 @@ def _model_config_from(spec: str) -> dict[str, Any]:
     if "model" in raw or "data" in raw:
         data = raw.get("data") or {}
         cfg = dict((raw.get("model") or {}).get("student") or {})
-        cfg.setdefault("window", data.get("window", 64))
-        cfg.setdefault("layout", data.get("lq_layout", "penn13"))
+        for key, name in (("window", "window"), ("fps", "fps"), ("lq_layout", "layout")):
+            if key in data:
+                cfg.setdefault(name, data[key])
         if "parts" in (raw.get("model") or {}):
             cfg.setdefault("parts", raw["model"]["parts"])
         return cfg
@@ -308,23 +210,24 @@ def _model_config_from(spec: str) -> dict[str, Any]:
 
 def _prepare_model(args: argparse.Namespace, tmp: Path) -> tuple[Optional[str], Optional[str]]:
     """The model file to load (exporting a checkpoint or a config first); second: a no-card ONNX path."""
-    from .card import card_path_for, export_deployable
+    from ..card import card_path_for, export_deployable
 
     if args.model:
         return args.model, None
     if args.onnx:
         return (args.onnx, None) if card_path_for(args.onnx).exists() else (None, args.onnx)
     if args.checkpoint or args.config:
-        from .checkpoint import Checkpoint, load_checkpoint
-        from .model import ModelConfig, PartGCN
+        from ..checkpoint import Checkpoint, load_checkpoint
+        from ..model import ModelConfig, PartGCN
 
         if args.checkpoint:
             ckpt = load_checkpoint(args.checkpoint)
         else:
             fields = _model_config_from(args.config)
             fields.pop("in_channels", None)  # follows from the preprocessing
-            try:
-                pre = PreprocessConfig(layout=fields.pop("layout", "penn13"), window=int(fields.pop("window", 64)))
+            try:   # what the config leaves out is PreprocessConfig's default (what every model uses)
+                pre = PreprocessConfig(**{k: fields.pop(k) for k in ("layout", "dims", "window", "fps")
+                                          if k in fields})
                 cfg = ModelConfig.student(preprocess=pre, **fields)
             except TypeError as e:
                 raise ValueError(f"--config: {e}") from None
@@ -339,7 +242,7 @@ class _RawOnnx:
     """An ONNX file without a card (``--onnx``): timed on ONNX Runtime with random inputs of its input shape."""
 
     def __init__(self, path: str, device: str, threads: int) -> None:
-        from .backends import OnnxRuntimeBackend
+        from ..backends import OnnxRuntimeBackend
 
         self.backend = OnnxRuntimeBackend(path, device=device, threads=threads,
                                           output_name=_onnx_output_name(path))
@@ -361,19 +264,19 @@ def _onnx_output_name(path: str) -> str:
 def _unavailable_reason(e: Exception) -> str:
     """Why a backend cannot run here: the ``BackendUnavailable``/``ImportError`` that ``load_model`` wrapped (its
     ``__cause__`` or ``__context__``), else the error itself."""
-    from .backends import BackendUnavailable
+    from ..backends import BackendUnavailable
 
     inner = e.__cause__ or e.__context__
     return str(inner if isinstance(inner, (BackendUnavailable, ImportError)) else e)
 
 
 def run_bench(args: argparse.Namespace) -> dict[str, Any]:
-    from .backends import BackendUnavailable, ModelLoadError, load_model
+    from ..backends import BackendUnavailable, ModelLoadError, load_model
 
-    wanted = [b.strip() for b in args.backends.split(",")] if args.backends else list(PREFERENCE)
-    unknown = [b for b in wanted if b not in PREFERENCE]
+    wanted = [b.strip() for b in args.backends.split(",")] if args.backends else list(PROVIDERS)
+    unknown = [b for b in wanted if b not in PROVIDERS]
     if unknown:
-        raise ValueError(f"unknown backend(s) {unknown} in --backends; choose from {', '.join(PREFERENCE)}")
+        raise ValueError(f"unknown backend(s) {unknown} in --backends; choose from {', '.join(PROVIDERS)}")
     result: dict[str, Any] = {"backends": {}, "unavailable": {}, "threads": args.threads}
     with tempfile.TemporaryDirectory() as tmp:
         model_path, raw_onnx = _prepare_model(args, Path(tmp))
@@ -411,10 +314,13 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
                                 "recognition": [bench_recognition(model, n, args.stride, args.people_repeats)
                                                 for n in args.people]}
             if args.pose_frames > 0:
-                result["people"]["pose"] = bench_people_pose(args.pose_frames, args.video, args.people)
+                result["people"]["pose"] = bench_people_pose(args.pose_frames, args.video, args.people,
+                                                             args.pose_passes, model, args.pose_tiles)
+        if args.pose_frames > 0:
+            result.update(bench_pose(args.pose_frames, args.video, args.pose_passes,
+                                     model if raw_onnx is None else None))
     if args.pose_frames > 0:
-        result.update(bench_pose(args.pose_frames, args.video))
-        best = next((b for b in PREFERENCE if b in result["backends"]), None)
+        best = next((b for b in PROVIDERS if b in result["backends"]), None)
         if best:
             result["overhead_backend"] = best
             result["overhead_ratio"] = result["backends"][best]["batch1_median_ms"] / result["pose_ms_per_frame"]
@@ -441,8 +347,7 @@ def format_table(r: dict[str, Any]) -> str:
     for name, why in r["unavailable"].items():
         lines.append(f"{name:<18}unavailable: {why}")
     if r.get("pose_ms_per_frame") is not None:
-        lines.append(f"pose (MediaPipe, {r['pose_source']}, person found in {r['pose_person_found']:.0%} of "
-                     f"{r['pose_frames']} frames): {r['pose_ms_per_frame']:.2f} ms/frame")
+        lines += _pose_lines(r)
         if r.get("overhead_ratio") is not None:
             lines.append(f"recognition overhead ({r['overhead_backend']} batch 1 / pose): "
                          f"{r['overhead_ratio']:.2%} of the pose estimator's time per frame")
@@ -451,28 +356,49 @@ def format_table(r: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _people_table(p: dict[str, Any]) -> list[str]:
-    pose = {row["people"]: row for row in p.get("pose", {}).get("rows", [])}
-    lines = [f"several people: recognition on {p['backend']}, {p['threads']} thread(s), stride {p['stride']}; CPU ms "
-             f"of the recognizer's thread, medians"]
-    if pose:
-        lines.append(f"  pose: {p['pose']['source']}, {p['pose']['frames']} frames; the person's box, N copies side "
-                     f"by side" + ("" if p["pose"]["person_box"] else " (no person found: whole frames)"))
-    lines.append(f"  {'people':>6} {'pose ms/frame (found)':>22} {'[1 in view]':>11} {'recognition ms/frame':>21} "
-                 f"{'model/stride':>13} {'around/stride':>14} {'around/person':>14} {'tracking ms/frame':>18}")
-    for rec in p["recognition"]:
-        n, row = rec["people"], pose.get(rec["people"])
-        pose_txt = f"{row['ms_per_frame']:.1f} ({row['found_per_frame']:.2f})" if row else "-"
-        one = f"{row['ms_per_frame_one_in_view']:.1f}" if row and "ms_per_frame_one_in_view" in row else "-"
-        tracking = f"{rec['tracking_ms_per_frame']:.3f}" if n > 1 else "-"
-        lines.append(f"  {n:>6} {pose_txt:>22} {one:>11} {rec['ms_per_frame']:>21.3f} "
-                     f"{rec['model_ms_per_stride']:>13.3f} {rec['around_ms_per_stride']:>14.3f} "
-                     f"{rec['around_ms_per_person']:>14.3f} {tracking:>18}")
+def _pose_lines(r: dict[str, Any]) -> list[str]:
+    p = r["pose"]
+    lines = [f"pose on {r['pose_source']}, {r['pose_frames']} frames, {p['passes']} passes interleaved; medians",
+             f"  {'raw mp.solutions.pose.Pose':<44}{p['raw_ms']:8.2f} ms/frame {p['raw_fps']:7.1f} frames/s",
+             f"  {'MediaPipePose':<44}{p['estimator_ms']:8.2f} ms/frame {p['estimator_fps']:7.1f} frames/s  "
+             f"{p['estimator_over_raw']:.3f} × raw time (target ≤ 1.1); person found in "
+             f"{r['pose_person_found']:.0%} of frames"]
+    if "pipeline_fps" in p:
+        lines.append(f"  {'pipeline: decode → pose → recognition → JSONL':<44}{'':>17}{p['pipeline_fps']:7.1f} "
+                     f"frames/s  {p['pipeline_over_raw']:.3f} × raw frames/s (target ≥ 0.9)")
     return lines
 
 
-def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="partkd-stream bench",
+def _people_table(p: dict[str, Any]) -> list[str]:
+    lines = []
+    if p.get("pose"):
+        q = p["pose"]
+        lines += [f"several people, pose: {q['source']}, {q['frames']} frames; the person's box, N copies side by "
+                  f"side, as a video" + ("" if q["person_box"] else " (no person found: whole frames)")
+                  + f"; {q['rows'][0]['passes']} passes interleaved; medians",
+                  f"  {'people':>6}  {'estimator':<30}{'frame':>10}{'raw ms':>8}{'est. ms':>9}{'est/raw':>8}"
+                  f"{'found':>6}{'pipeline fps':>13}{'pipe/raw':>9}{'[1 in view] ms':>15}"]
+        for row in q["rows"]:
+            pipe = (f"{row['pipeline_fps']:>13.1f}{row['pipeline_over_raw']:>9.3f}" if "pipeline_fps" in row
+                    else f"{'-':>13}{'-':>9}")
+            one = f"{row['ms_per_frame_one_in_view']:.1f}" if "ms_per_frame_one_in_view" in row else "-"
+            lines.append(f"  {row['people']:>6}  {row['estimator']:<30}{row['frame']:>10}{row['raw_ms']:>8.1f}"
+                         f"{row['estimator_ms']:>9.1f}{row['estimator_over_raw']:>8.3f}{row['found_per_frame']:>6.2f}"
+                         f"{pipe}{one:>15}")
+    lines += [f"several people, recognition on {p['backend']}, {p['threads']} thread(s), stride {p['stride']}; CPU ms "
+              f"of the recognizer's thread, medians",
+              f"  {'people':>6} {'recognition ms/frame':>21} {'model/stride':>13} {'around/stride':>14} "
+              f"{'around/person':>14} {'tracking ms/frame':>18}"]
+    for rec in p["recognition"]:
+        tracking = f"{rec['tracking_ms_per_frame']:.3f}" if rec["people"] > 1 else "-"
+        lines.append(f"  {rec['people']:>6} {rec['ms_per_frame']:>21.3f} {rec['model_ms_per_stride']:>13.3f} "
+                     f"{rec['around_ms_per_stride']:>14.3f} {rec['around_ms_per_person']:>14.3f} {tracking:>18}")
+    return lines
+
+
+def build_parser(epilog: Optional[str] = None) -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="partkd-stream bench", epilog=epilog,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter,
                                  description="Latency per backend, throughput, and recognition overhead vs. pose.")
     src = ap.add_mutually_exclusive_group()
     src.add_argument("--model", help="model to time (.onnx with its card, .plan, or .pt); default: the shipped one")
@@ -480,12 +406,16 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--checkpoint", help="a training checkpoint (.pt): exported to ONNX in a temporary folder")
     src.add_argument("--config", help="ModelConfig fields as JSON, or a JSON/YAML file (an experiment config's "
                                       "model.student), timed with random weights")
-    ap.add_argument("--backends", help=f"comma-separated subset of {','.join(PREFERENCE)} (default: all here)")
+    ap.add_argument("--backends", help=f"comma-separated subset of {','.join(PROVIDERS)} (default: all here)")
     ap.add_argument("--repeats", type=int, default=500, help="timed batch-1 calls per backend (default 500)")
     ap.add_argument("--batch", type=int, default=256, help="batch size for throughput (default 256)")
     ap.add_argument("--threads", type=int, default=1, help="CPU threads for ONNX Runtime / PyTorch (default 1)")
     ap.add_argument("--video", help="time the pose estimator on this video's first frames (default: synthetic)")
     ap.add_argument("--pose-frames", type=int, default=50, help="frames for the pose timing; 0 skips it")
+    ap.add_argument("--pose-passes", type=int, default=3,
+                    help="interleaved passes of the raw library call, the estimator and the pipeline (default 3)")
+    ap.add_argument("--pose-tiles", action="store_true",
+                    help="with --people: also time the --pose-tiles estimator for each people count")
     ap.add_argument("--people", type=_counts, metavar="N,N,…",
                     help="also time several people, e.g. 1,2,4: pose per frame with the estimator --max-people N "
                          "uses, on N copies of the person side by side, and the recognizer's path per frame for N "
@@ -507,15 +437,16 @@ def _counts(text: str) -> list[int]:
     return counts
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = build_parser().parse_args(argv)
-    if min(args.repeats, args.batch, args.threads, args.people_repeats, args.stride) < 1 or args.pose_frames < 0:
-        print("partkd-stream bench: error: --repeats, --batch, --threads, --people-repeats and --stride must be ≥ 1, "
-              "--pose-frames ≥ 0", file=sys.stderr)
+def main(argv: Optional[Sequence[str]] = None, epilog: Optional[str] = None) -> int:
+    args = build_parser(epilog).parse_args(argv)
+    if min(args.repeats, args.batch, args.threads, args.people_repeats, args.stride, args.pose_passes) < 1 \
+            or args.pose_frames < 0:
+        print("partkd-stream bench: error: --repeats, --batch, --threads, --people-repeats, --stride and "
+              "--pose-passes must be ≥ 1, --pose-frames ≥ 0", file=sys.stderr)
         return 2
-    from .backends import ModelLoadError
-    from .card import CardMismatch
-    from .checkpoint import CheckpointError
+    from ..backends import ModelLoadError
+    from ..card import CardMismatch
+    from ..checkpoint import CheckpointError
 
     try:
         result = run_bench(args)

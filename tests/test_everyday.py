@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import TINY
 from fixtures_formats import write_utd_tree
-from test_utd_distill import TINY
 
 from partkd_stream.checkpoint import load_checkpoint
 from partkd_stream.reject import OpenSet, Reject

@@ -27,7 +27,7 @@ def model_path(tmp_path_factory):
 
 
 def test_predictions_every_stride_with_the_documented_record(model_path):
-    rec = Recognizer.load(str(model_path), stride=5, threshold=1.0)
+    rec = Recognizer.load(str(model_path), every=5 / 30, threshold=1.0)
     preds = [(i, rec.update(kp, t)) for i, (t, kp) in enumerate(person_frames(40))]
     due = [i for i, p in preds if p is not None]
     assert due == [4, 9, 14, 19, 24, 29, 34, 39]
@@ -47,8 +47,22 @@ def test_predictions_every_stride_with_the_documented_record(model_path):
     assert all(not q.events for _, q in preds if q is not None)
 
 
+@pytest.mark.parametrize("fps", [10, 15, 30, 60])
+def test_predictions_come_every_0_2_s_of_stream_time_at_any_frame_rate(model_path, fps):
+    """The cadence is in stream time: 10 predictions in 2 s at 10, 15, 30 or 60 fps, also with a jittery clock."""
+    rng = np.random.default_rng(fps)
+    for jitter in (0.0, 0.2 / fps):
+        rec = Recognizer.load(str(model_path))
+        ts = np.arange(2 * fps) / fps + rng.uniform(-jitter, jitter, 2 * fps) * (np.arange(2 * fps) > 0)
+        kp = person_frames(1)[0][1]
+        due = [t for t in ts if rec.update(kp, float(t)) is not None]
+        assert len(due) == 10 and np.allclose(np.diff(due), 0.2, atol=1.01 / fps), (fps, jitter, due)
+    with pytest.raises(ValueError, match="every must be"):
+        Recognizer.load(str(model_path), every=0)
+
+
 def test_start_and_end_events_and_silence_without_a_person(model_path):
-    rec = Recognizer.load(str(model_path), stride=3, smooth=2, threshold=0.0)
+    rec = Recognizer.load(str(model_path), every=3 / 30, smooth=2, threshold=0.0)
     events, preds = [], []
     frames = person_frames(90)
     for t, kp in frames:                                          # 3 s with a person
@@ -85,13 +99,13 @@ def run(rec: Recognizer, frames, layout: str = "mediapipe33") -> list[dict]:
 def test_other_layouts_give_the_same_predictions_and_a_3d_source_is_refused(model_path):
     """MediaPipe frames, and the same frames converted to COCO-17 or Penn-13 first, are one model input."""
     frames = person_frames(60)
-    want = run(Recognizer.load(str(model_path), stride=5, threshold=0.0), frames)
+    want = run(Recognizer.load(str(model_path), every=5 / 30, threshold=0.0), frames)
     assert [r for r in want if r.get("label")], "the model must judge something for the comparison to mean much"
     for layout in ("coco17", "penn13"):
         converted = [(t, convert(kp, "mediapipe33", layout)) for t, kp in frames]
-        got = run(Recognizer.load(str(model_path), stride=5, threshold=0.0), converted, layout=layout)
+        got = run(Recognizer.load(str(model_path), every=5 / 30, threshold=0.0), converted, layout=layout)
         assert _close(got, want), layout
-    rec = Recognizer.load(str(model_path), stride=1)
+    rec = Recognizer.load(str(model_path), every=1 / 30)
     with pytest.raises(CardMismatch, match="2D"):
         rec.update(np.ones((25, 4), np.float32), 0.2, layout="ntu25")
     with pytest.raises(SkeletonFileError, match="17 joints per frame, but layout mediapipe33 has 33"):
@@ -118,7 +132,7 @@ def test_reset_forgets_the_stream_and_its_smoothing(model_path):
     """After ``reset`` a recognizer answers a stream exactly like a fresh one — smoothing history included
     (stride 30 > the 24-frame warm-up, so the first judgement averages with whatever history is left)."""
     first, second = person_frames(150), person_frames(120, kind="jump_rope")
-    kw = dict(stride=30, smooth=4, threshold=0.0, confirm=1)
+    kw = dict(every=30 / 30, smooth=4, threshold=0.0, confirm=1)
     rec = Recognizer.load(str(model_path), **kw)
     for t, kp in first:               # the old stream ends with an action on
         rec.update(kp, t)
@@ -130,7 +144,7 @@ def test_reset_forgets_the_stream_and_its_smoothing(model_path):
 
 def test_bad_timestamps_are_dropped_counted_and_poison_nothing(model_path):
     frames = person_frames(90)
-    want = run(Recognizer.load(str(model_path), stride=3, threshold=0.0), frames)
+    want = run(Recognizer.load(str(model_path), every=3 / 30, threshold=0.0), frames)
     bad = list(frames)
     kp = frames[10][1]
     bad.insert(20, (float("inf"), kp))
@@ -138,12 +152,12 @@ def test_bad_timestamps_are_dropped_counted_and_poison_nothing(model_path):
     bad.insert(40, (0.5, kp))                     # backwards: 0.5 s after ~1.3 s
     bad.insert(50, (bad[49][0], kp))             # the same time again
     bad.insert(60, (1e300, kp))                  # beyond any clock
-    rec = Recognizer.load(str(model_path), stride=3, threshold=0.0)
+    rec = Recognizer.load(str(model_path), every=3 / 30, threshold=0.0)
     got = run(rec, bad)
     assert rec.dropped_frames == 5
     assert got == want
     for t in (float("nan"), 0.1):                # the end of a stream cannot come before its last frame
-        rec2 = Recognizer.load(str(model_path), stride=3, threshold=0.0, confirm=1)
+        rec2 = Recognizer.load(str(model_path), every=3 / 30, threshold=0.0, confirm=1)
         for tf, kp in frames:
             rec2.update(kp, tf)
         assert [(e.event, e.t) for e in rec2.finish(t)] == [("end", frames[-1][0])]
@@ -156,7 +170,7 @@ def test_bad_timestamps_are_dropped_counted_and_poison_nothing(model_path):
 def test_absurd_coordinates_are_missing_joints_without_warnings(model_path, value):
     """A joint at x = inf (or 1e300, or beyond 1e6 px) with its visibility kept is a missing joint: frames where
     every joint is so are no person, and nothing prints RuntimeWarnings."""
-    rec = Recognizer.load(str(model_path), stride=3, threshold=0.0)
+    rec = Recognizer.load(str(model_path), every=3 / 30, threshold=0.0)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         recs = []
@@ -179,13 +193,13 @@ def test_one_absurd_joint_is_the_same_as_a_missing_one(model_path):
         b[15, 0] = 1e18                                  # left wrist at an absurd place, visibility kept
         missing.append((t, a))
         absurd.append((t, b))
-    kw = dict(stride=5, threshold=0.0)
+    kw = dict(every=5 / 30, threshold=0.0)
     assert run(Recognizer.load(str(model_path), **kw), absurd) == run(Recognizer.load(str(model_path), **kw), missing)
 
 
 def test_every_record_tells_one_story(model_path):
     """label / score / topk / held / reason follow the rule of ``partkd_stream.smoothing`` on a real stream."""
-    rec = Recognizer.load(str(model_path), stride=2, smooth=3, threshold=0.45, confirm=2)
+    rec = Recognizer.load(str(model_path), every=2 / 30, smooth=3, threshold=0.45, confirm=2)
     frames = person_frames(150) + [(5 + i / 30, None) for i in range(45)] + \
         [(6.5 + t, kp) for t, kp in person_frames(150, kind="jump_rope")]
     recs = [r for r in run(rec, frames) if "event" not in r]
@@ -205,7 +219,7 @@ def test_every_record_tells_one_story(model_path):
 def test_jsonl_sink_flushes_every_line_and_summary_lists_actions(tmp_path, model_path):
     path = tmp_path / "run.jsonl"
     sink = JsonlSink(path)
-    rec = Recognizer.load(str(model_path), stride=2, threshold=0.0, smooth=1)
+    rec = Recognizer.load(str(model_path), every=2 / 30, threshold=0.0, smooth=1)
     summary = RunSummary("synthetic")
     written = 0
     for t, kp in person_frames(40):
@@ -243,7 +257,7 @@ def test_one_person_through_update_people_is_what_update_gives(model_path):
     from partkd_stream.tracking import PersonTracker
 
     frames = [(t, None if 40 <= i < 50 else kp) for i, (t, kp) in enumerate(person_frames(120))]
-    kw = dict(stride=5, threshold=0.0, confirm=1)
+    kw = dict(every=5 / 30, threshold=0.0, confirm=1)
     want = run(Recognizer.load(str(model_path), **kw), frames)
     got = run_people(Recognizer.load(str(model_path), tracker=PersonTracker(confirm_hits=1), **kw),
                      [(t, [] if kp is None else [kp]) for t, kp in frames])
@@ -252,7 +266,7 @@ def test_one_person_through_update_people_is_what_update_gives(model_path):
 
 
 def test_a_person_who_leaves_gets_a_last_record_with_their_end_then_a_new_id(model_path):
-    rec = Recognizer.load(str(model_path), stride=3, threshold=0.0, confirm=1)
+    rec = Recognizer.load(str(model_path), every=3 / 30, threshold=0.0, confirm=1)
     for t, kp in person_frames(60):
         rec.update_people([kp], t)
     assert rec.people() == [1] and rec.active(1) is not None
@@ -273,11 +287,11 @@ def test_a_person_who_leaves_gets_a_last_record_with_their_end_then_a_new_id(mod
 def test_people_each_have_their_own_window_smoother_and_events(model_path):
     """Two people far apart, one in view all along, the other arriving later: the newcomer warms up alone, and a
     frame with a bad clock is dropped for everyone."""
-    from people_fixtures import figure
+    from partkd_stream.synthetic import placed
 
-    rec = Recognizer.load(str(model_path), stride=2, threshold=0.0, confirm=1)
-    frames = [(k / 30, [figure(300, kind="jumping_jacks", t=k / 30)]
-               + ([figure(900, kind="jump_rope", t=k / 30)] if k >= 45 else [])) for k in range(120)]
+    rec = Recognizer.load(str(model_path), every=2 / 30, threshold=0.0, confirm=1)
+    frames = [(k / 30, [placed(300, kind="jumping_jacks", t=k / 30)]
+               + ([placed(900, kind="jump_rope", t=k / 30)] if k >= 45 else [])) for k in range(120)]
     frames.insert(70, (float("nan"), frames[69][1]))
     frames.insert(80, (frames[78][0], frames[78][1]))                     # the same time again
     recs = run_people(rec, frames)
@@ -297,7 +311,7 @@ def test_people_each_have_their_own_window_smoother_and_events(model_path):
 @pytest.mark.parametrize("value", [np.inf, np.nan, 1e300])
 def test_absurd_people_are_nobody_without_warnings(model_path, value):
     """A detection whose every coordinate is absurd never becomes a person; one absurd joint costs that joint."""
-    rec = Recognizer.load(str(model_path), stride=3, threshold=0.0)
+    rec = Recognizer.load(str(model_path), every=3 / 30, threshold=0.0)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         recs = []

@@ -7,9 +7,8 @@ import json
 import numpy as np
 import pytest
 import torch
-from fixtures_formats import standing_body, utd_d_skel, write_ucla_json, write_utd_mat
-from test_distill import make_ntu, make_penn, make_ucla
-from test_negatives import _write_utd
+from fixtures_formats import (standing_body, write_ntu_tree, write_penn_tree, write_ucla_json, write_ucla_tree,
+                              write_utd_clip)
 
 from partkd_stream.checkpoint import load_checkpoint
 from partkd_stream.model import ModelConfig, PartGCN
@@ -51,7 +50,7 @@ def test_background_offset_is_the_smallest_that_keeps_the_known_recall():
 
 def test_folding_the_offset_lowers_only_the_background_logit():
     model = PartGCN(ModelConfig.student(preprocess=PreprocessConfig(), num_classes=3))
-    x = torch.randn(4, 5, 64, 13)
+    x = torch.randn(4, 5, model.cfg.window, 13)
     before = model.eval()(x).detach()
     fold_offset(model, 1.5)
     after = model(x).detach()
@@ -71,7 +70,7 @@ def test_variant_overrides_are_checked():
 
 def test_validation_subjects_are_kept_out_of_training_negatives(tmp_path):
     ucla = tmp_path / "nw_ucla" / "all_sqe"
-    make_ucla(ucla)
+    write_ucla_tree(ucla)
     body = np.stack([standing_body(t=i / 10)[:20] for i in range(30)])
     write_ucla_json(ucla / "a01_s09_e00_v01.json", body, 1)
     train = family_clips("a", "train", tmp_path, part="train")
@@ -87,11 +86,11 @@ def test_family_c_splits_every_dataset_by_action(tmp_path):
     body = np.stack([standing_body(t=i / 10)[:20] for i in range(30)])
     for a in (3, 6, 8, 9):                                   # drop trash, stand up | donning, doffing
         write_ucla_json(ucla / f"a{a:02d}_s01_e00_v01.json", body, a)
-    make_ntu(tmp_path / "ntu" / "skeletons")                 # A001, A002: both ≤ 7, training
+    write_ntu_tree(tmp_path / "ntu" / "skeletons")                 # A001, A002: both ≤ 7, training
     utd = tmp_path / "utd_mhad" / "skeleton"
     utd.mkdir(parents=True)
     for a in (3, 14, 20):                                    # wave | baseball swing (a Penn action), catch
-        write_utd_mat(utd / f"a{a}_s1_t1_skeleton.mat", utd_d_skel(30))
+        write_utd_clip(utd, a, frames=30)
     train = {c.id for c in family_clips("c", "train", tmp_path)}
     held = {c.id for c in family_clips("c", "eval", tmp_path)}
     assert {i for i in train if i.startswith("a")} == {"a03_s01_e00_v01", "a06_s01_e00_v01", "a3_s1_t1"}
@@ -103,7 +102,7 @@ def test_validation_split_is_stratified_and_disjoint(tmp_path):
     from train.lib.config import load_config
     from train.lib.data import load_benchmark
 
-    penn = make_penn(tmp_path / "penn")
+    penn = write_penn_tree(tmp_path / "penn")
     cfg = load_config("train/configs/penn_default.yaml", [f"data.root={penn}"])
     full = load_benchmark(cfg.data, 0)
     train, val = split_validation(full)
@@ -115,14 +114,14 @@ def test_validation_split_is_stratified_and_disjoint(tmp_path):
 
 def _shared(tmp_path):
     shared = tmp_path / "shared"
-    penn = make_penn(shared / "penn")
-    ucla = make_ucla(shared / "nw_ucla" / "all_sqe")
+    penn = write_penn_tree(shared / "penn")
+    ucla = write_ucla_tree(shared / "nw_ucla" / "all_sqe")
     write_ucla_json(ucla / "a02_s09_e00_v01.json", np.stack([standing_body(t=i / 10)[:20] for i in range(30)]), 2)
-    make_ntu(shared / "ntu" / "skeletons")
+    write_ntu_tree(shared / "ntu" / "skeletons")
     utd = shared / "utd_mhad" / "skeleton"
     utd.mkdir(parents=True)
     for a, s in ((1, 1), (3, 2), (14, 1), (14, 2), (27, 2)):   # swipe left, wave; baseball swing, squat
-        _write_utd(utd, a, subject=s)
+        write_utd_clip(utd, a, subject=s)
     return shared, penn
 
 
