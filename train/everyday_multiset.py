@@ -20,6 +20,7 @@ from typing import Sequence
 
 from partkd_stream.checkpoint import CheckpointError
 from train.datasets import DatasetError
+from train.lib.background import check_background_args
 from train.lib.config import ConfigError, load_config
 from train.lib.everyday_multiset import CONFIG, STUDENT_STAGES, recalibrate, train_student, train_teacher
 
@@ -42,13 +43,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="config overrides")
     args = ap.parse_args(argv)
     try:
-        if args.share <= 0:
-            raise ConfigError(f"--share {args.share}: must be > 0")
-        if not 0 <= args.validation < 1:
-            raise ConfigError(f"--validation {args.validation}: must be in [0, 1)")
-        if args.offset is not None and args.validation > 0:
-            raise ConfigError("--offset is for the refit on every clip (--validation 0); with validation the offset "
-                              "is calibrated")
+        check_background_args(args.share, args.validation, args.offset)
         sets = [*args.set] + ([f"multiset.leave_out={args.leave_out}"] if args.leave_out else []) \
             + ([f"out={args.out}"] if args.out else [])
         cfg = load_config(args.config, sets)

@@ -14,11 +14,23 @@ from typing import Any
 import numpy as np
 import torch
 
+from .config import ConfigError
 from .openset import BACKGROUND, Reject, fpr_at_recall, roc_auc, score_logits
 
 OFFSETS = np.arange(0.0, 8.01, 0.25)
 KNOWN_RECALL = 0.98   # known validation windows that must stay actions
 VAL_NEG_SEED = 2000   # validation negatives (idle people, transitions); held-out evaluation uses 1000
+
+
+def check_background_args(share: float, validation: float, offset: float | None) -> None:
+    """The background commands' shared options, checked: ``ConfigError`` (one line) for a bad combination."""
+    if share <= 0:
+        raise ConfigError(f"--share {share}: must be > 0")
+    if not 0 <= validation < 1:
+        raise ConfigError(f"--validation {validation}: must be in [0, 1)")
+    if offset is not None and validation > 0:
+        raise ConfigError("--offset is for the refit on every clip (--validation 0); with validation the offset "
+                          "is calibrated")
 
 
 def background_offset(z_known: np.ndarray, recall: float = KNOWN_RECALL) -> float:
