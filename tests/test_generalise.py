@@ -138,3 +138,20 @@ def test_clip_state_skips_the_warm_up_and_counts_no_action_states():
     assert clip_state(stream([None, None, None, "wave"], ["warming_up", "unknown", "unknown", None])) == "unknown"
     assert clip_state(stream([None, None], ["warming_up", "warming_up"])) == "too_short"
     assert clip_state(stream(["clap", "wave"], [None, None])) == "clap"                     # a tie: the first
+
+
+def test_a_multi_dataset_model_is_judged_on_its_one_training_set_or_asks_for_one(utd, tmp_path, capsys):
+    """A card whose dataset is ``multiset``: with one training set, that set's test split is the default; with
+    several, a one-line error asks for ``--dataset``."""
+    d, _ = utd
+    data = {**DATA, "dataset": "multiset"}
+    one = make_model(tmp_path / "one.pt", classes=["swipe_left", "swipe_right"], logits=[4.0, 0.0],
+                     meta={"dataset": "multiset", "data": data, "multiset": {"datasets": ["utd_mhad"]}})
+    rc, res = run(["--model", str(one), "--data", f"utd_mhad={d / 'skeleton'}", "--rows", "clean"], tmp_path / "a")
+    assert rc == 0 and res["settings"]["dataset"] == "utd_mhad" and res["rows"][0]["clips"] == 4
+    two = make_model(tmp_path / "two.pt", classes=["swipe_left", "swipe_right"], logits=[4.0, 0.0],
+                     meta={"dataset": "multiset", "data": data, "multiset": {"datasets": ["utd_mhad", "kard"]}})
+    capsys.readouterr()
+    assert main(["--model", str(two), "--rows", "clean", "--out", str(tmp_path / "b")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "several datasets (utd_mhad, kard)" in err and "--dataset" in err

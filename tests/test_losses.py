@@ -118,7 +118,7 @@ def test_config_overrides_and_errors(tmp_path):
     ("train.epochs_studnet=3", "config.train.epochs_studnet: unknown key. Did you mean train.epochs_student?"),
     ("train.window=48", "config.train.window: unknown key. Did you mean data.window?"),
     ("sead=1", "config.sead: unknown key. Did you mean seeds?"),
-    ("xyzzy=1", "config.xyzzy: unknown key. Known keys in config: data, model, name"),
+    ("xyzzy=1", "config.xyzzy: unknown key. Known keys in config: augment, data, model, multiset, name"),
 ])
 def test_config_values_are_checked_against_the_type_hints(override, message):
     with pytest.raises(ConfigError) as e:

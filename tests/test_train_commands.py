@@ -81,7 +81,7 @@ def test_no_module_imports_a_command():
     assert not any(m.startswith("train.studies") for m in lib_imports)
 
 
-@pytest.mark.parametrize("model, steps", [("penn", 8), ("everyday", 7)])
+@pytest.mark.parametrize("model, steps", [("penn", 8), ("everyday", 6)])
 def test_a_recipe_prints_its_steps_and_each_names_a_real_command(model, steps, tmp_path, capsys):
     from train.recipe import main
 

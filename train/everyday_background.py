@@ -18,6 +18,7 @@ import sys
 from typing import Sequence
 
 from partkd_stream.signals import exit_code, terminate_as_interrupt
+from train.lib.background import check_background_args
 from train.lib.config import ConfigError, load_config
 from train.lib.everyday import CONFIG, train_everyday_background
 from train.lib.loops import interrupted_message
@@ -38,13 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--resume", action="store_true", help="continue an interrupted run from its last finished epoch")
     args = ap.parse_args(argv)
     try:
-        if args.share <= 0:
-            raise ConfigError(f"--share {args.share}: must be > 0")
-        if not 0 <= args.validation < 1:
-            raise ConfigError(f"--validation {args.validation}: must be in [0, 1)")
-        if args.offset is not None and args.validation > 0:
-            raise ConfigError("--offset is for the refit on every clip (--validation 0); with validation the offset "
-                              "is calibrated")
+        check_background_args(args.share, args.validation, args.offset)
         sets = [*args.set, "name=everyday_bg"] + ([f"data.root={args.root}"] if args.root else []) \
             + ([f"out={args.out}"] if args.out else [])
         cfg = load_config(args.config, sets)

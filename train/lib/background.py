@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .config import ConfigError
 from .openset import BACKGROUND, Reject, fpr_at_recall, roc_auc, score_logits
 
 OFFSETS = np.arange(0.0, 8.01, 0.25)
@@ -21,11 +22,36 @@ KNOWN_RECALL = 0.98   # known validation windows that must stay actions
 VAL_NEG_SEED = 2000   # validation negatives (idle people, transitions); held-out evaluation uses 1000
 
 
+def check_background_args(share: float, validation: float, offset: float | None) -> None:
+    """The background commands' shared options, checked: ``ConfigError`` (one line) for a bad combination."""
+    if share <= 0:
+        raise ConfigError(f"--share {share}: must be > 0")
+    if not 0 <= validation < 1:
+        raise ConfigError(f"--validation {validation}: must be in [0, 1)")
+    if offset is not None and validation > 0:
+        raise ConfigError("--offset is for the refit on every clip (--validation 0); with validation the offset "
+                          "is calibrated")
+
+
 def background_offset(z_known: np.ndarray, recall: float = KNOWN_RECALL) -> float:
     """The smallest offset (``OFFSETS``) subtracted from the background logit that leaves at most 1 − ``recall``
     of the known windows ``z_known`` (logits, background last) with background on top."""
     for b in OFFSETS:
         if ((z_known[:, -1] - b) > z_known[:, :-1].max(1)).mean() <= 1 - recall + 1e-12:
+            return float(b)
+    return float(OFFSETS[-1])
+
+
+def clip_background_offset(z_known: np.ndarray, owner: np.ndarray, recall: float = KNOWN_RECALL) -> float:
+    """The smallest offset (``OFFSETS``) that leaves at most 1 − ``recall`` of the known *clips* (``owner``: the clip
+    of each window of ``z_known``) with background on top in most of their windows. For clips that hold still
+    stretches before and after the action (KARD's people wait, then act slowly), where "no action" is the right
+    answer for some windows and a per-window rule would push the offset up until idle people pass as actions."""
+    n = int(owner.max()) + 1 if len(owner) else 0
+    windows = np.maximum(np.bincount(owner, minlength=n), 1)
+    for b in OFFSETS:
+        bg = ((z_known[:, -1] - b) > z_known[:, :-1].max(1)).astype(float)
+        if (np.bincount(owner, bg, n) / windows > 0.5).mean() <= 1 - recall + 1e-12:
             return float(b)
     return float(OFFSETS[-1])
 

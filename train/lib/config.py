@@ -138,6 +138,52 @@ class TrainConfig(_Checked):
 
 
 @dataclass
+class MultisetConfig(_Checked):
+    """Several datasets through one vocabulary (``train.lib.multiset``); unused unless ``datasets`` is set."""
+
+    _where: ClassVar[str] = "config.multiset"
+    datasets: list[str] = field(default_factory=list)  # e.g. [utd_mhad, kard, florence3d, nw_ucla]
+    leave_out: str | None = None           # train on the others, test this one's shared classes
+    exclude_classes: list[str] = field(default_factory=list)  # vocabulary classes held out of training altogether
+    max_per_class: int | None = None       # training clips per (dataset, class) at most (a fixed random subset):
+                                           # keeps one large dataset (NW-UCLA) from outweighing the others
+    root: str = "../shared/data"           # per dataset: <root>/<name>.npz (train.prepare cache) or its raw folder
+    roots: dict[str, str] = field(default_factory=dict)  # a dataset's own root, instead
+    vocabulary: str | None = None          # the label-map file; None = train/datasets/labels/everyday_vocabulary.yaml
+
+
+@dataclass
+class AugmentConfig(_Checked):
+    """Training augmentation for the shifts of real input, drawn per clip and epoch (``train.lib.augment``, through
+    ``shifts.random_shift``); off unless ``enabled``. Ranges as ``shifts.ShiftRanges``; 0 / null turns one off."""
+
+    _where: ClassVar[str] = "config.augment"
+    enabled: bool = False
+    yaw: float = 90.0                      # ± degrees, uniform (3D clips, before projection)
+    pitch: float = 20.0                    # ± degrees, uniform
+    far_side_hidden: float = 0.3           # P(far side's limbs not reported when turned ≥ 45°)
+    fps: list[float] = field(default_factory=lambda: [10.0, 15.0, 20.0, 25.0, 30.0, 60.0])  # camera rates
+    speed: list[float] = field(default_factory=lambda: [0.6, 1.6])   # log-uniform range of the action's speed
+    distance: list[float] | None = field(default_factory=lambda: [1.5, 5.0])   # metres to the body, uniform
+    mirror: float = 0.5                    # P(mirror image, label map applied)
+    clean: float = 0.1                     # P(no noise: clean input, scores 1)
+    binary: float = 0.1                    # P(0/1 scores)
+    bodies: bool = True                    # retarget to a training dataset's median body proportions (or keep own)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for name in ("far_side_hidden", "mirror", "clean", "binary"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ConfigError(f"config.augment.{name}={getattr(self, name)}: must be in [0, 1]")
+        for name in ("speed", "distance"):
+            v = getattr(self, name)
+            if v is not None and (len(v) != 2 or not 0 < v[0] <= v[1]):
+                raise ConfigError(f"config.augment.{name}={v}: expected [low, high] with 0 < low <= high")
+        if any(f <= 0 for f in self.fps):
+            raise ConfigError(f"config.augment.fps={self.fps}: frame rates must be > 0")
+
+
+@dataclass
 class ExperimentConfig(_Checked):
     name: str = "penn_action"
     out: str = "runs"
@@ -147,6 +193,8 @@ class ExperimentConfig(_Checked):
     teacher: str | None = None  # a trained teacher checkpoint to distil from, instead of this run's teacher stage;
                                 # "{seed}" in it is replaced by the seed (runs/penn_action/seed{seed}/teacher.pt)
     data: DataConfig = field(default_factory=DataConfig)
+    multiset: MultisetConfig = field(default_factory=MultisetConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
     model: ModelSizes = field(default_factory=ModelSizes)
     train: TrainConfig = field(default_factory=TrainConfig)
 
@@ -217,6 +265,7 @@ def _build(cls, values: Any, where: str):
 
 
 _DATACLASS_FIELDS = {(ExperimentConfig, "data"): DataConfig, (ExperimentConfig, "model"): ModelSizes,
+                     (ExperimentConfig, "multiset"): MultisetConfig, (ExperimentConfig, "augment"): AugmentConfig,
                      (ExperimentConfig, "train"): TrainConfig}
 
 

@@ -76,8 +76,7 @@ def load_benchmark(cfg: DataConfig, seed: int) -> Benchmark:
     if not train or not test:
         raise ValueError(f"{root}: dataset {cfg.dataset!r} gave {len(train)} training and {len(test)} test clips; "
                          f"both splits are needed")
-    deg = (DegradeConfig.from_calibration() if cfg.degradation == "calibrated"
-           else DegradeConfig.from_calibration(resolve_root(cfg.degradation))).scaled(cfg.severity)
+    deg = degradation_of(cfg)
     hq_pre = PreprocessConfig(layout=cfg.hq_layout, dims=cfg.hq_dims, window=cfg.window, fps=cfg.fps)
     lq_pre = PreprocessConfig(layout=cfg.lq_layout, dims=2, window=cfg.window, fps=cfg.fps)
     paired = rng.stream(rng.PAIRED_MASK, seed).random(len(train)) < cfg.paired_share
@@ -93,6 +92,14 @@ def load_benchmark(cfg: DataConfig, seed: int) -> Benchmark:
         test_ids=[s.id for s in test], test_labels=np.array([s.label for s in test]),
         test_fps=np.array([s.fps for s in test], float),
         test_hq=[hq_view(s.data, s.layout, cfg) for s in test], test_lq=test_lq, degradation=deg)
+
+
+def degradation_of(cfg: DataConfig) -> DegradeConfig:
+    """The config's degradation profile (``data.degradation``) at its ``data.severity``: the LQ look of the
+    benchmark's test set and of its training clips before any augmentation."""
+    base = (DegradeConfig.from_calibration() if cfg.degradation == "calibrated"
+            else DegradeConfig.from_calibration(resolve_root(cfg.degradation)))
+    return base.scaled(cfg.severity)
 
 
 def split_validation(bench: Benchmark, share: float = VAL_SHARE, seed: int = SPLIT_SEED) -> tuple[Benchmark, dict]:
@@ -228,6 +235,20 @@ def windows(seqs: list[np.ndarray], fps: np.ndarray, ends: np.ndarray, pre: Prep
     if not picked:
         return np.zeros((0, pre.in_channels, pre.window, get_layout(pre.layout).num_joints), np.float32)
     return preprocess_window(np.stack(picked), pre)
+
+
+@dataclass
+class EpochViews:
+    """One epoch's augmented training clips, in the order of the benchmark's training clips: their frame rates
+    and labels as augmented (a new input rate, a mirrored direction-named action), the clean 3D ``hq`` views (what
+    the teacher trains on, and a distilling student's paired HQ windows: the same clip, turned and timed alike) and
+    the degraded ``lq`` views (students; None when only the teacher needs this epoch).
+    ``train_stage(views=…)`` trains on these instead of the benchmark's fixed clips."""
+
+    fps: np.ndarray                   # [N] frame rate of each view
+    labels: np.ndarray                # [N] class of each view
+    hq: list[np.ndarray]              # teacher-layout sequences
+    lq: list[np.ndarray] | None = None  # student-layout sequences
 
 
 @dataclass

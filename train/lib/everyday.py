@@ -27,7 +27,8 @@ import numpy as np
 
 from partkd_stream.checkpoint import load_checkpoint, save_checkpoint
 
-from .background import KNOWN_RECALL, VAL_NEG_SEED, background_offset, background_reject, fold_offset, judge_negatives
+from .background import (KNOWN_RECALL, VAL_NEG_SEED, background_offset, background_reject, clip_background_offset,
+                         fold_offset, judge_negatives)
 from .config import ExperimentConfig
 from .data import Benchmark, load_benchmark, source_clips, split_validation
 from .evaluation import evaluate, logits, sliding_windows, stream_top1
@@ -93,40 +94,45 @@ def train_everyday_background(cfg: ExperimentConfig, seed: int, share: float, va
     return out_dir / "baseline.pt"
 
 
-def refit(model: Any, offset: float) -> dict[str, Any]:
+def refit(model: Any, offset: float, recipe: str = "train.everyday_background") -> dict[str, Any]:
     """No validation clips (every training clip was trained on): fold the ``offset`` that validation runs chose."""
     fold_offset(model, offset)
     reject = background_reject(KNOWN_RECALL, f"background logit offset {offset:g}, chosen by validation runs of this "
-                                             f"recipe (train.everyday_background with a held-out validation split), "
+                                             f"recipe ({recipe} with a held-out validation split), "
                                              f"folded into the classifier; this model trained on every training clip")
     return {"background_offset": offset, "reject": reject.to_dict(), "brief": {"offset": offset, "refit": True}}
 
 
-def validate(model: Any, bench: Benchmark, val: dict, recall: float = KNOWN_RECALL) -> dict[str, Any]:
+def validate(model: Any, bench: Benchmark, val: dict, recall: float = KNOWN_RECALL, what: str = "UTD-MHAD",
+             per_clip: bool = False) -> dict[str, Any]:
     """The background offset from the validation clips' streamed windows (folded into ``model``), and validation
     numbers: known top-1, windows called background, and per negative set (idle people and transitions of the
-    validation clips, seeds never trained on) the AUROC of ``not_background`` and the share accepted as an action."""
+    validation clips, seeds never trained on) the AUROC of ``not_background`` and the share accepted as an action.
+    ``what``: the validation clips' datasets, in words (for the card's reject); ``per_clip``: the offset leaves
+    ≤ 1 − ``recall`` of the *clips* mostly background (``clip_background_offset``), not of the windows."""
     pre, deg = bench.lq_pre, bench.degradation
     xv, ov = sliding_windows(val["lq"], val["fps"], pre)
     zv = logits(model, xv)
-    b = background_offset(zv, recall)
+    b = clip_background_offset(zv, ov, recall) if per_clip else background_offset(zv, recall)
     fold_offset(model, b, zv)
     k = len(bench.classes) - 1
     y = val["labels"]
     known = {"clips": len(y), "windows": len(xv), "stream_top1": stream_top1(zv, ov, y),
              "window_top1": float((zv.argmax(1) == y[ov]).mean()),
-             "background_windows": float((zv.argmax(1) == k).mean())}
+             "background_windows": float((zv.argmax(1) == k).mean()),
+             "background_clips": float((np.bincount(ov, zv.argmax(1) == k, len(y)) / np.maximum(
+                 np.bincount(ov, minlength=len(y)), 1) > 0.5).mean())}
     sets = {"idle": idle_clips(IDLE_CLIPS // 2, seed=VAL_NEG_SEED),
             "transitions": transition_clips(source_clips(val["src"], val["fps"], val["ids"]), pre, seed=VAL_NEG_SEED)}
     s_known = score_logits(zv, "not_background", bench.classes)
     negatives = {}
     for name, nclips in sets.items():
-        zn = logits(model, NegativeWindows(nclips, pre, deg, VAL_NEG_SEED).eval_windows()[0])
-        zn[:, -1] -= b
+        zn = logits(model, NegativeWindows(nclips, pre, deg, VAL_NEG_SEED).eval_windows()[0])   # offset folded in
         negatives[name] = {"clips": len(nclips), **judge_negatives(s_known, zn, bench.classes)}
-    reject = background_reject(recall, f"UTD-MHAD validation clips ({len(y)}, held out of training), {len(xv)} "
-                                       f"windows as streamed, desk profile; background logit offset {b:g} folded into "
-                                       f"the classifier")
+    rule = "clips mostly background" if per_clip else "windows called background"
+    reject = background_reject(recall, f"{what} validation clips ({len(y)}, held out of training), {len(xv)} "
+                                       f"windows as streamed, desk profile; background logit offset {b:g} (at most "
+                                       f"{100 * (1 - recall):g} % {rule}) folded into the classifier")
     brief = {"offset": b, **{k_: round(v, 4) for k_, v in known.items() if isinstance(v, float)},
              **{f"{n}_{m}": round(r[m], 4) for n, r in negatives.items() for m in ("auroc", "accepted")}}
     return {"background_offset": b, "known": known, "negatives": negatives, "reject": reject.to_dict(),

@@ -372,6 +372,12 @@ def prepare(model: Any, *, dataset: Optional[str] = None, lodo: Optional[str] = 
     training = card.training or {}
     train_data = training.get("data") or {}
     trained_on = training.get("dataset") or train_data.get("dataset")
+    if trained_on == "multiset" and not (lodo or dataset):   # several datasets: its one set, or ask for one
+        sets = (training.get("multiset") or {}).get("datasets") or []
+        if len(sets) != 1:
+            raise ValueError(f"model {card.name!r} was trained on several datasets ({', '.join(sets)}); give one "
+                             f"(--dataset NAME)")
+        dataset = sets[0]
     name = lodo or dataset or trained_on
     if not name:
         raise ValueError(f"model {card.name!r}: its card names no training dataset; give a dataset or lodo")

@@ -35,7 +35,7 @@ from partkd_stream.signals import Terminated
 
 from . import rng
 from .config import ConfigError, ExperimentConfig, TrainConfig
-from .data import Benchmark, EpochData, lq_train_views, random_ends, random_yaw, windows
+from .data import Benchmark, EpochData, EpochViews, lq_train_views, random_ends, random_yaw, windows
 from .distillation import Distillation, build_distillation, kd_losses
 from .evaluation import EvalInputs, eval_inputs, evaluate, part_cosine, score
 from .losses import supervised_part_contrastive
@@ -91,26 +91,28 @@ ExtraWindows = Callable[[int, int], tuple[np.ndarray, np.ndarray]]  # (epoch, cl
 
 
 def epoch_data(stage: Stage, cfg: ExperimentConfig, bench: Benchmark, seed: int, epoch: int,
-               lq_views: Callable[[], list[np.ndarray]], extra_windows: ExtraWindows | None = None) -> EpochData:
+               lq_views: Callable[[], list[np.ndarray]], extra_windows: ExtraWindows | None = None,
+               views: Callable[[bool], EpochViews] | None = None) -> EpochData:
     """The windows one epoch trains on, shuffled by the epoch's order stream.
 
     Teacher: HQ clips (all, or only the paired ones), randomly turned when ``data.hq_rotate``. Students: this
     epoch's LQ views of the labelled clips (``data.lq_fraction``); stages that distil also get the HQ window of
     each paired clip, cut at the same place. Every student stage of a seed sees the same windows, so they are
     made once per process and kept (``bench.cache``; ~1.5 MB per Penn epoch) — a run of baseline, control and KD
-    degrades each epoch's clips once, not three times.
+    degrades each epoch's clips once, not three times. ``views(with_lq)``: the epoch's augmented clips
+    (``EpochViews``: their own frame rates, labels and HQ views) instead of the benchmark's and ``lq_views``'.
     """
     if stage.teacher:
-        return _teacher_epoch(cfg, bench, seed, epoch)
+        return _teacher_epoch(cfg, bench, seed, epoch, views)
     key = ("student", seed, epoch)
-    data, made = bench.cache.get(key) or _student_epoch(cfg, bench, seed, epoch, lq_views)
+    data, made = bench.cache.get(key) or _student_epoch(cfg, bench, seed, epoch,
+                                                        (lambda: views(True)) if views else lq_views)
     if extra_windows is None:
         bench.cache[key] = (data, made)
     if needs_hq_windows(stage, cfg) and data.x_hq is None:
-        idx, ends, fill, _ = made
+        idx, ends, fill, _, fps, hq = made
         p = np.flatnonzero(data.hq_index >= 0)
-        data.x_hq = windows([bench.train_hq[idx[i]] for i in p], bench.train_fps[idx[p]], ends[p], bench.hq_pre,
-                            [fill[i] for i in p])
+        data.x_hq = windows([hq[i] for i in p], fps[p], ends[p], bench.hq_pre, [fill[i] for i in p])
     if extra_windows is not None:
         extra = data.add(*extra_windows(epoch, len(data.x)))
         extra.order = copy.deepcopy(made[3]).permutation(len(extra.x))
@@ -118,34 +120,43 @@ def epoch_data(stage: Stage, cfg: ExperimentConfig, bench: Benchmark, seed: int,
     return data
 
 
-def _teacher_epoch(cfg: ExperimentConfig, bench: Benchmark, seed: int, epoch: int) -> EpochData:
+def _teacher_epoch(cfg: ExperimentConfig, bench: Benchmark, seed: int, epoch: int,
+                   views: Callable[[bool], EpochViews] | None = None) -> EpochData:
     pre = bench.hq_pre
     order_rng = rng.stream(rng.EPOCH_ORDER, seed, epoch)
     idx = np.arange(len(bench.paired)) if cfg.data.teacher_clips == "all" else np.flatnonzero(bench.paired)
-    seqs = [bench.train_hq[i] for i in idx]
+    if views is not None:
+        v = views(False)
+        seqs, fps, labels = [v.hq[i] for i in idx], v.fps[idx], v.labels[idx]
+    else:
+        seqs, fps, labels = [bench.train_hq[i] for i in idx], bench.train_fps[idx], bench.train_labels[idx]
     if cfg.data.hq_rotate > 0 and pre.dims == 3:
         seqs = random_yaw(seqs, cfg.data.hq_rotate, rng.stream(rng.HQ_ROTATION, seed, epoch))
-    fps = bench.train_fps[idx]
     ends = random_ends(np.array([len(s) for s in seqs]), fps, pre, order_rng)
     x = windows(seqs, fps, ends, pre, _fill_modes(cfg, seed, epoch, len(seqs)))
-    return EpochData(x, bench.train_labels[idx], np.full(len(x), -1), order=order_rng.permutation(len(x)))
+    return EpochData(x, labels, np.full(len(x), -1), order=order_rng.permutation(len(x)))
 
 
 def _student_epoch(cfg: ExperimentConfig, bench: Benchmark, seed: int, epoch: int,
-                   lq_views: Callable[[], list[np.ndarray]]) -> tuple[EpochData, tuple]:
+                   lq_views: Callable[[], list[np.ndarray] | EpochViews]) -> tuple[EpochData, tuple]:
     pre = bench.lq_pre
     order_rng = rng.stream(rng.EPOCH_ORDER, seed, epoch)
     idx = np.flatnonzero(bench.labelled)
-    seqs = lq_views()
-    fps = bench.train_fps[idx]
+    views = lq_views()
+    if isinstance(views, EpochViews):   # every training clip, augmented: keep the labelled ones
+        seqs, fps, labels = [views.lq[i] for i in idx], views.fps[idx], views.labels[idx]
+        hq = [views.hq[i] for i in idx]
+    else:
+        seqs, fps, labels = views, bench.train_fps[idx], bench.train_labels[idx]
+        hq = [bench.train_hq[i] for i in idx]
     ends = random_ends(np.array([len(s) for s in seqs]), fps, pre, order_rng)
     after_ends = copy.deepcopy(order_rng)  # extra windows: their order is drawn from here over all windows
     fill = _fill_modes(cfg, seed, epoch, len(seqs))
     x = windows(seqs, fps, ends, pre, fill)
     paired = bench.paired[idx]
-    data = EpochData(x, bench.train_labels[idx], np.where(paired, np.cumsum(paired) - 1, -1),
+    data = EpochData(x, labels, np.where(paired, np.cumsum(paired) - 1, -1),
                      order=order_rng.permutation(len(x)))
-    return data, (idx, ends, fill, after_ends)
+    return data, (idx, ends, fill, after_ends, fps, hq)
 
 
 def _fill_modes(cfg: ExperimentConfig, seed: int, epoch: int, n: int) -> list[str]:
@@ -239,13 +250,15 @@ def stage_epochs(stage: Stage, cfg: ExperimentConfig, bench: Benchmark, world: i
 def train_stage(stage: Stage, cfg: ExperimentConfig, bench: Benchmark, seed: int, out_dir: Path,
                 teacher: PartGCN | None = None, resume: bool = False, log: Callable[[str], None] = print,
                 extra_windows: ExtraWindows | None = None,
-                lq_views: Callable[[int], list[np.ndarray]] | None = None) -> tuple[PartGCN, dict[str, Any]]:
+                lq_views: Callable[[int], list[np.ndarray]] | None = None,
+                views: Callable[[int, bool], EpochViews] | None = None) -> tuple[PartGCN, dict[str, Any]]:
     """Train one stage; returns the model (on the training device) and its metrics (also in ``<stage>.pt``'s meta).
 
     ``extra_windows(epoch, n)`` → ``(x, labels)``: more labelled windows for a student's epoch (``n`` = the epoch's
     clip windows), e.g. a background class of negative windows; the model's classes are ``bench.classes``.
     ``lq_views(epoch)``: the degraded labelled training clips of an epoch, instead of ``data.lq_train``'s (e.g. the
-    open-set model's, with the dataset look taken away).
+    open-set model's, with the dataset look taken away). ``views(epoch, with_lq)``: the epoch's augmented clips
+    (``data.EpochViews``) for the teacher and the students alike — each view with its own frame rate and label.
     """
     rank, world = dist_info()
     cfg = stage_config(stage, cfg)
@@ -280,7 +293,8 @@ def train_stage(stage: Stage, cfg: ExperimentConfig, bench: Benchmark, seed: int
     try:
         for epoch in range(start_epoch, epochs):
             t0 = time.time()
-            data = epoch_data(stage, cfg, bench, seed, epoch, lambda: lq_views(epoch), extra_windows)
+            data = epoch_data(stage, cfg, bench, seed, epoch, lambda: lq_views(epoch), extra_windows,
+                              (lambda with_lq: views(epoch, with_lq)) if views else None)
             order = data.order[rank::world]
             steps = math.ceil(len(order) / tc.batch_size)
             model.train()

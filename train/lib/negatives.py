@@ -67,7 +67,7 @@ def penn_overlap(source: str) -> dict[int, str]:
 
 
 def source_root(shared: str | Path, source: str) -> Path:
-    """``<shared>/<source>.npz`` (a ``train.prepare`` cache, for NW-UCLA and NTU) if present, else the raw folder."""
+    """``<shared>/<source>.npz`` (a ``train.prepare`` cache) if present, else the raw folder (``paths.DATASET_DIRS``)."""
     cache = Path(shared) / f"{source}.npz"
     return cache if cache.is_file() else Path(shared) / DATASET_DIRS[source]
 
@@ -315,6 +315,10 @@ class NegativeWindows:
                                                   self.deg, rng)
         return self._views[key]
 
+    def view_fps(self, i: int, draw: int) -> float:
+        """The frame rate of ``view(i, draw)`` (the clip's own; a subclass that retimes its views says its own)."""
+        return self.clips[i].fps
+
     def _clean(self, c: NegativeClip) -> np.ndarray:
         return clean_2d(c.data, c.layout, self.pre.layout, self.deg)
 
@@ -333,7 +337,7 @@ class NegativeWindows:
                         for s in src], dtype=int)
         draw = epoch % self.draws
         seqs = [self.view(i, draw) for i in idx]
-        fps = np.array([self.clips[i].fps for i in idx], float)
+        fps = np.array([self.view_fps(i, draw) for i in idx], float)
         lengths = np.array([len(s) for s in seqs])
         ends = random_ends(lengths, fps, self.pre, rng)
         ends = np.where([self.clips[i].last_window for i in idx], lengths - 1, ends)
@@ -345,7 +349,7 @@ class NegativeWindows:
         rng = np.random.default_rng([self.seed, epoch, 4321])
         draw = epoch % self.draws
         seqs = [self.view(i, draw) for i in range(len(self.clips))]
-        fps = np.array([c.fps for c in self.clips], float)
+        fps = np.array([self.view_fps(i, draw) for i in range(len(self.clips))], float)
         ends = random_ends(np.array([len(s) for s in seqs]), fps, self.pre, rng)
         fill = list(rng.choice(self.fill_modes, len(seqs)))
         return windows(seqs, fps, ends, self.pre, fill)

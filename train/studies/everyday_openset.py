@@ -1,19 +1,22 @@
-"""The everyday model on actions outside its 27: everyday distractors it never saw, held out.
+"""The everyday model on actions it never saw: everyday distractors held out of its training, against its known ones.
 
     python -m train.studies.everyday_openset --model engines/everyday_student.pt [--root runs/data/utd_mhad.npz]
         [--shared DATA] [--out runs/everyday_openset]
     python -m train.evaluate_stream --annotations runs/everyday_openset/streams.yaml \
         --model engines/everyday_student.onnx
 
-Known: UTD-MHAD's test clips (even subjects), degraded like the model's training data (the everyday config's desk
-profile: half of them framed from the waist up), every sliding window. Unknown — never trained on, calibrated on or
-chosen with: the NTU samples and the NW-UCLA clips whose action is not one of UTD-MHAD's 27
-(``datasets/labels/utd_overlap.json`` lists those that are): drinking, eating, brushing teeth and hair, reading,
-rubbing hands, taking off a shoe, a handshake; dropping trash, putting a coat on and off. They are Kinect 3D,
-projected and degraded the same way. Per set: the AUROC of ``not_background`` (1 − background probability) against
-the known windows, the FPR at 95 % recall of the known windows, and the share of windows accepted as an action (the
-runtime's rule: background not on top). Each set is also written as one stream of its clips back to back, with an
-annotation file for ``train.evaluate_stream`` (false events per minute through the real recognizer).
+Known: UTD-MHAD's test clips (even subjects), degraded like the everyday models' training data (the desk profile:
+half of them framed from the waist up), every sliding window; a model named by UTD-MHAD's actions (the UTD-MHAD-only
+model) is scored by name, any other through the everyday vocabulary. Unknown — never trained on, calibrated on or
+chosen with, the same clips for every everyday model: the NTU samples whose action is in no class of the everyday
+vocabulary (``train/datasets/labels/everyday_vocabulary.yaml``: eating, brushing teeth and hair, reading, rubbing
+hands, taking off a shoe, dropping, a handshake), and the NW-UCLA clips of the classes the multi-dataset recipe holds
+out of training (``multiset.exclude_classes`` of ``train/configs/everyday_multiset.yaml``: dropping trash, putting a
+coat on and off). They are Kinect 3D, projected and degraded the same way. A model that has one of these classes is
+refused. Per set: the AUROC of ``not_background`` (1 − background probability) against the known windows, the FPR
+at 95 % recall of the known windows, and the share of windows accepted as an action (the runtime's rule: background
+not on top). Each set is also written as one stream of its clips back to back, with an annotation file for
+``train.evaluate_stream`` (false events per minute through the real recognizer).
 """
 from __future__ import annotations
 
@@ -27,29 +30,56 @@ if __package__ in (None, ""):  # run as a file: the same as `python -m train.stu
     sys.path[0] = str(Path(__file__).resolve().parents[1])   # train/, which holds _bootstrap
     import _bootstrap  # noqa: F401  (train/_bootstrap.py)
 
+import numpy as np
 import torch
 
 from partkd_stream.checkpoint import load_checkpoint
 from partkd_stream.skeleton_io import SkeletonSequence, save_sequence
 from train.datasets import DatasetError
-from train.datasets.sample import LABELS_DIR
+from train.datasets.vocabulary import Vocabulary, load_vocabulary
 from train.lib.annotations import write_annotations
 from train.lib.config import ConfigError, load_config
 from train.lib.data import load_benchmark
 from train.lib.everyday import CONFIG
+from train.lib.everyday_multiset import CONFIG as MULTISET_CONFIG
 from train.lib.evaluation import logits, sliding_windows, stream_top1
-from train.lib.negatives import NegativeClip, NegativeWindows, action_number, dataset_clips, source_root
+from train.lib.negatives import NegativeClip, NegativeWindows, dataset_clips, source_root
 from train.lib.openset import BACKGROUND, fpr_at_recall, roc_auc, score_logits
 from train.lib.paths import shared_data
 
-OVERLAP_FILE = LABELS_DIR / "utd_overlap.json"
 SEED = 1000   # the held-out sets' degradation draws (as reject_study's)
 
 
-def unknown_clips(source: str, shared: Path) -> list[NegativeClip]:
-    """The clips of ``source`` whose action is not one of UTD-MHAD's (``utd_overlap.json``)."""
-    known = {int(k) for k in json.loads(OVERLAP_FILE.read_text(encoding="utf-8")).get(source, {})}
-    return [c for c in dataset_clips(source, source_root(shared, source)) if action_number(source, c.id) not in known]
+def unseen_classes() -> list[str]:
+    """The vocabulary classes the multi-dataset everyday recipe never trains on (its config's
+    ``multiset.exclude_classes``)."""
+    return list(load_config(MULTISET_CONFIG).multiset.exclude_classes)
+
+
+def unknown_clips(source: str, shared: Path, vocab: Vocabulary | None = None) -> list[NegativeClip]:
+    """The clips of ``source`` (``ntu`` or ``nw_ucla``) that no everyday model knows: actions in no vocabulary class,
+    or in a class held out of training (``unseen_classes``)."""
+    vocab = vocab or load_vocabulary()
+    held_out = set(unseen_classes())
+    out = []
+    for c in dataset_clips(source, source_root(shared, source)):
+        cls = vocab.class_of(source, c.action)
+        if cls is None or cls in held_out:
+            out.append(c)
+    return out
+
+
+def known_labels(classes: list[str], utd_classes: list[str], vocab: Vocabulary) -> list[int]:
+    """Per UTD-MHAD action, its index among the model's ``classes``: by name (a UTD-MHAD model), else through the
+    vocabulary; a ``ConfigError`` when the model lacks one."""
+    out = []
+    for a in utd_classes:
+        name = a if a in classes else vocab.class_of("utd_mhad", a)
+        if name not in classes:
+            raise ConfigError(f"the model has no class for UTD-MHAD's {a!r} (nor its vocabulary class {name!r}); the "
+                              f"known set is UTD-MHAD's test split")
+        out.append(classes.index(name))
+    return out
 
 
 def measure(model_path: str, root: str | None, shared: Path, out: Path) -> dict:
@@ -57,21 +87,24 @@ def measure(model_path: str, root: str | None, shared: Path, out: Path) -> dict:
     model, classes = ck.build_model(), list(ck.classes)
     if classes[-1] != BACKGROUND:
         raise ConfigError(f"{model_path}: no {BACKGROUND!r} class; this measures the everyday model's background")
+    vocab = load_vocabulary()
+    knows = sorted(set(classes) & set(unseen_classes()))
+    if knows:
+        raise ConfigError(f"{model_path}: the model has the held-out class {knows[0]!r}; nothing here is unseen to it")
     cfg = load_config(CONFIG, [f"data.root={root}"] if root else [])
     bench = load_benchmark(cfg.data, 0)
-    if list(bench.classes) != classes[:-1]:
-        raise ConfigError(f"{model_path}: its classes are not UTD-MHAD's 27 actions + {BACKGROUND!r}")
-    pre, deg = ck.preprocess, bench.degradation       # windows as the model was trained on them
+    labels = np.array(known_labels(classes, bench.classes, vocab))[bench.test_labels]
+    pre, deg = ck.preprocess, bench.degradation       # windows as the model is fed at run time
     k = len(classes) - 1
     xt, owner = sliding_windows(bench.test_lq, bench.test_fps, pre)
     zt = logits(model, xt)
     s_known = score_logits(zt, "not_background", classes)
     res: dict = {"model": str(model_path), "known": {
-        "clips": len(bench.test_ids), "windows": len(xt), "stream_top1": stream_top1(zt, owner, bench.test_labels),
+        "clips": len(bench.test_ids), "windows": len(xt), "stream_top1": stream_top1(zt, owner, labels),
         "windows_called_background": float((zt.argmax(1) == k).mean())}, "sets": {}}
     streams = []
     for src in ("ntu", "nw_ucla"):
-        clips = unknown_clips(src, shared)
+        clips = unknown_clips(src, shared, vocab)
         if not clips:
             res["sets"][src] = {"clips": 0, "actions": []}
             continue
@@ -112,7 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"{100 * kn['stream_top1']:.1f} %, windows called background {100 * kn['windows_called_background']:.1f} %")
     for src, r in res["sets"].items():
         if not r["clips"]:
-            print(f"{src}: no clip of an action outside UTD-MHAD's under {args.shared}")
+            print(f"{src}: no clip of an unseen action under {args.shared}")
             continue
         print(f"{src}: {r['clips']} clips ({', '.join(r['actions'])}), {r['windows']} windows: AUROC {r['auroc']:.3f}, "
               f"FPR at 95 % recall {r['fpr_at_95']:.2f}, accepted {100 * r['accepted']:.1f} %")
