@@ -189,7 +189,7 @@ def test_reject_and_presence_reach_the_card_from_options_or_the_checkpoint(build
     (tmp_path / "reject_energy.json").write_text(json.dumps({"reject": spec}))
     assert main(["--checkpoint", str(ckpt), "--out-dir", str(tmp_path / "a"), "--name", "m", "--no-weights",
                  "--reject", str(tmp_path / "reject_energy.json"), "--presence", "upper_body"]) == 0
-    assert "reject: energy ≥ 2.5 (95 % recall); presence: left_shoulder+right_shoulder" in capsys.readouterr().out
+    assert "reject: energy ≥ 2.5 (95 % recall); presence: one side: shoulder, 1 of elbow/wrist ≥ 0.7" in capsys.readouterr().out
     card = ModelCard.load(tmp_path / "a" / "m.card.json")
     assert card.reject == Reject(**spec) and card.presence == PRESENCE_RULES["upper_body"]
     ck = load_checkpoint(ckpt)                                  # a checkpoint that carries both in its meta

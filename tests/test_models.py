@@ -79,7 +79,7 @@ def test_models_lists_the_shipped_models(shipped, capsys):
     assert "actions   3: jumping_jacks, squat, pushup" in out                  # background is no action
     assert "clip top-1 91.9 %, streaming top-1 92.8 %" in out and "accuracy  not in the card" in out
     assert "presence  full body: one side: 3 of shoulder/elbow/wrist/hip/knee/ankle, 1 of hip/knee/ankle ≥ 0.8" in out
-    assert "presence  card: left_shoulder+right_shoulder, 2 of left_elbow/right_elbow/left_wrist/right_wrist" in out
+    assert "presence  card: one side: shoulder, 1 of elbow/wrist ≥ 0.7; 60 % of 2 s" in out
     assert "reject    none (closed set)" in out and "reject    background class" in out
     assert cli.main(["models", "--json"]) == 0
     d = json.loads(capsys.readouterr().out)

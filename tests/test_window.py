@@ -61,6 +61,8 @@ def test_short_buffer_is_front_padded_and_memory_is_bounded():
 
 FULL, UPPER = PRESENCE_RULES["full_body"], PRESENCE_RULES["upper_body"]
 FRONTAL = PresenceRule.from_dict({"min_arm_joints": 2})   # the older default: both shoulders and hips, 2 arm joints
+DESK_BOTH = PresenceRule(min_score=0.5, sides="both", seen=[        # the older upper-body rule: both shoulders
+    [2, ["left_shoulder", "right_shoulder"]], [2, ["left_elbow", "right_elbow", "left_wrist", "right_wrist"]]])
 
 
 def _side(side: str, score: float) -> dict[str, float]:
@@ -87,22 +89,28 @@ def test_a_person_is_one_side_of_a_body_clearly_seen_whatever_the_view():
                                                                       for j in ("hip", "knee", "ankle")}})
     assert not frame_has_person(desk, "mediapipe33") and frame_has_person(desk, "mediapipe33", UPPER)
     assert not frame_has_person(None, "mediapipe33")
+    # an upper-body model: a person in profile at a desk counts (one side's shoulder and arm); the empty pool's
+    # made-up skeleton does not (its arms at 0.45-0.6), though the older both-shoulders rule took it
+    desk_profile = _frame({"left_shoulder": 0.9, "left_elbow": 0.8, "left_wrist": 0.75, "nose": 0.9})
+    assert frame_has_person(desk_profile, "mediapipe33", UPPER)
+    assert not frame_has_person(desk_profile, "mediapipe33", DESK_BOTH)
+    assert not frame_has_person(made_up, "mediapipe33", UPPER) and frame_has_person(made_up, "mediapipe33", DESK_BOTH)
 
 
 def test_the_older_presence_form_reads_as_the_rule_it_was_written_for():
     """Cards written with ``torso`` / ``arms`` / ``min_arm_joints`` keep their rule: all torso joints and that many
     arm joints at 0.5, both sides together (the shipped everyday card says the shoulders alone)."""
-    assert PresenceRule.from_dict({"torso": ["left_shoulder", "right_shoulder"]}) == UPPER
+    assert PresenceRule.from_dict({"torso": ["left_shoulder", "right_shoulder"]}) == DESK_BOTH
     assert FRONTAL == PresenceRule(min_score=0.5, sides="both", seen=[
         [4, ["left_shoulder", "right_shoulder", "left_hip", "right_hip"]],
         [2, ["left_elbow", "right_elbow", "left_wrist", "right_wrist"]]])
     full = _frame({}, default=0.9)
     assert frame_has_person(full, "mediapipe33", FRONTAL)
     full[MP.index("left_hip"), 2] = 0.2
-    assert not frame_has_person(full, "mediapipe33", FRONTAL) and frame_has_person(full, "mediapipe33", UPPER)
+    assert not frame_has_person(full, "mediapipe33", FRONTAL) and frame_has_person(full, "mediapipe33", DESK_BOTH)
     torso_only = PresenceRule.from_dict({"min_arm_joints": 0})
     assert torso_only.seen == ((4, ("left_shoulder", "right_shoulder", "left_hip", "right_hip")),)
-    for rule in (FULL, UPPER, FRONTAL):
+    for rule in (FULL, UPPER, FRONTAL, DESK_BOTH):
         assert PresenceRule.from_dict(rule.to_dict()) == rule
 
 
