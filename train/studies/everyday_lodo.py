@@ -15,7 +15,7 @@ degradation alone, as the UTD-MHAD-only model trained).
 ``table`` streams each checkpoint through ``train.generalise``'s leave-one-dataset-out row
 (``generalisation.lodo_row``: every clip of the left-out dataset whose vocabulary class the model has, the model's
 in-distribution profile, the real ``Recognizer`` with the ``upper_body`` presence rule the model ships with) and the
-old model (``--old``, trained on UTD-MHAD alone) on the other datasets likewise; it writes ``lodo.md`` and
+shipped model (``--old``, trained on UTD-MHAD alone) on the other datasets likewise; it writes ``lodo.md`` and
 ``lodo.json`` (per checkpoint; reused while the checkpoint is unchanged).
 """
 from __future__ import annotations
@@ -162,10 +162,10 @@ def cmd_table(args: argparse.Namespace) -> int:
         old_path = Path(args.old)
         for fold in FOLDS:
             if fold == "utd_mhad":
-                continue                                    # the old model trained on UTD-MHAD
+                continue                                    # it trained on UTD-MHAD
             res = judged(old_path, fold, data, args.every, out / "judged" / "old" / f"{fold}.json", args.loop_to)
             results.setdefault(("old", "old"), {}).setdefault(fold, []).append(res)
-    titles = {("old", "old"): f"old model (`{args.old}`, UTD-MHAD only, no augmentation)"}
+    titles = {("old", "old"): f"`{args.old}` (trained on UTD-MHAD alone: the other three datasets are left out)"}
     lines = []
     for (variant, stage), per_fold in sorted(results.items(), key=lambda kv: (kv[0][0] != "old", kv[0])):
         title = titles[(variant, stage)] if (variant, stage) in titles else \
@@ -196,7 +196,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     t.add_argument("--runs", default="runs", help="the config's out folder the units were trained into")
     t.add_argument("--root", default="runs/cache", help="folder of train.prepare caches <dataset>.npz (else the "
                                                         "shared data's raw folders)")
-    t.add_argument("--old", default="engines/everyday_student.onnx", help="the old model to compare ('' for none)")
+    t.add_argument("--old", default="engines/everyday_student.onnx", help="a UTD-MHAD-only model to compare (default: the shipped one; '' for none)")
     t.add_argument("--every", type=int, default=1, help="every K-th clip of the left-out dataset")
     t.add_argument("--loop-to", type=float, default=0.0, metavar="S", help="play a clip shorter than S seconds "
                    "repeated to that length (generalise --loop-to)")
